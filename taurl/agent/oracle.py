@@ -1,0 +1,32 @@
+"""The oracle: plays the task's gold actions, then tells the user every expected output."""
+
+from __future__ import annotations
+
+from taurl.core import messages as msg
+from taurl.core.messages import Message
+from taurl.core.tools import ToolRegistry
+from taurl.core.types import Action, Task, ToolKind
+
+
+class OracleAgent:
+    def __init__(self) -> None:
+        self._plan: list[Action] = []
+        self._step = 0
+
+    def start(self, task: Task, tools: ToolRegistry, policy: str) -> None:
+        gold = [a for a in task.actions if not a.is_respond]
+        ending = [a for a in gold if a.name in tools and tools[a.name].kind is ToolKind.TERMINATE]
+        work = [a for a in gold if a not in ending]
+        # outputs are joined with "; " because τ-bench's check deletes commas from the reply
+        summary = "; ".join(task.outputs) if task.outputs else "Your request has been handled."
+        self._plan = [*work, Action.respond(summary), *ending]
+        self._step = 0
+
+    def next_message(self, messages: list[Message]) -> Message:
+        if self._step >= len(self._plan):
+            return msg.assistant_text("Is there anything else I can help with?")
+        action = self._plan[self._step]
+        self._step += 1
+        if action.is_respond:
+            return msg.assistant_text(action.kwargs["content"])
+        return msg.assistant_tool_call(action, f"call_{self._step}")

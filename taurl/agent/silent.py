@@ -1,0 +1,16 @@
+"""The do-nothing agent: replies without ever calling a tool. Its pass rate measures how easy a task set is to game."""
+
+from __future__ import annotations
+
+from taurl.core import messages as msg
+from taurl.core.messages import Message
+from taurl.core.tools import ToolRegistry
+from taurl.core.types import Task
+
+
+class SilentAgent:
+    def start(self, task: Task, tools: ToolRegistry, policy: str) -> None:
+        pass
+
+    def next_message(self, messages: list[Message]) -> Message:
+        return msg.assistant_text("I'm sorry, I can't help with that.")

@@ -1,0 +1,1 @@
+"""The environment engine: types, tool registry, copy-on-write database, environment, reward."""

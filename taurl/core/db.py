@@ -1,0 +1,154 @@
+"""Copy-on-write database over an immutable base that is loaded once per process.
+
+Tools read records through :class:`Table` views and must call :meth:`Table.edit` before changing
+one: that copies the record into the episode's overlay. ``reset`` drops the overlay (O(1)), the
+overlay *is* the set of touched records, and comparing two states built on the same base only
+looks at records either of them touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from taurl.core.hashing import sha256_hex, to_hashable
+from taurl.core.types import RecordDiff
+
+Record = Any
+Tables = Mapping[str, Mapping[str, Record]]
+
+
+def clone(value: Any) -> Any:
+    """Deep copy of JSON-shaped data; several times faster than ``copy.deepcopy``."""
+    if isinstance(value, dict):
+        return {key: clone(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [clone(item) for item in value]
+    return value
+
+
+class Table(Mapping[str, Record]):
+    """One table seen through an episode's overlay. Reads return shared objects: never mutate them."""
+
+    __slots__ = ("name", "_base", "_overlay")
+
+    def __init__(self, name: str, base: Mapping[str, Record], overlay: dict[str, Record]):
+        self.name = name
+        self._base = base
+        self._overlay = overlay
+
+    def __getitem__(self, key: str) -> Record:
+        if key in self._overlay:
+            return self._overlay[key]
+        return self._base[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._overlay or key in self._base
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._base
+        for key in self._overlay:
+            if key not in self._base:
+                yield key
+
+    def __len__(self) -> int:
+        return len(self._base) + sum(1 for key in self._overlay if key not in self._base)
+
+    def edit(self, key: str) -> Record:
+        """The record, made private to this episode so it may be changed in place."""
+        if key not in self._overlay:
+            self._overlay[key] = clone(self._base[key])
+        return self._overlay[key]
+
+    def insert(self, key: str, record: Record) -> None:
+        if key in self:
+            raise KeyError(f"{self.name} {key!r} already exists")
+        self._overlay[key] = record
+
+
+class Database:
+    """An episode's view of the domain data: the shared base plus this episode's changes.
+
+    ``reference`` holds static tables no tool changes (e.g. airports); they are outside the state
+    and its hash.
+    """
+
+    def __init__(self, base: Tables, reference: Mapping[str, Any] | None = None):
+        self._base = base
+        self.reference: Mapping[str, Any] = reference or {}
+        self._overlay: dict[str, dict[str, Record]] = {name: {} for name in base}
+
+    def __getitem__(self, table: str) -> Table:
+        return Table(table, self._base[table], self._overlay[table])
+
+    @property
+    def base_id(self) -> int:
+        """Identity of the shared base: databases with equal ``base_id`` are comparable."""
+        return id(self._base)
+
+    @property
+    def table_names(self) -> list[str]:
+        return list(self._base)
+
+    def fork(self) -> Database:
+        """A fresh episode on the same base: O(1), nothing copied."""
+        return Database(self._base, self.reference)
+
+    def touched(self) -> set[tuple[str, str]]:
+        return {(table, key) for table, records in self._overlay.items() for key in records}
+
+    def _lookup(self, table: str, key: str) -> Record | None:
+        overlay = self._overlay[table]
+        if key in overlay:
+            return overlay[key]
+        return self._base[table].get(key)
+
+    def diff(self, other: Database) -> list[RecordDiff]:
+        """Records that differ from ``other`` (same base), by τ-bench's canonical form."""
+        if other._base is not self._base:
+            raise ValueError("can only diff databases built on the same base")
+        diffs = []
+        for table, key in sorted(self.touched() | other.touched()):
+            mine, theirs = self._lookup(table, key), other._lookup(table, key)
+            if mine is theirs:
+                continue
+            if str(to_hashable(mine)) != str(to_hashable(theirs)):
+                diffs.append(RecordDiff(table, key, mine, theirs))
+        return diffs
+
+    def to_dict(self) -> dict[str, dict[str, Record]]:
+        """The whole current state as plain data (O(database): for export and conformance, not rewards)."""
+        return {name: {key: self[name][key] for key in self[name]} for name in self._base}
+
+    def state_hash(self) -> str:
+        """τ-bench's hash of the whole current state, equal to ``canonical_hash(self.to_dict())``.
+
+        The text τ-bench hashes is the ``str()`` of nested tuples, so it is assembled from each
+        record's text: the base's are computed once per process, only touched records anew.
+        """
+        base_text = _base_record_texts(self._base)
+        table_texts = []
+        for table in sorted(self._base):
+            texts = dict(base_text[table])
+            for key, record in self._overlay[table].items():
+                texts[key] = repr((key, to_hashable(record)))
+            table_texts.append(f"({table!r}, {_tuple_text([texts[k] for k in sorted(texts)])})")
+        return sha256_hex(_tuple_text(table_texts))
+
+
+def _tuple_text(items: list[str]) -> str:
+    """``str()`` of a tuple whose elements' reprs are ``items``."""
+    if len(items) == 1:
+        return f"({items[0]},)"
+    return "(" + ", ".join(items) + ")"
+
+
+_BASE_TEXTS: dict[int, tuple[Tables, dict[str, dict[str, str]]]] = {}
+
+
+def _base_record_texts(base: Tables) -> dict[str, dict[str, str]]:
+    cached = _BASE_TEXTS.get(id(base))
+    if cached is None or cached[0] is not base:
+        texts = {t: {k: repr((k, to_hashable(r))) for k, r in records.items()} for t, records in base.items()}
+        cached = _BASE_TEXTS[id(base)] = (base, texts)
+    return cached[1]

@@ -1,0 +1,106 @@
+"""The environment: τ-bench's protocol over a copy-on-write database.
+
+``reset(task)`` starts an episode and returns the user's opening message; ``step(action)`` runs a
+tool or passes a reply to the user simulator. The episode ends when the user says ``###STOP###``,
+a terminate tool (``transfer_to_human_agents``) runs, or ``max_steps`` actions were taken; the
+reward is then computed on the final state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from taurl.core.reward import GoldCache, RewardConfig, compute_reward
+from taurl.core.tools import ToolRegistry
+from taurl.core.types import STOP_TOKEN, Action, RewardBreakdown, Task, TerminatedBy, ToolKind, ToolResult
+from taurl.domains.base import Domain
+
+DEFAULT_MAX_STEPS = 30
+
+
+class UserSimulator(Protocol):
+    """The simulated customer. It sees the task's instruction, never the agent's policy."""
+
+    def reset(self, task: Task) -> str: ...
+
+    def step(self, agent_message: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    observation: str
+    source: str  # "user" or the tool's name
+    done: bool
+    tool_result: ToolResult | None = None
+    reward: RewardBreakdown | None = None
+    terminated_by: TerminatedBy | None = None
+
+
+class EpisodeStateError(RuntimeError):
+    pass
+
+
+_GOLD = GoldCache()
+
+
+class DomainEnv:
+    def __init__(
+        self,
+        domain: Domain,
+        user: UserSimulator,
+        data_dir: Path | str | None = None,
+        max_steps: int = DEFAULT_MAX_STEPS,
+        reward: RewardConfig | None = None,
+    ):
+        self.domain = domain
+        self.user = user
+        self.data_dir = data_dir
+        self.max_steps = max_steps
+        self.reward_config = reward or RewardConfig()
+        self._initial = domain.database(data_dir)
+        self.db = self._initial.fork()
+        self.task: Task | None = None
+        self.tools: ToolRegistry = domain.tools
+        self.actions: list[Action] = []
+        self.done = False
+
+    def reset(self, task: Task) -> str:
+        if task.domain != self.domain.name:
+            raise ValueError(f"task {task.id} is for {task.domain}, this environment is {self.domain.name}")
+        self.task = task
+        self.tools = self.domain.tools_for(task.tool_set)
+        self.db = self._initial.fork()
+        self.actions = []
+        self.done = False
+        return self.user.reset(task)
+
+    def step(self, action: Action) -> StepOutcome:
+        if self.task is None or self.done:
+            raise EpisodeStateError("call reset(task) before step(), and not after the episode ended")
+        self.actions.append(action)
+        terminated_by = None
+        result = None
+        if action.is_respond:
+            observation = self.user.step(str(action.kwargs.get("content", "")))
+            source = "user"
+            if STOP_TOKEN in observation:
+                terminated_by = TerminatedBy.USER_STOP
+        else:
+            result = self.tools.invoke(self.db, action)
+            observation, source = result.observation, action.name
+            if result.kind is ToolKind.TERMINATE and result.ok:
+                terminated_by = TerminatedBy.TRANSFER
+        if terminated_by is None and len(self.actions) >= self.max_steps:
+            terminated_by = TerminatedBy.MAX_STEPS
+        if terminated_by is None:
+            return StepOutcome(observation, source, False, result)
+        return StepOutcome(observation, source, True, result, self.finish(terminated_by), terminated_by)
+
+    def finish(self, terminated_by: TerminatedBy) -> RewardBreakdown:
+        """End the episode and score its final state."""
+        assert self.task is not None
+        self.done = True
+        gold = _GOLD.get(self.task, self._initial, self.tools)
+        return compute_reward(self.task, self.db, gold, self.actions, self.tools, terminated_by, self.reward_config)

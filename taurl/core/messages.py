@@ -1,0 +1,58 @@
+"""The one message schema: OpenAI chat messages. An assistant message with tool calls is a tool action
+(its first call, as τ-bench executes it); text beside a call is not a reply to the user."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from taurl.core.types import Action
+
+Message = dict[str, Any]
+
+
+def system(content: str) -> Message:
+    return {"role": "system", "content": content}
+
+
+def user(content: str) -> Message:
+    return {"role": "user", "content": content}
+
+
+def assistant_text(content: str) -> Message:
+    return {"role": "assistant", "content": content}
+
+
+def assistant_tool_call(action: Action, call_id: str, content: str | None = None) -> Message:
+    return {
+        "role": "assistant",
+        "content": content,
+        "tool_calls": [
+            {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": action.name, "arguments": json.dumps(action.kwargs)},
+            }
+        ],
+    }
+
+
+def tool(call_id: str, name: str, content: str) -> Message:
+    return {"role": "tool", "tool_call_id": call_id, "name": name, "content": content}
+
+
+def action_of(message: Message) -> Action:
+    """The action an assistant message takes. Arguments that are not a JSON object become ``{}``
+    plus ``__raw_arguments__`` so the tool registry reports them as a bad call."""
+    calls = message.get("tool_calls") or []
+    if not calls:
+        return Action.respond(message.get("content") or "")
+    function = calls[0]["function"]
+    raw = function.get("arguments") or "{}"
+    try:
+        kwargs = json.loads(raw) if isinstance(raw, str) else raw
+    except json.JSONDecodeError:
+        kwargs = {"__raw_arguments__": raw}
+    if not isinstance(kwargs, dict):
+        kwargs = {"__raw_arguments__": raw}
+    return Action(function["name"], kwargs)

@@ -1,0 +1,174 @@
+"""Typed records that cross module boundaries; their field names are the recording schema."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+RESPOND = "respond"
+STOP_TOKEN = "###STOP###"
+
+
+class ToolKind(StrEnum):
+    READ = "read"
+    WRITE = "write"
+    THINK = "think"
+    TERMINATE = "terminate"
+
+
+class RewardBasis(StrEnum):
+    DB_OUTPUTS = "db+outputs"
+    ACTIONS = "actions"
+    DB_OUTPUTS_ACTIONS = "db+outputs+actions"
+    AUTO = "auto"
+
+
+class TerminatedBy(StrEnum):
+    USER_STOP = "user_stop"
+    TRANSFER = "transfer"
+    MAX_STEPS = "max_steps"
+    AGENT_ERROR = "agent_error"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One agent move: a tool call, or ``respond`` with ``{"content": text}`` for a reply to the user."""
+
+    name: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def respond(cls, content: str) -> Action:
+        return cls(RESPOND, {"content": content})
+
+    @property
+    def is_respond(self) -> bool:
+        return self.name == RESPOND
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kwargs": self.kwargs}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Action:
+        return cls(str(data["name"]), dict(data.get("kwargs") or {}))
+
+
+@dataclass(frozen=True)
+class Task:
+    """A user goal with its ground truth. ``actions`` are the gold actions; ``outputs`` must be said to the user."""
+
+    id: str
+    domain: str
+    instruction: str
+    actions: tuple[Action, ...] = ()
+    outputs: tuple[str, ...] = ()
+    split: str = "test"
+    user_id: str | None = None
+    reward_basis: RewardBasis = RewardBasis.AUTO
+    tool_set: str = "default"
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "domain": self.domain,
+            "split": self.split,
+            "user_id": self.user_id,
+            "instruction": self.instruction,
+            "actions": [a.to_dict() for a in self.actions],
+            "outputs": list(self.outputs),
+            "reward_basis": str(self.reward_basis),
+            "tool_set": self.tool_set,
+            "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Task:
+        return cls(
+            id=str(data["id"]),
+            domain=data["domain"],
+            split=data.get("split", "test"),
+            user_id=data.get("user_id"),
+            instruction=data["instruction"],
+            actions=tuple(Action.from_dict(a) for a in data.get("actions", [])),
+            outputs=tuple(data.get("outputs", [])),
+            reward_basis=RewardBasis(data.get("reward_basis", "auto")),
+            tool_set=data.get("tool_set", "default"),
+            metadata=dict(data.get("metadata") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What executing one action produced. ``error`` is None on success, else a short class name."""
+
+    action: Action
+    observation: str
+    kind: ToolKind | None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class RecordDiff:
+    """One database record where the episode's final state and the gold state differ."""
+
+    table: str
+    key: str
+    actual: Any
+    expected: Any
+
+
+@dataclass(frozen=True)
+class RewardBreakdown:
+    """The scalar reward with every component that produced it."""
+
+    reward: float
+    basis: RewardBasis
+    requested_basis: RewardBasis
+    db_match: bool
+    db_diff: tuple[RecordDiff, ...]
+    outputs_expected: tuple[str, ...]
+    outputs_missing: tuple[str, ...]
+    actions_score: float
+    actions_matched: tuple[int, ...]
+    actions_missing: tuple[int, ...]
+    gold_changes_db: bool
+    trivially_passable: bool
+    terminated_by: TerminatedBy | None = None
+
+    @property
+    def outputs_score(self) -> float:
+        if not self.outputs_expected:
+            return 1.0
+        return 1.0 - len(self.outputs_missing) / len(self.outputs_expected)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["basis"] = str(self.basis)
+        data["requested_basis"] = str(self.requested_basis)
+        data["terminated_by"] = str(self.terminated_by) if self.terminated_by else None
+        data["outputs_score"] = self.outputs_score
+        return data
+
+
+@dataclass
+class EpisodeResult:
+    """A finished episode: the conversation in OpenAI chat format, every action taken, the reward breakdown."""
+
+    task: Task
+    trial: int
+    messages: list[dict[str, Any]]
+    actions: list[Action]
+    breakdown: RewardBreakdown
+    terminated_by: TerminatedBy
+    steps: int
+
+    @property
+    def reward(self) -> float:
+        return self.breakdown.reward

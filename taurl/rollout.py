@@ -1,0 +1,80 @@
+"""Run episodes: one agent, one simulated user, one environment per episode; many concurrently."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from math import comb
+from pathlib import Path
+
+from taurl.agent.base import Agent
+from taurl.core import messages as msg
+from taurl.core.env import DEFAULT_MAX_STEPS, DomainEnv, UserSimulator
+from taurl.core.reward import RewardConfig
+from taurl.core.types import EpisodeResult, Task
+from taurl.domains import Domain, get_domain
+
+
+@dataclass(frozen=True)
+class EpisodeSpec:
+    task: Task
+    trial: int = 0
+
+
+@dataclass
+class RolloutConfig:
+    data_dirs: dict[str, Path | str] = field(default_factory=dict)
+    max_steps: int = DEFAULT_MAX_STEPS
+    reward: RewardConfig = field(default_factory=RewardConfig)
+
+
+def run_episode(
+    spec: EpisodeSpec, agent: Agent, user: UserSimulator, config: RolloutConfig, domain: Domain | None = None
+) -> EpisodeResult:
+    task = spec.task
+    domain = domain or get_domain(task.domain)
+    env = DomainEnv(domain, user, config.data_dirs.get(task.domain), config.max_steps, config.reward)
+    opening = env.reset(task)
+    agent.start(task, env.tools, domain.policy)
+    messages = [msg.system(domain.policy), msg.user(opening)]
+    while True:
+        message = agent.next_message(messages)
+        messages.append(message)
+        action = msg.action_of(message)
+        outcome = env.step(action)
+        if action.is_respond:
+            messages.append(msg.user(outcome.observation))
+        else:
+            messages.append(msg.tool(message["tool_calls"][0]["id"], action.name, outcome.observation))
+        if outcome.done:
+            assert outcome.reward is not None and outcome.terminated_by is not None
+            return EpisodeResult(
+                task, spec.trial, messages, list(env.actions), outcome.reward, outcome.terminated_by, len(env.actions)
+            )
+
+
+def run_episodes(
+    specs: Sequence[EpisodeSpec],
+    make_agent: Callable[[], Agent],
+    make_user: Callable[[], UserSimulator],
+    config: RolloutConfig,
+    concurrency: int = 1,
+) -> Iterator[EpisodeResult]:
+    """Yield finished episodes as they complete (each episode gets its own agent and user)."""
+
+    def one(spec: EpisodeSpec) -> EpisodeResult:
+        return run_episode(spec, make_agent(), make_user(), config)
+
+    if concurrency <= 1:
+        yield from map(one, specs)
+        return
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        yield from pool.map(one, specs)
+
+
+def pass_hat_k(successes_per_task: Sequence[int], trials: int, k: int) -> float:
+    """τ-bench's pass^k: mean over tasks of C(c, k) / C(n, k), c successful trials of n."""
+    if not successes_per_task or k > trials:
+        return float("nan")
+    return sum(comb(c, k) / comb(trials, k) for c in successes_per_task) / len(successes_per_task)

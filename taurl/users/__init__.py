@@ -1,0 +1,1 @@
+"""User simulators: the deterministic scripted user here; LLM users through the ChatClient."""
