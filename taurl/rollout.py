@@ -12,7 +12,7 @@ from taurl.agent.base import Agent
 from taurl.core import messages as msg
 from taurl.core.env import DEFAULT_MAX_STEPS, DomainEnv, UserSimulator
 from taurl.core.reward import RewardConfig
-from taurl.core.types import EpisodeResult, Task
+from taurl.core.types import EpisodeResult, Step, Task
 from taurl.domains import Domain, get_domain
 
 
@@ -36,22 +36,23 @@ def run_episode(
     domain = domain or get_domain(task.domain)
     env = DomainEnv(domain, user, config.data_dirs.get(task.domain), config.max_steps, config.reward)
     opening = env.reset(task)
-    agent.start(task, env.tools, domain.policy)
-    messages = [msg.system(domain.policy), msg.user(opening)]
+    messages = [agent.start(task, env.tools, domain.policy), msg.user(opening)]
+    trace: list[Step] = []
     while True:
         message = agent.next_message(messages)
         messages.append(message)
         action = msg.action_of(message)
         outcome = env.step(action)
+        error = outcome.tool_result.error if outcome.tool_result else None
+        trace.append(Step(action, outcome.observation, outcome.source, error))
         if action.is_respond:
             messages.append(msg.user(outcome.observation))
         else:
             messages.append(msg.tool(message["tool_calls"][0]["id"], action.name, outcome.observation))
         if outcome.done:
             assert outcome.reward is not None and outcome.terminated_by is not None
-            return EpisodeResult(
-                task, spec.trial, messages, list(env.actions), outcome.reward, outcome.terminated_by, len(env.actions)
-            )
+            calls = [*getattr(user, "calls", []), *getattr(agent, "calls", [])]
+            return EpisodeResult(task, spec.trial, messages, trace, outcome.reward, outcome.terminated_by, calls)
 
 
 def run_episodes(

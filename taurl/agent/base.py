@@ -10,8 +10,8 @@ from taurl.core.types import Task
 
 
 class Agent(Protocol):
-    def start(self, task: Task, tools: ToolRegistry, policy: str) -> None:
-        """Prepare for a new episode of ``task``."""
+    def start(self, task: Task, tools: ToolRegistry, policy: str) -> Message:
+        """Prepare for a new episode of ``task``; return the system message the policy is given."""
 
     def next_message(self, messages: list[Message]) -> Message:
         """The next assistant message (OpenAI chat format) for the conversation ``messages``."""

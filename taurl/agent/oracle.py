@@ -13,7 +13,7 @@ class OracleAgent:
         self._plan: list[Action] = []
         self._step = 0
 
-    def start(self, task: Task, tools: ToolRegistry, policy: str) -> None:
+    def start(self, task: Task, tools: ToolRegistry, policy: str) -> Message:
         gold = [a for a in task.actions if not a.is_respond]
         ending = [a for a in gold if a.name in tools and tools[a.name].kind is ToolKind.TERMINATE]
         work = [a for a in gold if a not in ending]
@@ -21,6 +21,7 @@ class OracleAgent:
         summary = "; ".join(task.outputs) if task.outputs else "Your request has been handled."
         self._plan = [*work, Action.respond(summary), *ending]
         self._step = 0
+        return msg.system(policy)
 
     def next_message(self, messages: list[Message]) -> Message:
         if self._step >= len(self._plan):

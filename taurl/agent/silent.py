@@ -9,8 +9,8 @@ from taurl.core.types import Task
 
 
 class SilentAgent:
-    def start(self, task: Task, tools: ToolRegistry, policy: str) -> None:
-        pass
+    def start(self, task: Task, tools: ToolRegistry, policy: str) -> Message:
+        return msg.system(policy)
 
     def next_message(self, messages: list[Message]) -> Message:
         return msg.assistant_text("I'm sorry, I can't help with that.")

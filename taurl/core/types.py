@@ -157,18 +157,54 @@ class RewardBreakdown:
         return data
 
 
+@dataclass(frozen=True)
+class ModelCall:
+    """One LLM call as recorded: which request (its key and canonical form), what came back, what it cost."""
+
+    key: str
+    namespace: str
+    model: str
+    sample_index: int
+    request: dict[str, Any]
+    response: dict[str, Any]
+    cache_hit: bool
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
+class Step:
+    """One action and what answered it: the user (``source="user"``) or a tool (its name)."""
+
+    action: Action
+    observation: str
+    source: str
+    error: str | None = None
+
+
 @dataclass
 class EpisodeResult:
-    """A finished episode: the conversation in OpenAI chat format, every action taken, the reward breakdown."""
+    """A finished episode: the conversation in OpenAI chat format, every step, the reward breakdown."""
 
     task: Task
     trial: int
     messages: list[dict[str, Any]]
-    actions: list[Action]
+    trace: list[Step]
     breakdown: RewardBreakdown
     terminated_by: TerminatedBy
-    steps: int
+    model_calls: list[ModelCall] = field(default_factory=list)
 
     @property
     def reward(self) -> float:
         return self.breakdown.reward
+
+    @property
+    def actions(self) -> list[Action]:
+        return [step.action for step in self.trace]
+
+    @property
+    def steps(self) -> int:
+        return len(self.trace)

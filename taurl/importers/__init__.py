@@ -1,0 +1,1 @@
+"""Readers for other systems' run and task files."""

@@ -1,0 +1,84 @@
+"""The request-keyed response cache (diskcache, JSON values, no eviction, no size cap).
+
+It is a cache, not the record: recordings are the segments the recorder writes, and a replay can
+be served from a recording's own model calls when the cache directory is gone.
+"""
+
+from __future__ import annotations
+
+import threading
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import diskcache_community as diskcache
+
+from taurl.llm.request import ChatRequest, common_prefix, describe_difference
+
+
+class CacheMode(StrEnum):
+    LIVE = "live"  # always call the model; store the answer
+    RECORD = "record"  # serve hits; call and store misses
+    REPLAY = "replay"  # serve hits; a miss is an error; never touch the network
+    OFF = "off"  # no cache at all
+
+
+class ReplayMissError(LookupError):
+    """A request that replay mode has no recorded answer for; says which and how it differs."""
+
+
+class ResponseCache:
+    def __init__(self, directory: Path | str):
+        self.directory = Path(directory)
+        # JSONDisk: values are JSON, never pickles; eviction "none": a recording cache never forgets
+        self._cache = diskcache.Cache(str(self.directory), disk=diskcache.JSONDisk, eviction_policy="none")
+        self._memory: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        entry = self._memory.get(key)
+        if entry is None:
+            entry = self._cache.get(key)
+        with self._lock:
+            if entry is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+        return entry
+
+    def set(self, key: str, entry: dict[str, Any]) -> None:
+        self._cache.set(key, entry)
+
+    def preload(self, entries: dict[str, dict[str, Any]]) -> None:
+        """Serve these entries (e.g. a recording's model calls) without writing them to disk."""
+        self._memory.update(entries)
+
+    def keys(self) -> list[str]:
+        return sorted(set(self._cache.iterkeys()) | set(self._memory))
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def miss_error(self, request: ChatRequest) -> ReplayMissError:
+        wanted = request.canonical()
+        best, best_score = None, -1
+        for key in self.keys():
+            entry = self._memory.get(key) or self._cache.get(key) or {}
+            recorded = entry.get("request") or {}
+            score = common_prefix(wanted, recorded)
+            if score > best_score:
+                best, best_score = (key, recorded), score
+        head = (
+            f"replay miss: no recorded answer for {request.namespace} request {request.key()[:16]} "
+            f"(model {request.model}, {len(request.messages)} messages, sample {request.sample_index})"
+        )
+        if best is None:
+            return ReplayMissError(f"{head}; the cache at {self.directory} is empty")
+        return ReplayMissError(
+            f"{head}; closest recorded request {best[0][:16]}: {describe_difference(wanted, best[1])}"
+        )
+
+    def close(self) -> None:
+        self._cache.close()

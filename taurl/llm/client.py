@@ -1,0 +1,307 @@
+"""ChatClient: the only way taurl talks to a model, through the official ``openai`` SDK.
+
+Any OpenAI-compatible endpoint (``base_url``); the API key is read from the environment at call
+time and never stored anywhere else. Each call: request key → cache (by mode) → limits (concurrency,
+calls per minute, token and dollar budget, per process) → retries with backoff on 429, 5xx,
+timeouts, connection errors and malformed responses → a :class:`ModelCall` record with tokens, cost,
+latency and whether it was a cache hit.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from taurl.core.types import ModelCall
+from taurl.llm.cache import CacheMode, ResponseCache
+from taurl.llm.request import ChatRequest
+
+# USD per million tokens (input, output). Unknown models cost 0 unless a dollar budget is set.
+PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4o-2024-08-06": (2.50, 10.00),
+    "gpt-4o-2024-11-20": (2.50, 10.00),
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+}
+FREE_MODEL_PREFIXES = ("sim-",)
+
+
+class ModelCallError(RuntimeError):
+    """A model call that failed for good: names the endpoint, the request key and the last error."""
+
+
+class BudgetExceededError(ModelCallError):
+    pass
+
+
+@dataclass(frozen=True)
+class ClientLimits:
+    max_concurrency: int | None = None
+    calls_per_minute: int | None = None
+    max_total_tokens: int | None = None
+    max_cost_usd: float | None = None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    initial_delay: float = 1.0
+    max_delay: float = 30.0
+    timeout: float = 120.0
+
+
+def price_of(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    if model.startswith(FREE_MODEL_PREFIXES):
+        return 0.0
+    prices = PRICES.get(model)
+    if prices is None:
+        return None
+    return (prompt_tokens * prices[0] + completion_tokens * prices[1]) / 1_000_000
+
+
+class _EndpointLimiter:
+    """Per-process state shared by every client of one (endpoint, model): concurrency, rate, spend."""
+
+    def __init__(self, limits: ClientLimits):
+        self.limits = limits
+        self.semaphore = threading.BoundedSemaphore(limits.max_concurrency) if limits.max_concurrency else None
+        self.lock = threading.Lock()
+        self.recent: deque[float] = deque()
+        self.tokens = 0
+        self.cost = 0.0
+
+    def check_budget(self, key: str) -> None:
+        limits = self.limits
+        with self.lock:
+            if limits.max_total_tokens is not None and self.tokens >= limits.max_total_tokens:
+                raise BudgetExceededError(
+                    f"token budget of {limits.max_total_tokens} spent ({self.tokens} used); request {key[:16]} not sent"
+                )
+            if limits.max_cost_usd is not None and self.cost >= limits.max_cost_usd:
+                raise BudgetExceededError(
+                    f"spend budget of ${limits.max_cost_usd:.2f} spent (${self.cost:.4f}); request {key[:16]} not sent"
+                )
+
+    def wait_for_rate(self) -> None:
+        per_minute = self.limits.calls_per_minute
+        if not per_minute:
+            return
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                while self.recent and now - self.recent[0] >= 60.0:
+                    self.recent.popleft()
+                if len(self.recent) < per_minute:
+                    self.recent.append(now)
+                    return
+                wait = 60.0 - (now - self.recent[0])
+            time.sleep(max(wait, 0.01))
+
+    def charge(self, tokens: int, cost: float) -> None:
+        with self.lock:
+            self.tokens += tokens
+            self.cost += cost
+
+
+_LIMITERS: dict[tuple[str, str], _EndpointLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def _limiter(base_url: str, model: str, limits: ClientLimits) -> _EndpointLimiter:
+    with _LIMITERS_LOCK:
+        limiter = _LIMITERS.get((base_url, model))
+        if limiter is None or limiter.limits != limits:
+            limiter = _LIMITERS[(base_url, model)] = _EndpointLimiter(limits)
+        return limiter
+
+
+@dataclass(frozen=True)
+class Completion:
+    message: dict[str, Any]
+    call: ModelCall
+
+
+class ChatClient:
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        cache: ResponseCache | None = None,
+        mode: CacheMode = CacheMode.RECORD,
+        limits: ClientLimits | None = None,
+        retry: RetryPolicy | None = None,
+        params: dict[str, Any] | None = None,
+    ):
+        if mode is not CacheMode.OFF and cache is None:
+            raise ValueError(f"cache mode {mode} needs a cache directory")
+        self.model = model
+        self.base_url = base_url
+        self.api_key_env = api_key_env
+        self.cache = cache if mode is not CacheMode.OFF else None
+        self.mode = mode
+        self.limits = limits or ClientLimits()
+        self.retry = retry or RetryPolicy()
+        self.params = dict(params or {})
+        self._sdk = None
+        self._sdk_lock = threading.Lock()
+        if self.limits.max_cost_usd is not None and price_of(model, 0, 0) is None:
+            raise ValueError(f"no price known for model {model!r}: a dollar budget cannot be enforced (see PRICES)")
+
+    def request(
+        self, messages: list[dict[str, Any]], tools=None, namespace="default", sample_index=0, **params
+    ) -> ChatRequest:
+        return ChatRequest(self.model, messages, tools, {**self.params, **params}, namespace, sample_index)
+
+    def complete(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        namespace: str = "default",
+        sample_index: int = 0,
+        **params: Any,
+    ) -> Completion:
+        request = self.request(messages, tools, namespace, sample_index, **params)
+        key = request.key()
+        if self.cache is not None and self.mode is not CacheMode.LIVE:
+            entry = self.cache.get(key)
+            if entry is not None:
+                return self._completion(request, key, entry, cache_hit=True, latency_ms=0.0, attempts=0)
+            if self.mode is CacheMode.REPLAY:
+                raise self.cache.miss_error(request)
+        start = time.perf_counter()
+        entry, attempts = self._call_with_retries(request, key)
+        latency_ms = (time.perf_counter() - start) * 1000
+        if self.cache is not None:
+            self.cache.set(key, entry)
+        return self._completion(request, key, entry, cache_hit=False, latency_ms=latency_ms, attempts=attempts)
+
+    def _completion(self, request, key, entry, cache_hit, latency_ms, attempts) -> Completion:
+        usage = entry.get("usage") or {}
+        prompt, completion = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+        cost = price_of(request.model, prompt, completion) or 0.0
+        call = ModelCall(
+            key=key,
+            namespace=request.namespace,
+            model=request.model,
+            sample_index=request.sample_index,
+            request=entry.get("request") or request.canonical(),
+            response=entry["response"],
+            cache_hit=cache_hit,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cost_usd=cost,
+            latency_ms=latency_ms,
+            attempts=attempts,
+        )
+        return Completion(entry["response"], call)
+
+    def _client(self):
+        with self._sdk_lock:
+            if self._sdk is None:
+                import openai
+
+                api_key = os.environ.get(self.api_key_env)
+                if not api_key:
+                    if self.base_url is None:
+                        raise ModelCallError(
+                            f"{self.api_key_env} is not set: export it to call {self.model}, or use --cache-mode "
+                            "replay with a recorded cache"
+                        )
+                    api_key = "not-needed"  # local OpenAI-compatible servers (vLLM, serve-sim) ignore it
+                self._sdk = openai.OpenAI(
+                    base_url=self.base_url, api_key=api_key, max_retries=0, timeout=self.retry.timeout
+                )
+            return self._sdk
+
+    def _call_with_retries(self, request: ChatRequest, key: str) -> tuple[dict[str, Any], int]:
+        import openai
+
+        limiter = _limiter(self.base_url or "openai", request.model, self.limits)
+        where = f"{request.model} at {self.base_url or 'api.openai.com'}"
+        delay = self.retry.initial_delay
+        last_error: Exception | None = None
+        for attempt in range(1, self.retry.attempts + 1):
+            limiter.check_budget(key)
+            limiter.wait_for_rate()
+            try:
+                if limiter.semaphore:
+                    with limiter.semaphore:
+                        raw = self._client().chat.completions.create(**request.api_kwargs())
+                else:
+                    raw = self._client().chat.completions.create(**request.api_kwargs())
+                entry = _entry_from_response(raw, request)
+            except (
+                openai.RateLimitError,
+                openai.InternalServerError,
+                openai.APITimeoutError,
+                openai.APIConnectionError,
+                openai.APIResponseValidationError,
+                MalformedResponseError,
+            ) as exc:
+                last_error = exc
+                retry_after = _retry_after(exc)
+                if attempt < self.retry.attempts:
+                    time.sleep(min(retry_after if retry_after is not None else delay, self.retry.max_delay))
+                    delay = min(delay * 2, self.retry.max_delay)
+                continue
+            except openai.APIStatusError as exc:
+                raise ModelCallError(
+                    f"{where} rejected request {key[:16]}: HTTP {exc.status_code}: {exc.message}"
+                ) from exc
+            usage = entry["usage"]
+            limiter.charge(
+                usage.get("total_tokens", 0),
+                price_of(request.model, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)) or 0.0,
+            )
+            return entry, attempt
+        raise ModelCallError(
+            f"{where}: request {key[:16]} failed after {self.retry.attempts} attempts; last error: "
+            f"{type(last_error).__name__}: {last_error}"
+        ) from last_error
+
+
+class MalformedResponseError(ValueError):
+    pass
+
+
+def _retry_after(exc: Exception) -> float | None:
+    response = getattr(exc, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _entry_from_response(raw: Any, request: ChatRequest) -> dict[str, Any]:
+    """The cache entry for a response: the canonical request, the assistant message, usage."""
+    choices = getattr(raw, "choices", None)
+    if not choices or getattr(choices[0], "message", None) is None:
+        raise MalformedResponseError(
+            f"response to request {request.key()[:16]} has no choices[0].message: {raw!r:.200}"
+        )
+    message = choices[0].message
+    response: dict[str, Any] = {"role": "assistant", "content": message.content}
+    if message.tool_calls:
+        response["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
+            for c in message.tool_calls
+        ]
+    usage = getattr(raw, "usage", None)
+    return {
+        "request": request.canonical(),
+        "response": response,
+        "usage": {
+            "prompt_tokens": getattr(usage, "prompt_tokens", 0) or 0,
+            "completion_tokens": getattr(usage, "completion_tokens", 0) or 0,
+            "total_tokens": getattr(usage, "total_tokens", 0) or 0,
+        },
+    }

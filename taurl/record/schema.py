@@ -1,0 +1,221 @@
+"""The recording schema, version 1: one Parquet row per episode, its conversation nested in it.
+
+A segment file is a batch of whole episodes, so it becomes visible atomically (rename on a file
+system, one object on an object store) and an episode is never half-written. The store's views
+unnest the nested lists into ``messages``, ``tool_calls`` and ``model_calls``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pyarrow as pa
+
+from taurl.core.types import EpisodeResult
+
+SCHEMA_VERSION = 1
+EPISODE_PREFIX = "episodes-"
+RUN_PREFIX = "runs-"
+RESCORE_PREFIX = "rescores-"
+TEMP_PREFIX = ".tmp-"
+
+MESSAGE = pa.struct(
+    [
+        ("idx", pa.int32()),
+        ("role", pa.string()),
+        ("content", pa.string()),
+        ("tool_calls_json", pa.string()),
+        ("tool_call_id", pa.string()),
+        ("name", pa.string()),
+    ]
+)
+TOOL_CALL = pa.struct(
+    [
+        ("step", pa.int32()),
+        ("name", pa.string()),
+        ("kwargs_json", pa.string()),
+        ("observation", pa.string()),
+        ("source", pa.string()),
+        ("error", pa.string()),
+    ]
+)
+MODEL_CALL = pa.struct(
+    [
+        ("seq", pa.int32()),
+        ("key", pa.string()),
+        ("namespace", pa.string()),
+        ("model", pa.string()),
+        ("sample_index", pa.int32()),
+        ("cache_hit", pa.bool_()),
+        ("prompt_tokens", pa.int64()),
+        ("completion_tokens", pa.int64()),
+        ("cost_usd", pa.float64()),
+        ("latency_ms", pa.float64()),
+        ("attempts", pa.int32()),
+        ("request_json", pa.string()),
+        ("response_json", pa.string()),
+    ]
+)
+SCALARS: list[tuple[str, pa.DataType]] = [
+    ("episode_id", pa.string()),
+    ("run_id", pa.string()),
+    ("schema_version", pa.int32()),
+    ("domain", pa.string()),
+    ("task_id", pa.string()),
+    ("split", pa.string()),
+    ("trial", pa.int32()),
+    ("agent", pa.string()),
+    ("user_strategy", pa.string()),
+    ("reward", pa.float64()),
+    ("reward_basis", pa.string()),
+    ("requested_basis", pa.string()),
+    ("db_match", pa.bool_()),
+    ("outputs_score", pa.float64()),
+    ("actions_score", pa.float64()),
+    ("trivially_passable", pa.bool_()),
+    ("gold_changes_db", pa.bool_()),
+    ("terminated_by", pa.string()),
+    ("turns", pa.int32()),
+    ("steps", pa.int32()),
+    ("n_tool_calls", pa.int32()),
+    ("user_cost_usd", pa.float64()),
+    ("agent_cost_usd", pa.float64()),
+    ("source_reward", pa.float64()),
+    ("breakdown_json", pa.string()),
+    ("task_json", pa.string()),
+]
+NESTED: list[tuple[str, pa.DataType]] = [
+    ("messages", pa.list_(MESSAGE)),
+    ("tool_calls", pa.list_(TOOL_CALL)),
+    ("model_calls", pa.list_(MODEL_CALL)),
+]
+EPISODE_SCHEMA = pa.schema(SCALARS + NESTED, metadata={"taurl.schema_version": str(SCHEMA_VERSION)})
+RUN_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("schema_version", pa.int32()),
+        ("taurl_version", pa.string()),
+        ("config_json", pa.string()),
+    ]
+)
+RESCORE_SCHEMA = pa.schema(
+    [
+        ("episode_id", pa.string()),
+        ("rescore_id", pa.string()),
+        ("config_json", pa.string()),
+        ("reward", pa.float64()),
+        ("reward_basis", pa.string()),
+        ("breakdown_json", pa.string()),
+    ]
+)
+
+
+def episode_id(run_id: str, domain: str, task_id: str, trial: int) -> str:
+    """Deterministic: the same (run, task, trial) is the same episode, which is what makes resume exact."""
+    return hashlib.sha256(json.dumps([run_id, domain, task_id, trial]).encode()).hexdigest()[:20]
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def episode_row(
+    result: EpisodeResult, run_id: str, agent: str, user_strategy: str, source_reward: float | None = None
+) -> dict[str, Any]:
+    """One episode as a row of :data:`EPISODE_SCHEMA` (plain Python values)."""
+    b = result.breakdown
+    task = result.task
+    user_cost = sum(c.cost_usd for c in result.model_calls if c.namespace.startswith("user"))
+    return {
+        "episode_id": episode_id(run_id, task.domain, task.id, result.trial),
+        "run_id": run_id,
+        "schema_version": SCHEMA_VERSION,
+        "domain": task.domain,
+        "task_id": task.id,
+        "split": task.split,
+        "trial": result.trial,
+        "agent": agent,
+        "user_strategy": user_strategy,
+        "reward": b.reward,
+        "reward_basis": str(b.basis),
+        "requested_basis": str(b.requested_basis),
+        "db_match": b.db_match,
+        "outputs_score": b.outputs_score,
+        "actions_score": b.actions_score,
+        "trivially_passable": b.trivially_passable,
+        "gold_changes_db": b.gold_changes_db,
+        "terminated_by": str(result.terminated_by),
+        "turns": sum(1 for m in result.messages if m["role"] == "assistant"),
+        "steps": result.steps,
+        "n_tool_calls": sum(1 for s in result.trace if not s.action.is_respond),
+        "user_cost_usd": user_cost,
+        "agent_cost_usd": sum(c.cost_usd for c in result.model_calls) - user_cost,
+        "source_reward": source_reward,
+        "breakdown_json": _json(b.to_dict()),
+        "task_json": _json(task.to_dict()),
+        "messages": [
+            {
+                "idx": i,
+                "role": m["role"],
+                "content": m.get("content"),
+                "tool_calls_json": _json(m.get("tool_calls")),
+                "tool_call_id": m.get("tool_call_id"),
+                "name": m.get("name"),
+            }
+            for i, m in enumerate(result.messages)
+        ],
+        "tool_calls": [
+            {
+                "step": i,
+                "name": s.action.name,
+                "kwargs_json": _json(s.action.kwargs),
+                "observation": s.observation,
+                "source": s.source,
+                "error": s.error,
+            }
+            for i, s in enumerate(result.trace)
+            if not s.action.is_respond
+        ],
+        "model_calls": [
+            {
+                "seq": i,
+                "key": c.key,
+                "namespace": c.namespace,
+                "model": c.model,
+                "sample_index": c.sample_index,
+                "cache_hit": c.cache_hit,
+                "prompt_tokens": c.prompt_tokens,
+                "completion_tokens": c.completion_tokens,
+                "cost_usd": c.cost_usd,
+                "latency_ms": c.latency_ms,
+                "attempts": c.attempts,
+                "request_json": _json(c.request),
+                "response_json": _json(c.response),
+            }
+            for i, c in enumerate(result.model_calls)
+        ],
+    }
+
+
+def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Episode rows to Arrow, column by column: nested lists are built from flat child arrays,
+    which is several times faster than converting row dicts one by one."""
+    columns = []
+    for name, dtype in SCALARS:
+        columns.append(pa.array([row.get(name) for row in rows], type=dtype))
+    for name, dtype in NESTED:
+        struct_type = dtype.value_type
+        offsets = [0]
+        children: dict[str, list[Any]] = {field.name: [] for field in struct_type}
+        for row in rows:
+            items = row[name]
+            for field_name, values in children.items():
+                values.extend(item.get(field_name) for item in items)
+            offsets.append(offsets[-1] + len(items))
+        struct = pa.StructArray.from_arrays(
+            [pa.array(children[f.name], type=f.type) for f in struct_type], fields=list(struct_type)
+        )
+        columns.append(pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), struct, type=dtype))
+    return pa.Table.from_arrays(columns, schema=EPISODE_SCHEMA)
