@@ -13,10 +13,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from taurl.core.reward import InvalidTaskError, RewardConfig
+from taurl.config import DEFAULT_CACHE_DIR, ConfigError, Endpoint, RunConfig
 from taurl.core.types import EpisodeResult, RewardBasis
 from taurl.domains import DOMAIN_NAMES, DataError, get_domain
-from taurl.rollout import EpisodeSpec, RolloutConfig, pass_hat_k, run_episodes
+from taurl.llm.cache import CacheMode
+from taurl.llm.client import ClientLimits
+from taurl.record.store import RecordingError
+from taurl.rollout import pass_hat_k
+from taurl.runner import select_specs
 
 app = typer.Typer(
     help="taurl: record, replay and score τ-bench-style tool-use episodes; train on them with SkyRL.",
@@ -115,10 +119,52 @@ def run_command(
     split: Annotated[str, typer.Option(help="Task split: train, test or dev.")] = "test",
     task_ids: Annotated[str | None, typer.Option(help="Comma-separated task ids (default: all of the split).")] = None,
     trials: Annotated[int, typer.Option(min=1, help="Trials per task (for pass^k).")] = 1,
-    agent: Annotated[str, typer.Option(help="oracle (plays the gold actions) or silent (does nothing).")] = "oracle",
+    agent: Annotated[
+        str,
+        typer.Option(
+            help="oracle (plays the gold actions), silent (does nothing), tool-calling (a chat model with native tool calls) or text (a chat model whose text is parsed)."
+        ),
+    ] = "oracle",
+    agent_model: Annotated[str | None, typer.Option(help="Model name for the tool-calling/text agent.")] = None,
+    agent_base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible endpoint of the agent model (default: OpenAI).")
+    ] = None,
+    agent_temperature: Annotated[float | None, typer.Option(help="Agent sampling temperature.")] = None,
     user: Annotated[
-        str, typer.Option(help="scripted (opens with the instruction, stops at the first reply).")
+        str,
+        typer.Option(
+            help="User simulator: scripted (opens with the instruction, stops at the first reply), llm, react, verify or reflection."
+        ),
     ] = "scripted",
+    user_model: Annotated[str, typer.Option(help="Model of the LLM user simulator.")] = "gpt-4o",
+    user_base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible endpoint of the user model (default: OpenAI).")
+    ] = None,
+    user_temperature: Annotated[float | None, typer.Option(help="User simulator sampling temperature.")] = None,
+    independent_user_samples: Annotated[
+        bool,
+        typer.Option(
+            help="Draw the user's replies independently per trial instead of one cached reply per conversation prefix."
+        ),
+    ] = False,
+    api_key_env: Annotated[
+        str, typer.Option(help="Environment variable holding the API key (never written anywhere).")
+    ] = "OPENAI_API_KEY",
+    cache_mode: Annotated[
+        CacheMode,
+        typer.Option(
+            help="live: always call; record: serve hits, call misses; replay: never touch the network; off: no cache."
+        ),
+    ] = CacheMode.RECORD,
+    cache_dir: Annotated[Path, typer.Option(help="Response cache directory.")] = DEFAULT_CACHE_DIR,
+    recording: Annotated[
+        str | None, typer.Option(help="Record every episode into this directory (or object-store URI).")
+    ] = None,
+    run_id: Annotated[
+        str | None, typer.Option(help="Run id in the recording (default: derived from the settings).")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Skip episodes the recording already has for this run id.")] = False,
+    seed: Annotated[int | None, typer.Option(help="Seed sent with every model call.")] = 0,
     basis: Annotated[
         RewardBasis | None, typer.Option(help="Reward basis for every task (default: each task's own).")
     ] = None,
@@ -127,36 +173,44 @@ def run_command(
         bool, typer.Option(help="Score episodes cut off at max-steps 0, as τ-bench's runner does.")
     ] = False,
     concurrency: Annotated[int, typer.Option(min=1, help="Episodes run at once.")] = 4,
+    max_concurrent_calls: Annotated[
+        int | None, typer.Option(help="Limit on model calls in flight per endpoint (this process).")
+    ] = None,
+    calls_per_minute: Annotated[int | None, typer.Option(help="Limit on model calls per minute per endpoint.")] = None,
+    max_cost_usd: Annotated[
+        float | None, typer.Option(help="Stop calling a model once this many dollars are spent.")
+    ] = None,
+    max_tokens_budget: Annotated[
+        int | None, typer.Option(help="Stop calling a model once this many tokens are spent.")
+    ] = None,
     data_dir: DataDirOption = None,
     output_format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
-    """Run episodes and print each episode's reward and a summary."""
-    from taurl.agent.oracle import OracleAgent
-    from taurl.agent.silent import SilentAgent
-    from taurl.users.scripted import ScriptedUser
+    """Run episodes (optionally recording them) and print each episode's reward and a summary."""
+    from taurl.runner import execute
 
-    agents = {"oracle": OracleAgent, "silent": SilentAgent}
-    users = {"scripted": ScriptedUser}
-    if agent not in agents:
-        raise fail(f"unknown agent {agent!r}; choose one of {', '.join(agents)}")
-    if user not in users:
-        raise fail(f"unknown user {user!r}; choose one of {', '.join(users)}")
-    dirs = parse_data_dirs(data_dir)
+    config = RunConfig(
+        domain=domain,
+        split=split,
+        task_ids=[t.strip() for t in task_ids.split(",") if t.strip()] if task_ids else None,
+        trials=trials,
+        agent=agent,
+        agent_endpoint=Endpoint(agent_model, agent_base_url, api_key_env, agent_temperature) if agent_model else None,
+        user=user,
+        user_endpoint=Endpoint(user_model, user_base_url, api_key_env, user_temperature),
+        independent_user_samples=independent_user_samples,
+        cache_mode=cache_mode,
+        cache_dir=cache_dir,
+        seed=seed,
+        basis=basis,
+        zero_on_max_steps=zero_on_max_steps,
+        max_steps=max_steps,
+        data_dirs={k: str(v) for k, v in parse_data_dirs(data_dir).items()},
+        limits=ClientLimits(max_concurrent_calls, calls_per_minute, max_tokens_budget, max_cost_usd),
+    )
     try:
-        tasks = get_domain(domain).tasks(split, dirs.get(domain))
-    except DataError as exc:
-        raise fail(str(exc)) from exc
-    if task_ids:
-        wanted = [t.strip() for t in task_ids.split(",") if t.strip()]
-        by_id = {t.id: t for t in tasks}
-        unknown = [t for t in wanted if t not in by_id]
-        if unknown:
-            raise fail(f"no task(s) {', '.join(unknown)} in {domain}/{split}; ids look like {tasks[0].id!r}")
-        tasks = [by_id[t] for t in wanted]
-    specs = [EpisodeSpec(task, trial) for task in tasks for trial in range(trials)]
-    config = RolloutConfig(dirs, max_steps, RewardConfig(basis=basis, zero_on_max_steps=zero_on_max_steps))
-    results: list[EpisodeResult] = []
-    try:
+        config.validate()
+        total = len(select_specs(config)) * 1
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -166,20 +220,154 @@ def run_command(
             transient=True,
             disable=output_format == "json",
         ) as progress:
-            bar = progress.add_task(f"{domain}/{split}", total=len(specs))
-            for result in run_episodes(specs, agents[agent], users[user], config, concurrency):
-                results.append(result)
-                progress.advance(bar)
-    except (InvalidTaskError, DataError) as exc:
+            bar = progress.add_task(f"{domain}/{split}", total=total)
+            summary = execute(
+                config, recording, run_id, resume, concurrency, on_episode=lambda _: progress.advance(bar)
+            )
+    except (ConfigError, DataError, RecordingError, ValueError) as exc:
         raise fail(str(exc)) from exc
+    results = sorted(summary.results, key=lambda r: (r.task.id, r.trial))
     if output_format == "json":
-        json.dump([episode_row(r) for r in results], sys.stdout, indent=1)
+        json.dump([episode_summary(r) for r in results], sys.stdout, indent=1)
         sys.stdout.write("\n")
+    else:
+        print_results(results, trials)
+        if summary.resumed:
+            console.print(f"resumed run {summary.run_id}: {summary.resumed} episode(s) already recorded were skipped")
+        if recording:
+            console.print(f"recorded {len(results)} episode(s) of run {summary.run_id} in {recording}")
+    for failure in summary.failures:
+        err.print(f"[red]episode {failure.spec.task.id} trial {failure.spec.trial} failed:[/] {failure.error}")
+    if summary.failures:
+        raise typer.Exit(1)
+
+
+@app.command("sql")
+def sql_command(
+    query: Annotated[
+        str | None,
+        typer.Argument(
+            help="SQL over the views episodes, messages, tool_calls, model_calls, runs, rescores. Omit for an interactive shell."
+        ),
+    ] = None,
+    recording: Annotated[list[str], typer.Option(help="Recording directory or object-store URI (repeatable).")] = ...,
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, json (one array of row objects) or csv.")
+    ] = "table",
+) -> None:
+    """Query recordings with DuckDB SQL."""
+    from taurl.record.store import RecordingStore
+
+    try:
+        store = RecordingStore(recording)
+    except RecordingError as exc:
+        raise fail(str(exc)) from exc
+    if query is None:
+        _sql_shell(store, output_format)
         return
-    print_results(results, trials)
+    try:
+        columns, rows = store.query(query)
+    except RecordingError as exc:
+        raise fail(str(exc)) from exc
+    print_rows(columns, rows, output_format)
 
 
-def episode_row(result: EpisodeResult) -> dict:
+def print_rows(columns: list[str], rows: list[tuple], output_format: str) -> None:
+    if output_format == "json":
+        json.dump([dict(zip(columns, row, strict=True)) for row in rows], sys.stdout, default=str, ensure_ascii=False)
+        sys.stdout.write("\n")
+    elif output_format == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif output_format == "table":
+        table = Table(*columns)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        console.print(table)
+        console.print(f"{len(rows)} row(s)")
+    else:
+        raise fail(f"unknown --format {output_format!r}: use table, json or csv")
+
+
+def _sql_shell(store, output_format: str) -> None:
+    """A small DuckDB shell over the recording's views: statements end with ';', .quit leaves."""
+    try:
+        import readline  # noqa: F401  (line editing and history where available)
+    except ImportError:
+        pass
+    console.print(
+        "taurl sql: views episodes, messages, tool_calls, model_calls, runs, rescores. End statements with ';', .quit to leave."
+    )
+    buffer = ""
+    while True:
+        try:
+            line = input("taurl> " if not buffer else "   ...> ")
+        except EOFError:
+            break
+        if not buffer and line.strip() in (".quit", ".exit", "\\q"):
+            break
+        buffer += line + "\n"
+        if buffer.strip().endswith(";"):
+            try:
+                columns, rows = store.query(buffer)
+                print_rows(columns, rows, output_format)
+            except RecordingError as exc:
+                err.print(f"[red]{exc}[/]")
+            buffer = ""
+
+
+@app.command("compact")
+def compact_command(
+    recording: Annotated[str, typer.Option(help="Recording directory or object-store URI.")],
+    duckdb_file: Annotated[
+        Path | None, typer.Option("--duckdb", help="Also write one DuckDB database file with the same tables.")
+    ] = None,
+) -> None:
+    """Merge a recording's small segments into one (and optionally export a single DuckDB file)."""
+    from taurl.record.compact import compact, export_duckdb
+
+    try:
+        result = compact(recording)
+        console.print(
+            f"{result.segments_before} segment(s), {result.episodes} episode(s)"
+            + (f" -> {result.merged}" if result.merged else ": nothing to merge")
+        )
+        if duckdb_file is not None:
+            counts = export_duckdb(recording, duckdb_file)
+            console.print(f"wrote {duckdb_file}: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
+    except RecordingError as exc:
+        raise fail(str(exc)) from exc
+
+
+@app.command("serve-sim")
+def serve_sim_command(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8765,
+    faults: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated faults for the first requests: 429, 500, 503, timeout, malformed, truncated, ok."
+        ),
+    ] = "",
+    timeout_delay: Annotated[float, typer.Option(help="Seconds a 'timeout' fault waits before answering.")] = 5.0,
+) -> None:
+    """A local OpenAI-compatible server with deterministic user and agent models (sim-user, sim-agent, ...)."""
+    from taurl.sim.server import serve
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise fail("serve-sim listens on loopback only (127.0.0.1, localhost or ::1)")
+    fault_list = [f.strip() for f in faults.split(",") if f.strip()]
+    console.print(f"serve-sim on http://{host}:{port}/v1 (models: sim-user, sim-agent, sim-agent-text, ...)")
+    try:
+        serve(host, port, fault_list, timeout_delay)
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+
+
+def episode_summary(result: EpisodeResult) -> dict:
     b = result.breakdown
     return {
         "domain": result.task.domain,

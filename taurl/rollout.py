@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from math import comb
 from pathlib import Path
@@ -55,23 +55,40 @@ def run_episode(
             return EpisodeResult(task, spec.trial, messages, trace, outcome.reward, outcome.terminated_by, calls)
 
 
+@dataclass(frozen=True)
+class EpisodeFailure:
+    """An episode that could not finish (a model call failed for good, a replay miss, an invalid task)."""
+
+    spec: EpisodeSpec
+    error: str
+
+
 def run_episodes(
     specs: Sequence[EpisodeSpec],
-    make_agent: Callable[[], Agent],
-    make_user: Callable[[], UserSimulator],
+    make_agent: Callable[[int], Agent],
+    make_user: Callable[[int], UserSimulator],
     config: RolloutConfig,
     concurrency: int = 1,
-) -> Iterator[EpisodeResult]:
-    """Yield finished episodes as they complete (each episode gets its own agent and user)."""
+    errors: tuple[type[BaseException], ...] = (),
+) -> Iterator[EpisodeResult | EpisodeFailure]:
+    """Yield each episode as it completes (each gets its own agent and user, made for its trial).
 
-    def one(spec: EpisodeSpec) -> EpisodeResult:
-        return run_episode(spec, make_agent(), make_user(), config)
+    An exception of a type in ``errors`` fails that episode only; anything else propagates.
+    """
+
+    def one(spec: EpisodeSpec) -> EpisodeResult | EpisodeFailure:
+        try:
+            return run_episode(spec, make_agent(spec.trial), make_user(spec.trial), config)
+        except errors as exc:
+            return EpisodeFailure(spec, f"{type(exc).__name__}: {exc}")
 
     if concurrency <= 1:
         yield from map(one, specs)
         return
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        yield from pool.map(one, specs)
+        futures = [pool.submit(one, spec) for spec in specs]
+        for future in as_completed(futures):
+            yield future.result()
 
 
 def pass_hat_k(successes_per_task: Sequence[int], trials: int, k: int) -> float:

@@ -38,9 +38,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--check", action="store_true", help="compare with the committed files instead of writing")
+    parser.add_argument("--domain", action="append", choices=DOMAIN_NAMES, help="only these domains (repeatable)")
     args = parser.parse_args()
     stale = []
-    for name in DOMAIN_NAMES:
+    for name in args.domain or DOMAIN_NAMES:
         for path, text in generated_files(name, args.seed).items():
             if args.check:
                 if not path.exists() or path.read_text() != text:

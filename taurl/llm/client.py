@@ -9,6 +9,7 @@ latency and whether it was a cache hit.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -245,6 +246,7 @@ class ChatClient:
                 openai.APIConnectionError,
                 openai.APIResponseValidationError,
                 MalformedResponseError,
+                json.JSONDecodeError,  # openai 3.x lets a non-JSON body through unwrapped
             ) as exc:
                 last_error = exc
                 retry_after = _retry_after(exc)
@@ -273,12 +275,16 @@ class MalformedResponseError(ValueError):
 
 
 def _retry_after(exc: Exception) -> float | None:
+    """Seconds the server asked us to wait (``retry-after-ms`` or ``retry-after``), if it said."""
     response = getattr(exc, "response", None)
-    value = response.headers.get("retry-after") if response is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
+    if response is None:
         return None
+    for header, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        try:
+            return float(response.headers[header]) * scale
+        except (KeyError, ValueError):
+            continue
+    return None
 
 
 def _entry_from_response(raw: Any, request: ChatRequest) -> dict[str, Any]:

@@ -1,0 +1,153 @@
+"""A run's configuration and the factories that turn it into agents, users and model clients.
+
+Shared by ``taurl run``, the SkyRL environment and replay, so every entry point builds the same
+objects from the same settings. ``to_record()`` is what a recording keeps: never a secret.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from taurl.core.hashing import canonical_json, sha256_hex
+from taurl.core.reward import RewardConfig
+from taurl.core.types import RewardBasis
+from taurl.llm.cache import CacheMode, ResponseCache
+from taurl.llm.client import ChatClient, ClientLimits, RetryPolicy
+
+AGENTS = ("oracle", "silent", "tool-calling", "text")
+USERS = ("scripted", "llm", "react", "verify", "reflection")
+DEFAULT_CACHE_DIR = Path(".taurl/cache")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An OpenAI-compatible model: ``base_url`` None is OpenAI's API; the key comes from ``api_key_env``."""
+
+    model: str
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    temperature: float | None = None
+
+
+@dataclass
+class RunConfig:
+    domain: str = "airline"
+    split: str = "test"
+    task_ids: list[str] | None = None
+    trials: int = 1
+    agent: str = "oracle"
+    agent_endpoint: Endpoint | None = None
+    user: str = "scripted"
+    user_endpoint: Endpoint = field(default_factory=lambda: Endpoint("gpt-4o"))
+    independent_user_samples: bool = False  # user sample index = trial (else one reply per prefix)
+    cache_mode: CacheMode = CacheMode.RECORD
+    cache_dir: Path = DEFAULT_CACHE_DIR
+    seed: int | None = 0
+    basis: RewardBasis | None = None
+    zero_on_max_steps: bool = False
+    max_steps: int = 30
+    data_dirs: dict[str, str] = field(default_factory=dict)
+    limits: ClientLimits = field(default_factory=ClientLimits)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def validate(self) -> None:
+        if self.agent not in AGENTS:
+            raise ConfigError(f"unknown agent {self.agent!r}; choose one of {', '.join(AGENTS)}")
+        if self.user not in USERS:
+            raise ConfigError(f"unknown user strategy {self.user!r}; choose one of {', '.join(USERS)}")
+        if self.agent in ("tool-calling", "text") and self.agent_endpoint is None:
+            raise ConfigError(
+                f"the {self.agent} agent needs a model: pass --agent-model (and --agent-base-url for a local server)"
+            )
+
+    @property
+    def reward(self) -> RewardConfig:
+        return RewardConfig(basis=self.basis, zero_on_max_steps=self.zero_on_max_steps)
+
+    def to_record(self) -> dict[str, Any]:
+        """The configuration as recorded: plain JSON, no secrets (keys live only in the environment)."""
+        data = asdict(self)
+        data["cache_dir"] = str(self.cache_dir)
+        data["cache_mode"] = str(self.cache_mode)
+        data["basis"] = str(self.basis) if self.basis else None
+        return data
+
+    def default_run_id(self) -> str:
+        """Stable for the same settings, so ``--resume`` finds the run again."""
+        record = self.to_record()
+        for volatile in ("cache_mode", "cache_dir", "limits", "retry", "trials", "task_ids"):
+            record.pop(volatile)
+        return f"{self.domain}-{self.agent}-{self.user}-{sha256_hex(canonical_json(record))[:8]}"
+
+
+_CACHES: dict[Path, ResponseCache] = {}
+_CLIENTS: dict[tuple, ChatClient] = {}
+_FACTORY_LOCK = threading.Lock()
+
+
+def response_cache(directory: Path | str) -> ResponseCache:
+    """One cache object per directory per process (diskcache is safe across threads and processes)."""
+    path = Path(directory).expanduser().resolve()
+    with _FACTORY_LOCK:
+        if path not in _CACHES:
+            _CACHES[path] = ResponseCache(path)
+        return _CACHES[path]
+
+
+def chat_client(endpoint: Endpoint, config: RunConfig) -> ChatClient:
+    params: dict[str, Any] = {}
+    if endpoint.temperature is not None:
+        params["temperature"] = endpoint.temperature
+    if config.seed is not None:
+        params["seed"] = config.seed
+    cache = None if config.cache_mode is CacheMode.OFF else response_cache(config.cache_dir)
+    key = (endpoint, config.cache_mode, str(config.cache_dir), config.seed, config.limits, config.retry)
+    with _FACTORY_LOCK:
+        if key not in _CLIENTS:
+            _CLIENTS[key] = ChatClient(
+                endpoint.model,
+                endpoint.base_url,
+                endpoint.api_key_env,
+                cache,
+                config.cache_mode,
+                config.limits,
+                config.retry,
+                params,
+            )
+        return _CLIENTS[key]
+
+
+def build_user(config: RunConfig, trial: int):
+    from taurl.users.llm import USER_STRATEGIES
+    from taurl.users.scripted import ScriptedUser
+
+    if config.user == "scripted":
+        return ScriptedUser()
+    sample = trial if config.independent_user_samples else 0
+    return USER_STRATEGIES[config.user](chat_client(config.user_endpoint, config), sample_index=sample)
+
+
+def build_agent(config: RunConfig, trial: int):
+    from taurl.agent.oracle import OracleAgent
+    from taurl.agent.silent import SilentAgent
+
+    if config.agent == "oracle":
+        return OracleAgent()
+    if config.agent == "silent":
+        return SilentAgent()
+    assert config.agent_endpoint is not None
+    client = chat_client(config.agent_endpoint, config)
+    if config.agent == "tool-calling":
+        from taurl.agent.tool_calling import ToolCallingAgent
+
+        return ToolCallingAgent(client, sample_index=trial)
+    from taurl.agent.text import TextAgent
+
+    return TextAgent(client, sample_index=trial)
