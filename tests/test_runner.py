@@ -34,8 +34,24 @@ def test_run_records_every_episode_and_resume_skips_them(tmp_path):
 def test_sigkill_mid_run_then_resume_records_each_episode_exactly_once(tmp_path):
     data_dir = require(TAUBENCH / "retail")
     rec = tmp_path / "rec"
-    args = [*TAURL, "run", "--domain", "retail", "--split", "train", "--data-dir", f"retail={data_dir}",
-            "--recording", str(rec), "--run-id", "killed", "--concurrency", "2", "--format", "json"]
+    args = [
+        *TAURL,
+        "run",
+        "--domain",
+        "retail",
+        "--split",
+        "train",
+        "--data-dir",
+        f"retail={data_dir}",
+        "--recording",
+        str(rec),
+        "--run-id",
+        "killed",
+        "--concurrency",
+        "2",
+        "--format",
+        "json",
+    ]
     process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline and len(list(rec.glob("episodes-*"))) < 40:
@@ -44,7 +60,9 @@ def test_sigkill_mid_run_then_resume_records_each_episode_exactly_once(tmp_path)
     process.wait()
     recorded = len(list(rec.glob("episodes-*")))
     assert 40 <= recorded < 500, "the run must be killed mid-way for this test to mean anything"
-    resumed = subprocess.run([*args[:-2], "--resume", "--format", "json"], cwd=REPO, capture_output=True, text=True, check=True)
+    resumed = subprocess.run(
+        [*args[:-2], "--resume", "--format", "json"], cwd=REPO, capture_output=True, text=True, check=True
+    )
     assert len(json.loads(resumed.stdout)) == 500 - recorded
     _, rows = RecordingStore(rec).query("SELECT count(*), count(DISTINCT (task_id, trial)) FROM episodes")
     assert rows == [(500, 500)]

@@ -87,4 +87,3 @@ class _RecordedUser:
 
     def step(self, agent_message):
         return self.messages.pop(0) if self.messages else "###STOP###"
-
