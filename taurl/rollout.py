@@ -39,16 +39,16 @@ def run_episode(
     messages = [agent.start(task, env.tools, domain.policy), msg.user(opening)]
     trace: list[Step] = []
     while True:
-        message = agent.next_message(messages)
-        messages.append(message)
-        action = msg.action_of(message)
+        turn = agent.next_turn(messages)
+        messages.append(turn.message)
+        action = turn.action
         outcome = env.step(action)
         error = outcome.tool_result.error if outcome.tool_result else None
         trace.append(Step(action, outcome.observation, outcome.source, error))
         if action.is_respond:
             messages.append(msg.user(outcome.observation))
         else:
-            messages.append(msg.tool(message["tool_calls"][0]["id"], action.name, outcome.observation))
+            messages.append(msg.tool(turn.call_id, outcome.source, outcome.observation))
         if outcome.done:
             assert outcome.reward is not None and outcome.terminated_by is not None
             calls = [*getattr(user, "calls", []), *getattr(agent, "calls", [])]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from taurl.agent.base import Turn, native_turn
 from taurl.core import messages as msg
 from taurl.core.messages import Message
 from taurl.core.tools import ToolRegistry
@@ -23,11 +24,11 @@ class OracleAgent:
         self._step = 0
         return msg.system(policy)
 
-    def next_message(self, messages: list[Message]) -> Message:
+    def next_turn(self, messages: list[Message]) -> Turn:
         if self._step >= len(self._plan):
-            return msg.assistant_text("Is there anything else I can help with?")
+            return native_turn(msg.assistant_text("Is there anything else I can help with?"))
         action = self._plan[self._step]
         self._step += 1
         if action.is_respond:
-            return msg.assistant_text(action.kwargs["content"])
-        return msg.assistant_tool_call(action, f"call_{self._step}")
+            return native_turn(msg.assistant_text(action.kwargs["content"]))
+        return native_turn(msg.assistant_tool_call(action, f"call_{self._step}"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from taurl.agent.base import Turn, native_turn
 from taurl.core import messages as msg
 from taurl.core.messages import Message
 from taurl.core.tools import ToolRegistry
@@ -12,5 +13,5 @@ class SilentAgent:
     def start(self, task: Task, tools: ToolRegistry, policy: str) -> Message:
         return msg.system(policy)
 
-    def next_message(self, messages: list[Message]) -> Message:
-        return msg.assistant_text("I'm sorry, I can't help with that.")
+    def next_turn(self, messages: list[Message]) -> Turn:
+        return native_turn(msg.assistant_text("I'm sorry, I can't help with that."))

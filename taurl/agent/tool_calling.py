@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from taurl.agent.base import Turn, native_turn
 from taurl.core import messages as msg
 from taurl.core.messages import Message
 from taurl.core.tools import ToolRegistry
@@ -24,7 +25,7 @@ class ToolCallingAgent:
         self.tools = tools.openai_schemas()
         return msg.system(policy)
 
-    def next_message(self, messages: list[Message]) -> Message:
+    def next_turn(self, messages: list[Message]) -> Turn:
         completion = self.client.complete(
             messages, tools=self.tools, namespace=NAMESPACE, sample_index=self.sample_index
         )
@@ -33,4 +34,4 @@ class ToolCallingAgent:
         if message.get("tool_calls"):
             # only the first call is executed (as in τ-bench), so only it stays in the conversation
             message["tool_calls"] = message["tool_calls"][:1]
-        return message
+        return native_turn(message)

@@ -87,6 +87,10 @@ class DomainEnv:
             source = "user"
             if STOP_TOKEN in observation:
                 terminated_by = TerminatedBy.USER_STOP
+        elif action.is_parse_error:
+            # the policy tried to call a tool and got the format wrong: tell it what was wrong
+            result = ToolResult(action, f"Error: {action.kwargs.get('error')}", None, "parse_error")
+            observation, source = result.observation, "parser"
         else:
             result = self.tools.invoke(self.db, action)
             observation, source = result.observation, action.name

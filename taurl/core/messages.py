@@ -37,8 +37,11 @@ def assistant_tool_call(action: Action, call_id: str, content: str | None = None
     }
 
 
-def tool(call_id: str, name: str, content: str) -> Message:
-    return {"role": "tool", "tool_call_id": call_id, "name": name, "content": content}
+def tool(call_id: str | None, name: str, content: str) -> Message:
+    message: Message = {"role": "tool", "name": name, "content": content}
+    if call_id is not None:
+        message["tool_call_id"] = call_id
+    return message
 
 
 def action_of(message: Message) -> Action:

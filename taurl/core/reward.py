@@ -136,7 +136,7 @@ def compute_reward(
     diffs = tuple(final.diff(gold.database))
     replies = [a.kwargs.get("content", "") for a in taken if a.is_respond]
     missing_outputs = tuple(o for o in task.outputs if not output_found(o, replies))
-    tool_actions = [a for a in taken if not a.is_respond]
+    tool_actions = [a for a in taken if not a.is_respond and not a.is_parse_error]
     matched, missing = match_actions(gold.scored_actions, tool_actions, tools, config.match_think_tools)
     considered = len(matched) + len(missing)
     actions_score = len(matched) / considered if considered else 1.0

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 RESPOND = "respond"
+PARSE_ERROR = "__parse_error__"  # a policy output that attempted a tool call but could not be parsed
 STOP_TOKEN = "###STOP###"
 
 
@@ -46,6 +47,14 @@ class Action:
     @property
     def is_respond(self) -> bool:
         return self.name == RESPOND
+
+    @classmethod
+    def parse_error(cls, error: str, raw: str) -> Action:
+        return cls(PARSE_ERROR, {"error": error, "raw": raw})
+
+    @property
+    def is_parse_error(self) -> bool:
+        return self.name == PARSE_ERROR
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "kwargs": self.kwargs}

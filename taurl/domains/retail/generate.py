@@ -19,49 +19,177 @@ from taurl.core.types import Action, RewardBasis, Task
 
 # name -> (option axes, lowest and highest variant price in dollars)
 CATALOGUE: dict[str, tuple[dict[str, list[str]], tuple[int, int]]] = {
-    "T-Shirt": ({"color": ["blue", "red", "black", "white"], "size": ["S", "M", "L", "XL"],
-                 "material": ["cotton", "polyester"]}, (40, 60)),
-    "Desk Lamp": ({"color": ["black", "white", "silver"], "brightness": ["low", "medium", "high"],
-                   "power source": ["USB", "battery", "AC adapter"]}, (95, 160)),
-    "Water Bottle": ({"capacity": ["500ml", "750ml", "1000ml"], "material": ["glass", "plastic", "stainless steel"],
-                      "color": ["blue", "red", "black"]}, (18, 50)),
-    "Backpack": ({"color": ["black", "grey", "navy", "green"], "size": ["small", "medium", "large"],
-                  "material": ["nylon", "polyester", "leather"]}, (170, 240)),
-    "Running Shoes": ({"size": ["7", "8", "9", "10", "11"], "color": ["black", "white", "red"],
-                       "material": ["mesh", "synthetic"]}, (85, 150)),
-    "Bluetooth Speaker": ({"color": ["black", "blue", "red"], "battery life": ["10 hours", "20 hours"],
-                           "water resistance": ["yes", "no"]}, (60, 300)),
-    "Office Chair": ({"material": ["mesh", "leather", "fabric"], "color": ["black", "grey", "blue"],
-                      "armrest": ["fixed", "adjustable"]}, (300, 520)),
-    "Coffee Maker": ({"color": ["black", "stainless steel"], "capacity": ["1 cup", "4 cups", "8 cups"],
-                      "type": ["drip", "espresso", "french press"]}, (80, 300)),
-    "Yoga Mat": ({"thickness": ["4mm", "6mm", "8mm"], "material": ["PVC", "natural rubber", "TPE"],
-                  "color": ["purple", "blue", "green"]}, (20, 120)),
-    "Wireless Earbuds": ({"color": ["black", "white", "blue"], "battery life": ["4 hours", "6 hours", "8 hours"],
-                          "water resistance": ["IPX4", "IPX7", "not resistant"]}, (70, 260)),
-    "Electric Kettle": ({"capacity": ["1L", "1.5L", "2L"], "material": ["plastic", "stainless steel", "glass"],
-                         "color": ["white", "black", "silver"]}, (40, 200)),
-    "Mechanical Keyboard": ({"switch type": ["linear", "tactile", "clicky"], "backlight": ["none", "white", "RGB"],
-                             "size": ["full size", "80%", "60%"]}, (100, 280)),
+    "T-Shirt": (
+        {
+            "color": ["blue", "red", "black", "white"],
+            "size": ["S", "M", "L", "XL"],
+            "material": ["cotton", "polyester"],
+        },
+        (40, 60),
+    ),
+    "Desk Lamp": (
+        {
+            "color": ["black", "white", "silver"],
+            "brightness": ["low", "medium", "high"],
+            "power source": ["USB", "battery", "AC adapter"],
+        },
+        (95, 160),
+    ),
+    "Water Bottle": (
+        {
+            "capacity": ["500ml", "750ml", "1000ml"],
+            "material": ["glass", "plastic", "stainless steel"],
+            "color": ["blue", "red", "black"],
+        },
+        (18, 50),
+    ),
+    "Backpack": (
+        {
+            "color": ["black", "grey", "navy", "green"],
+            "size": ["small", "medium", "large"],
+            "material": ["nylon", "polyester", "leather"],
+        },
+        (170, 240),
+    ),
+    "Running Shoes": (
+        {"size": ["7", "8", "9", "10", "11"], "color": ["black", "white", "red"], "material": ["mesh", "synthetic"]},
+        (85, 150),
+    ),
+    "Bluetooth Speaker": (
+        {
+            "color": ["black", "blue", "red"],
+            "battery life": ["10 hours", "20 hours"],
+            "water resistance": ["yes", "no"],
+        },
+        (60, 300),
+    ),
+    "Office Chair": (
+        {
+            "material": ["mesh", "leather", "fabric"],
+            "color": ["black", "grey", "blue"],
+            "armrest": ["fixed", "adjustable"],
+        },
+        (300, 520),
+    ),
+    "Coffee Maker": (
+        {
+            "color": ["black", "stainless steel"],
+            "capacity": ["1 cup", "4 cups", "8 cups"],
+            "type": ["drip", "espresso", "french press"],
+        },
+        (80, 300),
+    ),
+    "Yoga Mat": (
+        {
+            "thickness": ["4mm", "6mm", "8mm"],
+            "material": ["PVC", "natural rubber", "TPE"],
+            "color": ["purple", "blue", "green"],
+        },
+        (20, 120),
+    ),
+    "Wireless Earbuds": (
+        {
+            "color": ["black", "white", "blue"],
+            "battery life": ["4 hours", "6 hours", "8 hours"],
+            "water resistance": ["IPX4", "IPX7", "not resistant"],
+        },
+        (70, 260),
+    ),
+    "Electric Kettle": (
+        {
+            "capacity": ["1L", "1.5L", "2L"],
+            "material": ["plastic", "stainless steel", "glass"],
+            "color": ["white", "black", "silver"],
+        },
+        (40, 200),
+    ),
+    "Mechanical Keyboard": (
+        {
+            "switch type": ["linear", "tactile", "clicky"],
+            "backlight": ["none", "white", "RGB"],
+            "size": ["full size", "80%", "60%"],
+        },
+        (100, 280),
+    ),
 }
 FIRST_NAMES = [
-    "Amara", "Bruno", "Chloe", "Dmitri", "Elena", "Farah", "Gideon", "Hana", "Idris", "Julia", "Kenji", "Lena",
-    "Mateo", "Nadia", "Oscar", "Priya", "Quinn", "Rosa", "Samir", "Tessa", "Umar", "Vera", "Wesley", "Ximena",
-    "Yusuf", "Zoe",
+    "Amara",
+    "Bruno",
+    "Chloe",
+    "Dmitri",
+    "Elena",
+    "Farah",
+    "Gideon",
+    "Hana",
+    "Idris",
+    "Julia",
+    "Kenji",
+    "Lena",
+    "Mateo",
+    "Nadia",
+    "Oscar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Samir",
+    "Tessa",
+    "Umar",
+    "Vera",
+    "Wesley",
+    "Ximena",
+    "Yusuf",
+    "Zoe",
 ]
 LAST_NAMES = [
-    "Abbott", "Bianchi", "Castillo", "Dubois", "Eriksen", "Fischer", "Gallagher", "Haddad", "Ito", "Jovanovic",
-    "Kowalski", "Lindqvist", "Moreau", "Novak", "Okafor", "Petrov", "Quintero", "Romano", "Sato", "Tanaka",
+    "Abbott",
+    "Bianchi",
+    "Castillo",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Gallagher",
+    "Haddad",
+    "Ito",
+    "Jovanovic",
+    "Kowalski",
+    "Lindqvist",
+    "Moreau",
+    "Novak",
+    "Okafor",
+    "Petrov",
+    "Quintero",
+    "Romano",
+    "Sato",
+    "Tanaka",
 ]
 STREETS = [
-    "Maple Avenue", "Oak Street", "Cedar Lane", "Willow Way", "Pine Road", "Elm Court", "Birch Drive",
-    "Harbor View", "Lakeside Boulevard", "Sunset Terrace", "River Road", "Chestnut Street",
+    "Maple Avenue",
+    "Oak Street",
+    "Cedar Lane",
+    "Willow Way",
+    "Pine Road",
+    "Elm Court",
+    "Birch Drive",
+    "Harbor View",
+    "Lakeside Boulevard",
+    "Sunset Terrace",
+    "River Road",
+    "Chestnut Street",
 ]
 # (city, state, first three digits of its zip codes)
 CITIES = [
-    ("Portland", "OR", "972"), ("Austin", "TX", "787"), ("Denver", "CO", "802"), ("Chicago", "IL", "606"),
-    ("Boston", "MA", "021"), ("Seattle", "WA", "981"), ("Atlanta", "GA", "303"), ("Phoenix", "AZ", "850"),
-    ("Columbus", "OH", "432"), ("San Diego", "CA", "921"), ("Nashville", "TN", "372"), ("Madison", "WI", "537"),
+    ("Portland", "OR", "972"),
+    ("Austin", "TX", "787"),
+    ("Denver", "CO", "802"),
+    ("Chicago", "IL", "606"),
+    ("Boston", "MA", "021"),
+    ("Seattle", "WA", "981"),
+    ("Atlanta", "GA", "303"),
+    ("Phoenix", "AZ", "850"),
+    ("Columbus", "OH", "432"),
+    ("San Diego", "CA", "921"),
+    ("Nashville", "TN", "372"),
+    ("Madison", "WI", "537"),
 ]
 CARD_BRANDS = ["visa", "mastercard", "amex"]
 ORDER_STATUSES = {"pending": 40, "processed": 12, "delivered": 35, "cancelled": 13}
@@ -111,22 +239,39 @@ def _products(rng: random.Random, used: set[str]) -> dict[str, dict]:
         for index, options in enumerate(combos):
             item_id = _digits(rng, 10, used)
             available = index < MIN_AVAILABLE_VARIANTS or rng.random() < 0.7
-            variants[item_id] = {"item_id": item_id, "options": options, "available": available,
-                                 "price": _price(rng, low, high)}
+            variants[item_id] = {
+                "item_id": item_id,
+                "options": options,
+                "available": available,
+                "price": _price(rng, low, high),
+            }
         products[product_id] = {"name": name, "product_id": product_id, "variants": variants}
     return products
 
 
 def _payment_methods(rng: random.Random, used: set[str]) -> dict[str, dict]:
     """One to three methods: up to two credit cards, at most one PayPal account and one gift card."""
-    kinds = rng.choice([["credit_card"], ["paypal"], ["gift_card", "credit_card"], ["paypal", "gift_card"],
-                        ["credit_card", "paypal"], ["credit_card", "credit_card", "gift_card"], ["gift_card"]])
+    kinds = rng.choice(
+        [
+            ["credit_card"],
+            ["paypal"],
+            ["gift_card", "credit_card"],
+            ["paypal", "gift_card"],
+            ["credit_card", "paypal"],
+            ["credit_card", "credit_card", "gift_card"],
+            ["gift_card"],
+        ]
+    )
     methods = {}
     for kind in kinds:
         method_id = f"{kind}_{_digits(rng, 7, used)}"
         if kind == "credit_card":
-            methods[method_id] = {"source": kind, "brand": rng.choice(CARD_BRANDS),
-                                  "last_four": _digits(rng, 4, used), "id": method_id}
+            methods[method_id] = {
+                "source": kind,
+                "brand": rng.choice(CARD_BRANDS),
+                "last_four": _digits(rng, 4, used),
+                "id": method_id,
+            }
         elif kind == "gift_card":
             methods[method_id] = {"source": kind, "balance": rng.randint(0, 300), "id": method_id}
         else:
@@ -155,8 +300,15 @@ def _order(rng: random.Random, order_id: str, user_id: str, user: dict, products
     for product_id in rng.sample(list(products), rng.choices([1, 2, 3, 4], weights=[3, 3, 2, 1])[0]):
         product = products[product_id]
         variant = product["variants"][rng.choice(list(product["variants"]))]
-        items.append({"name": product["name"], "product_id": product_id, "item_id": variant["item_id"],
-                      "price": variant["price"], "options": dict(variant["options"])})
+        items.append(
+            {
+                "name": product["name"],
+                "product_id": product_id,
+                "item_id": variant["item_id"],
+                "price": variant["price"],
+                "options": dict(variant["options"]),
+            }
+        )
     fulfillments = []
     if status in ("processed", "delivered"):
         fulfillments.append({"tracking_id": [_digits(rng, 12, used)], "item_ids": [i["item_id"] for i in items]})
@@ -166,8 +318,15 @@ def _order(rng: random.Random, order_id: str, user_id: str, user: dict, products
     if status == "cancelled":
         history.append({"transaction_type": "refund", "amount": total, "payment_method_id": method_id})
     address = dict(user["address"]) if rng.random() < 0.85 else _random_address(rng)
-    return {"order_id": order_id, "user_id": user_id, "address": address, "items": items,
-            "fulfillments": fulfillments, "status": status, "payment_history": history}
+    return {
+        "order_id": order_id,
+        "user_id": user_id,
+        "address": address,
+        "items": items,
+        "fulfillments": fulfillments,
+        "status": status,
+        "payment_history": history,
+    }
 
 
 def generate_database(seed: int = 0) -> dict[str, dict]:
@@ -230,11 +389,15 @@ class _Writer:
         user = self.users[user_id]
         first, last = user["name"]["first_name"], user["name"]["last_name"]
         if self.rng.random() < 0.5:
-            return (f"You are {first} {last} and your email address is {user['email']}.",
-                    Action("find_user_id_by_email", {"email": user["email"]}))
+            return (
+                f"You are {first} {last} and your email address is {user['email']}.",
+                Action("find_user_id_by_email", {"email": user["email"]}),
+            )
         zip_code = user["address"]["zip"]
-        return (f"You are {first} {last} and your zip code is {zip_code}.",
-                Action("find_user_id_by_name_zip", {"first_name": first, "last_name": last, "zip": zip_code}))
+        return (
+            f"You are {first} {last} and your zip code is {zip_code}.",
+            Action("find_user_id_by_name_zip", {"first_name": first, "last_name": last, "zip": zip_code}),
+        )
 
     def refer_to_order(self, order_id: str) -> tuple[str, list[Action]]:
         """The order by id, or, when one of its products is in no other order of the customer, by that
@@ -245,8 +408,10 @@ class _Writer:
         distinctive = [item["name"] for item in order["items"] if item["name"] not in others]
         details = Action("get_order_details", {"order_id": order_id})
         if distinctive and self.rng.random() < 0.4:
-            return (f"the order with the {self.rng.choice(distinctive)}",
-                    [Action("get_user_details", {"user_id": user_id}), details])
+            return (
+                f"the order with the {self.rng.choice(distinctive)}",
+                [Action("get_user_details", {"user_id": user_id}), details],
+            )
         return f"order {order_id}", [details]
 
     @staticmethod
@@ -269,8 +434,11 @@ class _Writer:
 
     def settling_method(self, user_id: str, difference: float) -> str | None:
         """A payment method that may settle a price difference (a gift card only with enough balance)."""
-        fitting = [m for m, method in self.methods_of(user_id).items()
-                   if method["source"] != "gift_card" or method["balance"] >= difference]
+        fitting = [
+            m
+            for m, method in self.methods_of(user_id).items()
+            if method["source"] != "gift_card" or method["balance"] >= difference
+        ]
         return self.rng.choice(fitting) if fitting else None
 
     def swaps(self, order_id: str) -> tuple[list[str], list[str], float] | None:
@@ -296,8 +464,10 @@ class _Writer:
         wishes = []
         for item_id, new_id in zip(item_ids, new_ids, strict=True):
             item = self.item(order_id, item_id)
-            wishes.append(f"the {self.describe_item(item)} for the one with "
-                          f"{_describe_options(self.variant(item, new_id)['options'])}")
+            wishes.append(
+                f"the {self.describe_item(item)} for the one with "
+                f"{_describe_options(self.variant(item, new_id)['options'])}"
+            )
         return " and ".join(wishes)
 
     def product_lookups(self, order_id: str, item_ids: list[str]) -> list[Action]:
@@ -341,8 +511,11 @@ def _order_address(w: _Writer, order_id: str) -> _Draft | None:
 def _order_payment(w: _Writer, order_id: str) -> _Draft | None:
     order = w.orders[order_id]
     user_id, paid = order["user_id"], order["payment_history"][0]
-    options = [m for m, method in w.methods_of(user_id).items() if m != paid["payment_method_id"]
-               and (method["source"] != "gift_card" or method["balance"] >= paid["amount"])]
+    options = [
+        m
+        for m, method in w.methods_of(user_id).items()
+        if m != paid["payment_method_id"] and (method["source"] != "gift_card" or method["balance"] >= paid["amount"])
+    ]
     if not options:
         return None
     method_id = w.rng.choice(options)
@@ -350,8 +523,12 @@ def _order_payment(w: _Writer, order_id: str) -> _Draft | None:
     ref, _ = w.refer_to_order(order_id)
     goal = f"You want to pay for {ref} with {w.describe_method(w.methods_of(user_id)[method_id])} instead."
     change = Action("modify_pending_order_payment", {"order_id": order_id, "payment_method_id": method_id})
-    actions = [auth, Action("get_user_details", {"user_id": user_id}),
-               Action("get_order_details", {"order_id": order_id}), change]
+    actions = [
+        auth,
+        Action("get_user_details", {"user_id": user_id}),
+        Action("get_order_details", {"order_id": order_id}),
+        change,
+    ]
     return _Draft("modify_order_payment", user_id, intro, goal, actions)
 
 
@@ -366,10 +543,13 @@ def _swap(w: _Writer, order_id: str, tool: str, template: str, verb: str) -> _Dr
         return None
     intro, auth = w.authenticate(user_id)
     ref, lookups = w.refer_to_order(order_id)
-    goal = (f"In {ref} you want to {verb} {w.swap_wishes(order_id, item_ids, new_ids)}. Any price difference "
-            f"should go through {w.describe_method(w.methods_of(user_id)[method_id])}.")
-    call = Action(tool, {"order_id": order_id, "item_ids": item_ids, "new_item_ids": new_ids,
-                         "payment_method_id": method_id})
+    goal = (
+        f"In {ref} you want to {verb} {w.swap_wishes(order_id, item_ids, new_ids)}. Any price difference "
+        f"should go through {w.describe_method(w.methods_of(user_id)[method_id])}."
+    )
+    call = Action(
+        tool, {"order_id": order_id, "item_ids": item_ids, "new_item_ids": new_ids, "payment_method_id": method_id}
+    )
     actions = [auth, *lookups, *w.product_lookups(order_id, item_ids), call]
     return _Draft(template, user_id, intro, goal, actions)
 
@@ -400,14 +580,24 @@ def _return(w: _Writer, order_id: str, with_total: bool = False) -> _Draft | Non
     intro, auth = w.authenticate(user_id)
     ref, lookups = w.refer_to_order(order_id)
     listed = "; ".join(w.describe_item(item) for item in items)
-    goal = (f"From {ref} you want to return: {listed}. The refund should go to "
-            f"{w.describe_method(w.methods_of(user_id)[method_id])}.")
+    goal = (
+        f"From {ref} you want to return: {listed}. The refund should go to "
+        f"{w.describe_method(w.methods_of(user_id)[method_id])}."
+    )
     if with_total:
         goal += " You also want to know how much money you will get back in total."
-    call = Action("return_delivered_order_items", {"order_id": order_id, "item_ids": [i["item_id"] for i in items],
-                                                   "payment_method_id": method_id})
-    return _Draft("return_items_total" if with_total else "return_items", user_id, intro, goal,
-                  [auth, *lookups, call], [total] if with_total else [])
+    call = Action(
+        "return_delivered_order_items",
+        {"order_id": order_id, "item_ids": [i["item_id"] for i in items], "payment_method_id": method_id},
+    )
+    return _Draft(
+        "return_items_total" if with_total else "return_items",
+        user_id,
+        intro,
+        goal,
+        [auth, *lookups, call],
+        [total] if with_total else [],
+    )
 
 
 def _return_with_total(w: _Writer, order_id: str) -> _Draft | None:
@@ -418,8 +608,11 @@ def _user_address(w: _Writer, user_id: str) -> _Draft | None:
     address = _random_address(w.rng)
     intro, auth = w.authenticate(user_id)
     goal = f"You have moved and want your default address changed to {_address_text(address)}."
-    actions = [auth, Action("get_user_details", {"user_id": user_id}),
-               Action("modify_user_address", {"user_id": user_id, **_address_kwargs(address)})]
+    actions = [
+        auth,
+        Action("get_user_details", {"user_id": user_id}),
+        Action("modify_user_address", {"user_id": user_id, **_address_kwargs(address)}),
+    ]
     return _Draft("modify_user_address", user_id, intro, goal, actions)
 
 
@@ -434,16 +627,20 @@ def _cancel_and_return(w: _Writer, user_id: str) -> _Draft | None:
     reason = w.rng.choice(list(CANCEL_REASONS))
     items, method_id = _return_plan(w, return_id)
     intro, auth = w.authenticate(user_id)
-    goal = (f"You want to cancel order {cancel_id} because {CANCEL_REASONS[reason]}. You also want to return "
-            f"{'; '.join(w.describe_item(i) for i in items)} from order {return_id}, refunded to "
-            f"{w.describe_method(w.methods_of(user_id)[method_id])}.")
+    goal = (
+        f"You want to cancel order {cancel_id} because {CANCEL_REASONS[reason]}. You also want to return "
+        f"{'; '.join(w.describe_item(i) for i in items)} from order {return_id}, refunded to "
+        f"{w.describe_method(w.methods_of(user_id)[method_id])}."
+    )
     actions = [
         auth,
         Action("get_order_details", {"order_id": cancel_id}),
         Action("cancel_pending_order", {"order_id": cancel_id, "reason": reason}),
         Action("get_order_details", {"order_id": return_id}),
-        Action("return_delivered_order_items", {"order_id": return_id, "item_ids": [i["item_id"] for i in items],
-                                                "payment_method_id": method_id}),
+        Action(
+            "return_delivered_order_items",
+            {"order_id": return_id, "item_ids": [i["item_id"] for i in items], "payment_method_id": method_id},
+        ),
     ]
     return _Draft("cancel_and_return", user_id, intro, goal, actions)
 
@@ -483,8 +680,10 @@ def _cheapest_variant(w: _Writer, user_id: str) -> _Draft | None:
     product = w.products[product_id]
     prices = [v["price"] for v in product["variants"].values() if v["available"]]
     intro, auth = w.authenticate(user_id)
-    goal = (f"You are thinking of buying a {product['name']} and want to know the price of the cheapest one "
-            "that is currently available. You do not want to order anything now.")
+    goal = (
+        f"You are thinking of buying a {product['name']} and want to know the price of the cheapest one "
+        "that is currently available. You do not want to order anything now."
+    )
     actions = [auth, Action("list_all_product_types", {}), Action("get_product_details", {"product_id": product_id})]
     return _Draft("cheapest_variant", user_id, intro, goal, actions, [str(min(prices))])
 
@@ -493,8 +692,10 @@ def _refuse_cancel(w: _Writer, order_id: str) -> _Draft | None:
     order = w.orders[order_id]
     intro, auth = w.authenticate(order["user_id"])
     ref, lookups = w.refer_to_order(order_id)
-    goal = (f"You want to cancel {ref} because {CANCEL_REASONS['no longer needed']}. If the agent says it cannot "
-            "be cancelled, you accept that and want nothing else (no return, no exchange).")
+    goal = (
+        f"You want to cancel {ref} because {CANCEL_REASONS['no longer needed']}. If the agent says it cannot "
+        "be cancelled, you accept that and want nothing else (no return, no exchange)."
+    )
     return _Draft("refuse_cancel_not_pending", order["user_id"], intro, goal, [auth, *lookups], refusal=True)
 
 
@@ -502,24 +703,33 @@ def _refuse_return(w: _Writer, order_id: str) -> _Draft | None:
     order = w.orders[order_id]
     intro, auth = w.authenticate(order["user_id"])
     ref, lookups = w.refer_to_order(order_id)
-    goal = (f"You want to return the {w.describe_item(order['items'][0])} from {ref}. If the agent says it cannot "
-            "be returned yet, you accept that; you do not want to cancel the order.")
-    return _Draft("refuse_return_not_delivered", order["user_id"], intro, goal, [auth, *lookups],
-                  refusal=True)
+    goal = (
+        f"You want to return the {w.describe_item(order['items'][0])} from {ref}. If the agent says it cannot "
+        "be returned yet, you accept that; you do not want to cancel the order."
+    )
+    return _Draft("refuse_return_not_delivered", order["user_id"], intro, goal, [auth, *lookups], refusal=True)
 
 
 def _refuse_gift_card(w: _Writer, order_id: str) -> _Draft | None:
     order = w.orders[order_id]
     user_id, paid = order["user_id"], order["payment_history"][0]
-    short = [m for m in w.methods_of(user_id).values()
-             if m["source"] == "gift_card" and m["balance"] < paid["amount"] and m["id"] != paid["payment_method_id"]]
+    short = [
+        m
+        for m in w.methods_of(user_id).values()
+        if m["source"] == "gift_card" and m["balance"] < paid["amount"] and m["id"] != paid["payment_method_id"]
+    ]
     if not short:
         return None
     intro, auth = w.authenticate(user_id)
-    goal = (f"You want to pay for order {order_id} with your gift card instead of the current method. If the "
-            "agent says the balance is not enough, you keep the order as it is.")
-    actions = [auth, Action("get_user_details", {"user_id": user_id}), Action("get_order_details",
-                                                                             {"order_id": order_id})]
+    goal = (
+        f"You want to pay for order {order_id} with your gift card instead of the current method. If the "
+        "agent says the balance is not enough, you keep the order as it is."
+    )
+    actions = [
+        auth,
+        Action("get_user_details", {"user_id": user_id}),
+        Action("get_order_details", {"order_id": order_id}),
+    ]
     return _Draft("refuse_gift_card_short", user_id, intro, goal, actions, refusal=True)
 
 
@@ -528,8 +738,10 @@ def _refuse_other_user(w: _Writer, order_id: str) -> _Draft | None:
     user_id = w.rng.choice([u for u in w.users if u != w.orders[order_id]["user_id"]])
     intro, auth = w.authenticate(user_id)
     friend = f"{owner['name']['first_name']} {owner['name']['last_name']}"
-    goal = (f"Your friend {friend} asked you to cancel their order {order_id} for them because they no longer "
-            "need it. If the agent refuses, you accept that and end the conversation.")
+    goal = (
+        f"Your friend {friend} asked you to cancel their order {order_id} for them because they no longer "
+        "need it. If the agent refuses, you accept that and end the conversation."
+    )
     return _Draft("refuse_other_user", user_id, intro, goal, [auth], refusal=True)
 
 
@@ -539,15 +751,18 @@ def _refuse_other_product(w: _Writer, order_id: str) -> _Draft | None:
     other = w.rng.choice(sorted({p["name"] for p in w.products.values()} - {item["name"]}))
     intro, auth = w.authenticate(order["user_id"])
     ref, lookups = w.refer_to_order(order_id)
-    goal = (f"You want to exchange the {w.describe_item(item)} from {ref} for a {other} instead. If the agent "
-            "says that is not possible, you keep your item and want nothing else.")
-    return _Draft("refuse_exchange_other_product", order["user_id"], intro, goal, [auth, *lookups],
-                  refusal=True)
+    goal = (
+        f"You want to exchange the {w.describe_item(item)} from {ref} for a {other} instead. If the agent "
+        "says that is not possible, you keep your item and want nothing else."
+    )
+    return _Draft("refuse_exchange_other_product", order["user_id"], intro, goal, [auth, *lookups], refusal=True)
 
 
 def _address_text(address: dict[str, str]) -> str:
-    return (f"{address['address1']}, {address['address2']}, {address['city']}, {address['state']} "
-            f"{address['zip']}, {address['country']}")
+    return (
+        f"{address['address1']}, {address['address2']}, {address['city']}, {address['state']} "
+        f"{address['zip']}, {address['country']}"
+    )
 
 
 def _address_kwargs(address: dict[str, str]) -> dict[str, str]:
@@ -607,17 +822,19 @@ def _finish(split: str, drafts: list[_Draft], rng: random.Random) -> list[Task]:
     tasks = []
     for number, draft in enumerate(drafts):
         persona = rng.choice(PERSONAS)
-        tasks.append(Task(
-            id=f"retail-{split}-{number:03d}",
-            domain="retail",
-            split=split,
-            user_id=draft.user_id,
-            instruction=f"{draft.intro} {draft.goal} {persona}",
-            actions=tuple(draft.actions),
-            outputs=tuple(draft.outputs),
-            reward_basis=RewardBasis.AUTO,
-            metadata={"template": draft.template, "persona": persona, "goal": draft.goal, "refusal": draft.refusal},
-        ))
+        tasks.append(
+            Task(
+                id=f"retail-{split}-{number:03d}",
+                domain="retail",
+                split=split,
+                user_id=draft.user_id,
+                instruction=f"{draft.intro} {draft.goal} {persona}",
+                actions=tuple(draft.actions),
+                outputs=tuple(draft.outputs),
+                reward_basis=RewardBasis.AUTO,
+                metadata={"template": draft.template, "persona": persona, "goal": draft.goal, "refusal": draft.refusal},
+            )
+        )
     return tasks
 
 
