@@ -72,7 +72,7 @@ def execute(
         remaining = [s for s in specs if (s.task.domain, s.task.id, s.trial) not in done]
         summary.resumed = len(specs) - len(remaining)
         specs = remaining
-    writer = RecordingWriter(recording) if recording is not None else None
+    writer = RecordingWriter(recording, group_commit=True) if recording is not None else None
     if writer is not None:
         writer.write_run(run_id, config.to_record())
     rollout = RolloutConfig(dict(config.data_dirs), config.max_steps, config.reward)

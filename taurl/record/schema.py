@@ -200,22 +200,6 @@ def episode_row(
 
 
 def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
-    """Episode rows to Arrow, column by column: nested lists are built from flat child arrays,
-    which is several times faster than converting row dicts one by one."""
-    columns = []
-    for name, dtype in SCALARS:
-        columns.append(pa.array([row.get(name) for row in rows], type=dtype))
-    for name, dtype in NESTED:
-        struct_type = dtype.value_type
-        offsets = [0]
-        children: dict[str, list[Any]] = {field.name: [] for field in struct_type}
-        for row in rows:
-            items = row[name]
-            for field_name, values in children.items():
-                values.extend(item.get(field_name) for item in items)
-            offsets.append(offsets[-1] + len(items))
-        struct = pa.StructArray.from_arrays(
-            [pa.array(children[f.name], type=f.type) for f in struct_type], fields=list(struct_type)
-        )
-        columns.append(pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), struct, type=dtype))
-    return pa.Table.from_arrays(columns, schema=EPISODE_SCHEMA)
+    """Episode rows to one Arrow table in a single columnar conversion (measured several times faster
+    than assembling the nested columns in Python, and far faster than row-at-a-time inserts)."""
+    return pa.Table.from_pylist(rows, schema=EPISODE_SCHEMA)
