@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,8 @@ class DataError(ValueError):
 class Domain:
     """``tables`` maps each state table to its file name; ``id_fields`` keys list-shaped files;
     ``reference_files`` are static tables outside the state (and its hash);
-    ``tool_sets`` name the tools a task may see (``default`` is every tool unless given)."""
+    ``tool_sets`` name the tools a task may see (``default`` is every tool unless given);
+    ``readers`` turn an unusual file shape into ``{record id: record}`` for one table."""
 
     name: str
     tools: ToolRegistry
@@ -38,6 +39,7 @@ class Domain:
     id_fields: Mapping[str, str] = field(default_factory=dict)
     reference_files: Mapping[str, str] = field(default_factory=dict)
     tool_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    readers: Mapping[str, Callable[[Any], dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def builtin_data_dir(self) -> Path:
@@ -76,8 +78,8 @@ def _resolve(data_dir: Path | str) -> Path:
 
 @functools.cache
 def _load_base(domain: Domain, data_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    def read(file_name: str, table: str) -> Any:
-        path = data_dir / file_name
+    def read(directory: Path, file_name: str, table: str) -> Any:
+        path = directory / file_name
         if not path.exists():
             raise DataError(
                 f"{domain.name}: {path} is missing (a {domain.name} data directory holds "
@@ -87,6 +89,8 @@ def _load_base(domain: Domain, data_dir: Path) -> tuple[dict[str, Any], dict[str
             data = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise DataError(f"{path} is not valid JSON: {exc}") from exc
+        if table in domain.readers:
+            return domain.readers[table](data)
         if isinstance(data, list):
             id_field = domain.id_fields.get(table)
             if not id_field:
@@ -94,11 +98,12 @@ def _load_base(domain: Domain, data_dir: Path) -> tuple[dict[str, Any], dict[str
             data = {str(record[id_field]): record for record in data}
         return data
 
-    tables = {table: read(file_name, table) for table, file_name in domain.tables.items()}
+    tables = {table: read(data_dir, file_name, table) for table, file_name in domain.tables.items()}
     reference = {}
     for table, file_name in domain.reference_files.items():
+        # static reference tables come with the package unless the data directory has its own
         source = data_dir if (data_dir / file_name).exists() else domain.builtin_data_dir
-        reference[table] = read(str(source / file_name), table)
+        reference[table] = read(source, file_name, table)
     return tables, reference
 
 
