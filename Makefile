@@ -1,27 +1,40 @@
 # Every routine command. `make demo` and `make test` set up .venv/ themselves on a fresh machine.
 PYTHON ?= python3
+# skyrl-train 0.3.1 needs Python 3.12: used only to check the training config composes over its base config
+PYTHON312 ?= $(shell command -v python3.12 2>/dev/null || ls /root/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | head -n 1)
 VENV := .venv
 STAMP := $(VENV)/.installed
+SKYRL_VENV := .venv-skyrl
+SKYRL_STAMP := $(SKYRL_VENV)/.installed
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-.PHONY: setup demo test lint bench data
+$(SKYRL_STAMP):
+	@if [ -z "$(PYTHON312)" ]; then echo "no Python 3.12 found: the skyrl-train config test will be skipped"; else \
+	  $(PYTHON312) -m venv $(SKYRL_VENV) && \
+	  $(SKYRL_VENV)/bin/pip install --quiet --no-deps skyrl-train==0.3.1 hydra-core==1.3.2 omegaconf==2.3.0 \
+	    antlr4-python3-runtime==4.9.3 PyYAML==6.0.3 packaging==25.0 && touch $(SKYRL_STAMP); fi
+
+.PHONY: setup skyrl-env demo test lint bench data
 setup: $(STAMP)
+skyrl-env: $(SKYRL_STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/taurl run --domain airline --split test --agent oracle --user scripted
 
-test: $(STAMP)
+test: $(STAMP) skyrl-env
 	$(VENV)/bin/pytest -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check taurl tests tools
+	$(VENV)/bin/ruff format --check taurl tests tools
 
 bench: $(STAMP)
 	$(VENV)/bin/python tools/bench_reset_reward.py
+	$(VENV)/bin/python tools/bench_recorder.py
 
 data: $(STAMP)
 	$(VENV)/bin/python tools/generate_data.py

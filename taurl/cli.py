@@ -367,6 +367,105 @@ def serve_sim_command(
         raise fail(str(exc)) from exc
 
 
+data_app = typer.Typer(
+    help="Convert task sets to SkyRL's parquet format and measure their quality.", no_args_is_help=True
+)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("convert")
+def data_convert(
+    source: Annotated[
+        Path | None,
+        typer.Argument(help="The seed system's novel_sft_dataset.json (omit to convert taurl's own task sets)."),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="Output directory: train.parquet, validation.parquet, rejects.jsonl, quality.json.")
+    ] = Path("data/tau_bench"),
+    domain: Annotated[
+        list[str] | None, typer.Option(help="taurl task sets: domains to convert (repeatable; default all).")
+    ] = None,
+    split: Annotated[
+        list[str] | None, typer.Option(help="taurl task sets: splits (repeatable; default train and test).")
+    ] = None,
+    basis: Annotated[RewardBasis, typer.Option(help="Reward basis written into every row.")] = RewardBasis.AUTO,
+    validation_fraction: Annotated[
+        float, typer.Option(help="Share of a single-split input held out for validation.")
+    ] = 0.1,
+    seed: Annotated[int, typer.Option(help="Seed of the deterministic train/validation split.")] = 0,
+    normalize: Annotated[
+        bool, typer.Option(help="Apply the evidence-based alias table for invented argument names.")
+    ] = True,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Write SkyRL parquet (and a quality report) from taurl's task sets or the seed system's file."""
+    import dataclasses
+
+    from taurl.quality import assess
+    from taurl.skyrl.dataset import Conversion, split_tasks, write_conversion
+
+    dirs = {k: str(v) for k, v in parse_data_dirs(data_dir).items()}
+    try:
+        if source is not None:
+            from taurl.importers.ctu import load_seed_tasks
+
+            tasks = load_seed_tasks(source, basis)
+        else:
+            tasks = []
+            for name in domain or DOMAIN_NAMES:
+                for split_name in split or ["train", "test"]:
+                    tasks += [
+                        dataclasses.replace(t, reward_basis=basis)
+                        for t in get_domain(name).tasks(split_name, dirs.get(name))
+                    ]
+        assessment = assess(tasks, dirs, use_aliases=normalize and source is not None)
+    except (DataError, OSError, ValueError, KeyError) as exc:
+        raise fail(f"cannot convert: {exc}") from exc
+    train, validation = split_tasks(assessment.accepted, validation_fraction, seed)
+    conversion = Conversion(train, validation, assessment.rejects, assessment.report)
+    write_conversion(conversion, out)
+    print_quality(assessment.report)
+    console.print(
+        f"{len(tasks)} task(s): {len(train)} train, {len(validation)} validation, {len(assessment.rejects)} rejected "
+        f"-> {out}/ (train.parquet, validation.parquet, rejects.jsonl, quality.json)"
+    )
+    if conversion.total != len(tasks):
+        raise fail(f"internal error: {len(tasks)} tasks in, {conversion.total} accounted for")
+
+
+def print_quality(report: dict) -> None:
+    """One column per domain (and the total), one row per measure: fits a terminal with five domains."""
+    columns = [*report["domains"].items(), ("total", report["total"])]
+    table = Table("", *(name for name, _ in columns), title="task quality")
+
+    def share(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0%}"
+
+    measures = [
+        ("tasks", lambda r: r["tasks"]),
+        ("fully valid (seed rule)", lambda r: r["fully_valid_tasks"]),
+        ("fully valid after aliases", lambda r: r["fully_valid_tasks_normalized"]),
+        ("valid gold actions", lambda r: share(r["valid_action_share"])),
+        ("accepted", lambda r: r["accepted"]),
+        ("rejected", lambda r: r["rejected"]),
+        ("gold runs without error", lambda r: r["executable_tasks"]),
+        ("read-only (accepted)", lambda r: share(r["read_only_share"])),
+    ]
+    for label, value in measures:
+        table.add_row(label, *(str(value(row)) for _, row in columns))
+    for basis in report["total"]["silent_pass"]:
+        table.add_row(f"silent agent passes, {basis}", *(str(row["silent_pass"][basis]) for _, row in columns))
+    console.print(table)
+    aliases = report["normalization"]["aliases"]
+    if aliases:
+        alias_table = Table(
+            "domain", "tool", "invented", "declared", "evidence (calls)", "why", title="argument aliases applied"
+        )
+        for a in aliases:
+            alias_table.add_row(a["domain"], a["tool"], a["invented"], a["declared"], str(a["evidence"]), a["why"])
+        console.print(alias_table)
+
+
 def episode_summary(result: EpisodeResult) -> dict:
     b = result.breakdown
     return {

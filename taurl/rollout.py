@@ -47,8 +47,11 @@ def run_episode(
         trace.append(Step(action, outcome.observation, outcome.source, error))
         if action.is_respond:
             messages.append(msg.user(outcome.observation))
-        else:
+        elif turn.call_id is not None:
             messages.append(msg.tool(turn.call_id, outcome.source, outcome.observation))
+        else:
+            # a call written as text answers in text: endpoints without native tools take no tool role
+            messages.append(msg.tool_response_text(outcome.observation))
         if outcome.done:
             assert outcome.reward is not None and outcome.terminated_by is not None
             calls = [*getattr(user, "calls", []), *getattr(agent, "calls", [])]

@@ -28,8 +28,13 @@ def _episode_rows(task_slice, trial_base, run_id):
 @pytest.fixture(scope="module")
 def ray_local():
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": os.getcwd()}})
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        ignore_reinit_error=True,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": os.getcwd()}},
+    )
     yield ray
     ray.shutdown()
 
@@ -67,11 +72,15 @@ def _free_port() -> int:
 def s3_server(monkeypatch):
     """moto's S3-compatible server on 127.0.0.1, started and stopped by the test."""
     pytest.importorskip("moto")
-    if shutil.which("moto_server") is None and not os.path.exists(os.path.join(os.path.dirname(sys.executable), "moto_server")):
+    if shutil.which("moto_server") is None and not os.path.exists(
+        os.path.join(os.path.dirname(sys.executable), "moto_server")
+    ):
         pytest.skip("moto_server is not installed")
     port = _free_port()
     exe = os.path.join(os.path.dirname(sys.executable), "moto_server")
-    process = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 30
     while time.time() < deadline:
         try:

@@ -61,8 +61,12 @@ def credit_card_of(db: Database, user_id: str) -> str:
     existing = next((m for m, method in methods.items() if method["source"] != "gift_card"), None)
     if existing:
         return existing
-    methods["credit_card_0000001"] = {"source": "credit_card", "brand": "visa", "last_four": "1111",
-                                      "id": "credit_card_0000001"}
+    methods["credit_card_0000001"] = {
+        "source": "credit_card",
+        "brand": "visa",
+        "last_four": "1111",
+        "id": "credit_card_0000001",
+    }
     return "credit_card_0000001"
 
 
@@ -78,34 +82,58 @@ def unchanged(db: Database, name: str, expected: str, **kwargs: Any) -> None:
 # τ-bench's parameters per tool: name -> (JSON type, enum or None); every parameter is required.
 TAU_BENCH_SCHEMAS: dict[str, dict[str, tuple[str, list[str] | None]]] = {
     "calculate": {"expression": ("string", None)},
-    "cancel_pending_order": {"order_id": ("string", None),
-                             "reason": ("string", ["no longer needed", "ordered by mistake"])},
-    "exchange_delivered_order_items": {"order_id": ("string", None), "item_ids": ("array", None),
-                                       "new_item_ids": ("array", None), "payment_method_id": ("string", None)},
+    "cancel_pending_order": {
+        "order_id": ("string", None),
+        "reason": ("string", ["no longer needed", "ordered by mistake"]),
+    },
+    "exchange_delivered_order_items": {
+        "order_id": ("string", None),
+        "item_ids": ("array", None),
+        "new_item_ids": ("array", None),
+        "payment_method_id": ("string", None),
+    },
     "find_user_id_by_email": {"email": ("string", None)},
-    "find_user_id_by_name_zip": {"first_name": ("string", None), "last_name": ("string", None),
-                                 "zip": ("string", None)},
+    "find_user_id_by_name_zip": {
+        "first_name": ("string", None),
+        "last_name": ("string", None),
+        "zip": ("string", None),
+    },
     "get_order_details": {"order_id": ("string", None)},
     "get_product_details": {"product_id": ("string", None)},
     "get_user_details": {"user_id": ("string", None)},
     "list_all_product_types": {},
-    "modify_pending_order_address": {p: ("string", None) for p in
-                                     ("order_id", "address1", "address2", "city", "state", "country", "zip")},
-    "modify_pending_order_items": {"order_id": ("string", None), "item_ids": ("array", None),
-                                   "new_item_ids": ("array", None), "payment_method_id": ("string", None)},
+    "modify_pending_order_address": {
+        p: ("string", None) for p in ("order_id", "address1", "address2", "city", "state", "country", "zip")
+    },
+    "modify_pending_order_items": {
+        "order_id": ("string", None),
+        "item_ids": ("array", None),
+        "new_item_ids": ("array", None),
+        "payment_method_id": ("string", None),
+    },
     "modify_pending_order_payment": {"order_id": ("string", None), "payment_method_id": ("string", None)},
-    "modify_user_address": {p: ("string", None) for p in
-                            ("user_id", "address1", "address2", "city", "state", "country", "zip")},
-    "return_delivered_order_items": {"order_id": ("string", None), "item_ids": ("array", None),
-                                     "payment_method_id": ("string", None)},
+    "modify_user_address": {
+        p: ("string", None) for p in ("user_id", "address1", "address2", "city", "state", "country", "zip")
+    },
+    "return_delivered_order_items": {
+        "order_id": ("string", None),
+        "item_ids": ("array", None),
+        "payment_method_id": ("string", None),
+    },
     "think": {"thought": ("string", None)},
     "transfer_to_human_agents": {"summary": ("string", None)},
 }
 KINDS = {
     ToolKind.THINK: {"calculate", "think"},
     ToolKind.TERMINATE: {"transfer_to_human_agents"},
-    ToolKind.READ: {"find_user_id_by_email", "find_user_id_by_name_zip", "get_order_details", "get_product_details",
-                    "get_user_details", "list_all_product_types"},
+    ToolKind.READ: {
+        "find_user_id_by_email",
+        "find_user_id_by_name_zip",
+        "get_order_details",
+        "get_product_details",
+        "get_user_details",
+        "list_all_product_types",
+    },
 }
 
 
@@ -139,8 +167,10 @@ def test_schema_matches_tau_bench(name: str) -> None:
     [
         (Action("get_order_details", {}), "missing required argument(s) order_id"),
         (Action("get_order_details", {"order_id": 7}), "order_id must be string"),
-        (Action("return_delivered_order_items", {"order_id": "#W1", "item_ids": "1", "payment_method_id": "x"}),
-         "item_ids must be array"),
+        (
+            Action("return_delivered_order_items", {"order_id": "#W1", "item_ids": "1", "payment_method_id": "x"}),
+            "item_ids must be array",
+        ),
         (Action("cancel_pending_order", {"order_id": "#W1", "reason": "changed my mind"}), "reason must be one of"),
         (Action("get_order_details", {"order_id": "#W1", "extra": 1}), "unexpected argument(s) extra"),
         (Action("refund_everything", {}), "unknown tool 'refund_everything'"),
@@ -166,11 +196,22 @@ def test_find_user_by_name_zip(db: Database) -> None:
     user_id = list(db["users"])[3]
     user = db["users"][user_id]
     name, zip_code = user["name"], user["address"]["zip"]
-    found = call(db, "find_user_id_by_name_zip", first_name=name["first_name"].lower(),
-                 last_name=name["last_name"].upper(), zip=zip_code)
+    found = call(
+        db,
+        "find_user_id_by_name_zip",
+        first_name=name["first_name"].lower(),
+        last_name=name["last_name"].upper(),
+        zip=zip_code,
+    )
     assert found == user_id
-    unchanged(db, "find_user_id_by_name_zip", "Error: user not found", first_name=name["first_name"],
-              last_name=name["last_name"], zip="00000")
+    unchanged(
+        db,
+        "find_user_id_by_name_zip",
+        "Error: user not found",
+        first_name=name["first_name"],
+        last_name=name["last_name"],
+        zip="00000",
+    )
 
 
 @pytest.mark.parametrize(
@@ -235,16 +276,24 @@ def test_cancel_refunds_every_payment_and_credits_gift_cards(db: Database) -> No
     result = json.loads(call(db, "cancel_pending_order", order_id=order_id, reason="ordered by mistake"))
     assert result == db["orders"][order_id]
     assert result["status"] == "cancelled" and result["cancel_reason"] == "ordered by mistake"
-    assert result["payment_history"][-1] == {"transaction_type": "refund", "amount": amount,
-                                             "payment_method_id": card_id}
+    assert result["payment_history"][-1] == {
+        "transaction_type": "refund",
+        "amount": amount,
+        "payment_method_id": card_id,
+    }
     assert db["users"][user_id]["payment_methods"][card_id]["balance"] == round(10 + amount, 2)
 
 
 def test_cancel_refusals(db: Database) -> None:
     unchanged(db, "cancel_pending_order", "Error: order not found", order_id="#W0", reason="no longer needed")
     processed = find_order(db, "processed")["order_id"]
-    unchanged(db, "cancel_pending_order", "Error: non-pending order cannot be cancelled", order_id=processed,
-              reason="no longer needed")
+    unchanged(
+        db,
+        "cancel_pending_order",
+        "Error: non-pending order cannot be cancelled",
+        order_id=processed,
+        reason="no longer needed",
+    )
     # the schema already rejects other reasons; the tool's own check answers like τ-bench's
     pending = find_order(db, "pending")["order_id"]
     assert cancel_pending_order(db, order_id=pending, reason="too slow") == "Error: invalid reason"
@@ -256,16 +305,16 @@ def test_cancel_refusals(db: Database) -> None:
 
 def test_modify_order_address(db: Database) -> None:
     order_id = find_order(db, "pending")["order_id"]
-    address = {"address1": "1 Main St", "address2": "", "city": "Reno", "state": "NV", "country": "USA",
-               "zip": "89501"}
+    address = {"address1": "1 Main St", "address2": "", "city": "Reno", "state": "NV", "country": "USA", "zip": "89501"}
     result = call(db, "modify_pending_order_address", order_id=order_id, **address)
     assert json.loads(result)["address"] == address
     assert list(db["orders"][order_id]["address"]) == list(address)
     assert result == json.dumps(db["orders"][order_id])
     unchanged(db, "modify_pending_order_address", "Error: order not found", order_id="#W0", **address)
     delivered = find_order(db, "delivered")["order_id"]
-    unchanged(db, "modify_pending_order_address", "Error: non-pending order cannot be modified",
-              order_id=delivered, **address)
+    unchanged(
+        db, "modify_pending_order_address", "Error: non-pending order cannot be modified", order_id=delivered, **address
+    )
 
 
 def _swappable(db: Database, status: str) -> tuple[Order, dict, str]:
@@ -288,11 +337,22 @@ def test_modify_items_with_gift_card(db: Database) -> None:
     card_id = gift_card_of(db, user_id, 1000)
     new_variant = db["products"][item["product_id"]]["variants"][new_id]
     difference = 0 + (new_variant["price"] - item["price"])
-    result = json.loads(call(db, "modify_pending_order_items", order_id=order_id, item_ids=[item["item_id"]],
-                             new_item_ids=[new_id], payment_method_id=card_id))
+    result = json.loads(
+        call(
+            db,
+            "modify_pending_order_items",
+            order_id=order_id,
+            item_ids=[item["item_id"]],
+            new_item_ids=[new_id],
+            payment_method_id=card_id,
+        )
+    )
     assert result["status"] == "pending (item modified)"
-    assert result["payment_history"][-1] == {"transaction_type": "payment" if difference > 0 else "refund",
-                                             "amount": abs(difference), "payment_method_id": card_id}
+    assert result["payment_history"][-1] == {
+        "transaction_type": "payment" if difference > 0 else "refund",
+        "amount": abs(difference),
+        "payment_method_id": card_id,
+    }
     changed = next(i for i in result["items"] if i["item_id"] == new_id)
     assert (changed["price"], changed["options"]) == (new_variant["price"], new_variant["options"])
     assert db["users"][user_id]["payment_methods"][card_id]["balance"] == round(1000 - difference, 2)
@@ -304,8 +364,13 @@ def test_modify_items_refusals(db: Database) -> None:
     method_id = order["payment_history"][0]["payment_method_id"]
 
     def refused(expected: str, **changes: Any) -> None:
-        kwargs = {"order_id": order_id, "item_ids": [item_id], "new_item_ids": [new_id],
-                  "payment_method_id": method_id, **changes}
+        kwargs = {
+            "order_id": order_id,
+            "item_ids": [item_id],
+            "new_item_ids": [new_id],
+            "payment_method_id": method_id,
+            **changes,
+        }
         unchanged(db, "modify_pending_order_items", expected, **kwargs)
 
     refused("Error: order not found", order_id="#W0")
@@ -322,12 +387,20 @@ def test_modify_items_rejects_unavailable_variant(db: Database) -> None:
     orders = db["orders"]
     order, item, unavailable = next(
         (orders[o], item, alternative(db, item, available=False))
-        for o in orders if orders[o]["status"] == "pending" for item in orders[o]["items"]
+        for o in orders
+        if orders[o]["status"] == "pending"
+        for item in orders[o]["items"]
         if any(not v["available"] for v in db["products"][item["product_id"]]["variants"].values())
     )
-    unchanged(db, "modify_pending_order_items", f"Error: new item {unavailable} not found or available",
-              order_id=order["order_id"], item_ids=[item["item_id"]], new_item_ids=[unavailable],
-              payment_method_id=order["payment_history"][0]["payment_method_id"])
+    unchanged(
+        db,
+        "modify_pending_order_items",
+        f"Error: new item {unavailable} not found or available",
+        order_id=order["order_id"],
+        item_ids=[item["item_id"]],
+        new_item_ids=[unavailable],
+        payment_method_id=order["payment_history"][0]["payment_method_id"],
+    )
 
 
 def test_modify_items_insufficient_gift_card(db: Database) -> None:
@@ -338,9 +411,15 @@ def test_modify_items_insufficient_gift_card(db: Database) -> None:
         db["orders"].edit(order["order_id"])["items"][order["items"].index(item)]["price"] = 0.01
         pricier = new_id
     card_id = gift_card_of(db, order["user_id"], 0)
-    unchanged(db, "modify_pending_order_items", "Error: insufficient gift card balance to pay for the new item",
-              order_id=order["order_id"], item_ids=[item["item_id"]], new_item_ids=[pricier],
-              payment_method_id=card_id)
+    unchanged(
+        db,
+        "modify_pending_order_items",
+        "Error: insufficient gift card balance to pay for the new item",
+        order_id=order["order_id"],
+        item_ids=[item["item_id"]],
+        new_item_ids=[pricier],
+        payment_method_id=card_id,
+    )
 
 
 def test_modify_payment_moves_money_between_gift_cards(db: Database) -> None:
@@ -350,8 +429,9 @@ def test_modify_payment_moves_money_between_gift_cards(db: Database) -> None:
     paid_by(db, order_id, old_card)
     methods = db["users"].edit(user_id)["payment_methods"]
     methods["gift_card_0000002"] = {"source": "gift_card", "balance": 5000, "id": "gift_card_0000002"}
-    result = json.loads(call(db, "modify_pending_order_payment", order_id=order_id,
-                             payment_method_id="gift_card_0000002"))
+    result = json.loads(
+        call(db, "modify_pending_order_payment", order_id=order_id, payment_method_id="gift_card_0000002")
+    )
     assert result["status"] == "pending"
     assert result["payment_history"][1:] == [
         {"transaction_type": "payment", "amount": amount, "payment_method_id": "gift_card_0000002"},
@@ -365,22 +445,46 @@ def test_modify_payment_refusals(db: Database) -> None:
     order = find_order(db, "pending", lambda o: "gift_card" not in o["payment_history"][0]["payment_method_id"])
     order_id, user_id = order["order_id"], order["user_id"]
     current = order["payment_history"][0]["payment_method_id"]
-    unchanged(db, "modify_pending_order_payment", "Error: order not found", order_id="#W0",
-              payment_method_id=current)
+    unchanged(db, "modify_pending_order_payment", "Error: order not found", order_id="#W0", payment_method_id=current)
     cancelled = find_order(db, "cancelled")["order_id"]
-    unchanged(db, "modify_pending_order_payment", "Error: non-pending order cannot be modified",
-              order_id=cancelled, payment_method_id=current)
-    unchanged(db, "modify_pending_order_payment", "Error: payment method not found", order_id=order_id,
-              payment_method_id="paypal_0000000")
-    unchanged(db, "modify_pending_order_payment",
-              "Error: the new payment method should be different from the current one",
-              order_id=order_id, payment_method_id=current)
-    unchanged(db, "modify_pending_order_payment", "Error: insufficient gift card balance to pay for the order",
-              order_id=order_id, payment_method_id=gift_card_of(db, user_id, 0))
+    unchanged(
+        db,
+        "modify_pending_order_payment",
+        "Error: non-pending order cannot be modified",
+        order_id=cancelled,
+        payment_method_id=current,
+    )
+    unchanged(
+        db,
+        "modify_pending_order_payment",
+        "Error: payment method not found",
+        order_id=order_id,
+        payment_method_id="paypal_0000000",
+    )
+    unchanged(
+        db,
+        "modify_pending_order_payment",
+        "Error: the new payment method should be different from the current one",
+        order_id=order_id,
+        payment_method_id=current,
+    )
+    unchanged(
+        db,
+        "modify_pending_order_payment",
+        "Error: insufficient gift card balance to pay for the order",
+        order_id=order_id,
+        payment_method_id=gift_card_of(db, user_id, 0),
+    )
     db["orders"].edit(order_id)["payment_history"].append(
-        {"transaction_type": "refund", "amount": 1.0, "payment_method_id": current})
-    unchanged(db, "modify_pending_order_payment", "Error: there should be exactly one payment for a pending order",
-              order_id=order_id, payment_method_id=current)
+        {"transaction_type": "refund", "amount": 1.0, "payment_method_id": current}
+    )
+    unchanged(
+        db,
+        "modify_pending_order_payment",
+        "Error: there should be exactly one payment for a pending order",
+        order_id=order_id,
+        payment_method_id=current,
+    )
 
 
 # --- user address ----------------------------------------------------------------------------
@@ -388,8 +492,14 @@ def test_modify_payment_refusals(db: Database) -> None:
 
 def test_modify_user_address(db: Database) -> None:
     user_id = list(db["users"])[5]
-    address = {"address1": "9 Pier Rd", "address2": "Suite 1", "city": "Salem", "state": "MA", "country": "USA",
-               "zip": "01970"}
+    address = {
+        "address1": "9 Pier Rd",
+        "address2": "Suite 1",
+        "city": "Salem",
+        "state": "MA",
+        "country": "USA",
+        "zip": "01970",
+    }
     result = call(db, "modify_user_address", user_id=user_id, **address)
     assert result == json.dumps(db["users"][user_id]) and db["users"][user_id]["address"] == address
     unchanged(db, "modify_user_address", "Error: user not found", user_id="nobody_0000", **address)
@@ -402,8 +512,15 @@ def test_return_to_original_method(db: Database) -> None:
     order = find_order(db, "delivered", lambda o: len(o["items"]) > 1)
     item_ids = [order["items"][1]["item_id"], order["items"][0]["item_id"]]
     method_id = order["payment_history"][0]["payment_method_id"]
-    result = json.loads(call(db, "return_delivered_order_items", order_id=order["order_id"], item_ids=item_ids,
-                             payment_method_id=method_id))
+    result = json.loads(
+        call(
+            db,
+            "return_delivered_order_items",
+            order_id=order["order_id"],
+            item_ids=item_ids,
+            payment_method_id=method_id,
+        )
+    )
     assert result["status"] == "return requested"
     assert result["return_items"] == sorted(item_ids)
     assert result["return_payment_method_id"] == method_id
@@ -424,16 +541,26 @@ def test_return_refusals(db: Database) -> None:
     refused("Error: payment method not found", payment_method_id="gift_card_0000000")
     refused("Error: some item not found", item_ids=[item_id, item_id])
     paid_by(db, order_id, gift_card_of(db, user_id, 0))
-    refused("Error: payment method should be either the original payment method or a gift card",
-            payment_method_id=credit_card_of(db, user_id))
+    refused(
+        "Error: payment method should be either the original payment method or a gift card",
+        payment_method_id=credit_card_of(db, user_id),
+    )
 
 
 def test_exchange_rounds_the_price_difference(db: Database) -> None:
     order, item, new_id = _swappable(db, "delivered")
     new_price = db["products"][item["product_id"]]["variants"][new_id]["price"]
     method_id = credit_card_of(db, order["user_id"])
-    result = json.loads(call(db, "exchange_delivered_order_items", order_id=order["order_id"],
-                             item_ids=[item["item_id"]], new_item_ids=[new_id], payment_method_id=method_id))
+    result = json.loads(
+        call(
+            db,
+            "exchange_delivered_order_items",
+            order_id=order["order_id"],
+            item_ids=[item["item_id"]],
+            new_item_ids=[new_id],
+            payment_method_id=method_id,
+        )
+    )
     assert result["status"] == "exchange requested"
     assert (result["exchange_items"], result["exchange_new_items"]) == ([item["item_id"]], [new_id])
     assert result["exchange_payment_method_id"] == method_id
@@ -447,8 +574,13 @@ def test_exchange_refusals(db: Database) -> None:
     method_id = order["payment_history"][0]["payment_method_id"]
 
     def refused(expected: str, **changes: Any) -> None:
-        kwargs = {"order_id": order_id, "item_ids": [item_id], "new_item_ids": [new_id],
-                  "payment_method_id": method_id, **changes}
+        kwargs = {
+            "order_id": order_id,
+            "item_ids": [item_id],
+            "new_item_ids": [new_id],
+            "payment_method_id": method_id,
+            **changes,
+        }
         unchanged(db, "exchange_delivered_order_items", expected, **kwargs)
 
     refused("Error: order not found", order_id="#W0")
@@ -458,8 +590,10 @@ def test_exchange_refusals(db: Database) -> None:
     refused("Error: new item 0000 not found or available", new_item_ids=["0000"])
     refused("Error: payment method not found", payment_method_id="paypal_0000000")
     db["orders"].edit(order_id)["items"][order["items"].index(item)]["price"] = 0.01
-    refused("Error: insufficient gift card balance to pay for the price difference",
-            payment_method_id=gift_card_of(db, order["user_id"], 0))
+    refused(
+        "Error: insufficient gift card balance to pay for the price difference",
+        payment_method_id=gift_card_of(db, order["user_id"], 0),
+    )
 
 
 # --- generated database and tasks ------------------------------------------------------------

@@ -44,6 +44,11 @@ def tool(call_id: str | None, name: str, content: str) -> Message:
     return message
 
 
+def tool_response_text(content: str) -> Message:
+    """A tool result as the user turn Qwen2.5's chat template renders it, for text-only endpoints."""
+    return {"role": "user", "content": f"<tool_response>\n{content}\n</tool_response>"}
+
+
 def action_of(message: Message) -> Action:
     """The action an assistant message takes. Arguments that are not a JSON object become ``{}``
     plus ``__raw_arguments__`` so the tool registry reports them as a bad call."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from taurl.core.tools import ToolRegistry
 from taurl.core.types import Action, RewardBasis, Task
 
 SPLITS = ("train", "test", "dev")
+RULE_LINE = re.compile(r"^\s*(?:[-*]|\d+\.)\s+\[([A-Z]+\d+)\]\s*(.*)$")
 
 
 class DataError(ValueError):
@@ -40,6 +42,16 @@ class Domain:
     reference_files: Mapping[str, str] = field(default_factory=dict)
     tool_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     readers: Mapping[str, Callable[[Any], dict[str, Any]]] = field(default_factory=dict)
+    rules_enforced: Mapping[str, str] = field(default_factory=dict)  # policy rule id -> tool(s) enforcing it
+
+    def policy_rules(self) -> dict[str, str]:
+        """The policy's rules by id: list items that start with ``[R<n>]`` (or another letters+digits id)."""
+        rules = {}
+        for line in self.policy.splitlines():
+            match = RULE_LINE.match(line)
+            if match:
+                rules[match.group(1)] = match.group(2).strip()
+        return rules
 
     @property
     def builtin_data_dir(self) -> Path:

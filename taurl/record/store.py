@@ -93,7 +93,13 @@ def duckdb_type(dtype: pa.DataType) -> str:
         return f"{duckdb_type(dtype.value_type)}[]"
     if pa.types.is_struct(dtype):
         return "STRUCT(" + ", ".join(f"{f.name} {duckdb_type(f.type)}" for f in dtype) + ")"
-    names = {pa.string(): "VARCHAR", pa.int32(): "INTEGER", pa.int64(): "BIGINT", pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN"}
+    names = {
+        pa.string(): "VARCHAR",
+        pa.int32(): "INTEGER",
+        pa.int64(): "BIGINT",
+        pa.float64(): "DOUBLE",
+        pa.bool_(): "BOOLEAN",
+    }
     return names[dtype]
 
 

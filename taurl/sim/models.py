@@ -219,7 +219,8 @@ def sim_user(request: Request) -> Reply:
 
 _LOOKUP_PREFIXES = ("get_", "find_")
 _TOOL_CALL_TEXT = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
-_TOOLS_BLOCK = re.compile(r"<tools>\s*(.*?)\s*</tools>", re.DOTALL)
+# the real block: "<tools>" on its own line (Qwen2.5's prompt also names the tags inside a sentence)
+_TOOLS_BLOCK = re.compile(r"<tools>\n(.*?)\n</tools>", re.DOTALL)
 _TOOL_RESPONSE = re.compile(r"<tool_response>\s*(.*?)\s*(?:</tool_response>|$)", re.DOTALL)
 _TRANSFER_TOOL = "transfer_to_human_agents"
 _SUMMARY_CHARS = 200

@@ -1,0 +1,241 @@
+"""How good a task set is, measured: gold-action validity, executability, read-only share, how often a
+silent agent would pass under each reward basis, and an evidence-based normalisation of invented
+argument names.
+
+Validity follows the seed system's own definition: the tool exists, every required argument is
+present, and no argument the tool does not declare is given (types are checked separately: a task
+is only accepted for training if the tool registry accepts every gold call, since the environment
+would otherwise refuse the task).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from taurl.agent.silent import SilentAgent
+from taurl.core.db import Database
+from taurl.core.reward import InvalidTaskError, RewardConfig
+from taurl.core.tools import ToolRegistry
+from taurl.core.types import Action, RewardBasis, Task
+from taurl.domains import DOMAIN_NAMES, DataError, get_domain
+from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
+from taurl.users.scripted import ScriptedUser
+
+BASES = (RewardBasis.DB_OUTPUTS, RewardBasis.ACTIONS, RewardBasis.DB_OUTPUTS_ACTIONS, RewardBasis.AUTO)
+
+
+def schema_problem(action: Action, tools: ToolRegistry) -> str | None:
+    """The seed system's validity rule: tool exists, required present, nothing undeclared."""
+    if action.name not in tools:
+        return f"unknown tool {action.name}"
+    params = tools[action.name].parameters
+    missing = [p for p in params["required"] if p not in action.kwargs]
+    extra = sorted(set(action.kwargs) - set(params["properties"]))
+    if missing:
+        return f"{action.name}: missing {', '.join(missing)}"
+    if extra:
+        return f"{action.name}: undeclared {', '.join(extra)}"
+    return None
+
+
+@dataclass(frozen=True)
+class Alias:
+    """An invented argument name and the declared one it stands for, with its evidence."""
+
+    domain: str
+    tool: str
+    invented: str
+    declared: str
+    evidence: int  # calls where renaming makes the call valid
+    why: str
+
+
+@dataclass
+class AliasTable:
+    aliases: list[Alias] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)  # candidates not applied, and why
+
+    def lookup(self) -> dict[tuple[str, str, str], str]:
+        return {(a.domain, a.tool, a.invented): a.declared for a in self.aliases}
+
+
+def _id_known(value: Any, db: Database | None) -> bool:
+    return db is not None and isinstance(value, str) and any(value in db[t] for t in db.table_names)
+
+
+def derive_aliases(
+    tasks: Sequence[Task], tools_by_domain: Mapping[str, ToolRegistry], dbs: Mapping[str, Database]
+) -> AliasTable:
+    """Candidates come from calls with exactly one undeclared argument and exactly one missing
+    required one. A candidate is applied only when it is unambiguous: the (tool, invented name) pair
+    always points at the same declared name, and either the declared argument is an id whose value
+    exists in the database in every call, or the tool has a single argument (think, calculate, ...)."""
+    votes: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
+    id_ok: dict[tuple[str, str, str, str], list[bool]] = defaultdict(list)
+    for task in tasks:
+        tools = tools_by_domain.get(task.domain)
+        if tools is None:
+            continue
+        for action in task.actions:
+            if action.name not in tools:
+                continue
+            params = tools[action.name].parameters
+            extra = sorted(set(action.kwargs) - set(params["properties"]))
+            missing = [p for p in params["required"] if p not in action.kwargs]
+            if len(extra) == 1 and len(missing) == 1:
+                key = (task.domain, action.name, extra[0])
+                votes[key][missing[0]] += 1
+                id_ok[(*key, missing[0])].append(_id_known(action.kwargs[extra[0]], dbs.get(task.domain)))
+    table = AliasTable()
+    for (domain, tool, invented), targets in sorted(votes.items()):
+        declared, count = targets.most_common(1)[0]
+        candidate = {"domain": domain, "tool": tool, "invented": invented, "declared": dict(targets)}
+        if len(targets) > 1:
+            table.rejected.append({**candidate, "why": "ambiguous: points at several declared arguments"})
+            continue
+        single = len(tools_by_domain[domain][tool].parameters["properties"]) == 1
+        checks = id_ok[(domain, tool, invented, declared)]
+        if single:
+            why = f"{tool} takes a single argument"
+        elif declared.endswith("_id") and all(checks):
+            why = f"every value is an existing id in the {domain} database"
+        else:
+            reason = (
+                "values are not all existing ids"
+                if declared.endswith("_id")
+                else "not an id and not a single-argument tool"
+            )
+            table.rejected.append({**candidate, "why": reason})
+            continue
+        table.aliases.append(Alias(domain, tool, invented, declared, count, why))
+    return table
+
+
+def normalize(task: Task, table: AliasTable) -> Task:
+    lookup = table.lookup()
+    actions = []
+    for action in task.actions:
+        kwargs = {lookup.get((task.domain, action.name, k), k): v for k, v in action.kwargs.items()}
+        actions.append(Action(action.name, kwargs))
+    return dataclasses.replace(task, actions=tuple(actions))
+
+
+@dataclass
+class Assessment:
+    """Per task: accepted (with the normalised task) or rejected with the reason."""
+
+    accepted: list[Task] = field(default_factory=list)
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def assess(tasks: Sequence[Task], data_dirs: Mapping[str, Any], use_aliases: bool = True) -> Assessment:
+    domains = sorted({t.domain for t in tasks if t.domain in DOMAIN_NAMES})
+    tools = {d: get_domain(d).tools_for(next(t.tool_set for t in tasks if t.domain == d)) for d in domains}
+    dbs: dict[str, Database] = {}
+    for d in domains:
+        try:
+            dbs[d] = get_domain(d).database(data_dirs.get(d))
+        except DataError:
+            dbs[d] = get_domain(d).database(None)
+    table = derive_aliases(tasks, tools, dbs) if use_aliases else AliasTable()
+    result = Assessment()
+    stats: dict[str, Counter[str]] = defaultdict(Counter)
+    silent_tasks: list[Task] = []
+    for task in tasks:
+        s = stats[task.domain]
+        s["tasks"] += 1
+        if task.domain not in tools:
+            result.rejects.append(
+                {"task_id": task.id, "domain": task.domain, "reason": f"unknown domain {task.domain!r}"}
+            )
+            continue
+        registry = tools[task.domain]
+        s["actions"] += len(task.actions)
+        raw_problems = [schema_problem(a, registry) for a in task.actions]
+        s["valid_actions"] += sum(p is None for p in raw_problems)
+        s["fully_valid_tasks"] += all(p is None for p in raw_problems)
+        s["no_action_tasks"] += not task.actions
+        fixed = normalize(task, table)
+        problems = [schema_problem(a, registry) for a in fixed.actions]
+        s["valid_actions_normalized"] += sum(p is None for p in problems)
+        s["fully_valid_tasks_normalized"] += all(p is None for p in problems)
+        typed = [registry.check(a) for a in fixed.actions]
+        bad = next(((i, p) for i, p in enumerate(typed) if p), None)
+        if bad is not None:
+            index, problem = bad
+            result.rejects.append(
+                {
+                    "task_id": task.id,
+                    "domain": task.domain,
+                    "reason": f"gold action {index} is invalid: {problem}",
+                    "action": fixed.actions[index].to_dict(),
+                }
+            )
+            continue
+        db = dbs[task.domain].fork()
+        errors = [registry.invoke(db, a) for a in fixed.actions]
+        s["executable_tasks"] += all(r.ok for r in errors)
+        s["gold_tool_errors"] += sum(not r.ok for r in errors)
+        s["accepted"] += 1
+        result.accepted.append(fixed)
+        silent_tasks.append(fixed)
+    _silent_pass(silent_tasks, data_dirs, stats)
+    result.report = _report(stats, table, use_aliases)
+    return result
+
+
+def _silent_pass(tasks: Sequence[Task], data_dirs: Mapping[str, Any], stats: dict[str, Counter[str]]) -> None:
+    """Run a do-nothing agent on every accepted task under each basis, through the real env."""
+    for basis in BASES:
+        config = RolloutConfig(dict(data_dirs), reward=RewardConfig(basis=basis))
+        for task in tasks:
+            try:
+                result = run_episode(EpisodeSpec(task), SilentAgent(), ScriptedUser(), config)
+            except InvalidTaskError:
+                continue
+            stats[task.domain][f"silent_pass:{basis}"] += result.reward == 1.0
+            if basis is RewardBasis.AUTO:
+                stats[task.domain]["read_only_tasks"] += not result.breakdown.gold_changes_db
+
+
+def _summary(counter: Counter[str]) -> dict[str, Any]:
+    tasks = counter["tasks"]
+    accepted = counter["accepted"]
+    out: dict[str, Any] = {
+        "tasks": tasks,
+        "fully_valid_tasks": counter["fully_valid_tasks"],
+        "fully_valid_tasks_normalized": counter["fully_valid_tasks_normalized"],
+        "actions": counter["actions"],
+        "valid_actions": counter["valid_actions"],
+        "valid_action_share": round(counter["valid_actions"] / counter["actions"], 4) if counter["actions"] else None,
+        "valid_actions_normalized": counter["valid_actions_normalized"],
+        "no_action_tasks": counter["no_action_tasks"],
+        "accepted": accepted,
+        "rejected": tasks - accepted,
+        "executable_tasks": counter["executable_tasks"],
+        "gold_tool_errors": counter["gold_tool_errors"],
+        "read_only_tasks": counter["read_only_tasks"],
+        "read_only_share": round(counter["read_only_tasks"] / accepted, 4) if accepted else None,
+        "silent_pass": {str(b): counter[f"silent_pass:{b}"] for b in BASES},
+    }
+    return out
+
+
+def _report(stats: dict[str, Counter[str]], table: AliasTable, used: bool) -> dict[str, Any]:
+    total: Counter[str] = Counter()
+    for counter in stats.values():
+        total.update(counter)
+    return {
+        "total": _summary(total),
+        "domains": {d: _summary(c) for d, c in sorted(stats.items())},
+        "normalization": {
+            "applied": used,
+            "aliases": [dataclasses.asdict(a) for a in table.aliases],
+            "not_applied": table.rejected,
+        },
+    }
