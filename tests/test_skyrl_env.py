@@ -142,9 +142,9 @@ def test_env_workers_in_ray_processes_record_each_episode_once(tmp_path):
 
         @ray.remote
         def rollout(batch):
-            from tests.test_skyrl_env import gold_texts, make, play
             from taurl.skyrl import register
             from taurl.skyrl.env import task_from_extras
+            from tests.test_skyrl_env import gold_texts, make, play
 
             register()
             for row in batch:
