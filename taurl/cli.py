@@ -247,7 +247,7 @@ def sql_command(
     query: Annotated[
         str | None,
         typer.Argument(
-            help="SQL over the views episodes, messages, tool_calls, model_calls, runs, rescores. Omit for an interactive shell."
+            help="SQL over the views episodes, messages, steps, tool_calls, model_calls, runs, rescores. Omit for an interactive shell."
         ),
     ] = None,
     recording: Annotated[list[str], typer.Option(help="Recording directory or object-store URI (repeatable).")] = ...,
@@ -299,7 +299,7 @@ def _sql_shell(store, output_format: str) -> None:
     except ImportError:
         pass
     console.print(
-        "taurl sql: views episodes, messages, tool_calls, model_calls, runs, rescores. End statements with ';', .quit to leave."
+        "taurl sql: views episodes, messages, steps, tool_calls, model_calls, runs, rescores. End statements with ';', .quit to leave."
     )
     buffer = ""
     while True:

@@ -52,7 +52,7 @@ def export_duckdb(location: str | Path, database_file: Path) -> dict[str, int]:
         database_file.unlink()
     con.execute(f"ATTACH '{database_file.as_posix()}' AS export")
     counts = {}
-    for table in ("episodes", "messages", "tool_calls", "model_calls", "runs", "rescores"):
+    for table in ("episodes", "messages", "steps", "tool_calls", "model_calls", "runs", "rescores"):
         con.execute(f"CREATE TABLE export.{table} AS SELECT * FROM {table}")
         counts[table] = con.execute(f"SELECT count(*) FROM export.{table}").fetchone()[0]
     con.execute("DETACH export")

@@ -2,7 +2,8 @@
 
 A segment file is a batch of whole episodes, so it becomes visible atomically (rename on a file
 system, one object on an object store) and an episode is never half-written. The store's views
-unnest the nested lists into ``messages``, ``tool_calls`` and ``model_calls``.
+unnest the nested lists into ``messages``, ``steps`` (every action and what answered it),
+``tool_calls`` (the steps that called a tool) and ``model_calls``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ MESSAGE = pa.struct(
         ("name", pa.string()),
     ]
 )
-TOOL_CALL = pa.struct(
+STEP = pa.struct(
     [
         ("step", pa.int32()),
         ("name", pa.string()),
@@ -86,9 +87,11 @@ SCALARS: list[tuple[str, pa.DataType]] = [
     ("breakdown_json", pa.string()),
     ("task_json", pa.string()),
 ]
+# nested column -> the view that unnests it
+NESTED_VIEWS = {"messages": "messages", "trace": "steps", "model_calls": "model_calls"}
 NESTED: list[tuple[str, pa.DataType]] = [
     ("messages", pa.list_(MESSAGE)),
-    ("tool_calls", pa.list_(TOOL_CALL)),
+    ("trace", pa.list_(STEP)),
     ("model_calls", pa.list_(MODEL_CALL)),
 ]
 EPISODE_SCHEMA = pa.schema(SCALARS + NESTED, metadata={"taurl.schema_version": str(SCHEMA_VERSION)})
@@ -149,7 +152,7 @@ def episode_row(
         "terminated_by": str(result.terminated_by),
         "turns": sum(1 for m in result.messages if m["role"] == "assistant"),
         "steps": result.steps,
-        "n_tool_calls": sum(1 for s in result.trace if not s.action.is_respond),
+        "n_tool_calls": sum(1 for s in result.trace if not s.action.is_respond and not s.action.is_parse_error),
         "user_cost_usd": user_cost,
         "agent_cost_usd": sum(c.cost_usd for c in result.model_calls) - user_cost,
         "source_reward": source_reward,
@@ -166,7 +169,7 @@ def episode_row(
             }
             for i, m in enumerate(result.messages)
         ],
-        "tool_calls": [
+        "trace": [
             {
                 "step": i,
                 "name": s.action.name,
@@ -176,7 +179,6 @@ def episode_row(
                 "error": s.error,
             }
             for i, s in enumerate(result.trace)
-            if not s.action.is_respond
         ],
         "model_calls": [
             {

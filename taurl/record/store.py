@@ -1,7 +1,7 @@
 """The store: DuckDB views over a recording's segments.
 
-Views: ``episodes`` (one row per episode), ``messages``, ``tool_calls``, ``model_calls`` (unnested
-from the episode rows), ``runs`` and ``rescores``. A segment whose footer cannot be read (a file cut
+Views: ``episodes`` (one row per episode), ``messages``, ``steps``, ``tool_calls`` (steps that called
+a tool), ``model_calls`` (unnested from the episode rows), ``runs`` and ``rescores``. A segment whose footer cannot be read (a file cut
 short by a crash, say) is named in a warning and skipped, never read in part; segments that a
 compacted segment replaces are skipped too.
 """
@@ -23,7 +23,7 @@ from taurl.record.location import Location, resolve
 from taurl.record.schema import (
     EPISODE_PREFIX,
     EPISODE_SCHEMA,
-    NESTED,
+    NESTED_VIEWS,
     RESCORE_PREFIX,
     RESCORE_SCHEMA,
     RUN_PREFIX,
@@ -133,10 +133,11 @@ class RecordingStore:
                 self._register_raw(con, f"{kind}_raw", kind, schema)
             scalars = ", ".join(name for name, _ in SCALARS)
             con.execute(f"CREATE VIEW episodes AS SELECT {scalars} FROM episodes_raw")
-            for name, _ in NESTED:
-                con.execute(
-                    f"CREATE VIEW {name} AS SELECT {ID_COLUMNS}, UNNEST({name}, recursive := true) FROM episodes_raw"
-                )
+            for column, view in NESTED_VIEWS.items():
+                con.execute(f"CREATE VIEW {view} AS SELECT {ID_COLUMNS}, UNNEST({column}, recursive := true) FROM episodes_raw")
+            con.execute(
+                "CREATE VIEW tool_calls AS SELECT * FROM steps WHERE name NOT IN ('respond', '__parse_error__')"
+            )
             con.execute("CREATE VIEW runs AS SELECT * FROM runs_raw")
             con.execute("CREATE VIEW rescores AS SELECT * FROM rescores_raw")
             self._con = con
