@@ -28,10 +28,14 @@ class ReplayMissError(LookupError):
 
 
 class ResponseCache:
-    def __init__(self, directory: Path | str):
-        self.directory = Path(directory)
+    """``directory`` None keeps entries in memory only (e.g. a replay served from a recording)."""
+
+    def __init__(self, directory: Path | str | None):
+        self.directory = Path(directory) if directory is not None else None
         # JSONDisk: values are JSON, never pickles; eviction "none": a recording cache never forgets
-        self._cache = diskcache.Cache(str(self.directory), disk=diskcache.JSONDisk, eviction_policy="none")
+        self._cache = (
+            diskcache.Cache(str(self.directory), disk=diskcache.JSONDisk, eviction_policy="none") if self.directory else None
+        )
         self._memory: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self.hits = 0
@@ -39,7 +43,7 @@ class ResponseCache:
 
     def get(self, key: str) -> dict[str, Any] | None:
         entry = self._memory.get(key)
-        if entry is None:
+        if entry is None and self._cache is not None:
             entry = self._cache.get(key)
         with self._lock:
             if entry is None:
@@ -49,14 +53,18 @@ class ResponseCache:
         return entry
 
     def set(self, key: str, entry: dict[str, Any]) -> None:
-        self._cache.set(key, entry)
+        if self._cache is None:
+            self._memory[key] = entry
+        else:
+            self._cache.set(key, entry)
 
     def preload(self, entries: dict[str, dict[str, Any]]) -> None:
         """Serve these entries (e.g. a recording's model calls) without writing them to disk."""
         self._memory.update(entries)
 
     def keys(self) -> list[str]:
-        return sorted(set(self._cache.iterkeys()) | set(self._memory))
+        stored = set(self._cache.iterkeys()) if self._cache is not None else set()
+        return sorted(stored | set(self._memory))
 
     def __len__(self) -> int:
         return len(self.keys())
@@ -65,7 +73,7 @@ class ResponseCache:
         wanted = request.canonical()
         best, best_score = None, -1
         for key in self.keys():
-            entry = self._memory.get(key) or self._cache.get(key) or {}
+            entry = self._memory.get(key) or (self._cache.get(key) if self._cache is not None else None) or {}
             recorded = entry.get("request") or {}
             score = common_prefix(wanted, recorded)
             if score > best_score:
@@ -75,10 +83,11 @@ class ResponseCache:
             f"(model {request.model}, {len(request.messages)} messages, sample {request.sample_index})"
         )
         if best is None:
-            return ReplayMissError(f"{head}; the cache at {self.directory} is empty")
+            return ReplayMissError(f"{head}; the cache ({self.directory or 'in memory'}) is empty")
         return ReplayMissError(
             f"{head}; closest recorded request {best[0][:16]}: {describe_difference(wanted, best[1])}"
         )
 
     def close(self) -> None:
-        self._cache.close()
+        if self._cache is not None:
+            self._cache.close()

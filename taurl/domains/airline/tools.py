@@ -1,0 +1,545 @@
+"""The airline tools: τ-bench's airline API over taurl's copy-on-write database.
+
+Names, arguments, returned text and database effects follow τ-bench exactly, including its quirks,
+because τ-bench's recorded final-state hashes are the test of these tools:
+
+- a missing reservation in ``get_reservation_details`` is reported as "user not found";
+- booking takes the first free id of ``HATHAT``/``HATHAU``/``HATHAV`` (overwriting ``HATHAV`` when all
+  three exist), never decrements seats and stores no ``status``;
+- changing flights reprices every segment but never writes the new ``cabin`` into the reservation;
+  a segment kept in the same cabin keeps the price paid for it;
+- cancelling appends the negation of every earlier payment and leaves gift cards untouched;
+- the one-stop search builds the next-day date without zero padding and fills the second leg's
+  seats and prices from the first leg's date.
+
+Validation that τ-bench leaves to Python (wrong types, missing arguments) happens in the registry
+before a tool runs, so a bad call never changes the database.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import operator
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal, TypedDict
+
+from taurl.core.db import Database
+from taurl.core.tools import ToolRegistry
+
+TOOLS = ToolRegistry("airline")
+
+Cabin = Literal["basic_economy", "economy", "business"]
+
+#: The airports τ-bench's ``list_all_airports`` reports, in its order.
+AIRPORTS: dict[str, str] = {
+    "SFO": "San Francisco",
+    "JFK": "New York",
+    "LAX": "Los Angeles",
+    "ORD": "Chicago",
+    "DFW": "Dallas",
+    "DEN": "Denver",
+    "SEA": "Seattle",
+    "ATL": "Atlanta",
+    "MIA": "Miami",
+    "BOS": "Boston",
+    "PHX": "Phoenix",
+    "IAH": "Houston",
+    "LAS": "Las Vegas",
+    "MCO": "Orlando",
+    "EWR": "Newark",
+    "CLT": "Charlotte",
+    "MSP": "Minneapolis",
+    "DTW": "Detroit",
+    "PHL": "Philadelphia",
+    "LGA": "LaGuardia",
+}
+
+#: Fixed ids τ-bench gives to what a single conversation creates.
+NEW_RESERVATION_IDS = ("HATHAT", "HATHAU", "HATHAV")
+NEW_CERTIFICATE_IDS = ("certificate_3221322", "certificate_3221323", "certificate_3221324")
+BOOKING_TIME = "2024-05-15T15:00:00"
+INSURANCE_PER_PASSENGER = 30
+BAG_FEE = 50
+
+
+class FlightSegment(TypedDict):
+    flight_number: Annotated[str, "Flight number, for example 'HAT001'."]
+    date: Annotated[str, "Departure date of this segment as 'YYYY-MM-DD', for example '2024-05-01'."]
+
+
+class Passenger(TypedDict):
+    first_name: Annotated[str, "Passenger's first name, for example 'Noah'."]
+    last_name: Annotated[str, "Passenger's last name, for example 'Brown'."]
+    dob: Annotated[str, "Passenger's date of birth as 'YYYY-MM-DD', for example '1990-01-01'."]
+
+
+class Payment(TypedDict):
+    payment_id: Annotated[str, "Id of a payment method saved in the user's profile, for example 'gift_card_7815826'."]
+    amount: Annotated[float, "How much to charge to this payment method."]
+
+
+# --- shared checks ------------------------------------------------------------------------------
+
+
+def _quote_segment(db: Database, segment: dict[str, Any], cabin: str, travellers: int) -> str | None:
+    """Fill in a segment's current price and route, or say why it cannot be sold.
+
+    Checks run in τ-bench's order: flight exists, flies that day, is open for sale, has seats.
+    """
+    number, date = segment["flight_number"], segment["date"]
+    flights = db["flights"]
+    if number not in flights:
+        return f"Error: flight {number} not found"
+    flight = flights[number]
+    if date not in flight["dates"]:
+        return f"Error: flight {number} not found on date {date}"
+    day = flight["dates"][date]
+    if day["status"] != "available":
+        return f"Error: flight {number} not available on date {date}"
+    if day["available_seats"][cabin] < travellers:
+        return f"Error: not enough seats on flight {number}"
+    segment["price"] = day["prices"][cabin]
+    segment["origin"] = flight["origin"]
+    segment["destination"] = flight["destination"]
+    return None
+
+
+def _check_change_payment(method: Mapping[str, Any] | None, charge: float) -> str | None:
+    """Why a saved payment method cannot settle a change to an existing reservation, or None."""
+    if method is None:
+        return "Error: payment method not found"
+    if method["source"] == "certificate":
+        return "Error: certificate cannot be used to update reservation"
+    if method["source"] == "gift_card" and method["amount"] < charge:
+        return "Error: gift card balance is not enough"
+    return None
+
+
+def _settle_change(db: Database, reservation: dict[str, Any], payment_id: str, charge: float) -> None:
+    """Take ``charge`` (a refund when negative) from the payment method and log it on the reservation."""
+    user_id = reservation["user_id"]
+    if db["users"][user_id]["payment_methods"][payment_id]["source"] == "gift_card":
+        db["users"].edit(user_id)["payment_methods"][payment_id]["amount"] -= charge
+    if charge != 0:
+        reservation["payment_history"].append({"payment_id": payment_id, "amount": charge})
+
+
+def _saved_method(db: Database, reservation: Mapping[str, Any], payment_id: str) -> Mapping[str, Any] | None:
+    return db["users"][reservation["user_id"]]["payment_methods"].get(payment_id)
+
+
+def _listing(flight: Mapping[str, Any], day: Mapping[str, Any]) -> dict[str, Any]:
+    """A flight as search results show it: its schedule plus one day's status, seats and prices."""
+    entry = {key: value for key, value in flight.items() if key != "dates"}
+    entry.update(day)
+    return entry
+
+
+# --- tools, in τ-bench's order ------------------------------------------------------------------
+
+
+@TOOLS.write
+def book_reservation(
+    db: Database,
+    user_id: str,
+    origin: str,
+    destination: str,
+    flight_type: Literal["one_way", "round_trip"],
+    cabin: Cabin,
+    flights: list[FlightSegment],
+    passengers: list[Passenger],
+    payment_methods: list[Payment],
+    total_baggages: int,
+    nonfree_baggages: int,
+    insurance: Literal["yes", "no"],
+) -> str:
+    """Create a new reservation for a user and charge its price to saved payment methods.
+
+    The amounts must add up to the fares of all segments for every passenger, plus insurance and
+    paid baggage. Gift cards are debited and a certificate is used up entirely.
+
+    Args:
+        user_id: The booking user's id, for example 'sara_doe_496'.
+        origin: IATA code of the trip's starting airport, for example 'SFO'.
+        destination: IATA code of the trip's destination airport, for example 'JFK'.
+        flight_type: Whether this is a one-way or a round trip.
+        cabin: Cabin class for every segment and passenger.
+        flights: Every flight segment of the trip, in travel order.
+        passengers: Everyone travelling on this reservation.
+        payment_methods: How the total is split across the user's saved payment methods.
+        total_baggages: Number of checked bags on the reservation.
+        nonfree_baggages: How many of those bags are paid for.
+        insurance: Whether travel insurance is bought.
+    """
+    users, reservations = db["users"], db["reservations"]
+    if user_id not in users:
+        return "Error: user not found"
+    user = users[user_id]
+    reservation_id = next((rid for rid in NEW_RESERVATION_IDS if rid not in reservations), NEW_RESERVATION_IDS[-1])
+    reservation = {
+        "reservation_id": reservation_id,
+        "user_id": user_id,
+        "origin": origin,
+        "destination": destination,
+        "flight_type": flight_type,
+        "cabin": cabin,
+        "flights": flights,
+        "passengers": passengers,
+        "payment_history": payment_methods,
+        "created_at": BOOKING_TIME,
+        "total_baggages": total_baggages,
+        "nonfree_baggages": nonfree_baggages,
+        "insurance": insurance,
+    }
+
+    total_price = 0
+    for segment in flights:
+        problem = _quote_segment(db, segment, cabin, len(passengers))
+        if problem:
+            return problem
+        total_price += segment["price"] * len(passengers)
+    if insurance == "yes":
+        total_price += INSURANCE_PER_PASSENGER * len(passengers)
+    total_price += BAG_FEE * nonfree_baggages
+
+    saved = user["payment_methods"]
+    for payment in payment_methods:
+        method = saved.get(payment["payment_id"])
+        if method is None:
+            return f"Error: payment method {payment['payment_id']} not found"
+        if method["source"] in ("gift_card", "certificate") and method["amount"] < payment["amount"]:
+            return f"Error: not enough balance in payment method {payment['payment_id']}"
+    paid = sum(payment["amount"] for payment in payment_methods)
+    if paid != total_price:
+        return f"Error: payment amount does not add up, total price is {total_price}, but paid {paid}"
+
+    user = users.edit(user_id)
+    for payment in payment_methods:
+        payment_id = payment["payment_id"]
+        source = user["payment_methods"][payment_id]["source"]
+        if source == "gift_card":
+            user["payment_methods"][payment_id]["amount"] -= payment["amount"]
+        elif source == "certificate":
+            del user["payment_methods"][payment_id]  # a second use of the same certificate fails here, as in τ-bench
+    if reservation_id in reservations:
+        stored = reservations.edit(reservation_id)
+        stored.clear()
+        stored.update(reservation)
+    else:
+        reservations.insert(reservation_id, reservation)
+    user["reservations"].append(reservation_id)
+    return json.dumps(reservation)
+
+
+_ARITHMETIC: dict[type, Callable[..., Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Pow: operator.pow,
+    ast.UAdd: operator.pos,
+    ast.USub: operator.neg,
+}
+_MAX_POWER_BITS = 1_000_000
+_REFUSE = "_refuse_huge_power"
+
+
+def _refuse_huge_power() -> None:
+    """Stands in for an integer power too large to compute quickly. τ-bench computes it (for minutes)
+    and then, when it is the result, fails converting it to float: the same error, at once."""
+    raise OverflowError("int too large to convert to float")
+
+
+def _power_too_large(base: Any, exponent: Any) -> bool:
+    """Only integer powers can take unbounded time; floats overflow at once."""
+    if not (isinstance(base, int) and isinstance(exponent, int)) or exponent <= 0 or abs(base) <= 1:
+        return False
+    return exponent * abs(base).bit_length() > _MAX_POWER_BITS
+
+
+class _ConstantFolder(ast.NodeTransformer):
+    """Computes arithmetic on constants bottom-up, so an enormous integer power can be refused first.
+
+    A step that raises is left in the tree: evaluating the tree then raises the very same exception
+    in Python's own evaluation order. A refused power becomes a call that raises when reached.
+    """
+
+    def _fold(self, node: ast.expr, operands: list[ast.expr], op: ast.AST) -> ast.expr:
+        values = [operand.value for operand in operands if isinstance(operand, ast.Constant)]
+        if len(values) != len(operands):
+            return node
+        if isinstance(op, ast.Pow) and _power_too_large(*values):
+            return ast.copy_location(ast.Call(ast.Name(_REFUSE, ast.Load()), [], []), node)
+        try:
+            return ast.copy_location(ast.Constant(_ARITHMETIC[type(op)](*values)), node)
+        except Exception:
+            return node
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+        self.generic_visit(node)
+        return self._fold(node, [node.left, node.right], node.op)
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
+        self.generic_visit(node)
+        return self._fold(node, [node.operand], node.op)
+
+
+def _evaluate(expression: str) -> Any:
+    """Python's value of an arithmetic expression, as ``eval`` without builtins gives it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        # eval drops leading blanks before parsing; parsing with eval's file name keeps its error texts
+        tree = ast.parse(expression.lstrip(" \t"), "<string>", "eval")
+        code = compile(ast.fix_missing_locations(_ConstantFolder().visit(tree)), "<string>", "eval")
+    return eval(code, {"__builtins__": None}, {_REFUSE: _refuse_huge_power})
+
+
+@TOOLS.think
+def calculate(db: Database, expression: str) -> str:
+    """Evaluate an arithmetic expression and return the result rounded to two decimals.
+
+    Args:
+        expression: Numbers combined with +, -, *, / and parentheses, for example '(120 + 85) * 2'.
+    """
+    if any(char not in "0123456789+-*/(). " for char in expression):
+        return "Error: invalid characters in expression"
+    try:
+        return str(round(float(_evaluate(expression)), 2))
+    except Exception as exc:
+        return f"Error: {exc}"
+
+
+@TOOLS.write
+def cancel_reservation(db: Database, reservation_id: str) -> str:
+    """Cancel an entire reservation and refund every payment made for it to where it came from.
+
+    Args:
+        reservation_id: The reservation's six-character id, for example 'ZFA04Y'.
+    """
+    if reservation_id not in db["reservations"]:
+        return "Error: reservation not found"
+    reservation = db["reservations"].edit(reservation_id)
+    history = reservation["payment_history"]
+    history.extend([{"payment_id": entry["payment_id"], "amount": -entry["amount"]} for entry in history])
+    reservation["status"] = "cancelled"
+    return json.dumps(reservation)
+
+
+@TOOLS.read
+def get_reservation_details(db: Database, reservation_id: str) -> str:
+    """Look up a reservation: its flights, passengers, payments, baggage and insurance.
+
+    Args:
+        reservation_id: The reservation's six-character id, for example '8JX2WO'.
+    """
+    reservations = db["reservations"]
+    if reservation_id not in reservations:
+        return "Error: user not found"
+    return json.dumps(reservations[reservation_id])
+
+
+@TOOLS.read
+def get_user_details(db: Database, user_id: str) -> str:
+    """Look up a user's profile: contact details, membership, saved payment methods and reservations.
+
+    Args:
+        user_id: The user's id, for example 'sara_doe_496'.
+    """
+    users = db["users"]
+    if user_id not in users:
+        return "Error: user not found"
+    return json.dumps(users[user_id])
+
+
+@TOOLS.read
+def list_all_airports(db: Database) -> str:
+    """List the airports the airline serves, each with its city."""
+    return json.dumps(AIRPORTS)
+
+
+@TOOLS.read
+def search_direct_flight(db: Database, origin: str, destination: str, date: str) -> str:
+    """Find nonstop flights between two airports that can still be booked on a given date.
+
+    Args:
+        origin: Three-letter code of the departure airport, for example 'JFK'.
+        destination: Three-letter code of the arrival airport, for example 'LAX'.
+        date: Travel date as 'YYYY-MM-DD', for example '2024-05-01'.
+    """
+    results = []
+    for flight in db["flights"].values():
+        if flight["origin"] != origin or flight["destination"] != destination:
+            continue
+        day = flight["dates"].get(date)
+        if day is not None and day["status"] == "available":
+            results.append(_listing(flight, day))
+    return json.dumps(results)
+
+
+def _next_day(date: str) -> str:
+    """τ-bench's next-day date: May only, day number not zero-padded (so '2024-05-6' never matches)."""
+    return f"2024-05-{int(date[-2:]) + 1}"
+
+
+@TOOLS.read
+def search_onestop_flight(db: Database, origin: str, destination: str, date: str) -> str:
+    """Find bookable two-flight connections between two airports, departing on a given date.
+
+    Args:
+        origin: Three-letter code of the departure airport, for example 'JFK'.
+        destination: Three-letter code of the final arrival airport, for example 'LAX'.
+        date: Departure date of the first flight as 'YYYY-MM-DD', for example '2024-05-01'.
+    """
+    flights = db["flights"]
+    results = []
+    for first in flights.values():
+        if first["origin"] != origin:
+            continue
+        for second in flights.values():
+            if second["destination"] != destination or first["destination"] != second["origin"]:
+                continue
+            arrival = first["scheduled_arrival_time_est"]
+            second_date = _next_day(date) if "+1" in arrival else date
+            if arrival > second["scheduled_departure_time_est"]:  # plain text comparison, as in τ-bench
+                continue
+            if date not in first["dates"] or second_date not in second["dates"]:
+                continue
+            if first["dates"][date]["status"] != "available" or second["dates"][second_date]["status"] != "available":
+                continue
+            leg1 = {**_listing(first, first["dates"][date]), "date": date}
+            leg2 = {**_listing(second, second["dates"][date]), "date": second_date}
+            results.append([leg1, leg2])
+    return json.dumps(results)
+
+
+@TOOLS.write
+def send_certificate(db: Database, user_id: str, amount: float) -> str:
+    """Give a user a travel certificate worth ``amount``, added to their saved payment methods.
+
+    Args:
+        user_id: Id of the user who receives the certificate, for example 'sara_doe_496'.
+        amount: The certificate's value in dollars.
+    """
+    if user_id not in db["users"]:
+        return "Error: user not found"
+    free_id = next((cid for cid in NEW_CERTIFICATE_IDS if cid not in db["users"][user_id]["payment_methods"]), None)
+    if free_id is None:
+        return "None"  # τ-bench's tool returns None here, which reaches the agent as this text
+    user = db["users"].edit(user_id)
+    user["payment_methods"][free_id] = {"source": "certificate", "amount": amount, "id": free_id}
+    return f"Certificate {free_id} added to user {user_id} with amount {amount}."
+
+
+@TOOLS.think
+def think(db: Database, thought: str) -> str:
+    """Write down a line of reasoning. Nothing is looked up and nothing changes.
+
+    Args:
+        thought: The reasoning to record.
+    """
+    return ""
+
+
+@TOOLS.terminate
+def transfer_to_human_agents(db: Database, summary: str) -> str:
+    """Hand the conversation to a human agent, which ends it for you.
+
+    Only do this when the user explicitly asks for a person, or when their request is beyond what
+    the available tools can do.
+
+    Args:
+        summary: A short account of the user's issue for the human agent.
+    """
+    return "Transfer successful"
+
+
+@TOOLS.write
+def update_reservation_baggages(
+    db: Database, reservation_id: str, total_baggages: int, nonfree_baggages: int, payment_id: str
+) -> str:
+    """Set a reservation's checked bag counts, charging 50 dollars per added paid bag.
+
+    Args:
+        reservation_id: The reservation's six-character id, for example 'ZFA04Y'.
+        total_baggages: The new number of checked bags on the reservation.
+        nonfree_baggages: The new number of those bags that are paid for.
+        payment_id: Saved payment method for any fee (a credit card or gift card), for example 'credit_card_7815826'.
+    """
+    if reservation_id not in db["reservations"]:
+        return "Error: reservation not found"
+    current = db["reservations"][reservation_id]
+    charge = BAG_FEE * max(0, nonfree_baggages - current["nonfree_baggages"])
+    problem = _check_change_payment(_saved_method(db, current, payment_id), charge)
+    if problem:
+        return problem
+    reservation = db["reservations"].edit(reservation_id)
+    reservation["total_baggages"] = total_baggages
+    reservation["nonfree_baggages"] = nonfree_baggages
+    _settle_change(db, reservation, payment_id, charge)
+    return json.dumps(reservation)
+
+
+@TOOLS.write
+def update_reservation_flights(
+    db: Database, reservation_id: str, cabin: Cabin, flights: list[FlightSegment], payment_id: str
+) -> str:
+    """Replace a reservation's flights and/or cabin, charging or refunding the fare difference.
+
+    Args:
+        reservation_id: The reservation's six-character id, for example 'ZFA04Y'.
+        cabin: The cabin class for the whole reservation after the change.
+        flights: Every segment of the reservation after the change, unchanged segments included.
+        payment_id: Saved credit card or gift card that pays or receives the difference, for example
+            'gift_card_7815826'.
+    """
+    if reservation_id not in db["reservations"]:
+        return "Error: reservation not found"
+    current = db["reservations"][reservation_id]
+    travellers = len(current["passengers"])
+    total_price = 0
+    for segment in flights:
+        kept = None
+        if cabin == current["cabin"]:
+            kept = next(
+                (
+                    old
+                    for old in current["flights"]
+                    if old["flight_number"] == segment["flight_number"] and old["date"] == segment["date"]
+                ),
+                None,
+            )
+        if kept is not None:  # an unchanged segment keeps the fare paid for it
+            segment.update(price=kept["price"], origin=kept["origin"], destination=kept["destination"])
+        else:
+            problem = _quote_segment(db, segment, cabin, travellers)
+            if problem:
+                return problem
+        total_price += segment["price"] * travellers
+    total_price -= sum(old["price"] for old in current["flights"]) * travellers
+
+    problem = _check_change_payment(_saved_method(db, current, payment_id), total_price)
+    if problem:
+        return problem
+    reservation = db["reservations"].edit(reservation_id)
+    reservation["flights"] = flights
+    _settle_change(db, reservation, payment_id, total_price)
+    return json.dumps(reservation)
+
+
+@TOOLS.write
+def update_reservation_passengers(db: Database, reservation_id: str, passengers: list[Passenger]) -> str:
+    """Replace the passenger details on a reservation; the number of passengers cannot change.
+
+    Args:
+        reservation_id: The reservation's six-character id, for example 'ZFA04Y'.
+        passengers: Every passenger after the change, as many as before.
+    """
+    if reservation_id not in db["reservations"]:
+        return "Error: reservation not found"
+    if len(passengers) != len(db["reservations"][reservation_id]["passengers"]):
+        return "Error: number of passengers does not match"
+    db["reservations"].edit(reservation_id)["passengers"] = passengers
+    return json.dumps(db["reservations"][reservation_id])
