@@ -535,6 +535,198 @@ def train_command(
     )
 
 
+@app.command("replay")
+def replay_command(
+    recordings: Annotated[list[str], typer.Argument(help="Recording directories or object-store URIs.")],
+    data_dir: DataDirOption = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Also serve model calls from this cache (the recording's own calls always are).")
+    ] = None,
+    where: Annotated[str, typer.Option(help="SQL filter on the episodes view, e.g. \"domain = 'retail'\".")] = "TRUE",
+    output_format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    show_all: Annotated[bool, typer.Option("--all", help="List identical episodes too.")] = False,
+) -> None:
+    """Re-run recorded episodes offline (no network, no key) and report the first divergence of each."""
+    import time
+
+    from taurl.record.store import RecordingStore
+    from taurl.replay import Replayer
+
+    try:
+        replayer = Replayer(
+            RecordingStore(recordings), {k: str(v) for k, v in parse_data_dirs(data_dir).items()}, cache_dir
+        )
+        rows = replayer.episodes(where)
+    except RecordingError as exc:
+        raise fail(str(exc)) from exc
+    results = []
+    start = time.perf_counter()
+    with Progress(
+        TextColumn("replay"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=output_format == "json",
+    ) as progress:
+        bar = progress.add_task("replay", total=len(rows))
+        for row in rows:
+            results.append(replayer.replay(row))
+            progress.advance(bar)
+    elapsed = time.perf_counter() - start
+    diverged = [r for r in results if not r.identical]
+    if output_format == "json":
+        json.dump([r.to_dict() for r in results], sys.stdout, ensure_ascii=False, default=str)
+        sys.stdout.write("\n")
+    else:
+        table = Table("episode", "status", "first divergence", title="replay")
+        for r in results:
+            if show_all or not r.identical or r.divergences:
+                first = r.first
+                detail = (
+                    f"turn {first.turn}: {first.kind}"
+                    if first and first.turn is not None
+                    else (first.kind if first else f"{len(r.divergences)} stale observation(s)")
+                )
+                style = "red" if not r.identical else "yellow"
+                table.add_row(r.name, f"[{style}]{r.status}[/]", detail)
+        if table.row_count:
+            console.print(table)
+        for r in diverged[:5]:
+            console.print(f"[bold]{r.name}[/] ({r.episode_id}) first divergence at {r.first.describe()}")
+        stale = sum(1 for r in results if r.identical and r.divergences)
+        rate = len(results) / elapsed if elapsed else float("inf")
+        console.print(
+            f"{len(results)} episode(s) replayed offline in {elapsed:.2f}s ({rate:,.0f}/s): "
+            f"{len(results) - len(diverged) - stale} identical, {stale} identical but for stale observations, {len(diverged)} diverged"
+        )
+    if diverged:
+        raise typer.Exit(1)
+
+
+import_app = typer.Typer(help="Bring other systems' runs into a taurl recording.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("tau-bench")
+def import_tau_bench(
+    results: Annotated[
+        Path, typer.Argument(help="A τ-bench results file: a list of {task_id, trial, reward, info, traj}.")
+    ],
+    domain: Annotated[str, typer.Option(help="The τ-bench environment the runs used (airline or retail).")],
+    out: Annotated[str, typer.Option(help="Recording directory (or object-store URI) to write.")],
+    data_dir: Annotated[
+        list[str] | None,
+        typer.Option("--data-dir", help="τ-bench's data directory for the domain (DIR or DOMAIN=DIR)."),
+    ] = None,
+    split: Annotated[str, typer.Option(help="The task split the runs used.")] = "test",
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Also write the simulated-user requests into this response cache.")
+    ] = None,
+    user_model: Annotated[
+        str, typer.Option(help="The user model the runs used (part of the user requests' keys).")
+    ] = "gpt-4o",
+) -> None:
+    """Import τ-bench runs: episodes scored by taurl (db+outputs) beside τ-bench's own reward, and the
+    simulated-user requests as cache entries so the conversations replay through taurl's llm user."""
+    from taurl.importers.taubench import IMPORT_AGENT, TAU_BENCH_MAX_STEPS, import_runs, load_results
+    from taurl.llm.cache import ResponseCache
+    from taurl.record.schema import episode_row
+    from taurl.record.writer import RecordingWriter
+
+    dirs = parse_data_dirs([v if "=" in v else f"{domain}={v}" for v in data_dir or []])
+    if domain not in dirs:
+        raise fail(f"give τ-bench's {domain} data directory with --data-dir (the runs' tools are re-executed on it)")
+    try:
+        runs = load_results(results, domain, split)
+    except (OSError, ValueError, KeyError) as exc:
+        raise fail(f"cannot read {results}: {exc}") from exc
+    config = RunConfig(
+        domain=domain,
+        split=split,
+        agent=IMPORT_AGENT,
+        user="llm",
+        user_endpoint=Endpoint(user_model),
+        independent_user_samples=True,  # τ-bench trials are independent user samples
+        cache_mode=CacheMode.REPLAY,
+        cache_dir=cache_dir or DEFAULT_CACHE_DIR,
+        seed=None,
+        basis=RewardBasis.DB_OUTPUTS,
+        zero_on_max_steps=True,
+        max_steps=TAU_BENCH_MAX_STEPS,
+        data_dirs={domain: str(dirs[domain])},
+    )
+    episodes, entries = import_runs(runs, dirs[domain], config)
+    run_id = f"tau-bench-{domain}-{Path(results).stem}"
+    with RecordingWriter(out, flush_every=len(episodes) or 1) as writer:
+        writer.write_run(run_id, {**config.to_record(), "imported_from": str(results)})
+        for episode in episodes:
+            if episode.result is not None:
+                writer.add(episode_row(episode.result, run_id, IMPORT_AGENT, "llm", source_reward=episode.run.reward))
+    if cache_dir is not None:
+        cache = ResponseCache(cache_dir)
+        for key, entry in entries.items():
+            cache.set(key, entry)
+    table = Table(
+        "task", "trial", "τ-bench reward", "taurl reward", "agree", title=f"imported {len(episodes)} τ-bench run(s)"
+    )
+    for episode in episodes:
+        taurl_reward = "-" if episode.result is None else f"{episode.result.reward:.1f}"
+        table.add_row(
+            episode.run.task.id,
+            str(episode.run.trial),
+            f"{episode.run.reward:.1f}",
+            taurl_reward,
+            "[green]yes[/]" if episode.agrees else f"[red]no[/] {episode.error or ''}",
+        )
+    console.print(table)
+    agreeing = sum(e.agrees for e in episodes)
+    console.print(
+        f"{agreeing}/{len(episodes)} rewards agree with τ-bench's; {len(entries)} user request(s) recorded; run {run_id} in {out}"
+    )
+    if agreeing != len(episodes):
+        raise typer.Exit(1)
+
+
+@app.command("rescore")
+def rescore_command(
+    recording: Annotated[str, typer.Argument(help="Recording directory or object-store URI.")],
+    basis: Annotated[
+        RewardBasis | None, typer.Option(help="Reward basis to score under (default: each task's own).")
+    ] = None,
+    zero_on_max_steps: Annotated[bool, typer.Option(help="Score episodes cut off at the step limit 0.")] = False,
+    match_think_tools: Annotated[bool, typer.Option(help="Count think/calculate calls in action matching.")] = False,
+    data_dir: DataDirOption = None,
+    where: Annotated[str, typer.Option(help="SQL filter on the episodes view.")] = "TRUE",
+) -> None:
+    """Recompute rewards under another basis or reward config, without running any model; the new
+    scores are stored beside the old ones (view `rescores`) with the config that produced them."""
+    from taurl.core.reward import RewardConfig
+    from taurl.record.store import RecordingStore
+    from taurl.record.writer import RecordingWriter
+    from taurl.rescore import rescore, rescore_id
+
+    config = RewardConfig(basis=basis, zero_on_max_steps=zero_on_max_steps, match_think_tools=match_think_tools)
+    try:
+        results = rescore(
+            RecordingStore(recording), config, {k: str(v) for k, v in parse_data_dirs(data_dir).items()}, where
+        )
+    except (RecordingError, DataError) as exc:
+        raise fail(str(exc)) from exc
+    identity = rescore_id(config)
+    RecordingWriter(recording).write_rescores([r.row for r in results], identity)
+    changed = [r for r in results if r.new_reward != r.old_reward]
+    old = sum(r.old_reward for r in results) / len(results) if results else 0.0
+    new = sum(r.new_reward for r in results) / len(results) if results else 0.0
+    table = Table(
+        "episodes", "mean reward (recorded)", f"mean reward ({basis or 'task basis'})", "changed", "rescore id"
+    )
+    table.add_row(str(len(results)), f"{old:.3f}", f"{new:.3f}", str(len(changed)), identity)
+    console.print(table)
+    console.print(f"stored in {recording}: SELECT * FROM rescores WHERE rescore_id = '{identity}'")
+
+
 def episode_summary(result: EpisodeResult) -> dict:
     b = result.breakdown
     return {

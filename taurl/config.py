@@ -6,6 +6,7 @@ objects from the same settings. ``to_record()`` is what a recording keeps: never
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -57,6 +58,26 @@ class RunConfig:
     limits: ClientLimits = field(default_factory=ClientLimits)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> RunConfig:
+        """The inverse of :meth:`to_record` (unknown keys from newer versions are ignored)."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        data = {k: v for k, v in record.items() if k in fields}
+        for key in ("agent_endpoint", "user_endpoint"):
+            if data.get(key):
+                data[key] = Endpoint(**data[key])
+        if "cache_mode" in data:
+            data["cache_mode"] = CacheMode(data["cache_mode"])
+        if "cache_dir" in data:
+            data["cache_dir"] = Path(data["cache_dir"])
+        if data.get("basis"):
+            data["basis"] = RewardBasis(data["basis"])
+        if "limits" in data:
+            data["limits"] = ClientLimits(**data["limits"])
+        if "retry" in data:
+            data["retry"] = RetryPolicy(**data["retry"])
+        return cls(**data)
+
     def validate(self) -> None:
         if self.agent not in AGENTS:
             raise ConfigError(f"unknown agent {self.agent!r}; choose one of {', '.join(AGENTS)}")
@@ -101,12 +122,30 @@ def response_cache(directory: Path | str) -> ResponseCache:
         return _CACHES[path]
 
 
-def chat_client(endpoint: Endpoint, config: RunConfig) -> ChatClient:
+def request_params(endpoint: Endpoint, config: RunConfig) -> dict[str, Any]:
+    """The sampling parameters every request to ``endpoint`` carries (they are part of the request key)."""
     params: dict[str, Any] = {}
     if endpoint.temperature is not None:
         params["temperature"] = endpoint.temperature
     if config.seed is not None:
         params["seed"] = config.seed
+    return params
+
+
+def chat_client(endpoint: Endpoint, config: RunConfig, cache: ResponseCache | None = None) -> ChatClient:
+    """The (per-process shared) client for ``endpoint``; with ``cache`` given, a private client over it."""
+    params = request_params(endpoint, config)
+    if cache is not None:
+        return ChatClient(
+            endpoint.model,
+            endpoint.base_url,
+            endpoint.api_key_env,
+            cache,
+            config.cache_mode,
+            config.limits,
+            config.retry,
+            params,
+        )
     cache = None if config.cache_mode is CacheMode.OFF else response_cache(config.cache_dir)
     key = (endpoint, config.cache_mode, str(config.cache_dir), config.seed, config.limits, config.retry)
     with _FACTORY_LOCK:
@@ -124,14 +163,14 @@ def chat_client(endpoint: Endpoint, config: RunConfig) -> ChatClient:
         return _CLIENTS[key]
 
 
-def build_user(config: RunConfig, trial: int):
+def build_user(config: RunConfig, trial: int, cache: ResponseCache | None = None):
     from taurl.users.llm import USER_STRATEGIES
     from taurl.users.scripted import ScriptedUser
 
     if config.user == "scripted":
         return ScriptedUser()
     sample = trial if config.independent_user_samples else 0
-    return USER_STRATEGIES[config.user](chat_client(config.user_endpoint, config), sample_index=sample)
+    return USER_STRATEGIES[config.user](chat_client(config.user_endpoint, config, cache), sample_index=sample)
 
 
 def build_agent(config: RunConfig, trial: int):

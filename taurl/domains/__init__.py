@@ -6,7 +6,7 @@ import importlib
 
 from taurl.domains.base import DataError, Domain
 
-DOMAIN_NAMES = ("airline", "retail")
+DOMAIN_NAMES = ("airline", "retail", "doordash")
 
 
 def get_domain(name: str) -> Domain:

@@ -49,3 +49,103 @@ def load_results(path: Path | str, domain: str, split: str = "test") -> list[Tau
         )
         runs.append(TauBenchRun(task, int(row.get("trial", 0)), float(row["reward"]), list(row["traj"])))
     return runs
+
+
+IMPORT_AGENT = "imported:tau-bench"
+TAU_BENCH_MAX_STEPS = 30  # τ-bench's runner default
+
+
+def _normalized(message: dict[str, Any]) -> dict[str, Any]:
+    """A τ-bench trajectory message in taurl's message schema (only the executed first tool call kept)."""
+    out: dict[str, Any] = {"role": message["role"], "content": message.get("content")}
+    if message.get("tool_calls"):
+        call = message["tool_calls"][0]
+        out["tool_calls"] = [{"id": call.get("id"), "type": "function", "function": dict(call["function"])}]
+    for key in ("tool_call_id", "name"):
+        if message.get(key):
+            out[key] = message[key]
+    return out
+
+
+class _RecordedReplies:
+    """Stands in for the user's model: answers with τ-bench's recorded user messages, while the
+    requests are built by taurl's own ChatClient, so their keys are exactly what the ``llm`` user sends."""
+
+    def __init__(self, client: Any, replies: list[str]):
+        self.client = client
+        self.replies = list(replies)
+        self.entries: dict[str, dict[str, Any]] = {}
+
+    def complete(self, messages, tools=None, namespace="default", sample_index=0, **params):
+        request = self.client.request(messages, tools, namespace, sample_index, **params)
+        if not self.replies:
+            raise LookupError("the τ-bench trajectory has no further user message")
+        entry = {
+            "request": request.canonical(),
+            "response": {"role": "assistant", "content": self.replies.pop(0)},
+            "usage": {},
+        }
+        self.entries[request.key()] = entry
+        return self.client.completion_from_entry(
+            request, request.key(), entry, cache_hit=False, latency_ms=0.0, attempts=0
+        )
+
+
+@dataclass
+class ImportedEpisode:
+    run: TauBenchRun
+    result: Any  # EpisodeResult, or None when the trajectory could not be played
+    error: str | None = None
+
+    @property
+    def agrees(self) -> bool:
+        return self.result is not None and self.result.reward == self.run.reward
+
+
+def import_runs(
+    runs: list[TauBenchRun], data_dir: Path | str, config: Any
+) -> tuple[list[ImportedEpisode], dict[str, dict[str, Any]]]:
+    """Play each run through taurl (its executed calls, its user messages through taurl's ``llm`` user),
+    keep τ-bench's own tool outputs, and score the final state. Returns the episodes and the user
+    requests as cache entries."""
+    from taurl.agent.replay import RecordingExhaustedError, ReplayAgent
+    from taurl.config import chat_client
+    from taurl.core.reward import RewardConfig
+    from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
+    from taurl.users.llm import LLMUser
+
+    rollout = RolloutConfig(
+        {config.domain: str(data_dir)}, TAU_BENCH_MAX_STEPS, RewardConfig(basis=None, zero_on_max_steps=True)
+    )
+    client = chat_client(config.user_endpoint, config)
+    episodes, entries = [], {}
+    for run in runs:
+        messages = [_normalized(m) for m in run.messages]
+        replies = _RecordedReplies(client, run.user_messages)
+        agent = ReplayAgent(messages[0], [m for m in messages if m["role"] == "assistant"], IMPORT_AGENT)
+        try:
+            # τ-bench's trials are independent user samples: one sample index per trial keeps their keys apart
+            result = run_episode(EpisodeSpec(run.task, run.trial), agent, LLMUser(replies, sample_index=run.trial), rollout)
+        except (RecordingExhaustedError, LookupError) as exc:
+            episodes.append(ImportedEpisode(run, None, f"{type(exc).__name__}: {exc}"))
+            continue
+        entries.update(replies.entries)
+        episodes.append(ImportedEpisode(run, _with_recorded_outputs(result, messages)))
+    return episodes, entries
+
+
+def _with_recorded_outputs(result: Any, messages: list[dict[str, Any]]) -> Any:
+    """The episode as τ-bench recorded it: its messages, and its tool outputs in the trace."""
+    import dataclasses
+
+    from taurl.core.types import Step
+
+    observations = iter(m for m in messages if m["role"] in ("tool", "user"))
+    next(observations)  # the opening user message
+    trace = []
+    for step in result.trace:
+        recorded = next(observations, None)
+        observation = recorded["content"] if recorded is not None and not step.action.is_respond else step.observation
+        error = "tool_error" if not step.action.is_respond and str(observation).startswith("Error") else step.error
+        trace.append(Step(step.action, observation, step.source, error))
+    return dataclasses.replace(result, messages=messages[: len(result.messages)], trace=trace)

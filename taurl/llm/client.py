@@ -174,7 +174,7 @@ class ChatClient:
         if self.cache is not None and self.mode is not CacheMode.LIVE:
             entry = self.cache.get(key)
             if entry is not None:
-                return self._completion(request, key, entry, cache_hit=True, latency_ms=0.0, attempts=0)
+                return self.completion_from_entry(request, key, entry, cache_hit=True, latency_ms=0.0, attempts=0)
             if self.mode is CacheMode.REPLAY:
                 raise self.cache.miss_error(request)
         start = time.perf_counter()
@@ -182,9 +182,12 @@ class ChatClient:
         latency_ms = (time.perf_counter() - start) * 1000
         if self.cache is not None:
             self.cache.set(key, entry)
-        return self._completion(request, key, entry, cache_hit=False, latency_ms=latency_ms, attempts=attempts)
+        return self.completion_from_entry(request, key, entry, cache_hit=False, latency_ms=latency_ms, attempts=attempts)
 
-    def _completion(self, request, key, entry, cache_hit, latency_ms, attempts) -> Completion:
+    def completion_from_entry(
+        self, request: ChatRequest, key: str, entry: dict[str, Any], cache_hit: bool, latency_ms: float, attempts: int
+    ) -> Completion:
+        """The completion (and its call record) for a cache entry ``{request, response, usage}``."""
         usage = entry.get("usage") or {}
         prompt, completion = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
         cost = price_of(request.model, prompt, completion) or 0.0

@@ -171,16 +171,15 @@ class RecordingStore:
         return columns, cursor.fetchall()
 
     def arrow(self, sql: str) -> pa.Table:
-        return self.connect().execute(sql).arrow()
+        return self.connect().sql(sql).to_arrow_table()
 
     def episode_rows(self, where: str = "TRUE") -> list[dict[str, Any]]:
         """Whole episode rows (nested lists included) as Python dicts."""
-        table = (
-            self.connect()
-            .execute(f"SELECT * FROM episodes_raw WHERE {where} ORDER BY domain, task_id, trial, run_id")
-            .arrow()
-        )
-        return table.to_pylist()
+        sql = f"SELECT * FROM episodes_raw WHERE {where} ORDER BY domain, task_id, trial, run_id"
+        try:
+            return self.connect().sql(sql).to_arrow_table().to_pylist()
+        except duckdb.Error as exc:
+            raise RecordingError(f"cannot read episodes ({where}): {exc}") from exc
 
     def close(self) -> None:
         if self._con is not None:

@@ -1,0 +1,50 @@
+"""The replay agent: plays back recorded assistant messages, re-parsing text with today's parser.
+
+Native tool calls are re-read from the message (their arguments re-decoded); text from a text
+policy (the ``text`` agent, a SkyRL policy) goes through :func:`taurl.agent.parser.parse` again, so
+a parser change shows up as a divergence in replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from taurl.agent.base import Turn, native_turn
+from taurl.agent.parser import parse
+from taurl.core.messages import Message
+from taurl.core.tools import ToolRegistry
+from taurl.core.types import Task
+
+TEXT_POLICIES = ("text", "skyrl-policy")
+
+
+class RecordingExhaustedError(LookupError):
+    """The replayed episode asked for more turns than were recorded."""
+
+
+class ReplayAgent:
+    def __init__(self, system_message: Message, assistant_messages: Sequence[Message], agent: str, pick: str = "first"):
+        self.system_message = system_message
+        self.recorded = list(assistant_messages)
+        self.parses_text = agent in TEXT_POLICIES
+        self.pick = pick
+        self.index = 0
+
+    def start(self, task: Task, tools: ToolRegistry, policy: str) -> Message:
+        self.index = 0
+        return self.system_message
+
+    def next_turn(self, messages: list[Message]) -> Turn:
+        if self.index >= len(self.recorded):
+            raise RecordingExhaustedError(
+                f"the recording has {len(self.recorded)} assistant turns and the episode wants more"
+            )
+        message = self.recorded[self.index]
+        self.index += 1
+        if message.get("tool_calls") or not self.parses_text:
+            return native_turn(message)
+        return Turn(message, parse(message.get("content") or "", pick=self.pick).action, None)
+
+    @property
+    def remaining(self) -> int:
+        return len(self.recorded) - self.index

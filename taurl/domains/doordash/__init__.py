@@ -1,0 +1,34 @@
+"""The doordash domain: a food-delivery service's support desk (the seed system's doordash environment)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from taurl.domains.base import Domain
+from taurl.domains.doordash.tools import TOOLS
+
+_HERE = Path(__file__).parent
+
+DOMAIN = Domain(
+    name="doordash",
+    tools=TOOLS,
+    policy=(_HERE / "policy.md").read_text(encoding="utf-8"),
+    tables={"orders": "orders.json", "restaurants": "restaurants.json", "users": "users.json"},
+    package_dir=_HERE,
+    id_fields={"orders": "id", "restaurants": "id", "users": "id"},
+    rules_enforced={
+        "R4": "create_order, add_item_to_cart",
+        "R5": "create_order, update_order",
+        "R6": "create_order",
+        "R7": "create_order",
+        "R8": "add_item_to_cart, create_order",
+        "R9": "update_order",
+        "R10": "cancel_order",
+        "R11": "request_refund",
+        "R12": "apply_promo_code",
+        "R13": "rate_order",
+        "R14": "update_delivery_address",
+    },
+)
+
+__all__ = ["DOMAIN", "TOOLS"]

@@ -1,0 +1,228 @@
+"""Replay: re-run recorded episodes offline and report where they stop matching their record.
+
+Each episode is played again with its recorded assistant turns (text re-parsed with today's
+parser), today's tools and environment, the user simulator served from the recorded model calls
+(and, optionally, a cache directory) in ``replay`` mode, and today's reward. The first divergence
+names the turn and what differs (parsed action, observation, user message, termination, database,
+reward component) with the recorded and current values side by side.
+
+Episodes imported from τ-bench ran on older τ-bench data: a tool output that differs there is
+reported as a ``stale observation``, which does not fail the replay.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from taurl.agent.replay import RecordingExhaustedError, ReplayAgent
+from taurl.config import RunConfig, build_user
+from taurl.core.reward import InvalidTaskError, RewardConfig
+from taurl.core.types import Action, EpisodeResult, Step, Task, TerminatedBy
+from taurl.domains import DataError
+from taurl.llm.cache import CacheMode, ReplayMissError, ResponseCache
+from taurl.llm.client import ModelCallError
+from taurl.record.store import RecordingStore
+from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
+
+IMPORTED_PREFIX = "imported:"
+
+
+@dataclass(frozen=True)
+class Divergence:
+    kind: str  # parsed action | observation | user message | termination | database | reward:<component> | error
+    turn: int | None  # the step it happened at; None for end-of-episode comparisons
+    recorded: Any
+    current: Any
+    failing: bool = True
+
+    def describe(self) -> str:
+        where = f"turn {self.turn}" if self.turn is not None else "end of episode"
+        return f"{where}: {self.kind} differs\n  recorded: {_show(self.recorded)}\n  current:  {_show(self.current)}"
+
+
+@dataclass
+class EpisodeReplay:
+    episode_id: str
+    run_id: str
+    domain: str
+    task_id: str
+    trial: int
+    divergences: list[Divergence] = field(default_factory=list)
+
+    @property
+    def first(self) -> Divergence | None:
+        return next((d for d in self.divergences if d.failing), None)
+
+    @property
+    def identical(self) -> bool:
+        return self.first is None
+
+    @property
+    def status(self) -> str:
+        if self.first is not None:
+            return "diverged"
+        return "stale observations" if self.divergences else "identical"
+
+    @property
+    def name(self) -> str:
+        return f"{self.domain}/{self.task_id}/trial{self.trial}"
+
+    def to_dict(self) -> dict[str, Any]:
+        first = self.first
+        return {
+            "episode_id": self.episode_id,
+            "run_id": self.run_id,
+            "domain": self.domain,
+            "task_id": self.task_id,
+            "trial": self.trial,
+            "status": self.status,
+            "first_divergence": None
+            if first is None
+            else {"turn": first.turn, "kind": first.kind, "recorded": first.recorded, "current": first.current},
+            "non_failing": [{"turn": d.turn, "kind": d.kind} for d in self.divergences if not d.failing],
+        }
+
+
+def _show(value: Any, limit: int = 300) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"
+
+
+def recorded_steps(row: Mapping[str, Any]) -> list[Step]:
+    return [
+        Step(
+            Action(s["name"], json.loads(s["kwargs_json"]) if s["kwargs_json"] else {}),
+            s["observation"],
+            s["source"],
+            s["error"],
+        )
+        for s in row["trace"]
+    ]
+
+
+def recorded_messages(row: Mapping[str, Any]) -> list[dict[str, Any]]:
+    messages = []
+    for m in row["messages"]:
+        message: dict[str, Any] = {"role": m["role"], "content": m["content"]}
+        if m["tool_calls_json"]:
+            message["tool_calls"] = json.loads(m["tool_calls_json"])
+        if m["tool_call_id"]:
+            message["tool_call_id"] = m["tool_call_id"]
+        if m["name"]:
+            message["name"] = m["name"]
+        messages.append(message)
+    return messages
+
+
+def model_call_entries(rows: list[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The recorded model calls as cache entries: a replay needs no cache directory."""
+    entries = {}
+    for row in rows:
+        for call in row["model_calls"]:
+            entries[call["key"]] = {
+                "request": json.loads(call["request_json"]),
+                "response": json.loads(call["response_json"]),
+                "usage": {"prompt_tokens": call["prompt_tokens"], "completion_tokens": call["completion_tokens"]},
+            }
+    return entries
+
+
+class Replayer:
+    def __init__(
+        self, store: RecordingStore, data_dirs: Mapping[str, str] | None = None, cache_dir: Path | None = None
+    ):
+        self.store = store
+        self.data_dirs = dict(data_dirs or {})
+        _, runs = store.query("SELECT run_id, config_json FROM runs")
+        self.configs = {run_id: json.loads(config) for run_id, config in runs}
+        self.cache = ResponseCache(cache_dir)
+
+    def episodes(self, where: str = "TRUE") -> list[dict[str, Any]]:
+        rows = self.store.episode_rows(where)
+        if self.use_recorded_calls:
+            self.cache.preload(model_call_entries(rows))
+        return rows
+
+    def run_config(self, row: Mapping[str, Any]) -> RunConfig:
+        record = self.configs.get(row["run_id"])
+        config = RunConfig.from_record(record) if record else RunConfig(domain=row["domain"], user=row["user_strategy"])
+        config.cache_mode = CacheMode.REPLAY
+        config.data_dirs = {**config.data_dirs, **self.data_dirs}
+        return config
+
+    def replay(self, row: Mapping[str, Any]) -> EpisodeReplay:
+        result = EpisodeReplay(row["episode_id"], row["run_id"], row["domain"], row["task_id"], row["trial"])
+        task = Task.from_dict(json.loads(row["task_json"]))
+        steps = recorded_steps(row)
+        messages = recorded_messages(row)
+        config = self.run_config(row)
+        agent = ReplayAgent(messages[0], [m for m in messages if m["role"] == "assistant"], row["agent"])
+        # the replayed episode may take exactly as many turns as the record did
+        rollout = RolloutConfig(
+            config.data_dirs, max_steps=max(1, len(steps)), reward=RewardConfig(config.basis, config.zero_on_max_steps)
+        )
+        try:
+            user = build_user(config, row["trial"], self.cache)
+            current = run_episode(EpisodeSpec(task, row["trial"]), agent, user, rollout)
+        except ReplayMissError as exc:
+            result.divergences.append(
+                Divergence("user message", agent.index - 1, "a recorded simulated-user reply", f"{exc}")
+            )
+            return result
+        except (RecordingExhaustedError, InvalidTaskError, DataError, ModelCallError) as exc:
+            result.divergences.append(
+                Divergence("error", agent.index - 1, "the recorded episode", f"{type(exc).__name__}: {exc}")
+            )
+            return result
+        result.divergences = compare(row, steps, current, imported=row["agent"].startswith(IMPORTED_PREFIX))
+        return result
+
+    def replay_all(self, where: str = "TRUE") -> Iterator[EpisodeReplay]:
+        for row in self.episodes(where):
+            yield self.replay(row)
+
+
+def compare(row: Mapping[str, Any], recorded: list[Step], current: EpisodeResult, imported: bool) -> list[Divergence]:
+    found: list[Divergence] = []
+    for turn, (was, now) in enumerate(zip(recorded, current.trace, strict=False)):
+        if was.action != now.action:
+            found.append(Divergence("parsed action", turn, was.action.to_dict(), now.action.to_dict()))
+        if was.observation != now.observation:
+            if now.source == "user" or was.source == "user":
+                found.append(Divergence("user message", turn, was.observation, now.observation))
+            elif imported:
+                found.append(Divergence("stale observation", turn, was.observation, now.observation, failing=False))
+            else:
+                found.append(Divergence("observation", turn, was.observation, now.observation))
+    recorded_end = TerminatedBy(row["terminated_by"])
+    if len(recorded) != len(current.trace) or recorded_end is not current.terminated_by:
+        found.append(
+            Divergence(
+                "termination",
+                None,
+                f"{recorded_end} after {len(recorded)} steps",
+                f"{current.terminated_by} after {len(current.trace)} steps",
+            )
+        )
+    # compare as recorded: through the same JSON the recorder writes
+    now = json.loads(json.dumps(current.breakdown.to_dict(), ensure_ascii=False, sort_keys=True))
+    found.extend(compare_breakdowns(json.loads(row["breakdown_json"]), now))
+    return found
+
+
+def compare_breakdowns(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[Divergence]:
+    found = []
+    was_diff = [(d["table"], d["key"], d["actual"]) for d in recorded["db_diff"]]
+    now_diff = [(d["table"], d["key"], d["actual"]) for d in current["db_diff"]]
+    if recorded["db_match"] != current["db_match"] or was_diff != now_diff:
+        found.append(
+            Divergence("database", None, recorded["db_diff"] or "matches gold", current["db_diff"] or "matches gold")
+        )
+    for component in ("outputs_missing", "actions_matched", "actions_score", "basis", "reward"):
+        if recorded[component] != current[component]:
+            found.append(Divergence(f"reward: {component}", None, recorded[component], current[component]))
+    return found

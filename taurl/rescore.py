@@ -1,0 +1,72 @@
+"""Re-scoring: recompute recorded episodes' rewards under another basis or reward config.
+
+No model runs: the recorded actions are executed again on the episode's database and the final
+state is scored; the new scores are stored beside the old ones (``rescores`` view) with the config
+that produced them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from taurl.core.hashing import canonical_json, sha256_hex
+from taurl.core.reward import GoldCache, RewardConfig, compute_reward
+from taurl.core.types import Task, TerminatedBy
+from taurl.domains import get_domain
+from taurl.record.store import RecordingStore
+from taurl.replay import recorded_steps
+
+
+@dataclass(frozen=True)
+class Rescore:
+    episode_id: str
+    task_id: str
+    old_reward: float
+    new_reward: float
+    row: dict[str, Any]
+
+
+def rescore_id(config: RewardConfig) -> str:
+    return sha256_hex(canonical_json(_config_record(config)))[:12]
+
+
+def _config_record(config: RewardConfig) -> dict[str, Any]:
+    record = asdict(config)
+    record["basis"] = str(config.basis) if config.basis else None
+    return record
+
+
+def rescore(
+    store: RecordingStore, config: RewardConfig, data_dirs: Mapping[str, str] | None = None, where: str = "TRUE"
+) -> list[Rescore]:
+    _, runs = store.query("SELECT run_id, config_json FROM runs")
+    run_dirs = {run_id: json.loads(c).get("data_dirs", {}) for run_id, c in runs}
+    gold_cache = GoldCache()
+    identity, record = rescore_id(config), canonical_json(_config_record(config))
+    results = []
+    for row in store.episode_rows(where):
+        task = Task.from_dict(json.loads(row["task_json"]))
+        domain = get_domain(task.domain)
+        data_dir = {**run_dirs.get(row["run_id"], {}), **(data_dirs or {})}.get(task.domain)
+        initial = domain.database(data_dir)
+        tools = domain.tools_for(task.tool_set)
+        db = initial.fork()
+        actions = [s.action for s in recorded_steps(row)]
+        for action in actions:
+            if not action.is_respond and not action.is_parse_error:
+                tools.invoke(db, action)
+        gold = gold_cache.get(task, initial, tools)
+        breakdown = compute_reward(task, db, gold, actions, tools, TerminatedBy(row["terminated_by"]), config)
+        new = {
+            "episode_id": row["episode_id"],
+            "rescore_id": identity,
+            "config_json": record,
+            "reward": breakdown.reward,
+            "reward_basis": str(breakdown.basis),
+            "breakdown_json": json.dumps(breakdown.to_dict(), ensure_ascii=False, sort_keys=True),
+        }
+        results.append(Rescore(row["episode_id"], row["task_id"], row["reward"], breakdown.reward, new))
+    return results
