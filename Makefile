@@ -1,7 +1,9 @@
 # Every routine command. `make demo` and `make test` set up .venv/ themselves on a fresh machine.
 PYTHON ?= python3
 # skyrl-train 0.3.1 needs Python 3.12: used only to check the training config composes over its base config
-PYTHON312 ?= $(shell command -v python3.12 2>/dev/null || ls /root/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | head -n 1)
+# (pyenv's shim answers to python3.12 even when it cannot run it, so each candidate is tried)
+PYTHON312 ?= $(shell for p in $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin/python3.12 python3.12; do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && echo $$p && break; done)
 VENV := .venv
 STAMP := $(VENV)/.installed
 SKYRL_VENV := .venv-skyrl
