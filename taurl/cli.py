@@ -727,6 +727,41 @@ def rescore_command(
     console.print(f"stored in {recording}: SELECT * FROM rescores WHERE rescore_id = '{identity}'")
 
 
+@app.command("report")
+def report_command(
+    recordings: Annotated[list[str], typer.Argument(help="Recording directories or object-store URIs.")],
+    out: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("report.html"),
+    compare: Annotated[
+        tuple[str, str] | None,
+        typer.Option(help="RUN_A RUN_B: the two runs to compare side by side (default: the first two run ids, sorted)."),
+    ] = None,
+) -> None:
+    """A self-contained HTML report: outcomes and pass^k per run and domain, reward/turn/tool-call charts,
+    failure causes, simulated-user cost and cache hits, and a comparison of two runs."""
+    from taurl.report import ReportError, write_report
+
+    try:
+        write_report(recordings, out, compare)
+    except (RecordingError, ReportError) as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"wrote {out}")
+
+
+@app.command("show")
+def show_command(
+    episode_id: Annotated[str, typer.Argument(help="Episode id, or a unique prefix of at least 6 characters.")],
+    recording: Annotated[list[str], typer.Option(help="Recording directory or object-store URI (repeatable).")] = ...,
+    full: Annotated[bool, typer.Option(help="Print system prompts and tool observations whole.")] = False,
+) -> None:
+    """One episode as a readable transcript: reward breakdown, task, gold actions, every message."""
+    from taurl.show import EpisodeNotFoundError, show
+
+    try:
+        show(recording, episode_id, console, full)
+    except (RecordingError, EpisodeNotFoundError) as exc:
+        raise fail(str(exc)) from exc
+
+
 def episode_summary(result: EpisodeResult) -> dict:
     b = result.breakdown
     return {

@@ -133,9 +133,16 @@ def model_call_entries(rows: list[Mapping[str, Any]]) -> dict[str, dict[str, Any
 
 class Replayer:
     def __init__(
-        self, store: RecordingStore, data_dirs: Mapping[str, str] | None = None, cache_dir: Path | None = None
+        self,
+        store: RecordingStore,
+        data_dirs: Mapping[str, str] | None = None,
+        cache_dir: Path | None = None,
+        use_recorded_calls: bool = True,
     ):
+        """``use_recorded_calls`` serves model calls from the recording itself; without it only
+        ``cache_dir`` answers (which proves a cache alone replays the conversations)."""
         self.store = store
+        self.use_recorded_calls = use_recorded_calls
         self.data_dirs = dict(data_dirs or {})
         _, runs = store.query("SELECT run_id, config_json FROM runs")
         self.configs = {run_id: json.loads(config) for run_id, config in runs}
@@ -168,15 +175,20 @@ class Replayer:
         try:
             user = build_user(config, row["trial"], self.cache)
             current = run_episode(EpisodeSpec(task, row["trial"]), agent, user, rollout)
-        except ReplayMissError as exc:
-            result.divergences.append(
-                Divergence("user message", agent.index - 1, "a recorded simulated-user reply", f"{exc}")
-            )
-            return result
-        except (RecordingExhaustedError, InvalidTaskError, DataError, ModelCallError) as exc:
-            result.divergences.append(
-                Divergence("error", agent.index - 1, "the recorded episode", f"{type(exc).__name__}: {exc}")
-            )
+        except (ReplayMissError, RecordingExhaustedError, InvalidTaskError, DataError, ModelCallError) as exc:
+            # an aborted replay: a changed action before the abort is its cause, so it comes first
+            for turn, (was, now) in enumerate(zip(steps, agent.actions, strict=False)):
+                if was.action != now:
+                    result.divergences.append(Divergence("parsed action", turn, was.action.to_dict(), now.to_dict()))
+                    break
+            if isinstance(exc, ReplayMissError):
+                result.divergences.append(
+                    Divergence("user message", agent.index - 1, "a recorded simulated-user reply", str(exc))
+                )
+            else:
+                result.divergences.append(
+                    Divergence("error", agent.index - 1, "the recorded episode", f"{type(exc).__name__}: {exc}")
+                )
             return result
         result.divergences = compare(row, steps, current, imported=row["agent"].startswith(IMPORTED_PREFIX))
         return result

@@ -486,3 +486,10 @@ def test_format_tool_call_writes_qwens_format():
         format_tool_call(call("x", note="<b>"))
         == '<tool_call>\n{"name": "x", "arguments": {"note": "\\u003cb>"}}\n</tool_call>'
     )
+
+
+def test_record_data_that_starts_like_a_call_is_a_reply():
+    """An agent quoting a user record ({"name": {"first_name": ...}}, cut short) is talking, not calling."""
+    text = 'Here is what I found: {"name": {"first_name": "Tara", "last_name": "Ortiz"}, "email": "\nIs there anything else?'
+    result = parse(text)
+    assert result.action.is_respond and result.error is None

@@ -53,7 +53,8 @@ _FENCE_CLOSE = re.compile(r"\s*```\s*\Z")
 _CALL_KEYS = frozenset({"name", "arguments", "parameters", "type", "id", "function"})
 # an unmarked object can only be a call if its first key is a call key: the scan skips all other objects
 _OBJECT_START = re.compile(r'\{\s*"(?:' + "|".join(sorted(_CALL_KEYS)) + r')"\s*:')
-_CALL_START = re.compile(r"""\{\s*["']?(?:name|function)["']?\s*:""")
+# an attempted call: {"name": "<string>" or {"function": {...}; data such as {"name": {"first_name": ...}} is not one
+_CALL_START = re.compile(r"""\{\s*["']?(?:name["']?\s*:\s*["']|function["']?\s*:\s*[{"'])""")
 _JSON_AHEAD = re.compile(r"\s*(?:[{\[]|```)")
 _BLANK_TO_END = re.compile(r"\s*\Z")
 _DECODER = json.JSONDecoder()

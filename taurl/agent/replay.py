@@ -13,7 +13,7 @@ from taurl.agent.base import Turn, native_turn
 from taurl.agent.parser import parse
 from taurl.core.messages import Message
 from taurl.core.tools import ToolRegistry
-from taurl.core.types import Task
+from taurl.core.types import Action, Task
 
 TEXT_POLICIES = ("text", "skyrl-policy")
 
@@ -29,6 +29,7 @@ class ReplayAgent:
         self.parses_text = agent in TEXT_POLICIES
         self.pick = pick
         self.index = 0
+        self.actions: list[Action] = []  # what the replayed turns did, for diagnosing an aborted replay
 
     def start(self, task: Task, tools: ToolRegistry, policy: str) -> Message:
         self.index = 0
@@ -42,8 +43,11 @@ class ReplayAgent:
         message = self.recorded[self.index]
         self.index += 1
         if message.get("tool_calls") or not self.parses_text:
-            return native_turn(message)
-        return Turn(message, parse(message.get("content") or "", pick=self.pick).action, None)
+            turn = native_turn(message)
+        else:
+            turn = Turn(message, parse(message.get("content") or "", pick=self.pick).action, None)
+        self.actions.append(turn.action)
+        return turn
 
     @property
     def remaining(self) -> int:

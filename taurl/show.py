@@ -1,0 +1,218 @@
+"""One recorded episode as a readable transcript in the terminal (``taurl show``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from taurl.record.store import RecordingStore
+
+MIN_PREFIX = 6
+SYSTEM_LINES = 4
+OBSERVATION_CHARS = 400
+OBSERVATION_LINES = 8
+TOOL_RESPONSE_TAG = "<tool_response>"
+LIST_IDS_HINT = 'list the ids with: taurl sql --recording DIR "SELECT episode_id, task_id FROM episodes"'
+ROLE_STYLES = {"system": "dim", "user": "bold green", "assistant": "bold cyan", "tool": "bold magenta"}
+
+
+class EpisodeNotFoundError(LookupError):
+    """An id that names no episode, or more than one: the message says what to do."""
+
+
+@dataclass
+class Episode:
+    row: dict[str, Any]
+    messages: list[dict[str, Any]]
+
+    @property
+    def breakdown(self) -> dict[str, Any]:
+        return json.loads(self.row["breakdown_json"] or "{}")
+
+    @property
+    def task(self) -> dict[str, Any]:
+        return json.loads(self.row["task_json"] or "{}")
+
+
+def _dicts(store: RecordingStore, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    columns, rows = store.query(sql, params)
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+def resolve(store: RecordingStore, given: str) -> str:
+    """The full episode id for ``given``: the id itself, or a prefix of at least MIN_PREFIX characters
+    that only one episode has."""
+    matches = _dicts(
+        store,
+        "SELECT DISTINCT episode_id, run_id, domain, task_id, trial FROM episodes "
+        "WHERE starts_with(episode_id, $1) ORDER BY episode_id LIMIT 6",
+        [given],
+    )
+    exact = [m for m in matches if m["episode_id"] == given]
+    if exact:
+        return given
+    if not matches:
+        raise EpisodeNotFoundError(f"no episode id starts with {given!r}; {LIST_IDS_HINT}")
+    if len(given) < MIN_PREFIX:
+        raise EpisodeNotFoundError(f"give at least {MIN_PREFIX} characters of the episode id (got {given!r})")
+    if len(matches) > 1:
+        listed = ", ".join(f"{m['episode_id']} ({m['run_id']} {m['domain']}/{m['task_id']} #{m['trial']})" for m in matches[:5])
+        raise EpisodeNotFoundError(f"{given!r} is the start of several episode ids: {listed}; give more characters")
+    return matches[0]["episode_id"]
+
+
+def load(store: RecordingStore, episode_id: str) -> Episode:
+    (row,) = _dicts(store, "SELECT * FROM episodes WHERE episode_id = $1 LIMIT 1", [episode_id])
+    messages = _dicts(
+        store,
+        "SELECT idx, role, content, tool_calls_json, name FROM messages WHERE episode_id = $1 ORDER BY idx",
+        [episode_id],
+    )
+    return Episode(row, messages)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def call_text(name: str, kwargs: dict[str, Any]) -> str:
+    """A call as ``name(key=value, ...)`` with JSON values: how the gold actions read in the task files."""
+    args = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in kwargs.items())
+    return f"{name}({args})"
+
+
+def shorten(text: str, full: bool, max_chars: int = OBSERVATION_CHARS, max_lines: int = OBSERVATION_LINES) -> Text:
+    """The text cut at max_lines lines or max_chars characters, saying how much was left out."""
+    if full:
+        return Text(text)
+    lines = text.splitlines() or [""]
+    kept = "\n".join(lines[:max_lines])
+    if len(kept) > max_chars:
+        kept = kept[:max_chars]
+    result = Text(kept)
+    hidden = len(text) - len(kept)
+    if hidden > 0:
+        result.append(f" … (+{hidden:,} characters; --full shows all)", style="dim italic")
+    return result
+
+
+def tool_calls_of(message: dict[str, Any]) -> list[tuple[str, dict[str, Any] | str]]:
+    """(name, arguments) of each call; arguments that are not a JSON object stay raw text."""
+    calls = []
+    for call in json.loads(message["tool_calls_json"] or "[]"):
+        function = call.get("function") or {}
+        raw = function.get("arguments") or "{}"
+        try:
+            args = json.loads(raw) if isinstance(raw, str) else raw
+        except json.JSONDecodeError:
+            args = raw
+        calls.append((function.get("name", "?"), args if isinstance(args, dict) else str(raw)))
+    return calls
+
+
+def message_body(message: dict[str, Any], full: bool) -> tuple[str, Text]:
+    """The label and text of one message."""
+    role, content = message["role"], message["content"] or ""
+    if role == "system":
+        lines = content.splitlines()
+        if full or len(lines) <= SYSTEM_LINES:
+            return "system", Text(content, style="dim")
+        body = Text("\n".join(lines[:SYSTEM_LINES]), style="dim")
+        body.append(f"\n… ({len(lines) - SYSTEM_LINES} more lines of system prompt; --full shows all)", style="dim italic")
+        return "system", body
+    if role == "assistant":
+        calls = tool_calls_of(message)
+        body = Text(content) if content else Text()
+        for name, args in calls:
+            if body:
+                body.append("\n")
+            body.append("→ ", style="cyan")
+            body.append(call_text(name, args) if isinstance(args, dict) else f"{name}({args})", style="bold")
+        return "assistant", body
+    if role == "tool":
+        return "tool", shorten(content, full)  # its name is the call just above
+    if role == "user" and content.startswith(TOOL_RESPONSE_TAG):  # a text-only endpoint's tool answer
+        inner = content.removeprefix(TOOL_RESPONSE_TAG).removesuffix("</tool_response>").strip()
+        return "tool", shorten(inner, full)
+    return role, Text(content)
+
+
+def header(episode: Episode) -> Panel:
+    row, b = episode.row, episode.breakdown
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    reward = row["reward"]
+    style = "green" if reward >= 1 - 1e-6 else ("yellow" if reward > 0 else "red")
+    missing_outputs = b.get("outputs_missing") or []
+    expected_outputs = b.get("outputs_expected") or []
+    matched, missing = b.get("actions_matched") or [], b.get("actions_missing") or []
+    fields = [
+        ("episode", row["episode_id"]),
+        ("run", f"{row['run_id']}  (agent {row['agent']}, user {row['user_strategy']})"),
+        ("task", f"{row['domain']}/{row['task_id']}  split {row['split']}, trial {row['trial']}"),
+        ("reward", Text(f"{reward:.3f}", style=f"bold {style}")),
+        ("basis", f"{row['reward_basis']}" + (" (trivially passable)" if row["trivially_passable"] else "")),
+        ("db match", Text("yes", "green") if row["db_match"] else Text(f"no ({len(b.get('db_diff') or [])} record(s) differ)", "red")),
+        (
+            "outputs",
+            "none expected"
+            if not expected_outputs
+            else (f"missing {', '.join(map(repr, missing_outputs))}" if missing_outputs else "all said"),
+        ),
+        ("actions", f"{len(matched)} matched, {len(missing)} missing (score {row['actions_score']:.2f})"),
+        ("ended by", f"{row['terminated_by']} after {row['steps']} step(s), {row['n_tool_calls']} tool call(s)"),
+    ]
+    if row["source_reward"] is not None:
+        fields.append(("source reward", f"{row['source_reward']:.3f}"))
+    for label, value in fields:
+        grid.add_row(label, value)
+    return Panel(grid, title="episode", title_align="left")
+
+
+def gold_actions(episode: Episode) -> Table | None:
+    """The task's gold actions, each marked matched (✓), missed (✗) or not scored (·)."""
+    b = episode.breakdown
+    scored = [a for a in episode.task.get("actions") or [] if a["name"] != "respond"]
+    if not scored:
+        return None
+    matched, missing = set(b.get("actions_matched") or []), set(b.get("actions_missing") or [])
+    table = Table.grid(padding=(0, 1))
+    for index, action in enumerate(scored):
+        mark = Text("✓", "green") if index in matched else (Text("✗", "bold red") if index in missing else Text("·", "dim"))
+        table.add_row(mark, Text(call_text(action["name"], action.get("kwargs") or {})))
+    return table
+
+
+def render(console: Console, episode: Episode, full: bool = False) -> None:
+    console.print(header(episode))
+    task = episode.task
+    parts: list[Any] = [Text(task.get("instruction", ""))]
+    gold = gold_actions(episode)
+    if gold is not None:
+        parts += [Text("\ngold actions", style="bold"), gold]
+    console.print(Panel(Group(*parts), title="task", title_align="left"))
+    transcript = Table.grid(padding=(0, 1, 1, 0))
+    transcript.add_column(justify="right", no_wrap=True, min_width=9)
+    transcript.add_column(ratio=1)
+    for message in episode.messages:
+        label, body = message_body(message, full)
+        transcript.add_row(Text(label, style=ROLE_STYLES.get(label, "bold")), body)
+    console.rule(f"transcript ({len(episode.messages)} messages)")
+    console.print(transcript)
+
+
+def show(recordings: list[str], given: str, console: Console, full: bool = False) -> str:
+    """Print the episode ``given`` names (its id or a unique prefix); returns the full id."""
+    store = RecordingStore(recordings)
+    try:
+        episode_id = resolve(store, given)
+        render(console, load(store, episode_id), full)
+    finally:
+        store.close()
+    return episode_id
