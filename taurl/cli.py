@@ -98,6 +98,69 @@ def domains_show(name: Annotated[str, typer.Argument(help="Domain name.")]) -> N
     console.print(domain.policy)
 
 
+@domains_app.command("validate")
+def domains_validate(
+    domain: Annotated[list[str] | None, typer.Option(help="Validate only these domains (repeatable).")] = None,
+    output_format: Annotated[str, typer.Option("--format", help="table or json (one object per domain).")] = "table",
+) -> None:
+    """Check each domain's built-in tasks: gold replays cleanly, the oracle scores 1.0, a do-nothing agent
+    passes ≤ 5%, every state-changing tool and policy rule is covered. Exits non-zero on any failure."""
+    from taurl.validate import validate_domain
+
+    names = domain or list(DOMAIN_NAMES)
+    results = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+        disable=output_format == "json",
+    ) as progress:
+        bar = progress.add_task("validating", total=len(names))
+        for name in names:
+            try:
+                results.append(validate_domain(name))
+            except DataError as exc:
+                raise fail(str(exc)) from exc
+            progress.advance(bar)
+    if output_format == "json":
+        json.dump([r.to_dict() for r in results], sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        table = Table("", *(r.domain for r in results), title="domain validation")
+
+        def mark(ok: bool, text: str) -> str:
+            return f"[green]{text}[/]" if ok else f"[red]{text}[/]"
+
+        rows = [
+            ("tasks (train / test)", lambda r: mark(r.train >= 200 and r.test >= 50, f"{r.train} / {r.test}")),
+            ("gold replay errors", lambda r: mark(r.gold_errors == 0, str(r.gold_errors))),
+            ("oracle mean reward", lambda r: mark(r.oracle_mean == 1.0, f"{r.oracle_mean:.3f}")),
+            ("do-nothing pass rate", lambda r: mark(r.do_nothing_pass_rate <= 0.05, f"{r.do_nothing_pass_rate:.1%}")),
+            (
+                "state-changing tools exercised",
+                lambda r: mark(
+                    r.write_tools == r.write_tools_exercised, f"{len(r.write_tools_exercised)}/{len(r.write_tools)}"
+                ),
+            ),
+            (
+                "policy rules covered",
+                lambda r: mark(bool(r.rules) and r.rules == r.rules_covered, f"{len(r.rules_covered)}/{len(r.rules)}"),
+            ),
+            ("tasks changing the database", lambda r: mark(r.db_changing_share >= 0.5, f"{r.db_changing_share:.0%}")),
+            ("refusal tasks", lambda r: mark(r.refusals > 0, str(r.refusals))),
+        ]
+        for label, cell in rows:
+            table.add_row(label, *(cell(r) for r in results))
+        console.print(table)
+        for r in results:
+            for failure in r.failures:
+                err.print(f"[red]{r.domain}:[/] {failure}")
+    if any(not r.ok for r in results):
+        raise typer.Exit(1)
+
+
 @app.command("hash")
 def hash_command(
     domain: Annotated[str, typer.Option(help="Domain whose database to hash.")] = "airline",
@@ -733,17 +796,21 @@ def report_command(
     out: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("report.html"),
     compare: Annotated[
         tuple[str, str] | None,
-        typer.Option(help="RUN_A RUN_B: the two runs to compare side by side (default: the first two run ids, sorted)."),
+        typer.Option(
+            help="RUN_A RUN_B: the two runs to compare side by side (default: the first two run ids, sorted)."
+        ),
     ] = None,
 ) -> None:
     """A self-contained HTML report: outcomes and pass^k per run and domain, reward/turn/tool-call charts,
     failure causes, simulated-user cost and cache hits, and a comparison of two runs."""
+    from rich.markup import escape
+
     from taurl.report import ReportError, write_report
 
     try:
         write_report(recordings, out, compare)
     except (RecordingError, ReportError) as exc:
-        raise fail(str(exc)) from exc
+        raise fail(escape(str(exc))) from exc
     console.print(f"wrote {out}")
 
 
@@ -754,12 +821,14 @@ def show_command(
     full: Annotated[bool, typer.Option(help="Print system prompts and tool observations whole.")] = False,
 ) -> None:
     """One episode as a readable transcript: reward breakdown, task, gold actions, every message."""
+    from rich.markup import escape
+
     from taurl.show import EpisodeNotFoundError, show
 
     try:
         show(recording, episode_id, console, full)
     except (RecordingError, EpisodeNotFoundError) as exc:
-        raise fail(str(exc)) from exc
+        raise fail(escape(str(exc))) from exc
 
 
 def episode_summary(result: EpisodeResult) -> dict:

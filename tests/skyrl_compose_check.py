@@ -31,8 +31,9 @@ ours.pop("hydra", None)
 ours.pop("defaults", None)
 with initialize_config_dir(config_dir=base_dir, version_base=None):
     base = OmegaConf.to_container(compose(config_name="ppo_base_config"), resolve=False)
+overrides = sys.argv[2:]  # e.g. the launch script's, which must name existing keys
 with initialize_config_dir(config_dir=ours_dir, version_base=None):
-    composed = compose(config_name="tau_bench")
+    composed = compose(config_name="tau_bench", overrides=overrides)
 composed_plain = OmegaConf.to_container(composed, resolve=False)
 
 

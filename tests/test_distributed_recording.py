@@ -121,3 +121,34 @@ def test_credentials_in_an_object_store_uri_are_refused():
 
     with pytest.raises(RecordingLocationError, match="environment"):
         resolve("s3://bucket/x?access_key=AKIA&secret_key=shh")
+
+
+def test_a_spend_budget_is_shared_by_ray_workers(ray_local):
+    """Two worker processes share one token budget through a named Ray actor."""
+    from taurl.sim.server import SimServer
+
+    ray = ray_local
+    with SimServer() as server:
+
+        @ray.remote
+        def spend(base_url: str, worker: int) -> int:
+            from taurl.llm.cache import CacheMode
+            from taurl.llm.client import BudgetExceededError, ChatClient, ClientLimits, RetryPolicy
+
+            limits = ClientLimits(max_total_tokens=400, ledger="ray:test-shared-budget")
+            client = ChatClient("sim-user", base_url, mode=CacheMode.OFF, limits=limits, retry=RetryPolicy(attempts=1))
+            sent = 0
+            for i in range(200):
+                try:
+                    client.complete([{"role": "user", "content": f"worker {worker} message {i} " + "x" * 80}])
+                except BudgetExceededError:
+                    break
+                sent += 1
+            return sent
+
+        sent = ray.get([spend.remote(server.base_url, w) for w in range(2)])
+        served = server.stats()["requests"]
+    assert all(n > 0 for n in sent) and sum(sent) == served
+    ledger = ray.get_actor("test-shared-budget", namespace="taurl")
+    tokens, _ = ray.get(ledger.spent.remote())
+    assert 400 <= tokens < 400 + 2 * 60  # stopped once the shared total passed the budget (at most one call each over)

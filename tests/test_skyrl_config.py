@@ -39,6 +39,23 @@ def test_every_key_taurl_sets_exists_in_skyrl_trains_base_config():
     assert set(result["env_config"]) == set(DEFAULTS)
 
 
+def test_the_launch_script_overrides_compose_over_the_training_config():
+    import re
+
+    script = (REPO / "tools" / "run_tau_bench.sh").read_text()
+    keys = re.findall(r"^\s+\"?((?:data|trainer|generator|environment)\.[A-Za-z0-9_.]+)=", script, re.MULTILINE)
+    assert len(keys) >= 15
+    overrides = [f"{key}=['/data/train.parquet']" if key.startswith("data.") else f"{key}=1" for key in keys]
+    out = subprocess.run(
+        [str(skyrl_python()), str(REPO / "tests" / "skyrl_compose_check.py"), str(CONFIG_DIR), *overrides],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": os.environ.get("HOME", "/root")},
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
 def test_env_config_in_the_yaml_names_exactly_the_env_keys():
     config = yaml.safe_load((CONFIG_DIR / "tau_bench.yaml").read_text())
     assert set(config["environment"]["skyrl_gym"]["tau_bench"]) == set(DEFAULTS)

@@ -34,7 +34,9 @@ class ResponseCache:
         self.directory = Path(directory) if directory is not None else None
         # JSONDisk: values are JSON, never pickles; eviction "none": a recording cache never forgets
         self._cache = (
-            diskcache.Cache(str(self.directory), disk=diskcache.JSONDisk, eviction_policy="none") if self.directory else None
+            diskcache.Cache(str(self.directory), disk=diskcache.JSONDisk, eviction_policy="none")
+            if self.directory
+            else None
         )
         self._memory: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()

@@ -19,6 +19,7 @@ from typing import Any
 
 from taurl.core.types import ModelCall
 from taurl.llm.cache import CacheMode, ResponseCache
+from taurl.llm.ledger import ledger_for
 from taurl.llm.request import ChatRequest
 
 # USD per million tokens (input, output). Unknown models cost 0 unless a dollar budget is set.
@@ -48,6 +49,7 @@ class ClientLimits:
     calls_per_minute: int | None = None
     max_total_tokens: int | None = None
     max_cost_usd: float | None = None
+    ledger: str | None = None  # None: the budget is per process; "ray:<name>": shared by a Ray run's workers
 
 
 @dataclass(frozen=True)
@@ -75,20 +77,22 @@ class _EndpointLimiter:
         self.semaphore = threading.BoundedSemaphore(limits.max_concurrency) if limits.max_concurrency else None
         self.lock = threading.Lock()
         self.recent: deque[float] = deque()
-        self.tokens = 0
-        self.cost = 0.0
+        self.ledger = ledger_for(limits.ledger)
 
     def check_budget(self, key: str) -> None:
         limits = self.limits
-        with self.lock:
-            if limits.max_total_tokens is not None and self.tokens >= limits.max_total_tokens:
-                raise BudgetExceededError(
-                    f"token budget of {limits.max_total_tokens} spent ({self.tokens} used); request {key[:16]} not sent"
-                )
-            if limits.max_cost_usd is not None and self.cost >= limits.max_cost_usd:
-                raise BudgetExceededError(
-                    f"spend budget of ${limits.max_cost_usd:.2f} spent (${self.cost:.4f}); request {key[:16]} not sent"
-                )
+        if limits.max_total_tokens is None and limits.max_cost_usd is None:
+            return
+        tokens, cost = self.ledger.spent()
+        scope = "this run's" if limits.ledger else "this process's"
+        if limits.max_total_tokens is not None and tokens >= limits.max_total_tokens:
+            raise BudgetExceededError(
+                f"{scope} token budget of {limits.max_total_tokens} is spent ({tokens} used); request {key[:16]} not sent"
+            )
+        if limits.max_cost_usd is not None and cost >= limits.max_cost_usd:
+            raise BudgetExceededError(
+                f"{scope} spend budget of ${limits.max_cost_usd:.2f} is spent (${cost:.4f}); request {key[:16]} not sent"
+            )
 
     def wait_for_rate(self) -> None:
         per_minute = self.limits.calls_per_minute
@@ -106,9 +110,7 @@ class _EndpointLimiter:
             time.sleep(max(wait, 0.01))
 
     def charge(self, tokens: int, cost: float) -> None:
-        with self.lock:
-            self.tokens += tokens
-            self.cost += cost
+        self.ledger.charge(tokens, cost)
 
 
 _LIMITERS: dict[tuple[str, str], _EndpointLimiter] = {}
@@ -182,7 +184,9 @@ class ChatClient:
         latency_ms = (time.perf_counter() - start) * 1000
         if self.cache is not None:
             self.cache.set(key, entry)
-        return self.completion_from_entry(request, key, entry, cache_hit=False, latency_ms=latency_ms, attempts=attempts)
+        return self.completion_from_entry(
+            request, key, entry, cache_hit=False, latency_ms=latency_ms, attempts=attempts
+        )
 
     def completion_from_entry(
         self, request: ChatRequest, key: str, entry: dict[str, Any], cache_hit: bool, latency_ms: float, attempts: int

@@ -8,7 +8,8 @@ calls go through taurl's ChatClient cache; finished episodes go to the recorder.
 
 env_config keys: ``user_strategy``, ``user_model``, ``user_base_url``, ``cache_mode``, ``cache_dir``,
 ``recording_dir``, ``reward_basis``, ``max_turns``, ``data_dirs`` (domain -> directory), plus
-``run_id``, ``independent_user_samples``, ``pick`` and ``user_max_cost_usd``. With none given it
+``run_id``, ``independent_user_samples``, ``pick``, ``user_max_cost_usd`` and ``spend_ledger``
+(``"ray"`` makes that budget one for the whole Ray run instead of one per worker process). With none given it
 runs offline: scripted user, built-in databases, no recording.
 """
 
@@ -51,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "independent_user_samples": False,
     "pick": "first",
     "user_max_cost_usd": None,
+    "spend_ledger": None,  # "ray": the user budget is shared by every Ray worker of the run
 }
 
 _WRITERS: dict[str, RecordingWriter] = {}
@@ -130,7 +132,10 @@ class TauBenchEnv(BaseTextEnv):
             cache_dir=Path(self.settings["cache_dir"]),
             basis=RewardBasis(self.settings["reward_basis"]) if self.settings["reward_basis"] else None,
             data_dirs=dict(self.settings["data_dirs"] or {}),
-            limits=ClientLimits(max_cost_usd=self.settings["user_max_cost_usd"]),
+            limits=ClientLimits(
+                max_cost_usd=self.settings["user_max_cost_usd"],
+                ledger=f"ray:taurl-spend-{self.settings['run_id']}" if self.settings["spend_ledger"] == "ray" else None,
+            ),
         )
         self.user = build_user(self.run_config, self.trial)
         domain = get_domain(self.task.domain)
