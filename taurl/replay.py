@@ -12,6 +12,7 @@ reported as a ``stale observation``, which does not fail the replay.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -154,12 +155,16 @@ class Replayer:
             self.cache.preload(model_call_entries(rows))
         return rows
 
-    def run_config(self, row: Mapping[str, Any]) -> RunConfig:
-        record = self.configs.get(row["run_id"])
-        config = RunConfig.from_record(record) if record else RunConfig(domain=row["domain"], user=row["user_strategy"])
+    @functools.cache  # noqa: B019 (one Replayer per replay run; configs are few)
+    def _run_config(self, run_id: str, domain: str, user_strategy: str) -> RunConfig:
+        record = self.configs.get(run_id)
+        config = RunConfig.from_record(record) if record else RunConfig(domain=domain, user=user_strategy)
         config.cache_mode = CacheMode.REPLAY
         config.data_dirs = {**config.data_dirs, **self.data_dirs}
         return config
+
+    def run_config(self, row: Mapping[str, Any]) -> RunConfig:
+        return self._run_config(row["run_id"], row["domain"], row["user_strategy"])
 
     def replay(self, row: Mapping[str, Any]) -> EpisodeReplay:
         result = EpisodeReplay(row["episode_id"], row["run_id"], row["domain"], row["task_id"], row["trial"])

@@ -78,3 +78,33 @@ def test_clone_is_deep():
     copy = clone(value)
     copy["a"][0]["b"] = 2
     assert value == {"a": [{"b": 1}]}
+
+
+def test_canonical_equal_agrees_with_the_canonical_text():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from taurl.core.hashing import canonical_equal, to_hashable
+
+    scalars = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-3, 3),
+        st.floats(-2, 2, allow_nan=False),
+        st.sampled_from(["a", "b", "1"]),
+    )
+    values = st.recursive(
+        scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["x", "y", "z"]), inner, max_size=3)
+        ),
+        max_leaves=8,
+    )
+
+    @given(values, values)
+    def check(a, b):
+        assert canonical_equal(a, b) == (str(to_hashable(a)) == str(to_hashable(b)))
+        assert canonical_equal(a, a)
+
+    check()
+    assert not canonical_equal({"v": 1}, {"v": 1.0}) and not canonical_equal(1, True) and not canonical_equal(0.0, -0.0)

@@ -8,10 +8,11 @@ looks at records either of them touched.
 
 from __future__ import annotations
 
+import marshal
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from taurl.core.hashing import sha256_hex, to_hashable
+from taurl.core.hashing import canonical_equal, sha256_hex, to_hashable
 from taurl.core.types import RecordDiff
 
 Record = Any
@@ -112,7 +113,7 @@ class Database:
             mine, theirs = self._lookup(table, key), other._lookup(table, key)
             if mine is theirs:
                 continue
-            if str(to_hashable(mine)) != str(to_hashable(theirs)):
+            if not canonical_equal(mine, theirs):
                 diffs.append(RecordDiff(table, key, mine, theirs))
         return diffs
 
@@ -152,3 +153,98 @@ def _base_record_texts(base: Tables) -> dict[str, dict[str, str]]:
         texts = {t: {k: repr((k, to_hashable(r))) for k, r in records.items()} for t, records in base.items()}
         cached = _BASE_TEXTS[id(base)] = (base, texts)
     return cached[1]
+
+
+_ABSENT = object()
+
+
+class PlainDatabase:
+    """An episode's database as plain nested dicts, for tools that change records in place (τ-bench's).
+
+    Such tools cannot be handed copy-on-write views, so an episode works on a deep copy of the shared
+    base, made the first time a tool asks for :attr:`data` (``fork`` itself copies nothing). Nothing
+    records which records a tool touched, so comparisons look at every record, by τ-bench's canonical
+    form. The interface is :class:`Database`'s, for :class:`~taurl.core.env.DomainEnv` and the reward.
+    """
+
+    def __init__(self, base: dict[str, Any]):
+        self._base = base
+        self._data: dict[str, Any] | None = None
+        self.reference: Mapping[str, Any] = {}
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """This episode's own mutable copy of the whole state: what the tools change."""
+        if self._data is None:
+            self._data = clone(self._base)
+        return self._data
+
+    @property
+    def _current(self) -> dict[str, Any]:
+        return self._base if self._data is None else self._data
+
+    def __getitem__(self, table: str) -> Any:
+        return self._current[table]
+
+    @property
+    def base_id(self) -> int:
+        return id(self._base)
+
+    @property
+    def table_names(self) -> list[str]:
+        return list(self._current)
+
+    def fork(self) -> PlainDatabase:
+        return PlainDatabase(self._base)
+
+    def touched(self) -> set[tuple[str, str]]:
+        """Records that differ from the base."""
+        return {(d.table, d.key) for d in self.diff(self.fork())}
+
+    def diff(self, other: PlainDatabase) -> list[RecordDiff]:
+        """Records that differ from ``other`` (same base), by τ-bench's canonical form; a table that is
+        not a mapping counts as one record with key ``""``."""
+        if other._base is not self._base:
+            raise ValueError("can only diff databases built on the same base")
+        mine, theirs = self._current, other._current
+        diffs = []
+        for table in sorted(set(mine) | set(theirs)):
+            if mine is theirs or _same(mine.get(table, _ABSENT), theirs.get(table, _ABSENT)):
+                continue
+            my_records, their_records = _records(mine.get(table)), _records(theirs.get(table))
+            for key in sorted(set(my_records) | set(their_records), key=str):
+                actual, expected = my_records.get(key, _ABSENT), their_records.get(key, _ABSENT)
+                if not _same(actual, expected):
+                    diffs.append(RecordDiff(table, key, _present(actual), _present(expected)))
+        return diffs
+
+    def to_dict(self) -> dict[str, Any]:
+        return clone(self._current)
+
+    def state_hash(self) -> str:
+        return sha256_hex(str(to_hashable(self._current)))
+
+
+def _records(table: Any) -> Mapping[str, Any]:
+    if table is None:
+        return {}
+    return table if isinstance(table, Mapping) else {"": table}
+
+
+def _present(value: Any) -> Any:
+    return None if value is _ABSENT else value
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal by τ-bench's canonical form. Equal marshal bytes (same types, values and order) settle
+    almost every pair at C speed; the canonical text decides the rest (e.g. reordered keys)."""
+    if a is b:
+        return True
+    if a is _ABSENT or b is _ABSENT:
+        return False
+    try:
+        if marshal.dumps(a, 2) == marshal.dumps(b, 2):
+            return True
+    except ValueError:  # a type marshal cannot write: only the canonical text can tell
+        pass
+    return str(to_hashable(a)) == str(to_hashable(b))

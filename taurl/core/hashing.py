@@ -22,6 +22,27 @@ def to_hashable(value: Any) -> Any:
     return value
 
 
+def canonical_equal(a: Any, b: Any) -> bool:
+    """Whether ``str(to_hashable(a)) == str(to_hashable(b))``, without building either text.
+
+    Types must match (τ-bench's text tells 1 from 1.0 and from True); dicts compare regardless of
+    key order, lists and tuples element by element, sets as sorted, floats by their repr."""
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(map(canonical_equal, a, b))
+    if type(a) is not type(b):
+        containers = (dict, list, tuple, set)
+        if isinstance(a, containers) and isinstance(b, containers):  # e.g. {} and [] both print "()"
+            return str(to_hashable(a)) == str(to_hashable(b))
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(canonical_equal(a[key], b[key]) for key in a)
+    if isinstance(a, float):
+        return repr(a) == repr(b)
+    if isinstance(a, set):
+        return str(to_hashable(a)) == str(to_hashable(b))
+    return a == b
+
+
 def canonical_hash(value: Any) -> str:
     """τ-bench's ``consistent_hash(to_hashable(value))``."""
     return hashlib.sha256(str(to_hashable(value)).encode("utf-8")).hexdigest()

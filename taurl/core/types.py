@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -158,12 +157,25 @@ class RewardBreakdown:
         return 1.0 - len(self.outputs_missing) / len(self.outputs_expected)
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["basis"] = str(self.basis)
-        data["requested_basis"] = str(self.requested_basis)
-        data["terminated_by"] = str(self.terminated_by) if self.terminated_by else None
-        data["outputs_score"] = self.outputs_score
-        return data
+        """Plain data (field by field rather than ``dataclasses.asdict``, which deep-copies every record)."""
+        return {
+            "reward": self.reward,
+            "basis": str(self.basis),
+            "requested_basis": str(self.requested_basis),
+            "db_match": self.db_match,
+            "db_diff": [
+                {"table": d.table, "key": d.key, "actual": d.actual, "expected": d.expected} for d in self.db_diff
+            ],
+            "outputs_expected": list(self.outputs_expected),
+            "outputs_missing": list(self.outputs_missing),
+            "outputs_score": self.outputs_score,
+            "actions_score": self.actions_score,
+            "actions_matched": list(self.actions_matched),
+            "actions_missing": list(self.actions_missing),
+            "gold_changes_db": self.gold_changes_db,
+            "trivially_passable": self.trivially_passable,
+            "terminated_by": str(self.terminated_by) if self.terminated_by else None,
+        }
 
 
 @dataclass(frozen=True)
