@@ -91,22 +91,22 @@ def trend(delta: float | None, better: int) -> str:
     return "num up" if delta * better > 0 else "num down"
 
 
-def metric(value_text: str, name: str, run: str, domain: str | None = None, tag: str = "td", **extra: str) -> str:
-    """An element that shows one checkable number, with the attributes that name it."""
+def metric(value_text: str, name: str, run: str, domain: str | None = None, css: str = "", **extra: str) -> str:
+    """A cell that shows one checkable number, with the attributes that name it (``extra``: more data-*)."""
     attrs = {"data-metric": name, "data-run": run, **({"data-domain": domain} if domain is not None else {})}
-    attrs |= {f"data-{k}": v for k, v in extra.items()}
+    attrs |= {f"data-{k}": v for k, v in extra.items()} | ({"class": css} if css else {})
     rendered = " ".join(f'{k}="{esc(v)}"' for k, v in attrs.items())
-    return f"<{tag} {rendered}>{esc(value_text)}</{tag}>"
+    return f"<td {rendered}>{esc(value_text)}</td>"
 
 
 def cell(text: Any, css: str = "") -> str:
     return f'<td class="{css}">{esc(text)}</td>' if css else f"<td>{esc(text)}</td>"
 
 
-def table(headers: Sequence[str], body: Sequence[str], css: str = "") -> str:
+def table(headers: Sequence[str], body: Sequence[str]) -> str:
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     rows_html = "".join(f"<tr>{row}</tr>" for row in body)
-    return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{rows_html}</tbody></table>'
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows_html}</tbody></table>"
 
 
 def section(anchor: str, title: str, intro: str, *parts: str) -> str:
@@ -141,12 +141,19 @@ def task_trials(value: list[dict[str, int]]) -> list[TaskTrials]:
 # ---------------------------------------------------------------- charts
 
 
-def _figure(width: float, height: float):
+def figure_class():
+    """matplotlib's Figure (an optional dependency, imported only when a report is made)."""
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:
-        raise ReportError(f"the HTML report draws its charts with matplotlib, which is not installed: {INSTALL_HINT}") from exc
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+        raise ReportError(
+            f"the HTML report draws its charts with matplotlib, which is not installed: {INSTALL_HINT}"
+        ) from exc
+    return Figure
+
+
+def _figure(width: float, height: float):
+    return figure_class()(figsize=(width, height), dpi=100, layout="constrained")
 
 
 def png(figure) -> str:
@@ -209,7 +216,7 @@ def length_boxes(stats: list[Row], colours: dict[str, str]) -> str:
 def integer_ticks():
     from matplotlib.ticker import MaxNLocator
 
-    return MaxNLocator(integer=True)
+    return MaxNLocator(nbins=6, integer=True)
 
 
 # ---------------------------------------------------------------- the report
@@ -271,8 +278,7 @@ class Report:
                 SELECT run_id, count(*) AS model_calls, avg(cache_hit::DOUBLE) AS cache_hit_rate,
                        count(*) FILTER (WHERE starts_with(namespace, 'user')) AS user_calls,
                        sum(prompt_tokens) FILTER (WHERE starts_with(namespace, 'user')) AS user_prompt_tokens,
-                       sum(completion_tokens) FILTER (WHERE starts_with(namespace, 'user')) AS user_completion_tokens,
-                       avg(cache_hit::DOUBLE) FILTER (WHERE starts_with(namespace, 'user')) AS user_cache_hit_rate
+                       sum(completion_tokens) FILTER (WHERE starts_with(namespace, 'user')) AS user_completion_tokens
                 FROM model_calls GROUP BY run_id
             ), spent AS (
                 SELECT run_id, sum(user_cost_usd) AS user_cost_usd, sum(agent_cost_usd) AS agent_cost_usd
@@ -280,7 +286,7 @@ class Report:
             )
             SELECT spent.*, coalesce(calls.model_calls, 0) AS model_calls, calls.cache_hit_rate,
                    coalesce(calls.user_calls, 0) AS user_calls, calls.user_prompt_tokens,
-                   calls.user_completion_tokens, calls.user_cache_hit_rate
+                   calls.user_completion_tokens
             FROM spent LEFT JOIN calls USING (run_id) ORDER BY run_id
             """,
         )
@@ -302,8 +308,14 @@ class Report:
         )
         body = [
             f'<td><span class="swatch" style="background:{self.colours[r["run_id"]]}"></span>{esc(r["run_id"])}</td>'
-            + cell(r["agent"] + (f" ({r['agent_model']})" if r["agent_model"] and r["agent"] not in ("oracle", "silent") else ""))
-            + cell(r["user_strategy"] + (f" ({r['user_model']})" if r["user_model"] and r["user_strategy"] != "scripted" else ""))
+            + cell(
+                r["agent"]
+                + (f" ({r['agent_model']})" if r["agent_model"] and r["agent"] not in ("oracle", "silent") else "")
+            )
+            + cell(
+                r["user_strategy"]
+                + (f" ({r['user_model']})" if r["user_model"] and r["user_strategy"] != "scripted" else "")
+            )
             + cell(r["domains"])
             + metric(fmt_count(r["episodes"]), "episodes", r["run_id"])
             for r in runs
@@ -323,7 +335,9 @@ class Report:
         body = []
         for g in groups:
             run, domain = g["run_id"], g["domain"]
-            trials = str(g["min_trials"]) if g["min_trials"] == g["max_trials"] else f"{g['min_trials']}–{g['max_trials']}"
+            trials = (
+                str(g["min_trials"]) if g["min_trials"] == g["max_trials"] else f"{g['min_trials']}–{g['max_trials']}"
+            )
             tasks = task_trials(g["tasks"])
             passes = [pass_hat(tasks, k) for k in range(1, most + 1)]
             body.append(
@@ -377,7 +391,6 @@ class Report:
                 + metric(fmt_mean(s["tool_calls_mean"]), "mean_tool_calls", s["run_id"])
                 for s in stats
             ],
-            "compact",
         )
         return section(
             "distributions",
@@ -404,7 +417,15 @@ class Report:
         )
         cause_names = ["db_mismatch", "outputs_missing", "actions_incomplete", "other"]
         cause_table = table(
-            ["run", "episodes", "failed", "database mismatch", "outputs missing", "actions incomplete", "none of these"],
+            [
+                "run",
+                "episodes",
+                "failed",
+                "database mismatch",
+                "outputs missing",
+                "actions incomplete",
+                "none of these",
+            ],
             [
                 cell(c["run_id"])
                 + metric(fmt_count(c["episodes"]), "episodes", c["run_id"])
@@ -429,7 +450,6 @@ class Report:
                 + cell(fmt_count(e["failed"]), "num")
                 for e in ended
             ],
-            "compact",
         )
         return section(
             "failures",
@@ -531,7 +551,13 @@ class Report:
             ("tasks", "tasks", fmt_count, lambda r: overall[r]["tasks_run"], 0),
             ("mean reward", "mean_reward", fmt_reward, lambda r: overall[r]["mean_reward"], 1),
             *(
-                (f"pass^{k}", f"pass_hat_{k}", fmt_reward, lambda r, k=k: pass_hat(task_trials(overall[r]["tasks"]), k), 1)
+                (
+                    f"pass^{k}",
+                    f"pass_hat_{k}",
+                    fmt_reward,
+                    lambda r, k=k: pass_hat(task_trials(overall[r]["tasks"]), k),
+                    1,
+                )
                 for k in range(1, trials + 1)
             ),
             ("db match", "db_match_rate", fmt_rate, lambda r: overall[r]["db_match_rate"], 1),
@@ -549,16 +575,14 @@ class Report:
                 cell(label)
                 + metric(fmt(left), name, a, side="a")
                 + metric(fmt(right), name, b, side="b")
-                + f'<td class="{trend(delta, better)}" data-metric="delta_{name}" data-run="{esc(b)}" data-baseline="{esc(a)}">'
-                + esc(fmt_delta(delta, fmt))
-                + "</td>"
+                + metric(fmt_delta(delta, fmt), f"delta_{name}", b, css=trend(delta, better), baseline=a)
             )
         return section(
             "compare",
             f"Comparison: {a} → {b}",
             f"The whole of each run (all its domains). Δ is <b>{esc(b)}</b> minus <b>{esc(a)}</b>; choose the runs "
             "with <code>--compare RUN_A RUN_B</code>.",
-            table(["", a, b, "Δ"], body, "compare"),
+            table(["", a, b, "Δ"], body),
             "<h3>Tasks whose reward changed</h3>",
             self.changed_tasks(a, b),
         )
@@ -600,7 +624,7 @@ class Report:
             + cell(fmt_delta(c["delta"], fmt_reward), trend(c["delta"], 1))
             for c in changed[:CHANGED_TASKS_SHOWN]
         ]
-        return summary + table(["domain", "task", a, b, "Δ"], body, "changed")
+        return summary + table(["domain", "task", a, b, "Δ"], body)
 
     def render(self) -> str:
         sections = [self.summary(), self.distributions(), self.failures(), self.cost(), self.comparison()]
@@ -622,9 +646,7 @@ class Report:
 def example_cell(call: str, task: str, limit: int = 160) -> str:
     """A gold call, cut to ``limit`` characters (the whole call is in the tooltip), and its task."""
     shown = call if len(call) <= limit else call[: limit - 1] + "…"
-    return (
-        f'<td class="example"><code title="{esc(call)}">{esc(shown)}</code> <span class="muted">({esc(task)})</span></td>'
-    )
+    return f'<td class="example"><code title="{esc(call)}">{esc(shown)}</code> <span class="muted">({esc(task)})</span></td>'
 
 
 def call_text(action_json: str) -> str:
@@ -636,7 +658,7 @@ def call_text(action_json: str) -> str:
 
 def build_report(recordings: Sequence[str | Path], compare: tuple[str, str] | None = None) -> str:
     """The report's HTML for the recordings (raises RecordingError or ReportError)."""
-    _figure(1, 1)  # fail before any query if matplotlib is missing
+    figure_class()  # fail before any query if matplotlib is missing
     store = RecordingStore(list(recordings))
     try:
         return Report(store, [str(r) for r in recordings], compare).render()

@@ -62,7 +62,9 @@ def resolve(store: RecordingStore, given: str) -> str:
     if len(given) < MIN_PREFIX:
         raise EpisodeNotFoundError(f"give at least {MIN_PREFIX} characters of the episode id (got {given!r})")
     if len(matches) > 1:
-        listed = ", ".join(f"{m['episode_id']} ({m['run_id']} {m['domain']}/{m['task_id']} #{m['trial']})" for m in matches[:5])
+        listed = ", ".join(
+            f"{m['episode_id']} ({m['run_id']} {m['domain']}/{m['task_id']} #{m['trial']})" for m in matches[:5]
+        )
         raise EpisodeNotFoundError(f"{given!r} is the start of several episode ids: {listed}; give more characters")
     return matches[0]["episode_id"]
 
@@ -123,7 +125,9 @@ def message_body(message: dict[str, Any], full: bool) -> tuple[str, Text]:
         if full or len(lines) <= SYSTEM_LINES:
             return "system", Text(content, style="dim")
         body = Text("\n".join(lines[:SYSTEM_LINES]), style="dim")
-        body.append(f"\n… ({len(lines) - SYSTEM_LINES} more lines of system prompt; --full shows all)", style="dim italic")
+        body.append(
+            f"\n… ({len(lines) - SYSTEM_LINES} more lines of system prompt; --full shows all)", style="dim italic"
+        )
         return "system", body
     if role == "assistant":
         calls = tool_calls_of(message)
@@ -158,7 +162,12 @@ def header(episode: Episode) -> Panel:
         ("task", f"{row['domain']}/{row['task_id']}  split {row['split']}, trial {row['trial']}"),
         ("reward", Text(f"{reward:.3f}", style=f"bold {style}")),
         ("basis", f"{row['reward_basis']}" + (" (trivially passable)" if row["trivially_passable"] else "")),
-        ("db match", Text("yes", "green") if row["db_match"] else Text(f"no ({len(b.get('db_diff') or [])} record(s) differ)", "red")),
+        (
+            "db match",
+            Text("yes", "green")
+            if row["db_match"]
+            else Text(f"no ({len(b.get('db_diff') or [])} record(s) differ)", "red"),
+        ),
         (
             "outputs",
             "none expected"
@@ -184,7 +193,11 @@ def gold_actions(episode: Episode) -> Table | None:
     matched, missing = set(b.get("actions_matched") or []), set(b.get("actions_missing") or [])
     table = Table.grid(padding=(0, 1))
     for index, action in enumerate(scored):
-        mark = Text("✓", "green") if index in matched else (Text("✗", "bold red") if index in missing else Text("·", "dim"))
+        mark = (
+            Text("✓", "green")
+            if index in matched
+            else (Text("✗", "bold red") if index in missing else Text("·", "dim"))
+        )
         table.add_row(mark, Text(call_text(action["name"], action.get("kwargs") or {})))
     return table
 
