@@ -28,7 +28,7 @@ demo: $(STAMP)
 	$(VENV)/bin/taurl run --domain airline --split test --agent oracle --user scripted
 
 test: $(STAMP) skyrl-env
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --taurl-recordings recordings
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check taurl tests tools

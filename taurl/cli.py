@@ -15,7 +15,7 @@ from rich.table import Table
 
 from taurl.config import DEFAULT_CACHE_DIR, ConfigError, Endpoint, RunConfig
 from taurl.core.types import EpisodeResult, RewardBasis
-from taurl.domains import DOMAIN_NAMES, DataError, get_domain
+from taurl.domains import DOMAIN_NAMES, DataError, get_domain, known_domain
 from taurl.llm.cache import CacheMode
 from taurl.llm.client import ClientLimits
 from taurl.record.store import RecordingError
@@ -49,12 +49,26 @@ def parse_data_dirs(values: list[str] | None) -> dict[str, Path]:
         domain, sep, directory = value.partition("=")
         if not sep or not directory:
             raise typer.BadParameter(f"expected DOMAIN=DIR, got {value!r}", param_hint="--data-dir")
-        if domain not in DOMAIN_NAMES:
+        if not known_domain(domain):
             raise typer.BadParameter(
-                f"unknown domain {domain!r} (known: {', '.join(DOMAIN_NAMES)})", param_hint="--data-dir"
+                f"unknown domain {domain!r} (known: {', '.join(DOMAIN_NAMES)}, or tau_bench:<env>)",
+                param_hint="--data-dir",
             )
         dirs[domain] = Path(directory)
     return dirs
+
+
+def progress_bar(quiet: bool = False) -> Progress:
+    """The progress bar every long command shows on stderr (none in machine-readable output)."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=quiet,
+    )
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -109,14 +123,7 @@ def domains_validate(
 
     names = domain or list(DOMAIN_NAMES)
     results = []
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err,
-        transient=True,
-        disable=output_format == "json",
-    ) as progress:
+    with progress_bar(output_format == "json") as progress:
         bar = progress.add_task("validating", total=len(names))
         for name in names:
             try:
@@ -274,15 +281,7 @@ def run_command(
     try:
         config.validate()
         total = len(select_specs(config)) * 1
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=output_format == "json",
-        ) as progress:
+        with progress_bar(output_format == "json") as progress:
             bar = progress.add_task(f"{domain}/{split}", total=total)
             summary = execute(
                 config, recording, run_id, resume, concurrency, on_episode=lambda _: progress.advance(bar)
@@ -624,15 +623,7 @@ def replay_command(
         raise fail(str(exc)) from exc
     results = []
     start = time.perf_counter()
-    with Progress(
-        TextColumn("replay"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=output_format == "json",
-    ) as progress:
+    with progress_bar(output_format == "json") as progress:
         bar = progress.add_task("replay", total=len(rows))
         for row in rows:
             results.append(replayer.replay(row))

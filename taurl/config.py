@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from taurl.backends import is_backend
 from taurl.core.hashing import canonical_json, sha256_hex
 from taurl.core.reward import RewardConfig
 from taurl.core.types import RewardBasis
@@ -115,11 +116,15 @@ _FACTORY_LOCK = threading.Lock()
 
 def response_cache(directory: Path | str) -> ResponseCache:
     """One cache object per directory per process (diskcache is safe across threads and processes)."""
-    path = Path(directory).expanduser().resolve()
     with _FACTORY_LOCK:
-        if path not in _CACHES:
-            _CACHES[path] = ResponseCache(path)
-        return _CACHES[path]
+        return _cache_unlocked(directory)
+
+
+def _cache_unlocked(directory: Path | str) -> ResponseCache:
+    path = Path(directory).expanduser().resolve()
+    if path not in _CACHES:
+        _CACHES[path] = ResponseCache(path)
+    return _CACHES[path]
 
 
 def request_params(endpoint: Endpoint, config: RunConfig) -> dict[str, Any]:
@@ -134,8 +139,9 @@ def request_params(endpoint: Endpoint, config: RunConfig) -> dict[str, Any]:
 
 def chat_client(endpoint: Endpoint, config: RunConfig, cache: ResponseCache | None = None) -> ChatClient:
     """The (per-process shared) client for ``endpoint``; with ``cache`` given, a private client over it."""
-    params = request_params(endpoint, config)
-    if cache is not None:
+
+    def make(cache: ResponseCache | None) -> ChatClient:
+        params = request_params(endpoint, config)
         return ChatClient(
             endpoint.model,
             endpoint.base_url,
@@ -146,20 +152,13 @@ def chat_client(endpoint: Endpoint, config: RunConfig, cache: ResponseCache | No
             config.retry,
             params,
         )
-    cache = None if config.cache_mode is CacheMode.OFF else response_cache(config.cache_dir)
+
+    if cache is not None:
+        return make(cache)
     key = (endpoint, config.cache_mode, str(config.cache_dir), config.seed, config.limits, config.retry)
     with _FACTORY_LOCK:
         if key not in _CLIENTS:
-            _CLIENTS[key] = ChatClient(
-                endpoint.model,
-                endpoint.base_url,
-                endpoint.api_key_env,
-                cache,
-                config.cache_mode,
-                config.limits,
-                config.retry,
-                params,
-            )
+            _CLIENTS[key] = make(None if config.cache_mode is CacheMode.OFF else _cache_unlocked(config.cache_dir))
         return _CLIENTS[key]
 
 
@@ -170,7 +169,13 @@ def build_user(config: RunConfig, trial: int, cache: ResponseCache | None = None
     if config.user == "scripted":
         return ScriptedUser()
     sample = trial if config.independent_user_samples else 0
-    return USER_STRATEGIES[config.user](chat_client(config.user_endpoint, config, cache), sample_index=sample)
+    client = chat_client(config.user_endpoint, config, cache)
+    if is_backend(config.domain):
+        from taurl.backends.tau_bench import PackageUser
+
+        # a τ-bench environment is played by the package's own user simulator, through taurl's client
+        return PackageUser(client, config.user, sample_index=sample)
+    return USER_STRATEGIES[config.user](client, sample_index=sample)
 
 
 def build_agent(config: RunConfig, trial: int):
