@@ -105,3 +105,19 @@ def test_subset_keeps_order_and_rejects_unknown_names(tools):
     assert tools.subset(["think", "add"]).names == ["add", "think"]
     with pytest.raises(KeyError):
         tools.subset(["missing"])
+
+
+def test_a_refusal_raised_in_a_tool_is_a_clean_error_observation(db):
+    from taurl.core.tools import Refusal
+
+    registry = ToolRegistry("x")
+
+    @registry.write
+    def close(db: Database, counter_id: str) -> str:
+        """Close a counter."""
+        if counter_id != "a":
+            raise Refusal(f"counter {counter_id} cannot be closed")
+        return "closed"
+
+    result = registry.invoke(db, Action("close", {"counter_id": "b"}))
+    assert (result.observation, result.error) == ("Error: counter b cannot be closed", "tool_error")

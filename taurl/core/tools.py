@@ -24,6 +24,12 @@ ToolFunction = Callable[..., str]
 JSON_TYPE_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
 
+class Refusal(Exception):
+    """Raised inside a tool for a request the policy or the data does not allow. The registry turns
+    it into the observation ``Error: <message>`` (a tool error, not a crash); like any tool error,
+    it should be raised before the tool changes anything."""
+
+
 class ToolSchemaError(TypeError):
     """A tool's signature cannot be turned into a schema: a programming error, raised at import."""
 
@@ -289,6 +295,8 @@ class ToolRegistry:
         try:
             # tools may store argument values in the database: never alias the caller's action
             observation = tool.function(db, **clone(action.kwargs))
+        except Refusal as refusal:
+            return ToolResult(action, f"Error: {refusal}", kind, "tool_error")
         except Exception as exc:  # a tool bug or a KeyError deep in data: the model sees it, as in τ-bench
             return ToolResult(action, f"Error: {exc}", kind, "tool_exception")
         if not isinstance(observation, str):
