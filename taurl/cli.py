@@ -507,6 +507,7 @@ def print_quality(report: dict) -> None:
         ("tasks", lambda r: r["tasks"]),
         ("fully valid (seed rule)", lambda r: r["fully_valid_tasks"]),
         ("fully valid after aliases", lambda r: r["fully_valid_tasks_normalized"]),
+        ("no state-changing gold action", lambda r: share(r["no_write_tool_share"])),
         ("valid gold actions", lambda r: share(r["valid_action_share"])),
         ("accepted", lambda r: r["accepted"]),
         ("rejected", lambda r: r["rejected"]),
@@ -520,11 +521,22 @@ def print_quality(report: dict) -> None:
     console.print(table)
     aliases = report["normalization"]["aliases"]
     if aliases:
-        alias_table = Table(
-            "domain", "tool", "invented", "declared", "evidence (calls)", "why", title="argument aliases applied"
-        )
+        grouped: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+        evidence: dict[tuple[str, str, str], int] = defaultdict(int)
         for a in aliases:
-            alias_table.add_row(a["domain"], a["tool"], a["invented"], a["declared"], str(a["evidence"]), a["why"])
+            key = (a["domain"], a["tool"], a["declared"])
+            grouped[key].append(a["invented"])
+            evidence[key] += a["evidence"]
+        alias_table = Table(
+            "domain",
+            "tool",
+            "invented names",
+            "→ declared",
+            "calls",
+            title="argument aliases applied (unambiguous only; see quality.json for why)",
+        )
+        for key, names in sorted(grouped.items()):
+            alias_table.add_row(key[0], key[1], ", ".join(sorted(names)), key[2], str(evidence[key]))
         console.print(alias_table)
 
 

@@ -20,7 +20,7 @@ from taurl.agent.silent import SilentAgent
 from taurl.core.db import Database
 from taurl.core.reward import InvalidTaskError, RewardConfig
 from taurl.core.tools import ToolRegistry
-from taurl.core.types import Action, RewardBasis, Task
+from taurl.core.types import Action, RewardBasis, Task, ToolKind
 from taurl.domains import DOMAIN_NAMES, DataError, get_domain
 from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.users.scripted import ScriptedUser
@@ -63,8 +63,23 @@ class AliasTable:
         return {(a.domain, a.tool, a.invented): a.declared for a in self.aliases}
 
 
-def _id_known(value: Any, db: Database | None) -> bool:
-    return db is not None and isinstance(value, str) and any(value in db[t] for t in db.table_names)
+IDENTIFIER_SUFFIXES = ("_id", "_code", "_number")
+
+
+def _is_identifier(name: str) -> bool:
+    return name.endswith(IDENTIFIER_SUFFIXES) or name == "email"
+
+
+def _id_known(value: Any, db: Database | None, declared: str) -> bool:
+    """Whether ``value`` keys a record of the table ``declared`` names (``order_id`` -> ``orders``,
+    ``airport_code`` -> the airports reference table); any table when no name matches."""
+    if db is None or not isinstance(value, str):
+        return False
+    tables: dict[str, Any] = {name: db[name] for name in db.table_names}
+    tables.update({name: table for name, table in db.reference.items() if isinstance(table, Mapping)})
+    prefix = declared.rsplit("_", 1)[0]
+    named = [table for name, table in tables.items() if name.startswith(prefix)]
+    return any(value in table for table in (named or tables.values()))
 
 
 def derive_aliases(
@@ -72,8 +87,10 @@ def derive_aliases(
 ) -> AliasTable:
     """Candidates come from calls with exactly one undeclared argument and exactly one missing
     required one. A candidate is applied only when it is unambiguous: the (tool, invented name) pair
-    always points at the same declared name, and either the declared argument is an id whose value
-    exists in the database in every call, or the tool has a single argument (think, calculate, ...)."""
+    always points at the same declared name, and either the declared argument is an identifier
+    (``*_id``, ``*_code``, ``*_number``, ``email``) whose value is an existing record key in every call
+    (a name is not an id), or it is the free-text argument of a single-argument tool (think's
+    ``thought``, calculate's ``expression``, transfer's ``summary``)."""
     votes: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
     id_ok: dict[tuple[str, str, str, str], list[bool]] = defaultdict(list)
     for task in tasks:
@@ -89,7 +106,7 @@ def derive_aliases(
             if len(extra) == 1 and len(missing) == 1:
                 key = (task.domain, action.name, extra[0])
                 votes[key][missing[0]] += 1
-                id_ok[(*key, missing[0])].append(_id_known(action.kwargs[extra[0]], dbs.get(task.domain)))
+                id_ok[(*key, missing[0])].append(_id_known(action.kwargs[extra[0]], dbs.get(task.domain), missing[0]))
     table = AliasTable()
     for (domain, tool, invented), targets in sorted(votes.items()):
         declared, count = targets.most_common(1)[0]
@@ -99,17 +116,16 @@ def derive_aliases(
             continue
         single = len(tools_by_domain[domain][tool].parameters["properties"]) == 1
         checks = id_ok[(domain, tool, invented, declared)]
-        if single:
-            why = f"{tool} takes a single argument"
-        elif declared.endswith("_id") and all(checks):
-            why = f"every value is an existing id in the {domain} database"
+        if _is_identifier(declared):
+            if not all(checks):
+                why = f"{declared} is an identifier and not every value is an existing record key"
+                table.rejected.append({**candidate, "why": why})
+                continue
+            why = f"every value is an existing {declared} in the {domain} database"
+        elif single:
+            why = f"{declared} is {tool}'s only argument, free text"
         else:
-            reason = (
-                "values are not all existing ids"
-                if declared.endswith("_id")
-                else "not an id and not a single-argument tool"
-            )
-            table.rejected.append({**candidate, "why": reason})
+            table.rejected.append({**candidate, "why": "neither an identifier nor a single free-text argument"})
             continue
         table.aliases.append(Alias(domain, tool, invented, declared, count, why))
     return table
@@ -160,6 +176,10 @@ def assess(tasks: Sequence[Task], data_dirs: Mapping[str, Any], use_aliases: boo
         s["valid_actions"] += sum(p is None for p in raw_problems)
         s["fully_valid_tasks"] += all(p is None for p in raw_problems)
         s["no_action_tasks"] += not task.actions
+        # read-only by intent, measurable on every task: no gold action names a state-changing tool
+        s["no_write_tasks"] += not any(
+            a.name in registry and registry[a.name].kind is ToolKind.WRITE for a in task.actions
+        )
         fixed = normalize(task, table)
         problems = [schema_problem(a, registry) for a in fixed.actions]
         s["valid_actions_normalized"] += sum(p is None for p in problems)
@@ -215,6 +235,8 @@ def _summary(counter: Counter[str]) -> dict[str, Any]:
         "valid_action_share": round(counter["valid_actions"] / counter["actions"], 4) if counter["actions"] else None,
         "valid_actions_normalized": counter["valid_actions_normalized"],
         "no_action_tasks": counter["no_action_tasks"],
+        "no_write_tool_tasks": counter["no_write_tasks"],
+        "no_write_tool_share": round(counter["no_write_tasks"] / tasks, 4) if tasks else None,
         "accepted": accepted,
         "rejected": tasks - accepted,
         "executable_tasks": counter["executable_tasks"],

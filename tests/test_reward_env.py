@@ -46,12 +46,33 @@ def test_oracle_scores_one_and_silent_scores_zero_on_a_write_task(counter_domain
 
 def test_auto_basis_uses_action_matching_where_gold_changes_nothing(counter_domain):
     good = play(counter_domain, READ, OracleAgent())
-    assert good.breakdown.basis is RewardBasis.ACTIONS and good.reward == 1.0
+    assert good.breakdown.basis is RewardBasis.DB_OUTPUTS_ACTIONS and good.reward == 1.0
     assert good.breakdown.actions_matched == (0,)  # the think action is not scored
     silent = play(counter_domain, READ, SilentAgent())
     assert silent.reward == 0.0 and silent.breakdown.outputs_missing == ("5",)
     under_tau_bench = play(counter_domain, READ, SilentAgent(), reward=RewardConfig(basis=RewardBasis.DB_OUTPUTS))
     assert under_tau_bench.breakdown.db_match and under_tau_bench.reward == 0.0  # outputs still gate
+
+
+def test_auto_basis_on_a_read_only_task_fails_an_agent_that_changes_the_database(counter_domain):
+    """A refusal task: the right answer looks up and changes nothing; making the change scores 0."""
+    from taurl.agent.base import native_turn
+    from taurl.core import messages as msg
+
+    class Overreacher:
+        def __init__(self):
+            self.turns = [Action("get_counter", {"counter_id": "b"}), Action("add", {"counter_id": "b", "amount": 1})]
+
+        def start(self, task, tools, policy):
+            return msg.system(policy)
+
+        def next_turn(self, messages):
+            if self.turns:
+                return native_turn(msg.assistant_tool_call(self.turns.pop(0), f"c{len(self.turns)}"))
+            return native_turn(msg.assistant_text("Done, and the counter is 5."))
+
+    result = play(counter_domain, READ, Overreacher())
+    assert result.breakdown.actions_score == 1.0 and not result.breakdown.db_match and result.reward == 0.0
 
 
 def test_no_gold_actions_is_flagged_trivially_passable(counter_domain):

@@ -8,8 +8,10 @@ Components, each computed on the episode's final state however the episode ended
   gold's schema-known arguments, order-insensitive, one performed action per gold action;
   think-kind tools such as ``think``/``calculate`` excluded by default).
 Every basis requires the outputs when the task has some. ``auto`` uses ``db+outputs`` when the gold
-changes the database and ``actions`` when it changes nothing; with no gold actions it falls back to
-``db+outputs`` and flags the task as trivially passable.
+changes the database; when it changes nothing, action matching decides, and the database must still
+be unchanged (``db+outputs+actions``): otherwise an agent that makes a change the policy forbids,
+on a task whose right answer is a refusal, would score as well as one that refuses. With no gold
+actions it falls back to ``db+outputs`` and flags the task as trivially passable.
 """
 
 from __future__ import annotations
@@ -118,7 +120,7 @@ def effective_basis(requested: RewardBasis, gold: GoldState, tools: ToolRegistry
     scored = [a for a in gold.scored_actions if a.name in tools and tools[a.name].kind is not ToolKind.THINK]
     if gold.changes_db or not scored:
         return RewardBasis.DB_OUTPUTS
-    return RewardBasis.ACTIONS
+    return RewardBasis.DB_OUTPUTS_ACTIONS
 
 
 def compute_reward(

@@ -16,6 +16,25 @@ DOMAIN = Domain(
     tables={"orders": "orders.json", "restaurants": "restaurants.json", "users": "users.json"},
     package_dir=_HERE,
     id_fields={"orders": "id", "restaurants": "id", "users": "id"},
+    # the seed system's own 14 tools (its tasks see exactly these)
+    tool_sets={
+        "seed": (
+            "search_restaurants",
+            "get_restaurant_details",
+            "get_restaurant_menu",
+            "get_user_details",
+            "get_user_order_history",
+            "create_order",
+            "get_order_status",
+            "update_order",
+            "cancel_order",
+            "add_item_to_cart",
+            "get_item_details",
+            "calculate",
+            "think",
+            "transfer_to_human_agents",
+        )
+    },
     rules_enforced={
         "R4": "create_order, add_item_to_cart",
         "R5": "create_order, update_order",

@@ -1,0 +1,32 @@
+"""The healthcare domain: a clinic's patient desk (the seed system's healthcare environment)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from taurl.domains.base import Domain
+from taurl.domains.healthcare.tools import SEED_TOOLS, TOOLS
+
+_HERE = Path(__file__).parent
+
+DOMAIN = Domain(
+    name="healthcare",
+    tools=TOOLS,
+    policy=(_HERE / "policy.md").read_text(encoding="utf-8"),
+    tables={"patients": "patients.json", "doctors": "doctors.json", "appointments": "appointments.json"},
+    package_dir=_HERE,
+    id_fields={"patients": "patient_id", "doctors": "doctor_id", "appointments": "appointment_id"},
+    tool_sets={"seed": SEED_TOOLS},
+    rules_enforced={
+        "R4": "book_appointment, reschedule_appointment",
+        "R5": "book_appointment, reschedule_appointment",
+        "R6": "book_appointment",
+        "R7": "book_appointment",
+        "R8": "cancel_appointment",
+        "R9": "cancel_appointment",
+        "R10": "reschedule_appointment",
+        "R11": "request_prescription_refill",
+    },
+)
+
+__all__ = ["DOMAIN", "TOOLS"]

@@ -1,0 +1,53 @@
+"""The telecom domain: a mobile carrier's customer-service desk (the seed system's telecom environment)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from taurl.domains.base import DataError, Domain
+from taurl.domains.telecom.tools import SEED_TOOLS, TOOLS
+
+_HERE = Path(__file__).parent
+
+
+def _devices_by_id(data: Any) -> dict[str, Any]:
+    """``devices.json``: the seed's ``{"devices": [record, ...]}`` or taurl's ``{device_id: record}``."""
+    if isinstance(data, dict) and isinstance(data.get("devices"), list):
+        data = data["devices"]
+    if isinstance(data, list):
+        return {str(record["device_id"]): record for record in data}
+    if isinstance(data, dict):
+        return data
+    raise DataError(f"telecom devices.json must be an object or a list, got {type(data).__name__}")
+
+
+DOMAIN = Domain(
+    name="telecom",
+    tools=TOOLS,
+    policy=(_HERE / "policy.md").read_text(encoding="utf-8"),
+    tables={
+        "customers": "customers.json",
+        "lines": "lines.json",
+        "plans": "plans.json",
+        "bills": "bills.json",
+        "devices": "devices.json",
+    },
+    package_dir=_HERE,
+    id_fields={"customers": "customer_id", "lines": "line_id", "plans": "plan_id", "bills": "bill_id"},
+    tool_sets={"seed": SEED_TOOLS},
+    readers={"devices": _devices_by_id},
+    rules_enforced={
+        "R4": "process_payment",
+        "R5": "change_plan, enable_roaming, refuel_data",
+        "R6": "suspend_line",
+        "R7": "reactivate_line",
+        "R8": "reactivate_line",
+        "R9": "change_plan",
+        "R10": "change_plan",
+        "R11": "enable_roaming, disable_roaming",
+        "R12": "refuel_data",
+    },
+)
+
+__all__ = ["DOMAIN", "TOOLS"]
