@@ -11,15 +11,13 @@ check runs before the first edit.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from taurl.core.db import Database, Record
-from taurl.core.tools import ToolRegistry
+from taurl.core.tools import Refusal, ToolRegistry
 from taurl.domains.retail import tools as retail_tools
 
 TOOLS = ToolRegistry("doordash")
@@ -46,23 +44,6 @@ CancelReason = Literal["changed my mind", "ordered by mistake", "delivery too sl
 RefundReason = Literal["missing item", "wrong item", "damaged or spilled"]
 
 
-class _Refused(Exception):
-    """A request the policy or the data does not allow; its message follows ``Error: ``."""
-
-
-def _refusals(function: Callable[..., str]) -> Callable[..., str]:
-    """Turn a :class:`_Refused` raised by the tool into an ``Error: ...`` observation."""
-
-    @functools.wraps(function)
-    def tool(*args: Any, **kwargs: Any) -> str:
-        try:
-            return function(*args, **kwargs)
-        except _Refused as refusal:
-            return f"Error: {refusal}"
-
-    return tool
-
-
 # --- lookups ---------------------------------------------------------------------------------
 
 
@@ -70,7 +51,7 @@ def _record(db: Database, table: str, key: str, what: str) -> Record:
     """A record (read-only) that must exist."""
     records = db[table]
     if key not in records:
-        raise _Refused(f"{what} {key} not found")
+        raise Refusal(f"{what} {key} not found")
     return records[key]
 
 
@@ -88,7 +69,7 @@ def _order(db: Database, order_id: str) -> Record:
 
 def _order_owner(db: Database, order: Record) -> Record:
     if order["user_id"] not in db["users"]:
-        raise _Refused(f"the customer {order['user_id']} of order {order['order_id']} is not on file")
+        raise Refusal(f"the customer {order['user_id']} of order {order['order_id']} is not on file")
     return db["users"][order["user_id"]]
 
 
@@ -99,27 +80,27 @@ def _menu_items(restaurant: Record) -> list[Record]:
 def _menu_item(restaurant: Record, item_id: str) -> Record:
     item = next((item for item in _menu_items(restaurant) if item["id"] == item_id), None)
     if item is None:
-        raise _Refused(f"menu item {item_id} not found at {restaurant['name']} ({restaurant['restaurant_id']})")
+        raise Refusal(f"menu item {item_id} not found at {restaurant['name']} ({restaurant['restaurant_id']})")
     return item
 
 
 def _orderable_item(restaurant: Record, item_id: Any) -> Record:
     if not isinstance(item_id, str):
-        raise _Refused(f"item_id must be a string such as 'MI001', got {item_id!r:.40}")
+        raise Refusal(f"item_id must be a string such as 'MI001', got {item_id!r:.40}")
     item = _menu_item(restaurant, item_id)
     if not item["available"]:
-        raise _Refused(f"{item['name']} ({item_id}) is currently unavailable")
+        raise Refusal(f"{item['name']} ({item_id}) is currently unavailable")
     return item
 
 
 def _require_open(restaurant: Record) -> None:
     if restaurant["status"] != "open":
-        raise _Refused(f"{restaurant['name']} ({restaurant['restaurant_id']}) is {restaurant['status']} now")
+        raise Refusal(f"{restaurant['name']} ({restaurant['restaurant_id']}) is {restaurant['status']} now")
 
 
 def _quantity(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise _Refused(f"quantity must be a whole number of at least 1, got {value!r:.40}")
+        raise Refusal(f"quantity must be a whole number of at least 1, got {value!r:.40}")
     return value
 
 
@@ -135,12 +116,12 @@ def _saved_address(user: Record, address_id: str | None) -> Record:
     if address_id is None:
         found = next((a for a in addresses if a["is_default"]), addresses[0] if addresses else None)
         if found is None:
-            raise _Refused(f"user {user['user_id']} has no saved delivery address")
+            raise Refusal(f"user {user['user_id']} has no saved delivery address")
         return found
     found = next((a for a in addresses if a["id"] == address_id), None)
     if found is None:
         saved = ", ".join(a["id"] for a in addresses) or "none"
-        raise _Refused(
+        raise Refusal(
             f"delivery address must be the id of one of the customer's saved addresses ({saved}), got {address_id!r:.60}"
         )
     return found
@@ -148,7 +129,7 @@ def _saved_address(user: Record, address_id: str | None) -> Record:
 
 def _require_in_zone(restaurant: Record, address: Record) -> None:
     if address["city"].lower() != _city(restaurant).lower():
-        raise _Refused(
+        raise Refusal(
             f"{address['street']}, {address['city']} is outside the delivery zone of {restaurant['name']} "
             f"(it delivers in {_city(restaurant) or 'its own city'} only)"
         )
@@ -158,11 +139,11 @@ def _payment_method_id(user: Record, method_id: str | None) -> str:
     """The id of one of the user's payment methods; None means the default one."""
     methods = user["payment_methods"]
     if not methods:
-        raise _Refused(f"user {user['user_id']} has no payment method on file")
+        raise Refusal(f"user {user['user_id']} has no payment method on file")
     if method_id is None:
         return next((m for m in methods if m.get("is_default")), methods[0])["id"]
     if not any(m["id"] == method_id for m in methods):
-        raise _Refused(
+        raise Refusal(
             f"payment method {method_id!r:.60} is not on file for user {user['user_id']} "
             f"(on file: {', '.join(m['id'] for m in methods)})"
         )
@@ -171,7 +152,7 @@ def _payment_method_id(user: Record, method_id: str | None) -> str:
 
 def _require_status(order: Record, allowed: tuple[str, ...], action: str) -> None:
     if order["status"] not in allowed:
-        raise _Refused(f"order {order['order_id']} is {order['status']}; {action}")
+        raise Refusal(f"order {order['order_id']} is {order['status']}; {action}")
 
 
 def _refunded(order: Record) -> float:
@@ -188,7 +169,7 @@ def _timestamp(value: str, what: str) -> datetime:
     try:
         return datetime.fromisoformat(value)
     except (TypeError, ValueError) as exc:
-        raise _Refused(f"{what} {value!r:.40} is not a date") from exc
+        raise Refusal(f"{what} {value!r:.40} is not a date") from exc
 
 
 def _reply(message: str, **fields: Any) -> str:
@@ -274,7 +255,6 @@ def search_restaurants(
 
 
 @TOOLS.read
-@_refusals
 def get_restaurant_details(db: Database, restaurant_id: str) -> str:
     """Show a restaurant: address, status (open or closed), hours, fees, minimum order, rating and full menu.
 
@@ -285,7 +265,6 @@ def get_restaurant_details(db: Database, restaurant_id: str) -> str:
 
 
 @TOOLS.read
-@_refusals
 def get_restaurant_menu(db: Database, restaurant_id: str, category: str | None = None) -> str:
     """Show a restaurant's menu by category: each item's id, name, price, availability and dietary information.
 
@@ -301,12 +280,11 @@ def get_restaurant_menu(db: Database, restaurant_id: str, category: str | None =
     chosen = [c for c in menu["categories"] if category.lower() in c["name"].lower()]
     if not chosen:
         names = ", ".join(c["name"] for c in menu["categories"])
-        raise _Refused(f"{restaurant['name']} has no menu category matching {category!r:.40} (categories: {names})")
+        raise Refusal(f"{restaurant['name']} has no menu category matching {category!r:.40} (categories: {names})")
     return json.dumps({**header, "categories": chosen, "filtered_by": category})
 
 
 @TOOLS.read
-@_refusals
 def get_item_details(db: Database, restaurant_id: str, item_id: str) -> str:
     """Show one menu item of a restaurant: description, price, availability, dietary information, calories.
 
@@ -323,7 +301,6 @@ def get_item_details(db: Database, restaurant_id: str, item_id: str) -> str:
 
 
 @TOOLS.read
-@_refusals
 def get_user_details(db: Database, user_id: str) -> str:
     """Show a customer's profile: name, contact, membership, payment methods, saved delivery addresses and cart.
 
@@ -334,7 +311,6 @@ def get_user_details(db: Database, user_id: str) -> str:
 
 
 @TOOLS.read
-@_refusals
 def get_user_order_history(db: Database, user_id: str, limit: int = 10) -> str:
     """List a customer's orders, newest first: id, restaurant, status, date and total of each.
 
@@ -344,7 +320,7 @@ def get_user_order_history(db: Database, user_id: str, limit: int = 10) -> str:
     """
     _user(db, user_id)
     if limit < 1:
-        raise _Refused(f"limit must be at least 1, got {limit}")
+        raise Refusal(f"limit must be at least 1, got {limit}")
     orders = db["orders"]
     mine = sorted(
         (orders[key] for key in orders if orders[key]["user_id"] == user_id),
@@ -373,11 +349,11 @@ def get_user_order_history(db: Database, user_id: str, limit: int = 10) -> str:
 def _order_lines(restaurant: Record, items: list[dict]) -> list[dict]:
     """Priced order lines for requested items ``{"item_id", "quantity"?}``, each orderable now."""
     if not items:
-        raise _Refused("an order needs at least one item")
+        raise Refusal("an order needs at least one item")
     lines = []
     for request in items:
         if "item_id" not in request:
-            raise _Refused(f"each item needs an 'item_id' (and optionally a 'quantity'), got {request!r:.80}")
+            raise Refusal(f"each item needs an 'item_id' (and optionally a 'quantity'), got {request!r:.80}")
         item = _orderable_item(restaurant, request["item_id"])
         quantity = _quantity(request.get("quantity", 1))
         lines.append(
@@ -399,7 +375,6 @@ def _next_order_id(db: Database) -> str:
 
 
 @TOOLS.write
-@_refusals
 def create_order(
     db: Database,
     user_id: str,
@@ -430,7 +405,7 @@ def create_order(
     lines = _order_lines(restaurant, items)
     subtotal = round(sum(line["total_price"] for line in lines), 2)
     if subtotal < restaurant["minimum_order"]:
-        raise _Refused(
+        raise Refusal(
             f"the subtotal {subtotal} is below the minimum order of {restaurant['minimum_order']} at {restaurant['name']}"
         )
     address = _saved_address(user, delivery_address)
@@ -470,7 +445,6 @@ def create_order(
 
 
 @TOOLS.read
-@_refusals
 def get_order_status(db: Database, order_id: str) -> str:
     """Show an order: its status, items, prices, delivery address, payment method, refunds and rating.
 
@@ -481,7 +455,6 @@ def get_order_status(db: Database, order_id: str) -> str:
 
 
 @TOOLS.write
-@_refusals
 def update_order(
     db: Database,
     order_id: str,
@@ -504,9 +477,9 @@ def update_order(
     """
     order = _order(db, order_id)
     if status is not None:
-        raise _Refused("the status of an order cannot be set by an agent; use cancel_order to cancel it")
+        raise Refusal("the status of an order cannot be set by an agent; use cancel_order to cancel it")
     if delivery_address is None and special_instructions is None:
-        raise _Refused("nothing to update: give a delivery_address or special_instructions")
+        raise Refusal("nothing to update: give a delivery_address or special_instructions")
     changes: dict[str, Any] = {}
     if delivery_address is not None:
         _require_status(order, BEFORE_PREPARATION, "its delivery address can no longer be changed")
@@ -522,7 +495,6 @@ def update_order(
 
 
 @TOOLS.write
-@_refusals
 def cancel_order(db: Database, order_id: str, reason: CancelReason | None = None) -> str:
     """Cancel an order that the courier has not picked up yet, after the customer confirms.
 
@@ -550,7 +522,6 @@ def cancel_order(db: Database, order_id: str, reason: CancelReason | None = None
 
 
 @TOOLS.write
-@_refusals
 def add_item_to_cart(
     db: Database,
     user_id: str,
@@ -579,7 +550,7 @@ def add_item_to_cart(
     customizations = customizations or {}
     cart = user.get("cart")
     if cart and cart["items"] and cart["restaurant_id"] != restaurant_id:
-        raise _Refused(
+        raise Refusal(
             f"the cart already holds items from {cart['restaurant_name']} ({cart['restaurant_id']}); "
             "a cart holds items of one restaurant only"
         )
@@ -615,18 +586,17 @@ def add_item_to_cart(
 def _lines_of(order: Record, item_ids: list[str]) -> list[Record]:
     """Every order line of the listed items (an item id may occur on several lines)."""
     if not item_ids:
-        raise _Refused("name at least one item of the order")
+        raise Refusal("name at least one item of the order")
     lines = []
     for item_id in dict.fromkeys(item_ids):
         found = [line for line in order["items"] if line["item_id"] == item_id]
         if not found:
-            raise _Refused(f"item {item_id} is not in order {order['order_id']}")
+            raise Refusal(f"item {item_id} is not in order {order['order_id']}")
         lines.extend(found)
     return lines
 
 
 @TOOLS.write
-@_refusals
 def request_refund(db: Database, order_id: str, item_ids: list[str], reason: RefundReason) -> str:
     """Refund items of a delivered order that were missing, wrong, or damaged or spilled.
 
@@ -642,12 +612,12 @@ def request_refund(db: Database, order_id: str, item_ids: list[str], reason: Ref
     order = _order(db, order_id)
     _require_status(order, ("delivered",), "only delivered orders can get an item refund")
     if _timestamp(NOW, "now") - _timestamp(order["order_date"], "order date") > REFUND_WINDOW:
-        raise _Refused(f"order {order_id} of {order['order_date']} is older than 7 days; item refunds have expired")
+        raise Refusal(f"order {order_id} of {order['order_date']} is older than 7 days; item refunds have expired")
     lines = _lines_of(order, item_ids)
     already = {i for refund in order.get("refunds", []) for i in refund.get("item_ids", [])}
     repeated = sorted(already & {line["item_id"] for line in lines})
     if repeated:
-        raise _Refused(f"item(s) {', '.join(repeated)} of order {order_id} were already refunded")
+        raise Refusal(f"item(s) {', '.join(repeated)} of order {order_id} were already refunded")
     amount = round(min(sum(line["total_price"] for line in lines), order["total"] - _refunded(order)), 2)
     order = db["orders"].edit(order_id)
     _add_refund(order, amount, "item refund", item_ids=list(dict.fromkeys(item_ids)), reason=reason)
@@ -658,13 +628,13 @@ def _discount(db: Database, order: Record, code: str) -> float:
     """What the promo code takes off this order, provided the code applies to it."""
     terms = PROMO_CODES[code]
     if "expires" in terms and _timestamp(NOW, "now") >= _timestamp(terms["expires"], "expiry"):
-        raise _Refused(f"promo code {code} expired on {terms['expires'][:10]}")
+        raise Refusal(f"promo code {code} expired on {terms['expires'][:10]}")
     if "membership" in terms:
         member = db["users"][order["user_id"]]["membership"]["type"] if order["user_id"] in db["users"] else None
         if member != terms["membership"]:
-            raise _Refused(f"promo code {code} is for {terms['membership']} members only")
+            raise Refusal(f"promo code {code} is for {terms['membership']} members only")
     if order["subtotal"] < terms.get("min_subtotal", 0.0):
-        raise _Refused(f"promo code {code} needs a subtotal of at least {terms['min_subtotal']}")
+        raise Refusal(f"promo code {code} needs a subtotal of at least {terms['min_subtotal']}")
     if terms["kind"] == "fixed":
         discount = terms["amount"]
     elif terms["kind"] == "percent":
@@ -673,12 +643,11 @@ def _discount(db: Database, order: Record, code: str) -> float:
         discount = order["delivery_fee"]
     discount = round(min(discount, order["subtotal"]), 2)
     if discount <= 0:
-        raise _Refused(f"promo code {code} takes nothing off order {order['order_id']}")
+        raise Refusal(f"promo code {code} takes nothing off order {order['order_id']}")
     return discount
 
 
 @TOOLS.write
-@_refusals
 def apply_promo_code(db: Database, order_id: str, promo_code: str) -> str:
     """Apply a promo code to an order the restaurant has not started preparing; one code per order.
 
@@ -691,10 +660,10 @@ def apply_promo_code(db: Database, order_id: str, promo_code: str) -> str:
     order = _order(db, order_id)
     code = promo_code.strip().upper()
     if code not in PROMO_CODES:
-        raise _Refused(f"promo code {promo_code!r:.40} does not exist")
+        raise Refusal(f"promo code {promo_code!r:.40} does not exist")
     _require_status(order, BEFORE_PREPARATION, "promo codes apply only before the restaurant starts preparing")
     if order.get("promo_code"):
-        raise _Refused(f"order {order_id} already has promo code {order['promo_code']}; one code per order")
+        raise Refusal(f"order {order_id} already has promo code {order['promo_code']}; one code per order")
     discount = _discount(db, order, code)
     order = db["orders"].edit(order_id)
     order["promo_code"] = code
@@ -704,7 +673,6 @@ def apply_promo_code(db: Database, order_id: str, promo_code: str) -> str:
 
 
 @TOOLS.write
-@_refusals
 def rate_order(db: Database, order_id: str, rating: int) -> str:
     """Record the customer's rating of a delivered order, from 1 (worst) to 5 (best); an order is rated once.
 
@@ -715,16 +683,15 @@ def rate_order(db: Database, order_id: str, rating: int) -> str:
     order = _order(db, order_id)
     _require_status(order, ("delivered",), "only delivered orders can be rated")
     if order["rating"] is not None:
-        raise _Refused(f"order {order_id} was already rated {order['rating']}")
+        raise Refusal(f"order {order_id} was already rated {order['rating']}")
     if not 1 <= rating <= 5:
-        raise _Refused(f"rating must be from 1 to 5, got {rating}")
+        raise Refusal(f"rating must be from 1 to 5, got {rating}")
     order = db["orders"].edit(order_id)
     order["rating"] = rating
     return json.dumps(order)
 
 
 @TOOLS.write
-@_refusals
 def update_delivery_address(
     db: Database,
     user_id: str,
@@ -755,11 +722,11 @@ def update_delivery_address(
     fields = {"street": street, "city": city, "state": state, "zip": zip, "instructions": instructions}
     changes = {name: value for name, value in fields.items() if value is not None}
     if not changes and not make_default:
-        raise _Refused("nothing to update: give a new street, city, state, zip, instructions or make_default")
+        raise Refusal("nothing to update: give a new street, city, state, zip, instructions or make_default")
     if state is not None and not re.fullmatch(r"[A-Z]{2}", state):
-        raise _Refused(f"state must be a two-letter code such as 'TX', got {state!r:.20}")
+        raise Refusal(f"state must be a two-letter code such as 'TX', got {state!r:.20}")
     if zip is not None and not re.fullmatch(r"\d{5}", zip):
-        raise _Refused(f"zip must be five digits, got {zip!r:.20}")
+        raise Refusal(f"zip must be five digits, got {zip!r:.20}")
     addresses = db["users"].edit(user_id)["delivery_addresses"]
     for address in addresses:
         if address["id"] == address_id:

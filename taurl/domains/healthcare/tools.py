@@ -11,15 +11,13 @@ Times compare with the fixed :data:`NOW`, never the wall clock.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from taurl.core.db import Database, Record
-from taurl.core.tools import ToolRegistry
+from taurl.core.tools import Refusal, ToolRegistry
 from taurl.domains.retail import tools as retail_tools
 
 TOOLS = ToolRegistry("healthcare")
@@ -43,23 +41,6 @@ PRIMARY_CARE = ("Family Medicine", "Internal Medicine", "Pediatrics")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
-class _Refused(Exception):
-    """A request the policy or the data does not allow; its message follows ``Error: ``."""
-
-
-def _refusals(function: Callable[..., str]) -> Callable[..., str]:
-    """Turn a :class:`_Refused` raised by the tool into an ``Error: ...`` observation."""
-
-    @functools.wraps(function)
-    def tool(*args: Any, **kwargs: Any) -> str:
-        try:
-            return function(*args, **kwargs)
-        except _Refused as refusal:
-            return f"Error: {refusal}"
-
-    return tool
-
-
 # --- lookups ---------------------------------------------------------------------------------
 
 
@@ -67,7 +48,7 @@ def _record(db: Database, table: str, key: str, what: str) -> Record:
     """A record (read-only) that must exist."""
     records = db[table]
     if key not in records:
-        raise _Refused(f"{what} {key} not found")
+        raise Refusal(f"{what} {key} not found")
     return records[key]
 
 
@@ -151,7 +132,7 @@ def _parse_day(text: str, what: str) -> date:
     try:
         return date.fromisoformat(text)
     except (TypeError, ValueError):
-        raise _Refused(f"{what} must be a date written YYYY-MM-DD, got {text!r}") from None
+        raise Refusal(f"{what} must be a date written YYYY-MM-DD, got {text!r}") from None
 
 
 def _check_slot(
@@ -160,20 +141,20 @@ def _check_slot(
     """The visit fits the doctor's hours on a half-hour boundary, lies ahead, and overlaps nobody's appointment."""
     day = _parse_day(day_text, "the date")
     if not re.fullmatch(r"\d{2}:\d{2}", time_text):
-        raise _Refused(f"the time must be written HH:MM, got {time_text!r}")
+        raise Refusal(f"the time must be written HH:MM, got {time_text!r}")
     try:
         start = datetime.strptime(f"{day} {time_text}", "%Y-%m-%d %H:%M")
     except ValueError:
-        raise _Refused(f"the time must be written HH:MM, got {time_text!r}") from None
+        raise Refusal(f"the time must be written HH:MM, got {time_text!r}") from None
     end = start + timedelta(minutes=minutes)
     if start <= NOW:
-        raise _Refused(f"{day} {time_text} is not in the future (it is now {NOW:%Y-%m-%d %H:%M})")
+        raise Refusal(f"{day} {time_text} is not in the future (it is now {NOW:%Y-%m-%d %H:%M})")
     hours = working_hours(doctor, day)
     name = doctor.get("name")
     if hours is None:
-        raise _Refused(f"{name} does not work on {WEEKDAYS[day.weekday()].capitalize()}s")
+        raise Refusal(f"{name} does not work on {WEEKDAYS[day.weekday()].capitalize()}s")
     if start.minute % 30 or start < hours[0] or end > hours[1]:
-        raise _Refused(
+        raise Refusal(
             f"{time_text} is not a slot of {name} on {day}: slots start on the hour or half hour "
             f"from {hours[0]:%H:%M} and end by {hours[1]:%H:%M}"
         )
@@ -182,9 +163,9 @@ def _check_slot(
         return a.get("appointment_id") != ignore and _overlaps(a, start, end)
 
     if any(_appointments(db, lambda a: a.get("doctor_id") == doctor.get("doctor_id") and clash(a))):
-        raise _Refused(f"{name} is already booked at {day} {time_text}")
+        raise Refusal(f"{name} is already booked at {day} {time_text}")
     if any(_appointments(db, lambda a: a.get("patient_id") == patient_id and clash(a))):
-        raise _Refused(f"patient {patient_id} already has an appointment at {day} {time_text}")
+        raise Refusal(f"patient {patient_id} already has an appointment at {day} {time_text}")
 
 
 def _require_may_see(db: Database, patient: Record, doctor: Record) -> None:
@@ -200,13 +181,13 @@ def _require_may_see(db: Database, patient: Record, doctor: Record) -> None:
         ),
     )
     if not any(seen):
-        raise _Refused(f"{doctor.get('name')} is not accepting new patients")
+        raise Refusal(f"{doctor.get('name')} is not accepting new patients")
 
 
 def _visit_reason(reason: str) -> str:
     canonical = reason.strip().lower()
     if canonical not in VISIT_REASONS:
-        raise _Refused(f"invalid reason {reason!r}; valid reasons: {', '.join(VISIT_REASONS)}")
+        raise Refusal(f"invalid reason {reason!r}; valid reasons: {', '.join(VISIT_REASONS)}")
     return canonical
 
 
@@ -219,7 +200,6 @@ def _next_appointment_id(db: Database) -> str:
 
 
 @TOOLS.write
-@_refusals
 def book_appointment(db: Database, patient_id: str, doctor_id: str, date: str, time: str, reason: str) -> str:
     """Book a 30-minute appointment for a patient with a doctor, in a free slot of the doctor's hours.
 
@@ -242,7 +222,7 @@ def book_appointment(db: Database, patient_id: str, doctor_id: str, date: str, t
     _check_slot(db, doctor, patient_id, date, time, 30, None)
     _require_may_see(db, patient, doctor)
     if len(_upcoming(db, patient_id)) >= MAX_UPCOMING:
-        raise _Refused(f"patient {patient_id} already has {MAX_UPCOMING} upcoming appointments")
+        raise Refusal(f"patient {patient_id} already has {MAX_UPCOMING} upcoming appointments")
     appointment_id = _next_appointment_id(db)
     appointment = {
         "id": appointment_id,
@@ -267,7 +247,6 @@ def book_appointment(db: Database, patient_id: str, doctor_id: str, date: str, t
 
 
 @TOOLS.write
-@_refusals
 def cancel_appointment(db: Database, appointment_id: str, reason: str | None = None) -> str:
     """Cancel a scheduled appointment that has not started yet.
 
@@ -282,12 +261,12 @@ def cancel_appointment(db: Database, appointment_id: str, reason: str | None = N
     appointment = _appointment(db, appointment_id)
     status = appointment.get("status")
     if status == "cancelled":
-        raise _Refused(f"appointment {appointment_id} is already cancelled")
+        raise Refusal(f"appointment {appointment_id} is already cancelled")
     if status != "scheduled":
-        raise _Refused(f"appointment {appointment_id} is {status}: only scheduled appointments can be cancelled")
+        raise Refusal(f"appointment {appointment_id} is {status}: only scheduled appointments can be cancelled")
     start = start_of(appointment)
     if start is None or start <= NOW:
-        raise _Refused(f"appointment {appointment_id} ({appointment.get('date')} {appointment.get('time')}) is past")
+        raise Refusal(f"appointment {appointment_id} ({appointment.get('date')} {appointment.get('time')}) is past")
     fee = LATE_CANCELLATION_FEE if start - NOW < LATE_NOTICE else 0.0
     appointment = db["appointments"].edit(appointment_id)
     appointment["status"] = "cancelled"
@@ -298,7 +277,6 @@ def cancel_appointment(db: Database, appointment_id: str, reason: str | None = N
 
 
 @TOOLS.read
-@_refusals
 def get_appointment_details(db: Database, appointment_id: str) -> str:
     """Show an appointment with its doctor's name and specialty and its patient's name.
 
@@ -317,7 +295,6 @@ def get_appointment_details(db: Database, appointment_id: str) -> str:
 
 
 @TOOLS.read
-@_refusals
 def get_doctor_availability(db: Database, doctor_id: str, date: str | None = None) -> str:
     """Show a doctor's weekly schedule, or for one day their hours, booked times and free 30-minute slots.
 
@@ -356,7 +333,6 @@ def get_doctor_availability(db: Database, doctor_id: str, date: str | None = Non
 
 
 @TOOLS.read
-@_refusals
 def get_patient_info(db: Database, patient_id: str) -> str:
     """Show a patient's record: contact details, date of birth, insurance, medical history, primary care doctor.
 
@@ -371,7 +347,6 @@ def _digits(text: str) -> str:
 
 
 @TOOLS.read
-@_refusals
 def search_patients(db: Database, name: str | None = None, phone: str | None = None) -> str:
     """Find patients whose name contains ``name`` (any case) or whose phone number contains ``phone``.
 
@@ -384,7 +359,7 @@ def search_patients(db: Database, name: str | None = None, phone: str | None = N
     wanted_name = " ".join((name or "").lower().split())
     wanted_phone = _digits(phone or "")
     if not wanted_name and len(wanted_phone) < 4:
-        raise _Refused("give a name or a phone number (at least 4 digits) to search for")
+        raise Refusal("give a name or a phone number (at least 4 digits) to search for")
     patients = db["patients"]
     found = []
     for key in patients:
@@ -400,7 +375,6 @@ TOOLS.think(retail_tools.think)
 
 
 @TOOLS.read
-@_refusals
 def find_doctors(db: Database, specialty: str | None = None, name: str | None = None) -> str:
     """List the clinic's doctors, optionally only those of a specialty or whose name contains ``name``.
 
@@ -438,7 +412,6 @@ def find_doctors(db: Database, specialty: str | None = None, name: str | None = 
 
 
 @TOOLS.read
-@_refusals
 def get_patient_appointments(db: Database, patient_id: str, status: str | None = None) -> str:
     """List a patient's appointments in date order, each with the doctor's name.
 
@@ -459,7 +432,6 @@ def get_patient_appointments(db: Database, patient_id: str, status: str | None =
 
 
 @TOOLS.write
-@_refusals
 def reschedule_appointment(db: Database, appointment_id: str, new_date: str, new_time: str) -> str:
     """Move a scheduled appointment to another free slot of the same doctor.
 
@@ -474,10 +446,10 @@ def reschedule_appointment(db: Database, appointment_id: str, new_date: str, new
     """
     appointment = _appointment(db, appointment_id)
     if appointment.get("status") != "scheduled":
-        raise _Refused(f"appointment {appointment_id} is {appointment.get('status')}: only scheduled ones can move")
+        raise Refusal(f"appointment {appointment_id} is {appointment.get('status')}: only scheduled ones can move")
     start = start_of(appointment)
     if start is None or start - NOW < LATE_NOTICE:
-        raise _Refused(
+        raise Refusal(
             f"appointment {appointment_id} is less than 24 hours away (or past): it can only be cancelled, not moved"
         )
     doctor = _doctor(db, appointment.get("doctor_id", ""))
@@ -492,7 +464,6 @@ def reschedule_appointment(db: Database, appointment_id: str, new_date: str, new
 
 
 @TOOLS.write
-@_refusals
 def update_patient_contact(
     db: Database, patient_id: str, phone: str | None = None, email: str | None = None, address: str | None = None
 ) -> str:
@@ -510,11 +481,11 @@ def update_patient_contact(
     _patient(db, patient_id)
     changes = {key: value for key, value in (("phone", phone), ("email", email), ("address", address)) if value}
     if not changes:
-        raise _Refused("give a new phone number, email address or address")
+        raise Refusal("give a new phone number, email address or address")
     if phone and (len(_digits(phone)) < 7 or re.search(r"[^\d\s()+\-.]", phone)):
-        raise _Refused(f"{phone!r} is not a phone number")
+        raise Refusal(f"{phone!r} is not a phone number")
     if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
-        raise _Refused(f"{email!r} is not an email address")
+        raise Refusal(f"{email!r} is not an email address")
     patient = db["patients"].edit(patient_id)
     patient.update(changes)
     return json.dumps(patient)
@@ -528,14 +499,13 @@ def _medication(patient: Record, medication: str, dosage: str | None) -> Record:
         entries = [m for m in entries if str(m.get("dosage", "")).lower() == dosage.lower()]
     if not entries:
         label = f"{medication} {dosage}" if dosage else medication
-        raise _Refused(f"{label} is not on the medication list of patient {patient.get('patient_id')}")
+        raise Refusal(f"{label} is not on the medication list of patient {patient.get('patient_id')}")
     if len(entries) > 1:
-        raise _Refused(f"{medication} is listed in several dosages ({', '.join(m.get('dosage') for m in entries)})")
+        raise Refusal(f"{medication} is listed in several dosages ({', '.join(m.get('dosage') for m in entries)})")
     return entries[0]
 
 
 @TOOLS.write
-@_refusals
 def request_prescription_refill(db: Database, patient_id: str, medication: str, dosage: str | None = None) -> str:
     """Send a refill request for one of the patient's current medications to their primary care doctor.
 
@@ -559,10 +529,10 @@ def request_prescription_refill(db: Database, patient_id: str, medication: str, 
         ),
     )
     if not any(recent):
-        raise _Refused(f"patient {patient_id} has had no completed visit in the last 365 days: a visit is needed first")
+        raise Refusal(f"patient {patient_id} has had no completed visit in the last 365 days: a visit is needed first")
     requests = patient.get("refill_requests", [])
     if any(r.get("medication") == entry.get("name") and r.get("status") == "pending_review" for r in requests):
-        raise _Refused(f"a refill of {entry.get('name')} is already pending review")
+        raise Refusal(f"a refill of {entry.get('name')} is already pending review")
     request = {
         "request_id": f"RF-{patient_id}-{len(requests) + 1}",
         "medication": entry.get("name"),

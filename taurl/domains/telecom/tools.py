@@ -11,15 +11,13 @@ before the first edit, so a refused call changes nothing. Dates compare with the
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from taurl.core.db import Database, Record
-from taurl.core.tools import ToolRegistry
+from taurl.core.tools import Refusal, ToolRegistry
 from taurl.domains.retail import tools as retail_tools
 
 TOOLS = ToolRegistry("telecom")
@@ -35,23 +33,6 @@ REFILL_GB = (1, 10)
 UNLIMITED_DATA_GB = 999.0
 
 
-class _Refused(Exception):
-    """A request the policy or the data does not allow; its message follows ``Error: ``."""
-
-
-def _refusals(function: Callable[..., str]) -> Callable[..., str]:
-    """Turn a :class:`_Refused` raised by the tool into an ``Error: ...`` observation."""
-
-    @functools.wraps(function)
-    def tool(*args: Any, **kwargs: Any) -> str:
-        try:
-            return function(*args, **kwargs)
-        except _Refused as refusal:
-            return f"Error: {refusal}"
-
-    return tool
-
-
 # --- lookups ---------------------------------------------------------------------------------
 
 
@@ -59,7 +40,7 @@ def _record(db: Database, table: str, key: str, what: str) -> Record:
     """A record (read-only) that must exist."""
     records = db[table]
     if key not in records:
-        raise _Refused(f"{what} {key} not found")
+        raise Refusal(f"{what} {key} not found")
     return records[key]
 
 
@@ -107,19 +88,19 @@ def _require_good_standing(db: Database, customer_id: str) -> None:
     """Plan changes, roaming and refills need an active account with no overdue bill (policy R5)."""
     status = _customer(db, customer_id).get("account_status")
     if status != "active":
-        raise _Refused(f"account {customer_id} is {status}, not active")
+        raise Refusal(f"account {customer_id} is {status}, not active")
     _require_nothing_overdue(db, customer_id)
 
 
 def _require_nothing_overdue(db: Database, customer_id: str) -> None:
     overdue = [bill for bill in _open_bills(db, customer_id) if bill.get("status") == "overdue"]
     if overdue:
-        raise _Refused(f"account {customer_id} has an overdue balance of {_balance(overdue)}: it must be paid first")
+        raise Refusal(f"account {customer_id} has an overdue balance of {_balance(overdue)}: it must be paid first")
 
 
 def _require_status(line: Record, status: str, action: str) -> None:
     if line.get("status") != status:
-        raise _Refused(f"line {line.get('line_id')} is {line.get('status')}: only {status} lines can {action}")
+        raise Refusal(f"line {line.get('line_id')} is {line.get('status')}: only {status} lines can {action}")
 
 
 def _add_charge(line: Record, amount: float, component: str) -> None:
@@ -152,7 +133,7 @@ def _parse_date(text: str, what: str) -> date:
     try:
         return date.fromisoformat(text)
     except (TypeError, ValueError):
-        raise _Refused(f"{what} must be a date written YYYY-MM-DD, got {text!r}") from None
+        raise Refusal(f"{what} must be a date written YYYY-MM-DD, got {text!r}") from None
 
 
 def _digits(phone: str) -> str:
@@ -167,7 +148,6 @@ TOOLS.think(retail_tools.calculate)
 
 
 @TOOLS.read
-@_refusals
 def get_bill_details(db: Database, customer_id: str, bill_date: str | None = None) -> str:
     """Show a customer's bills: the most recent one, or those of a given month or covering a given date.
 
@@ -179,7 +159,7 @@ def get_bill_details(db: Database, customer_id: str, bill_date: str | None = Non
     _customer(db, customer_id)
     bills = _bills_of(db, customer_id)
     if not bills:
-        raise _Refused(f"no bills found for customer {customer_id}")
+        raise Refusal(f"no bills found for customer {customer_id}")
     if bill_date is None:
         return json.dumps(bills[-1])
     if re.fullmatch(r"\d{4}-\d{2}", bill_date):
@@ -194,12 +174,11 @@ def get_bill_details(db: Database, customer_id: str, bill_date: str | None = Non
             <= b.get("billing_period", {}).get("end_date", "")
         ]
     if not chosen:
-        raise _Refused(f"customer {customer_id} has no bill for {bill_date}")
+        raise Refusal(f"customer {customer_id} has no bill for {bill_date}")
     return json.dumps(chosen)
 
 
 @TOOLS.read
-@_refusals
 def get_customer_info(db: Database, customer_id: str) -> str:
     """Show a customer's account: contact details, security PIN, status, plan, devices and payment history.
 
@@ -210,7 +189,6 @@ def get_customer_info(db: Database, customer_id: str) -> str:
 
 
 @TOOLS.read
-@_refusals
 def get_customer_lines(db: Database, customer_id: str) -> str:
     """List every phone line of a customer with its number, status, plan, features, usage and charges.
 
@@ -222,7 +200,6 @@ def get_customer_lines(db: Database, customer_id: str) -> str:
 
 
 @TOOLS.read
-@_refusals
 def get_line_details(db: Database, line_id: str) -> str:
     """Show one phone line: number, status, plan, device, features, usage this month and charges.
 
@@ -233,7 +210,6 @@ def get_line_details(db: Database, line_id: str) -> str:
 
 
 @TOOLS.read
-@_refusals
 def get_usage_details(db: Database, customer_id: str, line_id: str | None = None) -> str:
     """Show this month's data, minutes and SMS used and remaining, for one line of a customer or all of them.
 
@@ -244,7 +220,7 @@ def get_usage_details(db: Database, customer_id: str, line_id: str | None = None
     _customer(db, customer_id)
     lines = _lines_of(db, customer_id)
     if not lines:
-        raise _Refused(f"no lines found for customer {customer_id}")
+        raise Refusal(f"no lines found for customer {customer_id}")
 
     def usage(line: Record) -> dict[str, Any]:
         return {
@@ -257,12 +233,11 @@ def get_usage_details(db: Database, customer_id: str, line_id: str | None = None
         return json.dumps([usage(line) for line in lines])
     line = next((line for line in lines if line.get("line_id") == line_id), None)
     if line is None:
-        raise _Refused(f"line {line_id} is not a line of customer {customer_id}")
+        raise Refusal(f"line {line_id} is not a line of customer {customer_id}")
     return json.dumps(usage(line))
 
 
 @TOOLS.read
-@_refusals
 def lookup_customer_by_phone(db: Database, phone_number: str) -> str:
     """Find the customer account a phone number belongs to: the account's contact number or one of its lines.
 
@@ -273,7 +248,7 @@ def lookup_customer_by_phone(db: Database, phone_number: str) -> str:
     """
     wanted = _digits(phone_number)
     if len(wanted) < 7:
-        raise _Refused(f"{phone_number!r} is not a phone number")
+        raise Refusal(f"{phone_number!r} is not a phone number")
     customers = db["customers"]
     for customer_id in customers:
         if _digits(str(customers[customer_id].get("phone", ""))) == wanted:
@@ -283,11 +258,10 @@ def lookup_customer_by_phone(db: Database, phone_number: str) -> str:
         line = lines[line_id]
         if _digits(str(line.get("phone_number", ""))) == wanted and line.get("customer_id") in customers:
             return json.dumps(customers[line["customer_id"]])
-    raise _Refused(f"no customer found with phone number {phone_number}")
+    raise Refusal(f"no customer found with phone number {phone_number}")
 
 
 @TOOLS.write
-@_refusals
 def process_payment(db: Database, customer_id: str, amount: float, payment_method: str) -> str:
     """Take a payment towards a customer's unpaid and overdue bills, oldest bill first.
 
@@ -302,16 +276,16 @@ def process_payment(db: Database, customer_id: str, amount: float, payment_metho
     """
     customer = _customer(db, customer_id)
     if payment_method not in PAYMENT_METHODS:
-        raise _Refused(f"invalid payment method {payment_method!r}; valid methods: {', '.join(PAYMENT_METHODS)}")
+        raise Refusal(f"invalid payment method {payment_method!r}; valid methods: {', '.join(PAYMENT_METHODS)}")
     amount = float(amount)
     if amount <= 0 or round(amount, 2) != amount:
-        raise _Refused(f"the amount must be a positive number of dollars and cents, got {amount}")
+        raise Refusal(f"the amount must be a positive number of dollars and cents, got {amount}")
     open_bills = _open_bills(db, customer_id)
     outstanding = _balance(open_bills)
     if outstanding <= 0:
-        raise _Refused(f"customer {customer_id} has no outstanding balance")
+        raise Refusal(f"customer {customer_id} has no outstanding balance")
     if amount > outstanding:
-        raise _Refused(f"the amount {amount} exceeds the outstanding balance of {outstanding}")
+        raise Refusal(f"the amount {amount} exceeds the outstanding balance of {outstanding}")
 
     confirmation = f"PAY{customer_id[-3:]}{str(int(amount))[:4]}"
     remaining, settled = amount, []
@@ -353,7 +327,6 @@ def process_payment(db: Database, customer_id: str, amount: float, payment_metho
 
 
 @TOOLS.write
-@_refusals
 def suspend_line(db: Database, line_id: str, reason: str) -> str:
     """Suspend an active phone line at the account holder's request; it keeps its number and can be reactivated.
 
@@ -366,9 +339,9 @@ def suspend_line(db: Database, line_id: str, reason: str) -> str:
     """
     line = _line(db, line_id)
     if reason not in SUSPENSION_REASONS:
-        raise _Refused(f"invalid reason {reason!r}; valid reasons: {', '.join(SUSPENSION_REASONS)}")
+        raise Refusal(f"invalid reason {reason!r}; valid reasons: {', '.join(SUSPENSION_REASONS)}")
     if line.get("status") == "suspended":
-        raise _Refused(f"line {line_id} is already suspended")
+        raise Refusal(f"line {line_id} is already suspended")
     _require_status(line, "active", "be suspended")
     line = db["lines"].edit(line_id)
     line["status"] = "suspended"
@@ -390,7 +363,6 @@ def list_plans(db: Database) -> str:
 
 
 @TOOLS.read
-@_refusals
 def get_account_balance(db: Database, customer_id: str) -> str:
     """Show what a customer owes: the outstanding balance, the overdue part of it and each open bill.
 
@@ -420,7 +392,6 @@ def get_account_balance(db: Database, customer_id: str) -> str:
 
 
 @TOOLS.write
-@_refusals
 def change_plan(db: Database, line_id: str, new_plan_id: str) -> str:
     """Move an active line to another plan of the catalogue, effective at once.
 
@@ -437,12 +408,12 @@ def change_plan(db: Database, line_id: str, new_plan_id: str) -> str:
     _require_status(line, "active", "change plans")
     plan = _record(db, "plans", new_plan_id, "plan")
     if line.get("plan_id") == new_plan_id:
-        raise _Refused(f"line {line_id} is already on plan {new_plan_id}")
+        raise Refusal(f"line {line_id} is already on plan {new_plan_id}")
     _require_good_standing(db, line.get("customer_id", ""))
     usage = line.get("usage_current_month", {})
     used = usage.get("data_used_gb", 0.0)
     if plan["data_limit_gb"] < used:
-        raise _Refused(
+        raise Refusal(
             f"line {line_id} has used {used} GB this month, more than the {plan['data_limit_gb']} GB of {new_plan_id}"
         )
     line = db["lines"].edit(line_id)
@@ -470,7 +441,6 @@ def _set_roaming(db: Database, line_id: str, enabled: bool) -> str:
 
 
 @TOOLS.write
-@_refusals
 def enable_roaming(db: Database, line_id: str) -> str:
     """Turn on international roaming for an active line of an account in good standing (active, nothing overdue).
 
@@ -482,13 +452,12 @@ def enable_roaming(db: Database, line_id: str) -> str:
     line = _line(db, line_id)
     _require_status(line, "active", "turn on roaming")
     if ROAMING_FEATURE in line.get("features", []):
-        raise _Refused(f"international roaming is already on for line {line_id}")
+        raise Refusal(f"international roaming is already on for line {line_id}")
     _require_good_standing(db, line.get("customer_id", ""))
     return _set_roaming(db, line_id, True)
 
 
 @TOOLS.write
-@_refusals
 def disable_roaming(db: Database, line_id: str) -> str:
     """Turn off international roaming for a line (active or suspended). Get an explicit yes first.
 
@@ -497,9 +466,9 @@ def disable_roaming(db: Database, line_id: str) -> str:
     """
     line = _line(db, line_id)
     if line.get("status") == "disconnected":
-        raise _Refused(f"line {line_id} is disconnected")
+        raise Refusal(f"line {line_id} is disconnected")
     if ROAMING_FEATURE not in line.get("features", []):
-        raise _Refused(f"international roaming is not on for line {line_id}")
+        raise Refusal(f"international roaming is not on for line {line_id}")
     return _set_roaming(db, line_id, False)
 
 
@@ -514,7 +483,6 @@ def _reconnection_fee(line: Record) -> float:
 
 
 @TOOLS.write
-@_refusals
 def reactivate_line(db: Database, line_id: str) -> str:
     """Bring a suspended line back into service. A disconnected line cannot be reactivated.
 
@@ -539,7 +507,6 @@ def reactivate_line(db: Database, line_id: str) -> str:
 
 
 @TOOLS.write
-@_refusals
 def refuel_data(db: Database, line_id: str, gb_amount: int) -> str:
     """Add extra data to an active line for the rest of this month, charged at its plan's refill price per GB.
 
@@ -553,11 +520,11 @@ def refuel_data(db: Database, line_id: str, gb_amount: int) -> str:
     line = _line(db, line_id)
     low, high = REFILL_GB
     if not low <= gb_amount <= high:
-        raise _Refused(f"a refill is {low} to {high} GB, got {gb_amount}")
+        raise Refusal(f"a refill is {low} to {high} GB, got {gb_amount}")
     _require_status(line, "active", "be refilled")
     plan = _record(db, "plans", line.get("plan_id", ""), "plan")
     if plan["data_limit_gb"] >= UNLIMITED_DATA_GB:
-        raise _Refused(f"plan {plan['plan_id']} has unlimited data: no refill is needed")
+        raise Refusal(f"plan {plan['plan_id']} has unlimited data: no refill is needed")
     _require_good_standing(db, line.get("customer_id", ""))
     charge = round(gb_amount * plan["data_refueling_price_per_gb"], 2)
     line = db["lines"].edit(line_id)
