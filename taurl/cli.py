@@ -476,10 +476,14 @@ def data_convert(
             tasks = []
             for name in domain or DOMAIN_NAMES:
                 for split_name in split or ["train", "test"]:
-                    tasks += [
-                        dataclasses.replace(t, reward_basis=basis)
-                        for t in get_domain(name).tasks(split_name, dirs.get(name))
-                    ]
+                    try:
+                        found = get_domain(name).tasks(split_name, dirs.get(name))
+                    except DataError:
+                        if split:  # asked for by name: its absence is an error
+                            raise
+                        err.print(f"{name} has no {split_name} split: skipped")
+                        continue
+                    tasks += [dataclasses.replace(t, reward_basis=basis) for t in found]
         assessment = assess(tasks, dirs, use_aliases=normalize and source is not None)
     except (DataError, OSError, ValueError, KeyError) as exc:
         raise fail(f"cannot convert: {exc}") from exc

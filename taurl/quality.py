@@ -21,7 +21,7 @@ from taurl.core.db import Database
 from taurl.core.reward import InvalidTaskError, RewardConfig
 from taurl.core.tools import ToolRegistry
 from taurl.core.types import Action, RewardBasis, Task, ToolKind
-from taurl.domains import DOMAIN_NAMES, DataError, get_domain
+from taurl.domains import DataError, get_domain, known_domain
 from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.users.scripted import ScriptedUser
 
@@ -150,7 +150,7 @@ class Assessment:
 
 
 def assess(tasks: Sequence[Task], data_dirs: Mapping[str, Any], use_aliases: bool = True) -> Assessment:
-    domains = sorted({t.domain for t in tasks if t.domain in DOMAIN_NAMES})
+    domains = sorted({t.domain for t in tasks if known_domain(t.domain)})
     tools = {d: get_domain(d).tools_for(next(t.tool_set for t in tasks if t.domain == d)) for d in domains}
     dbs: dict[str, Database] = {}
     for d in domains:

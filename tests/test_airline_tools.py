@@ -16,7 +16,7 @@ from taurl.core.db import Database, clone
 from taurl.core.hashing import canonical_hash
 from taurl.core.types import Action, RewardBasis, ToolKind, ToolResult
 from taurl.domains.airline import DOMAIN
-from taurl.domains.airline.generate import FREE_BAGS, generate_database, generate_tasks
+from taurl.domains.airline.generate import FREE_BAGS, generate_database, generate_reference, generate_tasks
 from taurl.domains.airline.tools import AIRPORTS, TOOLS
 
 CABINS = ["basic_economy", "economy", "business"]
@@ -151,9 +151,12 @@ def passenger(user: dict) -> dict:
 
 
 def test_tools_are_registered_in_tau_bench_order_with_their_kinds() -> None:
-    assert TOOLS.names == list(SCHEMAS)
+    """τ-bench's fourteen come first, in its order, and are the default tool set; the seed system's
+    extra tools follow (tests/test_airline_extras.py)."""
+    assert TOOLS.names[: len(SCHEMAS)] == list(SCHEMAS)
+    assert DOMAIN.tools_for("default").names == list(SCHEMAS)
     assert DOMAIN.tools is TOOLS and DOMAIN.name == "airline"
-    for tool in TOOLS:
+    for tool in DOMAIN.tools_for("default"):
         expected = KINDS.get(tool.name, ToolKind.WRITE if tool.name in WRITES else ToolKind.READ)
         assert tool.kind is expected, tool.name
 
@@ -758,7 +761,7 @@ def test_generation_is_deterministic_and_seeded(base: dict) -> None:
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_generated_database_is_consistent(seed: int) -> None:
     base = generate_database(seed)
-    assert (len(base["flights"]), len(base["users"]), len(base["reservations"])) == (40, 30, 60)
+    assert (len(base["flights"]), len(base["users"]), len(base["reservations"])) == (40, 50, 100)
     for rid, reservation in base["reservations"].items():
         owner = base["users"][reservation["user_id"]]
         assert rid in owner["reservations"] and reservation["reservation_id"] == rid
@@ -775,21 +778,26 @@ def test_generated_database_is_consistent(seed: int) -> None:
     for number, flight in base["flights"].items():
         for date, day in flight["dates"].items():
             assert (day["status"] == "available") == (date > "2024-05-15"), (number, date)
+    reference = generate_reference(seed)
+    assert set(reference["airports"]) == set(AIRPORTS)
+    assert {f"HAT{n:03d}" for n in range(1, 301)} == set(reference["fleet"]) >= set(base["flights"])
+    assert set(reference["fleet"].values()) <= set(reference["aircraft"])
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_generated_tasks_replay_cleanly(seed: int) -> None:
     database = generate_database(seed)
     tasks = generate_tasks(database, seed)
-    assert len(tasks["train"]) >= 40 and len(tasks["test"]) >= 20
-    root = Database(database)
+    assert len(tasks["train"]) >= 200 and len(tasks["test"]) >= 50
+    root = Database(database, generate_reference(seed))
     initial = root.state_hash()
     changing = 0
     for split, split_tasks in tasks.items():
         assert [t.id for t in split_tasks] == [f"airline-{split}-{i:03d}" for i in range(len(split_tasks))]
         for task in split_tasks:
             assert (task.domain, task.split, task.reward_basis) == ("airline", split, RewardBasis.AUTO)
-            assert task.instruction.startswith(f"Your user id is {task.user_id}. ")
+            assert task.instruction.startswith("You are ")
+            assert task.tool_set in ("default", "extended")
             episode = root.fork()
             for action in task.actions:
                 result = TOOLS.invoke(episode, action)

@@ -52,7 +52,9 @@ def test_the_seed_systems_dataset_converts_with_every_task_accounted_for(tmp_pat
     rejects = [json.loads(line) for line in (out / "rejects.jsonl").read_text().splitlines()]
     assert rows + len(rejects) == 1345 and all(r["reason"] for r in rejects)
     assert quality["normalization"]["aliases"], "some invented names are unambiguous"
-    assert round(quality["total"]["no_write_tool_share"], 2) == 0.72  # 72% change nothing, as measured by the seed's authors
+    assert (
+        round(quality["total"]["no_write_tool_share"], 2) == 0.72
+    )  # 72% change nothing, as measured by the seed's authors
     assert quality["total"]["silent_pass"]["db+outputs"] == quality["total"]["read_only_tasks"]
     assert "task quality" in result.stdout
 

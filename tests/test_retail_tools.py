@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -160,6 +161,22 @@ def test_schema_matches_tau_bench(name: str) -> None:
         assert schema.get("description")
         if json_type == "array":
             assert schema["items"] == {"type": "string"}
+
+
+def test_seed_tool_set_matches_the_seed_systems_schemas() -> None:
+    """The seed system (CTU) offers τ-bench's sixteen retail tools; its calls must fit ours unchanged."""
+    path = Path(__file__).resolve().parents[1].parent / "shared" / "ctu" / "tool_schemas.json"
+    if not path.exists():
+        pytest.skip(f"seed system's schemas not available: {path}")
+    seed = json.loads(path.read_text())["retail"]
+    tools = DOMAIN.tools_for("seed")
+    assert set(tools.names) == set(seed)
+    for name, spec in seed.items():
+        parameters = tools[name].parameters
+        assert list(parameters["properties"]) == list(spec["parameters"]) and parameters["required"] == spec["required"]
+        for param, want in spec["parameters"].items():
+            have = parameters["properties"][param]
+            assert (have["type"], have.get("enum")) == (want["type"], want.get("enum")), (name, param)
 
 
 @pytest.mark.parametrize(
@@ -616,7 +633,7 @@ def test_generated_database_is_consistent(data: dict[str, dict]) -> None:
 def test_generated_gold_actions_succeed(seed: int) -> None:
     data = generate_database(seed)
     tasks = generate_tasks(data, seed)
-    assert len(tasks["train"]) >= 40 and len(tasks["test"]) >= 20
+    assert len(tasks["train"]) >= 200 and len(tasks["test"]) >= 50
     root = Database(data)
     initial = root.state_hash()
     all_tasks = tasks["train"] + tasks["test"]

@@ -12,7 +12,7 @@ import marshal
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from taurl.core.hashing import canonical_equal, sha256_hex, to_hashable
+from taurl.core.hashing import canonical_equal, canonical_hash, sha256_hex, to_hashable
 from taurl.core.types import RecordDiff
 
 Record = Any
@@ -207,22 +207,20 @@ class PlainDatabase:
         if other._base is not self._base:
             raise ValueError("can only diff databases built on the same base")
         mine, theirs = self._current, other._current
-        diffs = []
+        diffs: list[RecordDiff] = []
+        if mine is theirs:
+            return diffs
         for table in sorted(set(mine) | set(theirs)):
-            if mine is theirs or _same(mine.get(table, _ABSENT), theirs.get(table, _ABSENT)):
-                continue
             my_records, their_records = _records(mine.get(table)), _records(theirs.get(table))
-            for key in sorted(set(my_records) | set(their_records), key=str):
-                actual, expected = my_records.get(key, _ABSENT), their_records.get(key, _ABSENT)
-                if not _same(actual, expected):
-                    diffs.append(RecordDiff(table, key, _present(actual), _present(expected)))
+            for key in _differing_keys(my_records, their_records):
+                diffs.append(RecordDiff(table, key, my_records.get(key), their_records.get(key)))
         return diffs
 
     def to_dict(self) -> dict[str, Any]:
         return clone(self._current)
 
     def state_hash(self) -> str:
-        return sha256_hex(str(to_hashable(self._current)))
+        return canonical_hash(self._current)
 
 
 def _records(table: Any) -> Mapping[str, Any]:
@@ -231,20 +229,29 @@ def _records(table: Any) -> Mapping[str, Any]:
     return table if isinstance(table, Mapping) else {"": table}
 
 
-def _present(value: Any) -> Any:
-    return None if value is _ABSENT else value
+def _differing_keys(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> list[str]:
+    """Keys of the records that differ, in order. Python's ``==`` sorts thousands of records at C speed;
+    the ones it calls equal are confirmed all at once (one marshal comparison also tells 1 from 1.0),
+    so only the others are compared one by one."""
+    keys = sorted(set(mine) | set(theirs), key=str)
+    equal = {key for key in keys if key in mine and key in theirs and mine[key] == theirs[key]}
+    if _identical([mine[key] for key in equal], [theirs[key] for key in equal]):
+        keys = [key for key in keys if key not in equal]
+    return [key for key in keys if not _same(mine.get(key, _ABSENT), theirs.get(key, _ABSENT))]
+
+
+def _identical(a: Any, b: Any) -> bool:
+    """Same types, values and order throughout (equal marshal bytes): canonically equal, at C speed."""
+    try:
+        return marshal.dumps(a, 2) == marshal.dumps(b, 2)
+    except ValueError:  # a type marshal cannot write: leave it to the canonical comparison
+        return False
 
 
 def _same(a: Any, b: Any) -> bool:
-    """Equal by τ-bench's canonical form. Equal marshal bytes (same types, values and order) settle
-    almost every pair at C speed; the canonical text decides the rest (e.g. reordered keys)."""
+    """Equal by τ-bench's canonical form (which ignores key order, unlike marshal)."""
     if a is b:
         return True
     if a is _ABSENT or b is _ABSENT:
         return False
-    try:
-        if marshal.dumps(a, 2) == marshal.dumps(b, 2):
-            return True
-    except ValueError:  # a type marshal cannot write: only the canonical text can tell
-        pass
-    return str(to_hashable(a)) == str(to_hashable(b))
+    return _identical(a, b) or canonical_equal(a, b)

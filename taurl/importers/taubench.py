@@ -125,7 +125,9 @@ def import_runs(
         agent = ReplayAgent(messages[0], [m for m in messages if m["role"] == "assistant"], IMPORT_AGENT)
         try:
             # τ-bench's trials are independent user samples: one sample index per trial keeps their keys apart
-            result = run_episode(EpisodeSpec(run.task, run.trial), agent, LLMUser(replies, sample_index=run.trial), rollout)
+            result = run_episode(
+                EpisodeSpec(run.task, run.trial), agent, LLMUser(replies, sample_index=run.trial), rollout
+            )
         except (RecordingExhaustedError, LookupError) as exc:
             episodes.append(ImportedEpisode(run, None, f"{type(exc).__name__}: {exc}"))
             continue

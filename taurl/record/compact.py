@@ -10,8 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from taurl.record.schema import EPISODE_PREFIX, EPISODE_SCHEMA
-from taurl.record.store import REPLACES_KEY, RecordingStore
+from taurl.record.store import KINDS, REPLACES_KEY, RecordingStore
 from taurl.record.writer import write_segment
 
 
@@ -23,24 +22,28 @@ class CompactionResult:
 
 
 def compact(location: str | Path) -> CompactionResult:
-    """Merge every readable episode segment into one. The merged segment names the ones it replaces,
-    so a reader that lists the directory mid-compaction never counts an episode twice; the old
-    files are deleted afterwards."""
+    """Merge the readable segments of each kind (episodes, runs, rescores) into one per kind. A merged
+    segment names the ones it replaces, so a reader that lists the directory mid-compaction never
+    counts an episode twice; the old files are deleted afterwards."""
     store = RecordingStore(location)
-    files = store.files("episodes")
-    if len(files) <= 1:
-        return CompactionResult(
-            len(files), sum(pq.read_metadata(p, filesystem=loc.fs).num_rows for loc, p in files), None
-        )
-    loc = store.locations[0]
-    tables = [pq.read_table(path, filesystem=loc.fs, schema=EPISODE_SCHEMA) for _, path in files]
-    merged = pa.concat_tables(tables).combine_chunks()
-    names = [path.rsplit("/", 1)[-1] for _, path in files]
-    name = f"{EPISODE_PREFIX}compacted-{uuid.uuid4().hex[:12]}.parquet"
-    final = write_segment(loc, name, merged, {REPLACES_KEY.decode(): json.dumps(names)})
-    for _, path in files:
-        loc.fs.delete_file(path)
-    return CompactionResult(len(files), merged.num_rows, final)
+    result = CompactionResult(0, 0, None)
+    for kind, (prefix, schema) in KINDS.items():
+        files = store.files(kind)
+        rows = sum(pq.read_metadata(path, filesystem=loc.fs).num_rows for loc, path in files)
+        merged_path = None
+        if len(files) > 1:
+            loc = store.locations[0]
+            merged = pa.concat_tables(
+                [pq.read_table(path, filesystem=loc.fs, schema=schema) for _, path in files]
+            ).combine_chunks()
+            names = [path.rsplit("/", 1)[-1] for _, path in files]
+            name = f"{prefix}compacted-{uuid.uuid4().hex[:12]}.parquet"
+            merged_path = write_segment(loc, name, merged, {REPLACES_KEY.decode(): json.dumps(names)})
+            for _, path in files:
+                loc.fs.delete_file(path)
+        if kind == "episodes":
+            result = CompactionResult(len(files), rows, merged_path)
+    return result
 
 
 def export_duckdb(location: str | Path, database_file: Path) -> dict[str, int]:

@@ -134,7 +134,9 @@ class RecordingStore:
             scalars = ", ".join(name for name, _ in SCALARS)
             con.execute(f"CREATE VIEW episodes AS SELECT {scalars} FROM episodes_raw")
             for column, view in NESTED_VIEWS.items():
-                con.execute(f"CREATE VIEW {view} AS SELECT {ID_COLUMNS}, UNNEST({column}, recursive := true) FROM episodes_raw")
+                con.execute(
+                    f"CREATE VIEW {view} AS SELECT {ID_COLUMNS}, UNNEST({column}, recursive := true) FROM episodes_raw"
+                )
             con.execute(
                 "CREATE VIEW tool_calls AS SELECT * FROM steps WHERE name NOT IN ('respond', '__parse_error__')"
             )

@@ -3,11 +3,13 @@
 ``generate_database`` builds flights, users and reservations with τ-bench's record schema from
 ``random.Random(seed)`` and the constants below: 40 flights over May 2024 between ten airports (past
 dates landed or cancelled, today's flights flying, on time or delayed, later dates open for sale),
-30 users and 60 reservations whose prices, bags and payments add up.
+50 users and 100 reservations whose prices, bags and payments add up. ``generate_reference`` builds
+the static tables beside it: the twenty airports τ-bench lists, nine aircraft types, and which type
+flies each flight number HAT001-HAT300 (τ-bench's flight numbers included).
 
-``generate_tasks`` writes τ-bench-style tasks for that database. Each task template scans the data
-for reservations or trips it fits, works out the gold actions the policy calls for, and every task
-is replayed through the airline tools before it is returned, so gold actions never fail.
+``generate_tasks`` writes tasks for that database. Each task template scans the data for
+reservations or trips it fits, works out the gold actions the policy calls for, and every task is
+replayed through the airline tools before it is returned, so gold actions never fail.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from taurl.core.types import Action, RewardBasis, Task
 from taurl.domains.airline.tools import (
     AIRPORTS,
     BAG_FEE,
+    CABINS,
     INSURANCE_PER_PASSENGER,
     NEW_CERTIFICATE_IDS,
     NEW_RESERVATION_IDS,
+    TODAY,
     TOOLS,
     search_onestop_flight,
 )
@@ -73,10 +77,8 @@ ROUTES = [
     ("MIA", "DFW"),
 ]
 DATES = [f"2024-05-{day:02d}" for day in range(1, 31)]
-TODAY = "2024-05-15"
 #: The policy's "now" is 2024-05-15 15:00; bookings after this moment are less than a day old.
 DAY_BEFORE_NOW = "2024-05-14T15:00:00"
-CABINS = ("basic_economy", "economy", "business")
 CABIN_WORDS = {"basic_economy": "basic economy", "economy": "economy", "business": "business"}
 #: Free checked bags per passenger, by membership then cabin (the policy's table).
 FREE_BAGS = {
@@ -85,10 +87,11 @@ FREE_BAGS = {
     "gold": {"basic_economy": 2, "economy": 3, "business": 3},
 }
 CERTIFICATE_VALUES = (100, 150, 250, 500)
-N_USERS = 30
-N_RESERVATIONS = 60
-#: How reservations are spread over time; cycled so every seed has each kind.
-TIMINGS = ("future", "future", "recent", "future", "past", "future", "disrupted", "future", "today", "future")
+N_USERS = 50
+N_RESERVATIONS = 100
+#: How reservations are spread over time; cycled so every seed has each kind. "underway": the
+#: outbound flight has landed and the return is still to come.
+TIMINGS = ("future", "future", "recent", "future", "past", "future", "disrupted", "future", "today", "underway")
 
 FIRST_NAMES = [
     "Amara",
@@ -379,6 +382,16 @@ def _itinerary(rng: random.Random, network: _Network, timing: str) -> tuple[str,
         origin, destination = network.flights[number]["origin"], network.flights[number]["destination"]
         back = network.direct[(destination, origin)]
         return origin, destination, "round_trip", [(number, TODAY), (back, _shift(TODAY, rng.randint(2, 6)))]
+    if timing == "underway":
+        flown = [(n, d) for n in network.flights for d in DATES[8:14] if network.status(n, d) == "landed"]
+        number, date = rng.choice(flown)
+        origin, destination = network.flights[number]["origin"], network.flights[number]["destination"]
+        return (
+            origin,
+            destination,
+            "round_trip",
+            [(number, date), (network.direct[(destination, origin)], rng.choice(DATES[16:24]))],
+        )
     start = rng.choice(DATES[:12] if timing == "past" else DATES[15:27])
     if rng.random() < 0.2:
         (origin, destination), options = rng.choice(sorted(network.connections.items()))
@@ -473,6 +486,82 @@ def generate_database(seed: int = 0) -> dict[str, dict]:
     return {"flights": flights, "reservations": reservations, "users": users}
 
 
+# --- static reference tables --------------------------------------------------------------------------
+
+#: Code -> (airport name, city, state, time zone), for every airport ``list_all_airports`` reports.
+AIRPORT_FACTS = {
+    "SFO": ("San Francisco International Airport", "San Francisco", "CA", "America/Los_Angeles"),
+    "JFK": ("John F. Kennedy International Airport", "New York", "NY", "America/New_York"),
+    "LAX": ("Los Angeles International Airport", "Los Angeles", "CA", "America/Los_Angeles"),
+    "ORD": ("O'Hare International Airport", "Chicago", "IL", "America/Chicago"),
+    "DFW": ("Dallas Fort Worth International Airport", "Dallas", "TX", "America/Chicago"),
+    "DEN": ("Denver International Airport", "Denver", "CO", "America/Denver"),
+    "SEA": ("Seattle-Tacoma International Airport", "Seattle", "WA", "America/Los_Angeles"),
+    "ATL": ("Hartsfield-Jackson Atlanta International Airport", "Atlanta", "GA", "America/New_York"),
+    "MIA": ("Miami International Airport", "Miami", "FL", "America/New_York"),
+    "BOS": ("Logan International Airport", "Boston", "MA", "America/New_York"),
+    "PHX": ("Phoenix Sky Harbor International Airport", "Phoenix", "AZ", "America/Phoenix"),
+    "IAH": ("George Bush Intercontinental Airport", "Houston", "TX", "America/Chicago"),
+    "LAS": ("Harry Reid International Airport", "Las Vegas", "NV", "America/Los_Angeles"),
+    "MCO": ("Orlando International Airport", "Orlando", "FL", "America/New_York"),
+    "EWR": ("Newark Liberty International Airport", "Newark", "NJ", "America/New_York"),
+    "CLT": ("Charlotte Douglas International Airport", "Charlotte", "NC", "America/New_York"),
+    "MSP": ("Minneapolis-Saint Paul International Airport", "Minneapolis", "MN", "America/Chicago"),
+    "DTW": ("Detroit Metropolitan Wayne County Airport", "Detroit", "MI", "America/Detroit"),
+    "PHL": ("Philadelphia International Airport", "Philadelphia", "PA", "America/New_York"),
+    "LGA": ("LaGuardia Airport", "New York", "NY", "America/New_York"),
+}
+#: Code -> (manufacturer, model, seats in all, range in miles).
+AIRCRAFT_TYPES = {
+    "319": ("Airbus", "A319", 128, 3700),
+    "320": ("Airbus", "A320", 150, 3300),
+    "321": ("Airbus", "A321", 190, 3200),
+    "32Q": ("Airbus", "A321neo", 196, 4000),
+    "738": ("Boeing", "737-800", 160, 3500),
+    "739": ("Boeing", "737-900", 178, 3200),
+    "752": ("Boeing", "757-200", 200, 4500),
+    "763": ("Boeing", "767-300", 214, 6000),
+    "E75": ("Embraer", "E175", 76, 2200),
+}
+#: Flight numbers the fleet table covers: all of τ-bench's (HAT001-HAT300) and every generated one.
+FLEET_FLIGHTS = range(1, 301)
+
+
+def generate_reference(seed: int = 0) -> dict[str, dict]:
+    """The static tables beside the database: ``airports``, ``aircraft`` and ``fleet`` (flight -> aircraft).
+
+    Names, cities, time zones, models and ranges are constants; the airline's own operating facts
+    (minimum connection times, lounges, cabin layouts, wifi, which type flies which flight) are seeded.
+    """
+    rng = random.Random(seed)
+    airports = {}
+    for code, (name, city, state, timezone) in AIRPORT_FACTS.items():
+        airports[code] = {
+            "airport_code": code,
+            "name": name,
+            "city": city,
+            "state": state,
+            "country": "USA",
+            "timezone": timezone,
+            "minimum_connection_minutes": rng.choice([30, 35, 40, 45, 50, 60, 75, 90]),
+            "lounge": rng.random() < 0.5,
+        }
+    aircraft = {}
+    for code, (manufacturer, model, seats, range_miles) in AIRCRAFT_TYPES.items():
+        business = round(seats * rng.uniform(0.06, 0.14))
+        basic = round(seats * rng.uniform(0.1, 0.2))
+        aircraft[code] = {
+            "aircraft_code": code,
+            "manufacturer": manufacturer,
+            "model": model,
+            "seats": {"basic_economy": basic, "economy": seats - business - basic, "business": business},
+            "range_miles": range_miles,
+            "wifi": rng.random() < 0.7,
+        }
+    fleet = {f"HAT{number:03d}": rng.choice(list(AIRCRAFT_TYPES)) for number in FLEET_FLIGHTS}
+    return {"airports": airports, "aircraft": aircraft, "fleet": fleet}
+
+
 # --- tasks -------------------------------------------------------------------------------------------
 
 PERSONAS = (
@@ -482,9 +571,13 @@ PERSONAS = (
     "You are polite and careful, and you double-check the details before agreeing to anything.",
     "You are frustrated after earlier trouble with the airline, but you cooperate with the agent.",
     "You are not good with numbers, so you want the agent to work out the amounts for you.",
+    "You are a frequent traveller who knows airline jargon and expects precise answers.",
+    "You are calm and patient, and you give one piece of information at a time.",
+    "You are anxious about travelling and ask the agent to confirm things before moving on.",
+    "You are curt and slightly impatient, but you never refuse to answer a question.",
 )
-#: Candidates kept per template: the first goes to the test split, the rest to train.
-PER_TEMPLATE = {"write": 4, "info": 3, "refusal": 3}
+#: Every fifth task of a template (the first, sixth...) goes to the test split, the others to train.
+TEST_EVERY = 5
 
 
 #: Given a booking's total, the payment split and how the user words it.
@@ -534,15 +627,17 @@ class _Trip:
 
 @dataclass
 class _Draft:
-    """A task before it gets its id and split."""
+    """A task before it gets its id, split and persona."""
 
-    kind: str
-    group: str
+    template: str
+    group: str  # "write", "info" or "refusal"
     user_id: str
-    goal: str
-    request: str
+    intro: str  # who the user is and what they know about themself
+    request: str  # what they want, in their words: the task's goal
     actions: list[Action]
+    rules: list[str]
     outputs: list[str] = field(default_factory=list)
+    tool_set: str = "default"
 
     @property
     def refusal(self) -> bool:
@@ -573,11 +668,21 @@ def _legs(reservation: Mapping[str, Any]) -> list[dict[str, str]]:
     return [{"flight_number": s["flight_number"], "date": s["date"]} for s in reservation["flights"]]
 
 
+def _calculation(expression: str) -> Action:
+    """A ``calculate`` call whose answer shows a computed output (it is not scored as an action)."""
+    return Action("calculate", {"expression": expression})
+
+
+def _plus(amounts: list[Any]) -> str:
+    return " + ".join(str(amount) for amount in amounts)
+
+
 class _TaskWriter:
     """Scans one generated database for situations each task template fits."""
 
-    def __init__(self, db: Mapping[str, Mapping[str, Record]], rng: random.Random):
+    def __init__(self, db: Mapping[str, Mapping[str, Record]], reference: Mapping[str, Any], rng: random.Random):
         self.db = db
+        self.reference = reference
         self.rng = rng
         self.flights = db["flights"]
         self.users = db["users"]
@@ -595,6 +700,11 @@ class _TaskWriter:
     def upcoming(self, reservation: Mapping[str, Any]) -> bool:
         return reservation["flights"][0]["date"] > TODAY
 
+    def underway(self, reservation: Mapping[str, Any]) -> bool:
+        """Some flight of the trip has landed and another is still on sale."""
+        statuses = self.statuses(reservation)
+        return "landed" in statuses and "available" in statuses
+
     def recent(self, reservation: Mapping[str, Any]) -> bool:
         return reservation["created_at"] > DAY_BEFORE_NOW
 
@@ -608,8 +718,14 @@ class _TaskWriter:
     def price(self, legs: list[Mapping[str, str]], cabin: str) -> int:
         return sum(self.day(leg["flight_number"], leg["date"])["prices"][cabin] for leg in legs)
 
+    def fares(self, legs: list[Mapping[str, str]], cabin: str) -> list[int]:
+        return [self.day(leg["flight_number"], leg["date"])["prices"][cabin] for leg in legs]
+
+    def free_bags(self, reservation: Mapping[str, Any]) -> int:
+        return FREE_BAGS[self.user(reservation)["membership"]][reservation["cabin"]]
+
     def allowance(self, reservation: Mapping[str, Any]) -> int:
-        return FREE_BAGS[self.user(reservation)["membership"]][reservation["cabin"]] * len(reservation["passengers"])
+        return self.free_bags(reservation) * len(reservation["passengers"])
 
     def compensable(self, reservation: Mapping[str, Any]) -> bool:
         """The policy's test for goodwill certificates: status, insurance or business cabin."""
@@ -618,6 +734,18 @@ class _TaskWriter:
             or reservation["insurance"] == "yes"
             or reservation["cabin"] == "business"
         )
+
+    def cancel_reason(self, reservation: Mapping[str, Any]) -> str | None:
+        """Why the policy lets this reservation be cancelled, in the user's words, or None."""
+        if not self.upcoming(reservation):
+            return None
+        if self.recent(reservation):
+            return "You booked it less than a day ago and your plans have changed."
+        if reservation["cabin"] == "business":
+            return "Your plans have changed and you no longer need the trip."
+        if reservation["insurance"] == "yes":
+            return "You have fallen ill and your doctor told you not to travel. You remember buying travel insurance."
+        return None
 
     def methods(self, user: Mapping[str, Any], source: str) -> list[Record]:
         return [m for m in user["payment_methods"].values() if m["source"] == source]
@@ -629,7 +757,16 @@ class _TaskWriter:
             return self.rng.choice(gift_cards)
         return self.rng.choice(self.methods(user, "credit_card"))
 
-    # -- words
+    def original_card(self, reservation: Mapping[str, Any]) -> Record | None:
+        """The credit card or gift card that paid for the reservation, as ``upgrade_seat`` picks it."""
+        saved = self.user(reservation)["payment_methods"]
+        for payment in reservation["payment_history"]:
+            method = saved.get(payment["payment_id"])
+            if method is not None and method["source"] in ("credit_card", "gift_card"):
+                return method
+        return None
+
+    # -- words and identification
 
     @staticmethod
     def payment_words(method: Mapping[str, Any]) -> str:
@@ -644,6 +781,29 @@ class _TaskWriter:
         return (
             f"your {kind} from {_city(reservation['origin'])} to {_city(reservation['destination'])} "
             f"departing {_when(reservation['flights'][0]['date'])}"
+        )
+
+    def name(self, user_id: str) -> str:
+        return _full_name(self.users[user_id]["name"])
+
+    def intro(self, user_id: str) -> str:
+        return f"You are {self.name(user_id)}, and your user id is {user_id}."
+
+    def email_intro(self, user_id: str) -> tuple[str, list[Action]]:
+        """The user knows only their email: the lookup that finds their id."""
+        email = self.users[user_id]["email"]
+        return (
+            f"You are {self.name(user_id)}. You do not remember your user id, but your email address is {email}.",
+            [Action("lookup_passenger", {"email": email})],
+        )
+
+    def confirmation_intro(self, reservation: Mapping[str, Any]) -> tuple[str, list[Action]]:
+        """The user knows only a booking's confirmation number (its reservation id)."""
+        rid = reservation["reservation_id"]
+        return (
+            f"You are {self.name(reservation['user_id'])}. You do not remember your user id, but you have the "
+            f"confirmation number of your booking: {rid}.",
+            [Action("lookup_passenger", {"confirmation_number": rid})],
         )
 
     def refer(self, reservation: Mapping[str, Any], profile: bool = False) -> tuple[str, list[Action]]:
@@ -664,27 +824,47 @@ class _TaskWriter:
         )
         return words, [Action("get_user_details", {"user_id": reservation["user_id"]}), lookup]
 
-    # -- templates that change the database
+    def draft(
+        self,
+        template: str,
+        group: str,
+        reservation_or_user: Mapping[str, Any] | str,
+        request: str,
+        actions: list[Action],
+        rules: list[str],
+        outputs: list[str] | None = None,
+        *,
+        intro: str | None = None,
+        tool_set: str = "default",
+    ) -> _Draft:
+        user_id = reservation_or_user if isinstance(reservation_or_user, str) else reservation_or_user["user_id"]
+        return _Draft(
+            template,
+            group,
+            user_id,
+            intro or self.intro(user_id),
+            request,
+            actions,
+            rules,
+            list(outputs or []),
+            tool_set,
+        )
 
-    def cancel(self, kind: str, fits: Callable[[Record], bool], reason: str) -> Iterator[_Draft]:
+    # -- cancelling
+
+    def cancel(self, kind: str, fits: Callable[[Record], bool], reason: str, rules: list[str]) -> Iterator[_Draft]:
         for r in self.reservations:
             if fits(r):
                 ref, lookups = self.refer(r)
                 cancel = Action("cancel_reservation", {"reservation_id": r["reservation_id"]})
-                yield _Draft(
-                    kind,
-                    "write",
-                    r["user_id"],
-                    "cancel a reservation the policy allows cancelling",
-                    f"You want to cancel {ref}. {reason}",
-                    [*lookups, cancel],
-                )
+                yield self.draft(kind, "write", r, f"You want to cancel {ref}. {reason}", [*lookups, cancel], rules)
 
     def cancel_recent(self) -> Iterator[_Draft]:
         yield from self.cancel(
             "cancel_recent",
             lambda r: self.upcoming(r) and self.recent(r),
             "You booked it less than a day ago and your plans have changed.",
+            ["R1", "R2", "R12"],
         )
 
     def cancel_business(self) -> Iterator[_Draft]:
@@ -692,6 +872,7 @@ class _TaskWriter:
             "cancel_business",
             lambda r: self.upcoming(r) and not self.recent(r) and r["cabin"] == "business",
             "Your plans have changed and you no longer need the trip.",
+            ["R1", "R2", "R12"],
         )
 
     def cancel_insured(self) -> Iterator[_Draft]:
@@ -699,6 +880,7 @@ class _TaskWriter:
             "cancel_insured",
             lambda r: self.upcoming(r) and not self.recent(r) and r["cabin"] != "business" and r["insurance"] == "yes",
             "You have fallen ill and your doctor told you not to travel. You remember buying travel insurance.",
+            ["R1", "R2", "R6", "R12"],
         )
 
     def cancel_airline_cancelled(self) -> Iterator[_Draft]:
@@ -706,13 +888,39 @@ class _TaskWriter:
             "cancel_airline_cancelled",
             lambda r: "cancelled" in self.statuses(r) and not self.statuses(r) & {"landed", "flying"},
             "The airline cancelled a flight in it, and you want your money back.",
+            ["R1", "R2", "R12"],
         )
 
-    def add_bags(self) -> Iterator[_Draft]:
+    def cancel_by_confirmation(self) -> Iterator[_Draft]:
+        for r in self.reservations:
+            reason = self.cancel_reason(r)
+            if reason is None:
+                continue
+            intro, lookup = self.confirmation_intro(r)
+            actions = [
+                *lookup,
+                Action("get_reservation_details", {"reservation_id": r["reservation_id"]}),
+                Action("cancel_reservation", {"reservation_id": r["reservation_id"]}),
+            ]
+            request = f"You want to cancel that booking. {reason}"
+            yield self.draft(
+                "cancel_by_confirmation",
+                "write",
+                r,
+                request,
+                actions,
+                ["R1", "R2", "R12"],
+                intro=intro,
+                tool_set="extended",
+            )
+
+    # -- bags and passengers
+
+    def add_bags(self, by_email: bool = False) -> Iterator[_Draft]:
         for r in self.reservations:
             if not self.upcoming(r):
                 continue
-            user, extra = self.user(r), self.rng.randint(1, 2)
+            user, extra = self.user(r), self.rng.randint(1, 3)
             total = r["total_baggages"] + extra
             nonfree = max(r["nonfree_baggages"], total - self.allowance(r))
             card = self.card_for(user, BAG_FEE * (nonfree - r["nonfree_baggages"]))
@@ -726,15 +934,71 @@ class _TaskWriter:
                     "payment_id": card["id"],
                 },
             )
-            yield _Draft(
-                "add_bags",
-                "write",
-                r["user_id"],
-                "add checked bags",
+            request = (
                 f"You want to add {_count(extra, 'checked bag')} to {ref}. "
-                f"If there is a fee, you pay it with {self.payment_words(card)}.",
-                [*lookups, change],
+                f"If there is a fee, you pay it with {self.payment_words(card)}."
             )
+            rules = ["R1", "R2", "R5", "R9", "R11"]
+            if by_email:
+                intro, lookup = self.email_intro(r["user_id"])
+                yield self.draft(
+                    "add_bags_by_email",
+                    "write",
+                    r,
+                    request,
+                    [*lookup, *lookups, change],
+                    rules,
+                    intro=intro,
+                    tool_set="extended",
+                )
+            else:
+                yield self.draft("add_bags", "write", r, request, [*lookups, change], rules)
+
+    def add_bags_by_email(self) -> Iterator[_Draft]:
+        yield from self.add_bags(by_email=True)
+
+    def swap_passenger(self) -> Iterator[_Draft]:
+        for r in self.reservations:
+            on_board = {_full_name(p) for p in r["passengers"]}
+            newcomers = [p for p in self.user(r)["saved_passengers"] if _full_name(p) not in on_board]
+            if not self.upcoming(r) or not newcomers:
+                continue
+            index, newcomer = len(r["passengers"]) - 1, self.rng.choice(newcomers)
+            leaving = _full_name(r["passengers"][index])
+            passengers = [dict(p) for p in r["passengers"][:index]] + [dict(newcomer)]
+            you = leaving == self.name(r["user_id"])
+            ref, lookups = self.refer(r)
+            change = Action(
+                "update_reservation_passengers", {"reservation_id": r["reservation_id"], "passengers": passengers}
+            )
+            request = (
+                f"On {ref}, {'you' if you else leaving} can no longer travel; you want "
+                f"{_full_name(newcomer)} (born {newcomer['dob']}) to take {'your' if you else 'that'} place. "
+                "Everything else stays the same."
+            )
+            yield self.draft("swap_passenger", "write", r, request, [*lookups, change], ["R1", "R2", "R10"])
+
+    def fix_birth_date(self) -> Iterator[_Draft]:
+        for r in self.reservations:
+            if not self.upcoming(r):
+                continue
+            index = self.rng.randrange(len(r["passengers"]))
+            person = r["passengers"][index]
+            born = datetime.fromisoformat(person["dob"])
+            corrected = born.replace(year=born.year + self.rng.choice([-1, 1]), day=min(born.day, 28))
+            passengers = [dict(p) for p in r["passengers"]]
+            passengers[index]["dob"] = corrected.date().isoformat()
+            ref, lookups = self.refer(r)
+            change = Action(
+                "update_reservation_passengers", {"reservation_id": r["reservation_id"], "passengers": passengers}
+            )
+            request = (
+                f"The date of birth of {_full_name(person)} on {ref} is wrong: it should be "
+                f"{passengers[index]['dob']}. Nothing else about the reservation should change."
+            )
+            yield self.draft("fix_birth_date", "write", r, request, [*lookups, change], ["R1", "R2", "R10"])
+
+    # -- cabins and flights
 
     def change_cabin(self, r: Record, cabin: str, card: Record) -> Action:
         return Action(
@@ -755,22 +1019,52 @@ class _TaskWriter:
             )
         return actions
 
+    def cabin_change_cost(self, r: Mapping[str, Any], cabin: str) -> tuple[int, Action]:
+        """What moving everyone on ``r`` to ``cabin`` costs (negative: a refund), with a calculation showing it."""
+        travellers = len(r["passengers"])
+        new, old = self.fares(_legs(r), cabin), [s["price"] for s in r["flights"]]
+        cost = (sum(new) - sum(old)) * travellers
+        return cost, _calculation(f"({_plus(new)} - ({_plus(old)})) * {travellers}")
+
     def upgrade(self) -> Iterator[_Draft]:
         for r in self.reservations:
             travellers = len(r["passengers"])
             if not self.upcoming(r) or r["cabin"] == "business" or not self.sellable(_legs(r), "business", travellers):
                 continue
-            charge = (self.price(_legs(r), "business") - _fare(r["flights"])) * travellers
+            charge, _ = self.cabin_change_cost(r, "business")
             card = self.card_for(self.user(r), charge)
             ref, lookups = self.refer(r)
-            yield _Draft(
-                "upgrade_cabin",
-                "write",
-                r["user_id"],
-                "upgrade every flight of a reservation to business",
+            request = (
                 f"You want to upgrade {ref} to business class for everyone on it, keeping the same flights. "
-                f"You pay the difference with {self.payment_words(card)}.",
-                [*lookups, *self.searches(_legs(r)), self.change_cabin(r, "business", card)],
+                f"You pay the difference with {self.payment_words(card)}."
+            )
+            actions = [*lookups, *self.searches(_legs(r)), self.change_cabin(r, "business", card)]
+            yield self.draft("upgrade_cabin", "write", r, request, actions, ["R1", "R2", "R8", "R11"])
+
+    def upgrade_seat(self) -> Iterator[_Draft]:
+        for r in self.reservations:
+            travellers, above = len(r["passengers"]), CABINS[CABINS.index(r["cabin"]) + 1 :]
+            if not self.upcoming(r) or not above:
+                continue
+            cabin = self.rng.choice(above)
+            card = self.original_card(r)
+            if card is None or not self.sellable(_legs(r), cabin, travellers):
+                continue
+            charge, calculation = self.cabin_change_cost(r, cabin)
+            if card["source"] == "gift_card" and card["amount"] < charge:
+                continue
+            ref, lookups = self.refer(r)
+            asks_price = charge > 0 and self.rng.random() < 0.5
+            request = (
+                f"You want to upgrade {ref} to {CABIN_WORDS[cabin]} for everyone on it, on the same flights, and "
+                f"pay the difference with the card you booked with ({self.payment_words(card)})."
+                + (" You want to know how much the upgrade costs in total." if asks_price else "")
+            )
+            upgrade = Action("upgrade_seat", {"reservation_id": r["reservation_id"], "seat_class": cabin})
+            actions = [*lookups, *self.searches(_legs(r)), calculation, upgrade]
+            outputs = [str(charge)] if asks_price else []
+            yield self.draft(
+                "upgrade_seat", "write", r, request, actions, ["R1", "R2", "R8", "R11"], outputs, tool_set="extended"
             )
 
     def downgrade(self) -> Iterator[_Draft]:
@@ -778,22 +1072,18 @@ class _TaskWriter:
             travellers = len(r["passengers"])
             if not self.upcoming(r) or r["cabin"] != "business" or not self.sellable(_legs(r), "economy", travellers):
                 continue
-            refund = (_fare(r["flights"]) - self.price(_legs(r), "economy")) * travellers
-            if refund <= 0:
+            cost, calculation = self.cabin_change_cost(r, "economy")
+            if cost >= 0:
                 continue
             original = self.user(r)["payment_methods"][r["payment_history"][0]["payment_id"]]
             ref, lookups = self.refer(r)
-            yield _Draft(
-                "downgrade_cabin",
-                "write",
-                r["user_id"],
-                "downgrade a business reservation to economy",
+            request = (
                 f"Money is tight, so you want to downgrade {ref} from business to economy, keeping the same "
                 "flights and passengers. The refund should go back to the original payment method. "
-                "You want to know exactly how much you will get back.",
-                [*lookups, *self.searches(_legs(r)), self.change_cabin(r, "economy", original)],
-                [str(refund)],
+                "You want to know exactly how much you will get back."
             )
+            actions = [*lookups, *self.searches(_legs(r)), calculation, self.change_cabin(r, "economy", original)]
+            yield self.draft("downgrade_cabin", "write", r, request, actions, ["R1", "R2", "R8", "R11"], [str(-cost)])
 
     def reschedule(self, kind: str, r: Record, keep: int) -> Iterator[_Draft]:
         """Move the leg after the first ``keep`` legs to another date on the same flight."""
@@ -816,17 +1106,14 @@ class _TaskWriter:
             {"reservation_id": r["reservation_id"], "cabin": r["cabin"], "flights": new_legs, "payment_id": card["id"]},
         )
         which = "return flight" if keep else "flight"
-        yield _Draft(
-            kind,
-            "write",
-            r["user_id"],
-            f"move the {which} to another date",
+        request = (
             f"On {ref}, you want to move your {which} from {_city(flight['origin'])} to "
             f"{_city(flight['destination'])} from {_when(moving['date'])} to {_when(new_date)}, on the same "
             f"flight and in the same cabin{'; the other flight stays as it is' if keep else ''}. "
-            f"Any difference in price is paid or refunded with {self.payment_words(card)}.",
-            [*lookups, *self.searches([{**moving, "date": new_date}]), change],
+            f"Any difference in price is paid or refunded with {self.payment_words(card)}."
         )
+        actions = [*lookups, *self.searches([{**moving, "date": new_date}]), change]
+        yield self.draft(kind, "write", r, request, actions, ["R1", "R2", "R7", "R11"])
 
     def change_date(self) -> Iterator[_Draft]:
         for r in self.reservations:
@@ -838,30 +1125,7 @@ class _TaskWriter:
             if self.upcoming(r) and r["cabin"] != "basic_economy" and r["flight_type"] == "round_trip":
                 yield from self.reschedule("change_return", r, 1)
 
-    def swap_passenger(self) -> Iterator[_Draft]:
-        for r in self.reservations:
-            on_board = {_full_name(p) for p in r["passengers"]}
-            newcomers = [p for p in self.user(r)["saved_passengers"] if _full_name(p) not in on_board]
-            if not self.upcoming(r) or not newcomers:
-                continue
-            index, newcomer = len(r["passengers"]) - 1, self.rng.choice(newcomers)
-            leaving = _full_name(r["passengers"][index])
-            passengers = [dict(p) for p in r["passengers"][:index]] + [dict(newcomer)]
-            you = leaving == _full_name(self.user(r)["name"])
-            ref, lookups = self.refer(r)
-            change = Action(
-                "update_reservation_passengers", {"reservation_id": r["reservation_id"], "passengers": passengers}
-            )
-            yield _Draft(
-                "swap_passenger",
-                "write",
-                r["user_id"],
-                "replace one passenger with another",
-                f"On {ref}, {'you' if you else leaving} can no longer travel; you want "
-                f"{_full_name(newcomer)} (born {newcomer['dob']}) to take {'your' if you else 'that'} place. "
-                "Everything else stays the same.",
-                [*lookups, change],
-            )
+    # -- booking
 
     def trip_options(self, origin: str, destination: str, date: str, one_stop: bool) -> list[list[dict[str, str]]]:
         """Every way to fly the trip that day, as the search tools show it; overnight connections excluded
@@ -873,9 +1137,9 @@ class _TaskWriter:
         return options if all(leg["date"] == date for legs in options for leg in legs) else []
 
     def book(self, kind: str, user_id: str, trip: _Trip, pay: Payer) -> _Draft | None:
-        """A booking for the user (and maybe one saved passenger) on the cheapest sellable option, if any."""
+        """A booking for the user (and maybe saved passengers) on the cheapest sellable option, if any."""
         user = self.users[user_id]
-        companions = user["saved_passengers"][:1] if self.rng.random() < 0.4 else []
+        companions = user["saved_passengers"][: self.rng.choice([0, 0, 1, 2])]
         passengers = [
             {"first_name": user["name"]["first_name"], "last_name": user["name"]["last_name"], "dob": user["dob"]}
         ] + [dict(p) for p in companions]
@@ -910,16 +1174,14 @@ class _TaskWriter:
                 "insurance": insurance,
             },
         )
-        return _Draft(
-            kind,
-            "write",
-            user_id,
-            "book a new trip",
+        request = (
             f"You want to book {trip.words()}, in {CABIN_WORDS[trip.cabin]}, for {who}; your own details "
             f"are in your profile. You have {_count(bags, 'checked bag')} in total. You "
-            f"{'want' if insurance == 'yes' else 'do not want'} travel insurance. {pay_words}",
-            [Action("get_user_details", {"user_id": user_id}), *trip.searches(), booking],
+            f"{'want' if insurance == 'yes' else 'do not want'} travel insurance. {pay_words}"
         )
+        actions = [Action("get_user_details", {"user_id": user_id}), *trip.searches(), booking]
+        rules = ["R1", "R2", "R3", "R4", "R5", "R6"]
+        return self.draft(kind, "write", user_id, request, actions, rules)
 
     def bookings(
         self, kind: str, one_stop: bool, round_trip: bool, payer: Callable[[Record], Payer | None]
@@ -985,28 +1247,26 @@ class _TaskWriter:
     def book_one_stop(self) -> Iterator[_Draft]:
         yield from self.bookings("book_one_stop", True, False, self.pay_by_card)
 
+    # -- compensation
+
     def compensate_cancelled(self) -> Iterator[_Draft]:
         for r in self.reservations:
             cancelled = [s for s in r["flights"] if self.day(s["flight_number"], s["date"])["status"] == "cancelled"]
             if not cancelled or not self.compensable(r):
                 continue
             flight = cancelled[0]
-            amount = 100 * len(r["passengers"])
-            yield _Draft(
-                "compensate_cancelled",
-                "write",
-                r["user_id"],
-                "get a certificate for a cancelled flight",
+            request = (
                 f"Your flight {flight['flight_number']} from {_city(flight['origin'])} to "
                 f"{_city(flight['destination'])} on {_when(flight['date'])} (reservation "
                 f"{r['reservation_id']}) was cancelled by the airline. You are upset and ask for compensation; "
-                "you do not want to change or cancel anything.",
-                [
-                    Action("get_user_details", {"user_id": r["user_id"]}),
-                    Action("get_reservation_details", {"reservation_id": r["reservation_id"]}),
-                    Action("send_certificate", {"user_id": r["user_id"], "amount": amount}),
-                ],
+                "you do not want to change or cancel anything."
             )
+            actions = [
+                Action("get_user_details", {"user_id": r["user_id"]}),
+                Action("get_reservation_details", {"reservation_id": r["reservation_id"]}),
+                Action("send_certificate", {"user_id": r["user_id"], "amount": 100 * len(r["passengers"])}),
+            ]
+            yield self.draft("compensate_cancelled", "write", r, request, actions, ["R1", "R2", "R14", "R15"])
 
     def delayed_cancel(self) -> Iterator[_Draft]:
         for r in self.reservations:
@@ -1017,139 +1277,216 @@ class _TaskWriter:
                 or not self.compensable(r)
             ):
                 continue
-            yield _Draft(
-                "delayed_cancel",
-                "write",
-                r["user_id"],
-                "cancel over a delay and get a certificate",
+            request = (
                 f"Your flight {first['flight_number']} today (reservation {r['reservation_id']}) is delayed, "
                 "so you no longer want the trip: you want to cancel the whole reservation. After that you "
-                "complain about the delay and ask for compensation.",
-                [
-                    Action("get_user_details", {"user_id": r["user_id"]}),
-                    Action("get_reservation_details", {"reservation_id": r["reservation_id"]}),
-                    Action("cancel_reservation", {"reservation_id": r["reservation_id"]}),
-                    Action("send_certificate", {"user_id": r["user_id"], "amount": 50 * len(r["passengers"])}),
-                ],
+                "complain about the delay and ask for compensation."
             )
+            actions = [
+                Action("get_user_details", {"user_id": r["user_id"]}),
+                Action("get_reservation_details", {"reservation_id": r["reservation_id"]}),
+                Action("cancel_reservation", {"reservation_id": r["reservation_id"]}),
+                Action("send_certificate", {"user_id": r["user_id"], "amount": 50 * len(r["passengers"])}),
+            ]
+            yield self.draft("delayed_cancel", "write", r, request, actions, ["R1", "R2", "R12", "R14", "R15"])
 
     # -- information requests
 
     def wallet(self) -> Iterator[_Draft]:
         for user_id, user in self.users.items():
-            totals = {
-                source: sum(m["amount"] for m in self.methods(user, source))
+            balances = {
+                source: [m["amount"] for m in self.methods(user, source)]
                 for source in ("gift_card", "certificate")
                 if self.methods(user, source)
             }
-            several = len(totals) > 1 or any(len(self.methods(user, s)) > 1 for s in totals)
-            if not several or 0 in totals.values():
+            several = len(balances) > 1 or any(len(amounts) > 1 for amounts in balances.values())
+            if not several or 0 in (sum(amounts) for amounts in balances.values()):
                 continue
             asked = " and ".join(
                 {
                     "gift_card": "the total balance of your gift cards",
                     "certificate": "the total value of your travel certificates",
                 }[s]
-                for s in totals
+                for s in balances
             )
-            yield _Draft(
-                "wallet_totals",
-                "info",
-                user_id,
-                "learn the totals of stored balances",
+            request = (
                 f"You want to know {asked}. If the agent lists them one by one, you ask for the totals. "
-                "You do not want to change anything.",
-                [Action("get_user_details", {"user_id": user_id})],
-                [str(t) for t in totals.values()],
+                "You do not want to change anything."
             )
+            actions = [Action("get_user_details", {"user_id": user_id})]
+            actions += [_calculation(_plus(amounts)) for amounts in balances.values() if len(amounts) > 1]
+            outputs = [str(sum(amounts)) for amounts in balances.values()]
+            yield self.draft("wallet_totals", "info", user_id, request, actions, ["R2"], outputs)
 
     def bag_allowance(self) -> Iterator[_Draft]:
         for r in self.reservations:
             if self.upcoming(r):
                 ref, lookups = self.refer(r, profile=True)
-                yield _Draft(
-                    "bag_allowance",
-                    "info",
-                    r["user_id"],
-                    "learn the free bag allowance",
+                request = (
                     f"You want to know how many checked bags in total your party can bring for free on {ref}. "
-                    "You do not want to change anything.",
-                    lookups,
-                    [str(self.allowance(r))],
+                    "You do not want to change anything."
                 )
+                calculation = _calculation(f"{self.free_bags(r)} * {len(r['passengers'])}")
+                actions = [*lookups, calculation]
+                yield self.draft("bag_allowance", "info", r, request, actions, ["R2", "R5"], [str(self.allowance(r))])
 
     def fare_quote(self) -> Iterator[_Draft]:
         routes = sorted(self.network.direct)
         self.rng.shuffle(routes)
         for origin, destination in routes:
             legs = [{"flight_number": self.network.direct[(origin, destination)], "date": self.rng.choice(DATES[16:])}]
-            day = self.day(legs[0]["flight_number"], legs[0]["date"])
-            yield _Draft(
-                "fare_quote",
-                "info",
-                self.rng.choice(list(self.users)),
-                "learn the fares of a direct flight",
+            prices = self.day(legs[0]["flight_number"], legs[0]["date"])["prices"]
+            request = (
                 f"You are thinking about flying from {_city(origin)} to {_city(destination)} on "
                 f"{_when(legs[0]['date'])} and want the economy and the business price of the direct flight "
-                "for one person. You do not want to book anything yet.",
-                self.searches(legs),
-                [str(day["prices"]["economy"]), str(day["prices"]["business"])],
+                "for one person. You do not want to book anything yet."
             )
+            outputs = [str(prices["economy"]), str(prices["business"])]
+            user_id = self.rng.choice(list(self.users))
+            yield self.draft("fare_quote", "info", user_id, request, self.searches(legs), ["R2"], outputs)
 
     def amount_paid(self) -> Iterator[_Draft]:
         for r in self.reservations:
             ref, lookups = self.refer(r)
-            yield _Draft(
-                "amount_paid",
-                "info",
-                r["user_id"],
-                "learn how much a reservation cost",
-                f"You want to know how much you paid in total for {ref}. You do not want to change anything.",
-                lookups,
-                [str(sum(p["amount"] for p in r["payment_history"]))],
-            )
+            amounts = [p["amount"] for p in r["payment_history"]]
+            if len(amounts) > 1:
+                lookups.append(_calculation(_plus(amounts)))
+            request = f"You want to know how much you paid in total for {ref}. You do not want to change anything."
+            yield self.draft("amount_paid", "info", r, request, lookups, ["R2"], [str(sum(amounts))])
 
     def upgrade_quote(self) -> Iterator[_Draft]:
         for r in self.reservations:
             travellers = len(r["passengers"])
             if not self.upcoming(r) or r["cabin"] != "economy" or not self.sellable(_legs(r), "business", travellers):
                 continue
+            cost, calculation = self.cabin_change_cost(r, "business")
+            if cost <= 0:
+                continue
             ref, lookups = self.refer(r)
-            cost = (self.price(_legs(r), "business") - _fare(r["flights"])) * travellers
-            yield _Draft(
-                "upgrade_quote",
-                "info",
-                r["user_id"],
-                "learn the cost of an upgrade without buying it",
+            request = (
                 f"You want to know how much it would cost in total to upgrade {ref} to business class for "
-                "everyone on it. You only want the number: you do not want to upgrade now.",
-                [*lookups, *self.searches(_legs(r))],
-                [str(cost)],
+                "everyone on it. You only want the number: you do not want to upgrade now."
+            )
+            actions = [*lookups, *self.searches(_legs(r)), calculation]
+            yield self.draft("upgrade_quote", "info", r, request, actions, ["R2", "R8"], [str(cost)])
+
+    def flight_status(self) -> Iterator[_Draft]:
+        for r in self.reservations:
+            flown = [s for s in r["flights"] if s["date"] <= TODAY]
+            if not flown:
+                continue
+            segment = self.rng.choice(flown)
+            status = self.day(segment["flight_number"], segment["date"])["status"]
+            when = "today" if segment["date"] == TODAY else f"on {_when(segment['date'])}"
+            request = (
+                f"You want to know the current status of your flight from {_city(segment['origin'])} to "
+                f"{_city(segment['destination'])} {when}, which is part of reservation {r['reservation_id']}: "
+                "for example whether it is on time, delayed, in the air, landed or cancelled. You do not want "
+                "to change anything."
+            )
+            check = {"flight_number": segment["flight_number"]}
+            if segment["date"] != TODAY:  # for today's flight the agent may leave the date out
+                check["date"] = segment["date"]
+            actions = [
+                Action("get_reservation_details", {"reservation_id": r["reservation_id"]}),
+                Action("check_flight_status", check),
+            ]
+            yield self.draft("flight_status", "info", r, request, actions, ["R2"], [status], tool_set="extended")
+
+    def aircraft_info(self) -> Iterator[_Draft]:
+        for r in self.reservations:
+            if not self.upcoming(r):
+                continue
+            segment = self.rng.choice(r["flights"])
+            code = self.reference["fleet"][segment["flight_number"]]
+            aircraft = self.reference["aircraft"][code]
+            question, answer = self.rng.choice(
+                [
+                    ("how many business seats it has", str(aircraft["seats"]["business"])),
+                    ("how many economy seats it has (not counting basic economy)", str(aircraft["seats"]["economy"])),
+                    ("what its range is in miles", str(aircraft["range_miles"])),
+                ]
+            )
+            request = (
+                f"You are curious about the plane for your flight from {_city(segment['origin'])} to "
+                f"{_city(segment['destination'])} on {_when(segment['date'])} (reservation {r['reservation_id']}): "
+                f"you want to know which aircraft model it is and {question}. You do not want to change anything."
+            )
+            actions = [
+                Action("get_reservation_details", {"reservation_id": r["reservation_id"]}),
+                Action("check_flight_status", {"flight_number": segment["flight_number"], "date": segment["date"]}),
+                Action("get_aircraft_info", {"aircraft_code": code}),
+            ]
+            outputs = [aircraft["model"], answer]
+            yield self.draft("aircraft_info", "info", r, request, actions, ["R2"], outputs, tool_set="extended")
+
+    def airport_info(self) -> Iterator[_Draft]:
+        for r in self.reservations:
+            if not self.upcoming(r):
+                continue
+            first = r["flights"][0]
+            if len(r["flights"]) > 1 and first["destination"] != r["destination"]:
+                code, where = first["destination"], "the airport where you change planes"
+            else:
+                code, where = r["destination"], "your destination airport, where you will catch a connecting flight"
+            airport = self.reference["airports"][code]
+            request = (
+                f"For {where} on reservation {r['reservation_id']}, you want to know the airline's minimum "
+                "connection time in minutes. You do not want to change anything."
+            )
+            actions = [
+                Action("get_reservation_details", {"reservation_id": r["reservation_id"]}),
+                Action("get_airport_info", {"airport_code": code}),
+            ]
+            outputs = [str(airport["minimum_connection_minutes"])]
+            yield self.draft("airport_info", "info", r, request, actions, ["R2"], outputs, tool_set="extended")
+
+    def passenger_birth_date(self) -> Iterator[_Draft]:
+        for r in self.reservations:
+            intro, lookup = self.confirmation_intro(r)
+            person = self.rng.choice(r["passengers"])
+            request = (
+                f"You want to check which date of birth is on that booking for {_full_name(person)}. "
+                "You do not want to change anything."
+            )
+            yield self.draft(
+                "passenger_birth_date",
+                "info",
+                r,
+                request,
+                lookup,
+                ["R2"],
+                [person["dob"]],
+                intro=intro,
+                tool_set="extended",
             )
 
-    # -- requests the policy refuses (gold actions are lookups only)
+    # -- requests the policy refuses (gold actions are the lookups only)
 
     def refuse(
-        self, kind: str, fits: Callable[[Record], bool], words: Callable[[Record, str], str], profile: bool = False
+        self,
+        kind: str,
+        fits: Callable[[Record], bool],
+        words: Callable[[Record, str], str],
+        rules: list[str],
+        profile: bool = False,
+        tool_set: str = "default",
     ) -> Iterator[_Draft]:
         for r in self.reservations:
             if fits(r):
                 ref, lookups = self.refer(r, profile)
-                yield _Draft(
-                    kind,
-                    "refusal",
-                    r["user_id"],
-                    f"ask for something the policy forbids ({kind})",
-                    words(r, ref) + " If the agent explains that this is not possible, you accept it and "
-                    "end the conversation without any other change.",
-                    lookups,
+                request = (
+                    words(r, ref) + " If the agent explains that this is not possible, you accept it and end the "
+                    "conversation without any other change."
                 )
+                yield self.draft(kind, "refusal", r, request, lookups, rules, tool_set=tool_set)
 
     def refuse_cancel(self) -> Iterator[_Draft]:
         yield from self.refuse(
             "refuse_cancel",
             lambda r: self.upcoming(r) and not self.recent(r) and r["cabin"] != "business" and r["insurance"] == "no",
             lambda r, ref: f"Your plans have changed and you want to cancel {ref} for a full refund.",
+            ["R2", "R12"],
         )
 
     def refuse_basic_change(self) -> Iterator[_Draft]:
@@ -1160,6 +1497,22 @@ class _TaskWriter:
                 f"You want to move {ref} to {_when(_shift(r['flights'][0]['date'], 1))}, one day later, "
                 "keeping the cabin you have."
             ),
+            ["R2", "R7"],
+        )
+
+    def refuse_change_destination(self) -> Iterator[_Draft]:
+        def words(r: Record, ref: str) -> str:
+            others = sorted(set(COORDINATES) - {r["origin"], r["destination"]})
+            return (
+                f"You want to keep the dates of {ref} but fly to {_city(self.rng.choice(others))} instead of "
+                f"{_city(r['destination'])}."
+            )
+
+        yield from self.refuse(
+            "refuse_change_destination",
+            lambda r: self.upcoming(r) and r["cabin"] != "basic_economy",
+            words,
+            ["R2", "R7"],
         )
 
     def refuse_remove_bags(self) -> Iterator[_Draft]:
@@ -1167,6 +1520,7 @@ class _TaskWriter:
             "refuse_remove_bags",
             lambda r: self.upcoming(r) and r["total_baggages"] > 0,
             lambda r, ref: f"You want to remove one checked bag from {ref} and get its cost back.",
+            ["R2", "R9"],
         )
 
     def refuse_add_passenger(self) -> Iterator[_Draft]:
@@ -1174,8 +1528,10 @@ class _TaskWriter:
             "refuse_add_passenger",
             lambda r: self.upcoming(r) and len(r["passengers"]) < 5,
             lambda r, ref: (
-                f"A friend, Jordan Blake (born 1991-07-14), wants to join you: you want to add them to {ref}."
+                f"A friend, {_full_name(_person(self.rng))} (born {_birthday(self.rng)}), wants to join you: "
+                f"you want to add them to {ref}."
             ),
+            ["R2", "R10"],
         )
 
     def refuse_add_insurance(self) -> Iterator[_Draft]:
@@ -1183,6 +1539,7 @@ class _TaskWriter:
             "refuse_add_insurance",
             lambda r: self.upcoming(r) and r["insurance"] == "no",
             lambda r, ref: f"You want to add travel insurance to {ref}.",
+            ["R2", "R9"],
         )
 
     def refuse_compensation(self) -> Iterator[_Draft]:
@@ -1193,38 +1550,108 @@ class _TaskWriter:
                 f"A flight in {ref} was cancelled by the airline. You are annoyed and ask for a travel "
                 "certificate as compensation."
             ),
+            ["R2", "R14"],
             profile=True,
         )
 
-    def templates(self) -> list[Callable[[], Iterator[_Draft]]]:
+    def refuse_partly_flown(self) -> Iterator[_Draft]:
+        yield from self.refuse(
+            "refuse_cancel_partly_flown",
+            self.underway,
+            lambda r, ref: (
+                f"You have already flown the first flight of {ref}, and now you want to cancel the rest of the "
+                "trip for a refund. If the agent offers to transfer you to a human agent, you accept."
+            ),
+            ["R2", "R13"],
+        )
+
+    def refuse_upgrade_partly_flown(self) -> Iterator[_Draft]:
+        yield from self.refuse(
+            "refuse_upgrade_partly_flown",
+            lambda r: self.underway(r) and r["cabin"] != "business",
+            lambda r, ref: f"You have already flown part of {ref} and want the rest of the trip upgraded to business.",
+            ["R2", "R8"],
+        )
+
+    def refuse_first_class(self) -> Iterator[_Draft]:
+        yield from self.refuse(
+            "refuse_first_class",
+            self.upcoming,
+            lambda r, ref: f"You want to upgrade {ref} to first class for everyone on it.",
+            ["R2", "R8"],
+            tool_set="extended",
+        )
+
+    def refuse_other_user(self) -> Iterator[_Draft]:
+        for r in self.reservations:
+            if not self.upcoming(r):
+                continue
+            user_id = self.rng.choice(sorted(set(self.users) - {r["user_id"]}))
+            request = (
+                f"Your friend {self.name(r['user_id'])} asked you to cancel their reservation {r['reservation_id']} "
+                "for them. If the agent refuses, you accept that and end the conversation."
+            )
+            actions = [
+                Action("get_user_details", {"user_id": user_id}),
+                Action("get_reservation_details", {"reservation_id": r["reservation_id"]}),
+            ]
+            yield self.draft("refuse_other_user", "refusal", user_id, request, actions, ["R2"])
+
+    def refuse_six_passengers(self) -> Iterator[_Draft]:
+        for user_id in self.users:
+            origin, destination = self.rng.choice(sorted(self.network.direct))
+            request = (
+                f"You want to book a one-way trip from {_city(origin)} to {_city(destination)} on "
+                f"{_when(self.rng.choice(DATES[16:25]))} in economy for yourself and five friends, all on one "
+                "reservation. If the agent says that is not possible, you accept it and book nothing."
+            )
+            actions = [Action("get_user_details", {"user_id": user_id})]
+            yield self.draft("refuse_six_passengers", "refusal", user_id, request, actions, ["R2", "R3"])
+
+    def templates(self) -> list[tuple[Callable[[], Iterator[_Draft]], int]]:
+        """Every template with how many tasks to write with it."""
         return [
-            self.cancel_recent,
-            self.cancel_business,
-            self.cancel_insured,
-            self.cancel_airline_cancelled,
-            self.add_bags,
-            self.upgrade,
-            self.downgrade,
-            self.change_date,
-            self.change_return,
-            self.swap_passenger,
-            self.book_direct,
-            self.book_round_trip,
-            self.book_with_certificate,
-            self.book_one_stop,
-            self.compensate_cancelled,
-            self.delayed_cancel,
-            self.wallet,
-            self.bag_allowance,
-            self.fare_quote,
-            self.amount_paid,
-            self.upgrade_quote,
-            self.refuse_cancel,
-            self.refuse_basic_change,
-            self.refuse_remove_bags,
-            self.refuse_add_passenger,
-            self.refuse_add_insurance,
-            self.refuse_compensation,
+            (self.cancel_recent, 8),
+            (self.cancel_business, 10),
+            (self.cancel_insured, 10),
+            (self.cancel_airline_cancelled, 8),
+            (self.cancel_by_confirmation, 10),
+            (self.add_bags, 16),
+            (self.add_bags_by_email, 8),
+            (self.swap_passenger, 12),
+            (self.fix_birth_date, 10),
+            (self.upgrade, 10),
+            (self.upgrade_seat, 12),
+            (self.downgrade, 8),
+            (self.change_date, 10),
+            (self.change_return, 8),
+            (self.book_direct, 14),
+            (self.book_round_trip, 10),
+            (self.book_with_certificate, 8),
+            (self.book_one_stop, 8),
+            (self.compensate_cancelled, 8),
+            (self.delayed_cancel, 4),
+            (self.wallet, 6),
+            (self.bag_allowance, 8),
+            (self.fare_quote, 8),
+            (self.amount_paid, 8),
+            (self.upgrade_quote, 8),
+            (self.flight_status, 10),
+            (self.aircraft_info, 8),
+            (self.airport_info, 8),
+            (self.passenger_birth_date, 6),
+            (self.refuse_cancel, 8),
+            (self.refuse_basic_change, 8),
+            (self.refuse_change_destination, 6),
+            (self.refuse_remove_bags, 6),
+            (self.refuse_add_passenger, 6),
+            (self.refuse_add_insurance, 6),
+            (self.refuse_compensation, 4),
+            (self.refuse_partly_flown, 6),
+            (self.refuse_upgrade_partly_flown, 5),
+            (self.refuse_first_class, 6),
+            (self.refuse_other_user, 6),
+            (self.refuse_six_passengers, 4),
         ]
 
 
@@ -1237,9 +1664,9 @@ def _split(first: Mapping[str, Any], card: Mapping[str, Any], total: int) -> lis
     return payments
 
 
-def _replay_problem(db: Mapping[str, Mapping[str, Record]], actions: list[Action]) -> str | None:
-    """The first gold action that fails on a fresh copy of ``db``, in words, or None."""
-    episode = Database(db)
+def _replay_problem(root: Database, actions: list[Action]) -> str | None:
+    """The first gold action that fails on a fresh fork of ``root``, in words, or None."""
+    episode = root.fork()
     for action in actions:
         result = TOOLS.invoke(episode, action)
         if not result.ok:
@@ -1248,25 +1675,21 @@ def _replay_problem(db: Mapping[str, Mapping[str, Record]], actions: list[Action
 
 
 def generate_tasks(db: dict, seed: int = 0) -> dict[str, list[Task]]:
-    """τ-bench-style tasks over ``db`` (from :func:`generate_database`), split into train and test.
-
-    Each template contributes its first fitting case to test and up to a few more to train.
-    """
+    """Tasks over ``db`` (from :func:`generate_database`) and ``generate_reference(seed)``, split into
+    train and test: every template contributes its share of tasks to both splits."""
     rng = random.Random(seed)
-    writer = _TaskWriter(db, rng)
+    reference = generate_reference(seed)
+    writer = _TaskWriter(db, reference, rng)
+    root = Database(db, reference)
     chosen: dict[str, list[_Draft]] = {"train": [], "test": []}
-    for template in writer.templates():
+    for template, count in writer.templates():
         drafts = list(template())
         rng.shuffle(drafts)
-        kept = 0
-        for draft in drafts:
-            if kept == PER_TEMPLATE[draft.group]:
-                break
-            problem = _replay_problem(db, draft.actions)
+        for index, draft in enumerate(drafts[:count]):
+            problem = _replay_problem(root, draft.actions)
             if problem:
-                raise RuntimeError(f"generated {draft.kind} task has failing gold actions: {problem}")
-            chosen["test" if kept == 0 else "train"].append(draft)
-            kept += 1
+                raise RuntimeError(f"generated {draft.template} task has failing gold actions: {problem}")
+            chosen["test" if index % TEST_EVERY == 0 else "train"].append(draft)
     return {split: _finish(drafts, split, rng) for split, drafts in chosen.items()}
 
 
@@ -1281,11 +1704,18 @@ def _finish(drafts: list[_Draft], split: str, rng: random.Random) -> list[Task]:
                 domain="airline",
                 split=split,
                 user_id=draft.user_id,
-                instruction=f"Your user id is {draft.user_id}. {draft.request} {persona}",
+                instruction=f"{draft.intro} {draft.request} {persona}",
                 actions=tuple(draft.actions),
                 outputs=tuple(draft.outputs),
                 reward_basis=RewardBasis.AUTO,
-                metadata={"kind": draft.kind, "goal": draft.goal, "persona": persona, "refusal": draft.refusal},
+                tool_set=draft.tool_set,
+                metadata={
+                    "template": draft.template,
+                    "persona": persona,
+                    "goal": draft.request,
+                    "rules": draft.rules,
+                    "refusal": draft.refusal,
+                },
             )
         )
     return tasks

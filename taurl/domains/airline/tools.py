@@ -14,6 +14,11 @@ because τ-bench's recorded final-state hashes are the test of these tools:
 
 Validation that τ-bench leaves to Python (wrong types, missing arguments) happens in the registry
 before a tool runs, so a bad call never changes the database.
+
+After τ-bench's fourteen tools come the five the seed system (CTU) adds, with real semantics here:
+flight status, aircraft and airport facts (read from the static reference tables ``airports``,
+``aircraft`` and ``fleet``, outside the state), finding a user by email or confirmation number, and
+``upgrade_seat``, a cabin upgrade on the same flights paid with the reservation's original card.
 """
 
 from __future__ import annotations
@@ -60,6 +65,10 @@ AIRPORTS: dict[str, str] = {
 NEW_RESERVATION_IDS = ("HATHAT", "HATHAU", "HATHAV")
 NEW_CERTIFICATE_IDS = ("certificate_3221322", "certificate_3221323", "certificate_3221324")
 BOOKING_TIME = "2024-05-15T15:00:00"
+#: The policy's "today": the date a flight status is reported for when none is asked.
+TODAY = "2024-05-15"
+#: Cabins from lowest to highest.
+CABINS = ("basic_economy", "economy", "business")
 INSURANCE_PER_PASSENGER = 30
 BAG_FEE = 50
 
@@ -543,3 +552,181 @@ def update_reservation_passengers(db: Database, reservation_id: str, passengers:
         return "Error: number of passengers does not match"
     db["reservations"].edit(reservation_id)["passengers"] = passengers
     return json.dumps(db["reservations"][reservation_id])
+
+
+# --- the seed system's five extra tools ---------------------------------------------------------
+# Not part of τ-bench: tasks see them only through the "extended" tool set. They are lenient about
+# letter case and blanks in codes, because the calls they receive are often written by a model.
+
+
+def _code(text: str) -> str:
+    return text.strip().upper()
+
+
+def _reference_record(db: Database, table: str, key: str, noun: str) -> str:
+    """One record of a static reference table as JSON, or an error naming the codes that exist."""
+    records = db.reference.get(table, {})
+    if key not in records:
+        known = ", ".join(sorted(records)) or "none loaded"
+        return f"Error: {noun} {key} not found (known codes: {known})"
+    return json.dumps(records[key])
+
+
+@TOOLS.read
+def check_flight_status(db: Database, flight_number: str, date: str | None = None) -> str:
+    """Report a flight's status on one date: scheduled times, aircraft, and its actual or estimated times.
+
+    The status is one of 'available' (on sale), 'on time', 'delayed', 'flying', 'landed' or 'cancelled'.
+
+    Args:
+        flight_number: Flight number, for example 'HAT001'.
+        date: Date of the flight as 'YYYY-MM-DD'; today (2024-05-15) when left out.
+    """
+    number = _code(flight_number)
+    flights = db["flights"]
+    if number not in flights:
+        return f"Error: flight {flight_number} not found"
+    day_key = TODAY if date is None else date.strip()
+    flight = flights[number]
+    if day_key not in flight["dates"]:
+        return f"Error: flight {number} not found on date {day_key}"
+    report = {
+        "flight_number": number,
+        "origin": flight["origin"],
+        "destination": flight["destination"],
+        "date": day_key,
+        "scheduled_departure_time_est": flight["scheduled_departure_time_est"],
+        "scheduled_arrival_time_est": flight["scheduled_arrival_time_est"],
+        "aircraft_code": db.reference.get("fleet", {}).get(number),
+    }
+    # seats and fares are the searches' business; the status and its times are reported here
+    report.update(
+        {key: value for key, value in flight["dates"][day_key].items() if key not in ("available_seats", "prices")}
+    )
+    return json.dumps(report)
+
+
+@TOOLS.read
+def get_aircraft_info(db: Database, aircraft_code: str) -> str:
+    """Describe an aircraft type: maker, model, seats per cabin, range and on-board wifi.
+
+    Args:
+        aircraft_code: The aircraft type code a flight status reports, for example '738'.
+    """
+    return _reference_record(db, "aircraft", _code(aircraft_code), "aircraft")
+
+
+@TOOLS.read
+def get_airport_info(db: Database, airport_code: str) -> str:
+    """Describe an airport the airline serves: name, city, time zone, minimum connection time and lounge.
+
+    Args:
+        airport_code: Three-letter IATA code of the airport, for example 'LAX'.
+    """
+    return _reference_record(db, "airports", _code(airport_code), "airport")
+
+
+@TOOLS.read
+def lookup_passenger(db: Database, confirmation_number: str | None = None, email: str | None = None) -> str:
+    """Find the user behind a booking confirmation number or an email address.
+
+    With a confirmation number (a reservation id) the answer also lists that reservation's
+    passengers; with only an email it lists the user's reservation ids. When both are given they
+    must belong to the same user.
+
+    Args:
+        confirmation_number: The reservation id on the booking confirmation, for example 'ZFA04Y'.
+        email: The email address of the user's profile, for example 'sara.doe496@example.com'.
+    """
+    confirmation = _code(confirmation_number or "")
+    address = (email or "").strip().lower()
+    if not confirmation and not address:
+        return "Error: give a confirmation number or an email address"
+    users = db["users"]
+    owner = None
+    if address:
+        owner = next((uid for uid in users if users[uid]["email"].lower() == address), None)
+        if owner is None:
+            return f"Error: no user with email {email}"
+    reservation = None
+    if confirmation:
+        if confirmation not in db["reservations"]:
+            return f"Error: reservation {confirmation_number} not found"
+        reservation = db["reservations"][confirmation]
+        if owner is not None and reservation["user_id"] != owner:
+            return f"Error: reservation {confirmation} does not belong to the user with email {email}"
+        owner = reservation["user_id"]
+        if owner not in users:
+            return "Error: user not found"
+    user = users[owner]
+    found: dict[str, Any] = {
+        "user_id": owner,
+        "name": user["name"],
+        "email": user["email"],
+        "membership": user["membership"],
+    }
+    if reservation is None:
+        found["reservations"] = user["reservations"]
+    else:
+        found.update(reservation_id=confirmation, passengers=reservation["passengers"])
+    return json.dumps(found)
+
+
+def _original_card(db: Database, reservation: Mapping[str, Any]) -> str | None:
+    """The first credit card or gift card that paid for the reservation and is still in the profile."""
+    saved = db["users"][reservation["user_id"]]["payment_methods"]
+    for payment in reservation["payment_history"]:
+        method = saved.get(payment["payment_id"])
+        if method is not None and method["source"] in ("credit_card", "gift_card"):
+            return payment["payment_id"]
+    return None
+
+
+@TOOLS.write
+def upgrade_seat(db: Database, reservation_id: str, seat_class: str) -> str:
+    """Move everyone on a reservation up to a higher cabin on the same flights.
+
+    Every segment is repriced at today's fare of the new cabin (it must still be on sale with
+    enough seats), and the difference for all passengers is charged to the credit card or gift
+    card that paid for the reservation. To pay with another method, or to move to a lower cabin,
+    use update_reservation_flights instead.
+
+    Args:
+        reservation_id: The reservation's six-character id, for example 'ZFA04Y'.
+        seat_class: The new cabin: 'economy' or 'business' ('basic_economy' is the lowest cabin).
+    """
+    reservations = db["reservations"]
+    if reservation_id not in reservations:
+        return "Error: reservation not found"
+    current = reservations[reservation_id]
+    cabin = seat_class.strip().lower().replace(" ", "_").replace("-", "_")
+    if cabin not in CABINS:
+        return f"Error: unknown seat class {seat_class!r}; the cabins are basic_economy, economy and business"
+    if current.get("status") == "cancelled":
+        return "Error: reservation is cancelled"
+    if cabin == current["cabin"]:
+        return f"Error: reservation is already in {cabin}"
+    if CABINS.index(cabin) < CABINS.index(current["cabin"]):
+        return f"Error: {cabin} is lower than {current['cabin']}, so it is not an upgrade"
+    travellers = len(current["passengers"])
+    fares = []
+    for old in current["flights"]:
+        quote = {"flight_number": old["flight_number"], "date": old["date"]}
+        problem = _quote_segment(db, quote, cabin, travellers)
+        if problem:
+            return problem
+        fares.append(quote["price"])
+    # the same sum, in the same order, as update_reservation_flights
+    charge = sum(fare * travellers for fare in fares) - sum(old["price"] for old in current["flights"]) * travellers
+    payment_id = _original_card(db, current)
+    if payment_id is None:
+        return "Error: no credit card or gift card that paid for this reservation is on file"
+    problem = _check_change_payment(_saved_method(db, current, payment_id), charge)
+    if problem:
+        return problem
+    reservation = reservations.edit(reservation_id)
+    reservation["cabin"] = cabin
+    for segment, fare in zip(reservation["flights"], fares, strict=True):
+        segment["price"] = fare
+    _settle_change(db, reservation, payment_id, charge)
+    return json.dumps(reservation)

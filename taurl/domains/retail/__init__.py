@@ -15,6 +15,18 @@ DOMAIN = Domain(
     policy=(_HERE / "policy.md").read_text(encoding="utf-8"),
     tables={"orders": "orders.json", "products": "products.json", "users": "users.json"},
     package_dir=_HERE,
+    # the seed system (CTU) offers exactly τ-bench's sixteen tools, which are all of ours
+    tool_sets={"seed": tuple(TOOLS.names)},
+    rules_enforced={
+        "R4": "cancel_pending_order",
+        "R5": "modify_pending_order_address, modify_pending_order_items, modify_pending_order_payment",
+        "R6": "modify_pending_order_payment",
+        "R7": "modify_pending_order_items",
+        "R8": "modify_pending_order_items, exchange_delivered_order_items",
+        "R9": "modify_pending_order_items, exchange_delivered_order_items",
+        "R10": "return_delivered_order_items",
+        "R11": "exchange_delivered_order_items",
+    },
 )
 
 __all__ = ["DOMAIN", "TOOLS"]

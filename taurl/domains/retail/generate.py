@@ -1,7 +1,7 @@
 """A small synthetic retail store and tasks over it, with τ-bench's record schema.
 
-``generate_database`` builds a catalogue of a dozen product types, about thirty customers and about
-seventy orders in every status τ-bench's data has; ``generate_tasks`` writes customer goals over
+``generate_database`` builds a catalogue of a dozen product types, fifty customers and 120 orders in
+every status τ-bench's data has; ``generate_tasks`` writes customer goals over
 that database, each with the gold tool calls that satisfy it under the retail policy. Everything
 is derived from ``random.Random(seed)`` and the constants below, so a seed always gives the same
 store and the same tasks.
@@ -9,6 +9,7 @@ store and the same tasks.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -193,8 +194,8 @@ CITIES = [
 ]
 CARD_BRANDS = ["visa", "mastercard", "amex"]
 ORDER_STATUSES = {"pending": 40, "processed": 12, "delivered": 35, "cancelled": 13}
-USER_COUNT = 30
-ORDER_COUNT = 70
+USER_COUNT = 50
+ORDER_COUNT = 120
 VARIANTS_PER_PRODUCT = (5, 8)
 MIN_AVAILABLE_VARIANTS = 3
 
@@ -357,6 +358,10 @@ PERSONAS = [
     "You are cautious and want every step explained before you agree to it.",
     "You are not used to shopping online and need some guidance.",
     "You are direct and get straight to the point.",
+    "You are a little forgetful, so you give details only when the agent asks for them.",
+    "You are sceptical and want the agent to confirm the exact amounts before you agree.",
+    "You are busy at work and answer briefly, but you are cooperative.",
+    "You are cheerful and thank the agent for every step.",
 ]
 CANCEL_REASONS = {"no longer needed": "you no longer need it", "ordered by mistake": "you ordered it by mistake"}
 
@@ -372,6 +377,7 @@ class _Draft:
     actions: list[Action]
     outputs: list[str] = field(default_factory=list)
     refusal: bool = False
+    rules: list[str] = field(default_factory=list)  # set from the template's entry in _templates
 
 
 class _Writer:
@@ -584,20 +590,17 @@ def _return(w: _Writer, order_id: str, with_total: bool = False) -> _Draft | Non
         f"From {ref} you want to return: {listed}. The refund should go to "
         f"{w.describe_method(w.methods_of(user_id)[method_id])}."
     )
-    if with_total:
-        goal += " You also want to know how much money you will get back in total."
     call = Action(
         "return_delivered_order_items",
         {"order_id": order_id, "item_ids": [i["item_id"] for i in items], "payment_method_id": method_id},
     )
-    return _Draft(
-        "return_items_total" if with_total else "return_items",
-        user_id,
-        intro,
-        goal,
-        [auth, *lookups, call],
-        [total] if with_total else [],
-    )
+    if not with_total:
+        return _Draft("return_items", user_id, intro, goal, [auth, *lookups, call])
+    goal += " You also want to know how much money you will get back in total."
+    prices = [str(item["price"]) for item in items]
+    # the sum is said to the customer: a calculation shows it (calculate is not scored as an action)
+    calculation = [Action("calculate", {"expression": " + ".join(prices)})] if len(items) > 1 else []
+    return _Draft("return_items_total", user_id, intro, goal, [auth, *lookups, *calculation, call], [total])
 
 
 def _return_with_total(w: _Writer, order_id: str) -> _Draft | None:
@@ -758,6 +761,142 @@ def _refuse_other_product(w: _Writer, order_id: str) -> _Draft | None:
     return _Draft("refuse_exchange_other_product", order["user_id"], intro, goal, [auth, *lookups], refusal=True)
 
 
+def _unique(actions: list[Action]) -> list[Action]:
+    """The actions without repeats, in order (a lookup that two steps need is made once)."""
+    kept: list[Action] = []
+    for action in actions:
+        if action not in kept:
+            kept.append(action)
+    return kept
+
+
+def _pending_of(w: _Writer, user_id: str) -> list[str]:
+    return [o for o in w.users[user_id]["orders"] if w.orders[o]["status"] == "pending"]
+
+
+def _cancel_two(w: _Writer, user_id: str) -> _Draft | None:
+    """Two cancellations in one conversation, for the same reason."""
+    pending = _pending_of(w, user_id)
+    if len(pending) < 2:
+        return None
+    chosen = w.rng.sample(pending, 2)
+    reason = w.rng.choice(list(CANCEL_REASONS))
+    intro, auth = w.authenticate(user_id)
+    goal = f"You want to cancel order {chosen[0]} and order {chosen[1]}, each because {CANCEL_REASONS[reason]}."
+    actions = [auth]
+    for order_id in chosen:
+        actions.append(Action("get_order_details", {"order_id": order_id}))
+        actions.append(Action("cancel_pending_order", {"order_id": order_id, "reason": reason}))
+    return _Draft("cancel_two_orders", user_id, intro, goal, actions)
+
+
+def _address_everywhere(w: _Writer, user_id: str) -> _Draft | None:
+    """A move: the default address and a pending order's shipping address both change."""
+    pending = _pending_of(w, user_id)
+    if not pending:
+        return None
+    order_id = w.rng.choice(pending)
+    address = _random_address(w.rng)
+    intro, auth = w.authenticate(user_id)
+    goal = (
+        f"You have moved to {_address_text(address)}. You want that to be your default address, and you want "
+        f"order {order_id} shipped there as well."
+    )
+    actions = [
+        auth,
+        Action("get_user_details", {"user_id": user_id}),
+        Action("modify_user_address", {"user_id": user_id, **_address_kwargs(address)}),
+        Action("get_order_details", {"order_id": order_id}),
+        Action("modify_pending_order_address", {"order_id": order_id, **_address_kwargs(address)}),
+    ]
+    return _Draft("move_default_and_order_address", user_id, intro, goal, actions)
+
+
+def _card_used(w: _Writer, order_id: str) -> _Draft | None:
+    order = w.orders[order_id]
+    method = w.methods_of(order["user_id"])[order["payment_history"][0]["payment_method_id"]]
+    if method["source"] != "credit_card":
+        return None
+    intro, auth = w.authenticate(order["user_id"])
+    ref, lookups = w.refer_to_order(order_id)
+    goal = (
+        f"You want to know which of your credit cards paid for {ref}: its last four digits. You do not want to "
+        "change anything."
+    )
+    actions = _unique([auth, *lookups, Action("get_user_details", {"user_id": order["user_id"]})])
+    return _Draft("card_used_for_order", order["user_id"], intro, goal, actions, [method["last_four"]])
+
+
+def _variant_price(w: _Writer, user_id: str) -> _Draft | None:
+    product_id = w.rng.choice(list(w.products))
+    product = w.products[product_id]
+    variant = w.rng.choice(list(product["variants"].values()))
+    intro, auth = w.authenticate(user_id)
+    goal = (
+        f"You are thinking of buying the {product['name']} with {_describe_options(variant['options'])} and want "
+        "to know its price. You do not want to order anything now."
+    )
+    actions = [auth, Action("list_all_product_types", {}), Action("get_product_details", {"product_id": product_id})]
+    return _Draft("variant_price", user_id, intro, goal, actions, [str(variant["price"])])
+
+
+def _refuse_unavailable(w: _Writer, order_id: str) -> _Draft | None:
+    """A swap to an option that is out of stock (a pending order's change or a delivered order's exchange)."""
+    order = w.orders[order_id]
+    wanted = [
+        (item, variant)
+        for item in order["items"]
+        for variant in w.products[item["product_id"]]["variants"].values()
+        if not variant["available"] and variant["item_id"] != item["item_id"]
+    ]
+    if not wanted:
+        return None
+    item, variant = w.rng.choice(wanted)
+    verb = "exchange" if order["status"] == "delivered" else "change"
+    intro, auth = w.authenticate(order["user_id"])
+    ref, lookups = w.refer_to_order(order_id)
+    goal = (
+        f"You want to {verb} the {w.describe_item(item)} from {ref} for the one with "
+        f"{_describe_options(variant['options'])}. If the agent says that one is not available, you keep your "
+        "item and want nothing else."
+    )
+    actions = [auth, *lookups, Action("get_product_details", {"product_id": item["product_id"]})]
+    return _Draft("refuse_unavailable_option", order["user_id"], intro, goal, actions, refusal=True)
+
+
+def _refuse_refund_elsewhere(w: _Writer, order_id: str) -> _Draft | None:
+    """A return whose refund the customer wants on a method that is neither the original one nor a gift card."""
+    order = w.orders[order_id]
+    original = order["payment_history"][0]["payment_method_id"]
+    others = [
+        m for m, method in w.methods_of(order["user_id"]).items() if m != original and method["source"] != "gift_card"
+    ]
+    if not others:
+        return None
+    method = w.methods_of(order["user_id"])[w.rng.choice(others)]
+    item = w.rng.choice(order["items"])
+    intro, auth = w.authenticate(order["user_id"])
+    ref, lookups = w.refer_to_order(order_id)
+    goal = (
+        f"You want to return the {w.describe_item(item)} from {ref}, with the refund paid to "
+        f"{w.describe_method(method)} and nowhere else. If the agent says the refund cannot go there, you keep "
+        "the item and want nothing else."
+    )
+    actions = _unique([auth, *lookups, Action("get_user_details", {"user_id": order["user_id"]})])
+    return _Draft("refuse_refund_elsewhere", order["user_id"], intro, goal, actions, refusal=True)
+
+
+def _refuse_processed_address(w: _Writer, order_id: str) -> _Draft | None:
+    order = w.orders[order_id]
+    intro, auth = w.authenticate(order["user_id"])
+    ref, lookups = w.refer_to_order(order_id)
+    goal = (
+        f"You want {ref} shipped to {_address_text(_random_address(w.rng))} instead. If the agent says this is no "
+        "longer possible, you accept that and want nothing else."
+    )
+    return _Draft("refuse_address_not_pending", order["user_id"], intro, goal, [auth, *lookups], refusal=True)
+
+
 def _address_text(address: dict[str, str]) -> str:
     return (
         f"{address['address1']}, {address['address2']}, {address['city']}, {address['state']} "
@@ -770,50 +909,61 @@ def _address_kwargs(address: dict[str, str]) -> dict[str, str]:
 
 
 Template = Callable[[_Writer, str], _Draft | None]
+#: Every fifth task of a template (the first, sixth...) goes to the test split, the others to train.
+TEST_EVERY = 5
 
 
-def _templates(w: _Writer) -> Iterator[tuple[Template, list[str], int]]:
-    """Each template with the candidates it draws from and how many tasks to write with it."""
+def _templates(w: _Writer) -> Iterator[tuple[Template, list[str], int, list[str]]]:
+    """Each template with the candidates it draws from, how many tasks to write with it and the
+    policy rules its tasks test."""
     users = list(w.users)
-    yield _cancel, w.orders_in("pending"), 9
-    yield _order_address, w.orders_in("pending"), 6
-    yield _order_payment, w.orders_in("pending"), 6
-    yield _modify_items, w.orders_in("pending"), 9
-    yield _return, w.orders_in("delivered"), 9
-    yield _return_with_total, w.orders_in("delivered"), 4
-    yield _exchange, w.orders_in("delivered"), 9
-    yield _user_address, users, 4
-    yield _cancel_and_return, users, 4
-    yield _gift_card_balance, users, 3
-    yield _order_total, w.orders_in("pending", "processed", "delivered"), 3
-    yield _tracking, w.orders_in("processed", "delivered"), 3
-    yield _cheapest_variant, users, 3
-    yield _refuse_cancel, w.orders_in("processed", "delivered"), 3
-    yield _refuse_return, w.orders_in("pending", "processed"), 3
-    yield _refuse_gift_card, w.orders_in("pending"), 3
-    yield _refuse_other_user, w.orders_in("pending"), 3
-    yield _refuse_other_product, w.orders_in("delivered"), 3
+    pending, delivered = w.orders_in("pending"), w.orders_in("delivered")
+    yield _cancel, pending, 24, ["R1", "R3", "R4"]
+    yield _order_address, pending, 14, ["R1", "R3", "R5"]
+    yield _order_payment, pending, 14, ["R1", "R3", "R5", "R6"]
+    yield _modify_items, pending, 24, ["R1", "R3", "R5", "R7", "R8", "R9"]
+    yield _return, delivered, 24, ["R1", "R3", "R10"]
+    yield _return_with_total, delivered, 10, ["R1", "R3", "R10"]
+    yield _exchange, delivered, 24, ["R1", "R3", "R8", "R9", "R11"]
+    yield _user_address, users, 12, ["R1", "R3", "R12"]
+    yield _cancel_and_return, users, 10, ["R1", "R3", "R4", "R10"]
+    yield _cancel_two, users, 8, ["R1", "R3", "R4"]
+    yield _address_everywhere, users, 8, ["R1", "R3", "R5", "R12"]
+    yield _gift_card_balance, users, 8, ["R1", "R2"]
+    yield _order_total, w.orders_in("pending", "processed", "delivered"), 10, ["R1", "R2"]
+    yield _tracking, w.orders_in("processed", "delivered"), 10, ["R1", "R2"]
+    yield _cheapest_variant, users, 10, ["R1", "R2"]
+    yield _card_used, w.orders_in("pending", "processed", "delivered"), 8, ["R1", "R2"]
+    yield _variant_price, users, 8, ["R1", "R2"]
+    yield _refuse_cancel, w.orders_in("processed", "delivered"), 8, ["R1", "R4"]
+    yield _refuse_return, w.orders_in("pending", "processed"), 8, ["R1", "R10"]
+    yield _refuse_gift_card, pending, 6, ["R1", "R6"]
+    yield _refuse_other_user, pending, 8, ["R1", "R2"]
+    yield _refuse_other_product, delivered, 8, ["R1", "R8"]
+    yield _refuse_unavailable, pending + delivered, 8, ["R1", "R8"]
+    yield _refuse_refund_elsewhere, delivered, 6, ["R1", "R10"]
+    yield _refuse_processed_address, w.orders_in("processed"), 6, ["R1", "R5"]
 
 
 def generate_tasks(db: dict[str, dict], seed: int = 0) -> dict[str, list[Task]]:
     """Tasks over ``db`` (from :func:`generate_database`): ``{"train": [...], "test": [...]}``.
 
-    Every template contributes to both splits (a third of its tasks go to test). Each task starts
-    from the untouched database, so tasks may concern the same order.
+    Every template contributes to both splits (every fifth of its tasks goes to test). Each task
+    starts from the untouched database, so tasks may concern the same order.
     """
     rng = random.Random(seed)
     writer = _Writer(db, rng)
     splits: dict[str, list[_Draft]] = {"train": [], "test": []}
-    for template, candidates, count in _templates(writer):
+    for template, candidates, count, rules in _templates(writer):
         drafts = []
         for candidate in rng.sample(candidates, len(candidates)):
             draft = template(writer, candidate)
             if draft is not None:
-                drafts.append(draft)
+                drafts.append(dataclasses.replace(draft, rules=rules))
             if len(drafts) == count:
                 break
         for index, draft in enumerate(drafts):
-            splits["test" if index % 3 == 0 else "train"].append(draft)
+            splits["test" if index % TEST_EVERY == 0 else "train"].append(draft)
     return {split: _finish(split, drafts, rng) for split, drafts in splits.items()}
 
 
@@ -832,7 +982,13 @@ def _finish(split: str, drafts: list[_Draft], rng: random.Random) -> list[Task]:
                 actions=tuple(draft.actions),
                 outputs=tuple(draft.outputs),
                 reward_basis=RewardBasis.AUTO,
-                metadata={"template": draft.template, "persona": persona, "goal": draft.goal, "refusal": draft.refusal},
+                metadata={
+                    "template": draft.template,
+                    "persona": persona,
+                    "goal": draft.goal,
+                    "rules": draft.rules,
+                    "refusal": draft.refusal,
+                },
             )
         )
     return tasks
