@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from taurl.core.db import Database
+from taurl.core.tools import Refusal
 from taurl.core.types import Action, RewardBasis, ToolKind
 from taurl.domains.retail import DOMAIN, TOOLS
 from taurl.domains.retail.generate import generate_database, generate_tasks
@@ -313,7 +314,8 @@ def test_cancel_refusals(db: Database) -> None:
     )
     # the schema already rejects other reasons; the tool's own check answers like τ-bench's
     pending = find_order(db, "pending")["order_id"]
-    assert cancel_pending_order(db, order_id=pending, reason="too slow") == "Error: invalid reason"
+    with pytest.raises(Refusal, match="^invalid reason$"):  # the registry answers it as "Error: invalid reason"
+        cancel_pending_order(db, order_id=pending, reason="too slow")
     assert db.touched() == set()
 
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from taurl.core.db import Database, Record
 from taurl.core.tools import Refusal, ToolRegistry
-from taurl.domains.retail import tools as retail_tools
+from taurl.domains import common
 
 TOOLS = ToolRegistry("doordash")
 
@@ -738,8 +738,8 @@ def update_delivery_address(
 
 # --- reasoning and hand-off ------------------------------------------------------------------
 
-TOOLS.think(retail_tools.calculate)
-TOOLS.think(retail_tools.think)
+TOOLS.think(common.calculate)
+TOOLS.think(common.think)
 
 
 @TOOLS.terminate

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 
 from taurl.core.db import Database, Record
 from taurl.core.tools import Refusal, ToolRegistry
-from taurl.domains.retail import tools as retail_tools
+from taurl.domains import common
 
 TOOLS = ToolRegistry("healthcare")
 
@@ -371,7 +371,7 @@ def search_patients(db: Database, name: str | None = None, phone: str | None = N
     return json.dumps(found)
 
 
-TOOLS.think(retail_tools.think)
+TOOLS.think(common.think)
 
 
 @TOOLS.read
@@ -545,7 +545,7 @@ def request_prescription_refill(db: Database, patient_id: str, medication: str, 
     return json.dumps(request)
 
 
-TOOLS.terminate(retail_tools.transfer_to_human_agents)
+TOOLS.terminate(common.transfer_to_human_agents)
 
 SEED_TOOLS = (
     "book_appointment",

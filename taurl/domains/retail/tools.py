@@ -3,43 +3,23 @@
 Every name, argument, return string and database effect (including the order of checks, which
 records change before a late failure, and the float arithmetic behind refunds and balances)
 matches τ-bench, because τ-bench's gold final-state hashes are the acceptance test. Refusals
-that τ-bench returns as ``"Error: ..."`` strings are raised here as :class:`_Refused` and turned
-back into the same string by :func:`_refusals`, so the checks read as straight-line code.
+that τ-bench returns as ``"Error: ..."`` strings are raised here as :class:`~taurl.core.tools.Refusal`,
+which the registry turns back into the same string, so the checks read as straight-line code.
 """
 
 from __future__ import annotations
 
-import ast
-import functools
 import json
-import math
-import operator
 from collections.abc import Callable
 from typing import Any, Literal
 
 from taurl.core.db import Database, Record
-from taurl.core.tools import ToolRegistry
+from taurl.core.tools import Refusal, ToolRegistry
+from taurl.domains import common
 
 TOOLS = ToolRegistry("retail")
 
 CancelReason = Literal["no longer needed", "ordered by mistake"]
-
-
-class _Refused(Exception):
-    """A request the store's rules or data do not allow; its message follows ``Error: ``."""
-
-
-def _refusals(function: Callable[..., str]) -> Callable[..., str]:
-    """Turn a :class:`_Refused` raised by the tool into τ-bench's ``Error: ...`` observation."""
-
-    @functools.wraps(function)
-    def tool(*args: Any, **kwargs: Any) -> str:
-        try:
-            return function(*args, **kwargs)
-        except _Refused as refusal:
-            return f"Error: {refusal}"
-
-    return tool
 
 
 # --- shared checks ---------------------------------------------------------------------------
@@ -49,10 +29,10 @@ def _order_in_status(db: Database, order_id: str, status: str, refusal: str) -> 
     """The order (read-only), provided it exists and has ``status``; ``refusal`` says why not otherwise."""
     orders = db["orders"]
     if order_id not in orders:
-        raise _Refused("order not found")
+        raise Refusal("order not found")
     order = orders[order_id]
     if order["status"] != status:
-        raise _Refused(refusal)
+        raise Refusal(refusal)
     return order
 
 
@@ -60,7 +40,7 @@ def _payment_method(db: Database, order: Record, payment_method_id: str) -> Reco
     """One of the order owner's payment methods (read-only)."""
     methods = db["users"][order["user_id"]]["payment_methods"]
     if payment_method_id not in methods:
-        raise _Refused("payment method not found")
+        raise Refusal("payment method not found")
     return methods[payment_method_id]
 
 
@@ -73,7 +53,7 @@ def _require_items_in_order(order: Record, item_ids: list[str], refusal: Callabl
     ordered = [item["item_id"] for item in order["items"]]
     for item_id in item_ids:
         if item_ids.count(item_id) > ordered.count(item_id):
-            raise _Refused(refusal(item_id))
+            raise Refusal(refusal(item_id))
 
 
 def _first_item(order: Record, item_id: str) -> Record:
@@ -88,21 +68,21 @@ def _swap_price_difference(db: Database, order: Record, item_ids: list[str], new
     integer 0 and adds ``new - old`` per pair, unrounded: the exact float τ-bench computes.
     """
     if len(item_ids) != len(new_item_ids):
-        raise _Refused("the number of items to be exchanged should match")
+        raise Refusal("the number of items to be exchanged should match")
     products = db["products"]
     difference: Any = 0
     for item_id, new_item_id in zip(item_ids, new_item_ids, strict=True):
         item = _first_item(order, item_id)
         variants = products[item["product_id"]]["variants"]
         if not (new_item_id in variants and variants[new_item_id]["available"]):
-            raise _Refused(f"new item {new_item_id} not found or available")
+            raise Refusal(f"new item {new_item_id} not found or available")
         difference += variants[new_item_id]["price"] - item["price"]
     return difference
 
 
 def _require_gift_card_covers(method: Record, amount: Any, refusal: str) -> None:
     if method["source"] == "gift_card" and method["balance"] < amount:
-        raise _Refused(refusal)
+        raise Refusal(refusal)
 
 
 def _address(address1: str, address2: str, city: str, state: str, country: str, zip: str) -> dict[str, str]:
@@ -110,79 +90,13 @@ def _address(address1: str, address2: str, city: str, state: str, country: str, 
     return {"address1": address1, "address2": address2, "city": city, "state": state, "country": country, "zip": zip}
 
 
-# --- calculate -------------------------------------------------------------------------------
-
-_CALCULATOR_CHARACTERS = frozenset("0123456789+-*/(). ")
-_BINARY = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Pow: operator.pow,
-}
-_UNARY = {ast.UAdd: operator.pos, ast.USub: operator.neg}
-_MAX_POWER_BITS = 1_000_000
-
-
-class _NotPlainArithmetic(Exception):
-    """The expression has a construct the walker leaves to Python's own evaluator."""
-
-
-def _check_power(base: Any, exponent: Any) -> None:
-    """Refuse integer powers so large that τ-bench would spend minutes building the number only to
-    fail converting it to float; the message is the one that conversion gives."""
-    if isinstance(base, int) and isinstance(exponent, int) and abs(base) > 1 and exponent > 0:
-        if exponent * math.log2(abs(base)) > _MAX_POWER_BITS:
-            raise OverflowError("int too large to convert to float")
-
-
-def _arithmetic(node: ast.AST) -> Any:
-    """Value of a parsed expression made of numbers, + - * / // ** and parentheses, computed with
-    the same Python operators (hence the same results and exceptions) as ``eval``."""
-    if isinstance(node, ast.Expression):
-        return _arithmetic(node.body)
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-        return _UNARY[type(node.op)](_arithmetic(node.operand))
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        left, right = _arithmetic(node.left), _arithmetic(node.right)
-        if isinstance(node.op, ast.Pow):
-            _check_power(left, right)
-        return _BINARY[type(node.op)](left, right)
-    raise _NotPlainArithmetic
-
-
-def _evaluate(expression: str) -> Any:
-    try:
-        # eval() skips leading blanks of a source string; ast.parse would call them an indent
-        return _arithmetic(ast.parse(expression.lstrip(" \t"), filename="<string>", mode="eval"))
-    except (SyntaxError, _NotPlainArithmetic):
-        # malformed or unusual input: Python's evaluator gives exactly τ-bench's result or error
-        return eval(expression, {"__builtins__": None}, {})
-
-
 # --- tools, in τ-bench's order ---------------------------------------------------------------
 
 
-@TOOLS.think
-def calculate(db: Database, expression: str) -> str:
-    """Work out an arithmetic expression and give the result rounded to two decimals.
-
-    Args:
-        expression: Arithmetic on numbers with +, -, *, / and parentheses (spaces allowed), e.g. '19.99 * 2 - 5'.
-    """
-    if not set(expression) <= _CALCULATOR_CHARACTERS:
-        return "Error: invalid characters in expression"
-    try:
-        return str(round(float(_evaluate(expression)), 2))
-    except Exception as exc:  # any arithmetic or syntax failure is reported, as τ-bench does
-        return f"Error: {exc}"
+TOOLS.think(common.calculate)
 
 
 @TOOLS.write
-@_refusals
 def cancel_pending_order(db: Database, order_id: str, reason: CancelReason) -> str:
     """Cancel an order that is still pending (processed or delivered orders cannot be cancelled).
 
@@ -196,7 +110,7 @@ def cancel_pending_order(db: Database, order_id: str, reason: CancelReason) -> s
     """
     order = _order_in_status(db, order_id, "pending", "non-pending order cannot be cancelled")
     if reason not in ("no longer needed", "ordered by mistake"):
-        raise _Refused("invalid reason")
+        raise Refusal("invalid reason")
     refunds = []
     for payment in order["payment_history"]:
         method_id = payment["payment_method_id"]
@@ -212,7 +126,6 @@ def cancel_pending_order(db: Database, order_id: str, reason: CancelReason) -> s
 
 
 @TOOLS.write
-@_refusals
 def exchange_delivered_order_items(
     db: Database, order_id: str, item_ids: list[str], new_item_ids: list[str], payment_method_id: str
 ) -> str:
@@ -335,7 +248,6 @@ def list_all_product_types(db: Database) -> str:
 
 
 @TOOLS.write
-@_refusals
 def modify_pending_order_address(
     db: Database, order_id: str, address1: str, address2: str, city: str, state: str, country: str, zip: str
 ) -> str:
@@ -357,7 +269,6 @@ def modify_pending_order_address(
 
 
 @TOOLS.write
-@_refusals
 def modify_pending_order_items(
     db: Database, order_id: str, item_ids: list[str], new_item_ids: list[str], payment_method_id: str
 ) -> str:
@@ -403,7 +314,6 @@ def modify_pending_order_items(
 
 
 @TOOLS.write
-@_refusals
 def modify_pending_order_payment(db: Database, order_id: str, payment_method_id: str) -> str:
     """Pay for a pending order with a different payment method of the user.
 
@@ -419,10 +329,10 @@ def modify_pending_order_payment(db: Database, order_id: str, payment_method_id:
     method = _payment_method(db, order, payment_method_id)
     history = order["payment_history"]
     if len(history) > 1 or history[0]["transaction_type"] != "payment":
-        raise _Refused("there should be exactly one payment for a pending order")
+        raise Refusal("there should be exactly one payment for a pending order")
     original = history[0]
     if original["payment_method_id"] == payment_method_id:
-        raise _Refused("the new payment method should be different from the current one")
+        raise Refusal("the new payment method should be different from the current one")
     amount = original["amount"]
     _require_gift_card_covers(method, amount, "insufficient gift card balance to pay for the order")
 
@@ -443,7 +353,6 @@ def modify_pending_order_payment(db: Database, order_id: str, payment_method_id:
 
 
 @TOOLS.write
-@_refusals
 def modify_user_address(
     db: Database, user_id: str, address1: str, address2: str, city: str, state: str, country: str, zip: str
 ) -> str:
@@ -459,14 +368,13 @@ def modify_user_address(
         zip: Zip code, e.g. '97201'.
     """
     if user_id not in db["users"]:
-        raise _Refused("user not found")
+        raise Refusal("user not found")
     user = db["users"].edit(user_id)
     user["address"] = _address(address1, address2, city, state, country, zip)
     return json.dumps(user)
 
 
 @TOOLS.write
-@_refusals
 def return_delivered_order_items(db: Database, order_id: str, item_ids: list[str], payment_method_id: str) -> str:
     """Ask to return items of a delivered order; the order becomes 'return requested'.
 
@@ -483,7 +391,7 @@ def return_delivered_order_items(db: Database, order_id: str, item_ids: list[str
     order = _order_in_status(db, order_id, "delivered", "non-delivered order cannot be returned")
     _payment_method(db, order, payment_method_id)
     if "gift_card" not in payment_method_id and payment_method_id != order["payment_history"][0]["payment_method_id"]:
-        raise _Refused("payment method should be either the original payment method or a gift card")
+        raise Refusal("payment method should be either the original payment method or a gift card")
     _require_items_in_order(order, item_ids, lambda _: "some item not found")
     order = db["orders"].edit(order_id)
     order["status"] = "return requested"
@@ -492,23 +400,7 @@ def return_delivered_order_items(db: Database, order_id: str, item_ids: list[str
     return json.dumps(order)
 
 
-@TOOLS.think
-def think(db: Database, thought: str) -> str:
-    """Note down reasoning. Nothing is looked up or changed; use it to plan multi-step work.
-
-    Args:
-        thought: The reasoning to note.
-    """
-    return ""
+TOOLS.think(common.think)
 
 
-@TOOLS.terminate
-def transfer_to_human_agents(db: Database, summary: str) -> str:
-    """Hand the conversation to a human agent, with a summary of the user's issue.
-
-    Only when the user explicitly asks for a human, or the request is outside what these tools can do.
-
-    Args:
-        summary: The user's issue, summarised for the human agent.
-    """
-    return "Transfer successful"
+TOOLS.terminate(common.transfer_to_human_agents)

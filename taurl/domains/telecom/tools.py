@@ -18,7 +18,7 @@ from typing import Any
 
 from taurl.core.db import Database, Record
 from taurl.core.tools import Refusal, ToolRegistry
-from taurl.domains.retail import tools as retail_tools
+from taurl.domains import common
 
 TOOLS = ToolRegistry("telecom")
 
@@ -144,7 +144,7 @@ def _digits(phone: str) -> str:
 
 # --- tools (the seed's first, in its order, then the service tools) --------------------------
 
-TOOLS.think(retail_tools.calculate)
+TOOLS.think(common.calculate)
 
 
 @TOOLS.read
@@ -350,8 +350,8 @@ def suspend_line(db: Database, line_id: str, reason: str) -> str:
     return json.dumps(line)
 
 
-TOOLS.think(retail_tools.think)
-TOOLS.terminate(retail_tools.transfer_to_human_agents)
+TOOLS.think(common.think)
+TOOLS.terminate(common.transfer_to_human_agents)
 
 
 @TOOLS.read
