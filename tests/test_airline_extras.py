@@ -403,3 +403,16 @@ def test_upgrade_seat_refusals_that_need_a_changed_record(db: Database) -> None:
         reservation_id=other["reservation_id"],
         seat_class="business",
     )
+
+
+def test_tasks_needing_a_seed_tool_ask_for_the_extended_tool_set():
+    """The others see τ-bench's 14 tools."""
+    import taurl.domains.airline as airline
+
+    domain = airline.DOMAIN
+    tasks = domain.tasks("train") + domain.tasks("test")
+    for task in tasks:
+        assert task.tool_set in ("default", "extended"), task.id
+        assert {a.name for a in task.actions} <= set(domain.tools_for(task.tool_set).names), task.id
+    assert {a.name for t in tasks for a in t.actions} >= set(airline.SEED_EXTRA_TOOLS)
+    assert sum(t.tool_set == "extended" for t in tasks) >= 0.1 * len(tasks)

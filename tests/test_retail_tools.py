@@ -654,3 +654,8 @@ def test_generated_gold_actions_succeed(seed: int) -> None:
     assert changing * 2 >= len(all_tasks)
     assert any(t.metadata["refusal"] for t in tasks["test"]) and any(t.outputs for t in tasks["test"])
     assert [t.to_dict() for t in generate_tasks(data, seed)["test"]] == [t.to_dict() for t in tasks["test"]]
+
+
+def test_the_seed_tool_set_is_every_retail_tool() -> None:
+    assert DOMAIN.tools_for("seed").names == TOOLS.names and len(TOOLS) == 16
+    assert DOMAIN.tools_for("default") is TOOLS
