@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -855,7 +856,16 @@ def episode_summary(result: EpisodeResult) -> dict:
 
 
 def print_results(results: list[EpisodeResult], trials: int) -> None:
-    table = Table("task", "trial", "reward", "basis", "db", "outputs", "actions", "ended by", "steps")
+    # borderless, short headers, no trial column for a single trial: 80 columns show every field whole
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
+        show_edge=False,
+        caption="out: expected outputs said; act: gold actions matched",
+    )
+    table.add_column("task", no_wrap=True)
+    for header in [*(["trial"] if trials > 1 else []), "reward", "basis", "db", "out", "act", "ended", "steps"]:
+        table.add_column(header, no_wrap=True)
     for r in results:
         b = r.breakdown
         outputs = (
@@ -864,17 +874,14 @@ def print_results(results: list[EpisodeResult], trials: int) -> None:
             else f"{len(b.outputs_expected) - len(b.outputs_missing)}/{len(b.outputs_expected)}"
         )
         style = "green" if r.reward == 1 else ("yellow" if r.reward > 0 else "red")
-        table.add_row(
+        cells = [
             r.task.id,
-            str(r.trial),
+            *([str(r.trial)] if trials > 1 else []),
             f"[{style}]{r.reward:.2f}[/]",
-            str(b.basis),
-            "✓" if b.db_match else "✗",
-            outputs,
-            f"{b.actions_score:.2f}",
-            str(r.terminated_by),
-            str(r.steps),
-        )
+            str(b.basis).replace("outputs", "out").replace("actions", "act"),
+        ]
+        cells += ["✓" if b.db_match else "✗", outputs, f"{b.actions_score:.2f}", str(r.terminated_by), str(r.steps)]
+        table.add_row(*cells)
     console.print(table)
     successes: dict[str, int] = defaultdict(int)
     for r in results:
