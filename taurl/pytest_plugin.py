@@ -54,7 +54,9 @@ class RecordingCollector(pytest.Collector):
         from taurl.replay import Replayer
 
         replayer = Replayer(RecordingStore(self.location))
-        for row in replayer.episodes():
+        rows = replayer.episodes()
+        replayer.store.close()  # replaying needs only the rows; an open DuckDB handle would outlive the session
+        for row in rows:
             name = f"replay[{row['domain']}/{row['task_id']}/trial{row['trial']}/{row['run_id']}]"
             yield ReplayItem.from_parent(self, name=name, replayer=replayer, row=row)
 
