@@ -30,6 +30,14 @@ class Refusal(Exception):
     it should be raised before the tool changes anything."""
 
 
+def require_record(db: Database, table: str, key: str, what: str) -> Any:
+    """The record ``key`` of ``table`` (read-only), or a :class:`Refusal` saying ``<what> <key> not found``."""
+    records = db[table]
+    if key not in records:
+        raise Refusal(f"{what} {key} not found")
+    return records[key]
+
+
 class ToolSchemaError(TypeError):
     """A tool's signature cannot be turned into a schema: a programming error, raised at import."""
 

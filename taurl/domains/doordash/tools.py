@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from taurl.core.db import Database, Record
-from taurl.core.tools import Refusal, ToolRegistry
+from taurl.core.tools import Refusal, ToolRegistry, require_record
 from taurl.domains import common
 
 TOOLS = ToolRegistry("doordash")
@@ -47,24 +47,16 @@ RefundReason = Literal["missing item", "wrong item", "damaged or spilled"]
 # --- lookups ---------------------------------------------------------------------------------
 
 
-def _record(db: Database, table: str, key: str, what: str) -> Record:
-    """A record (read-only) that must exist."""
-    records = db[table]
-    if key not in records:
-        raise Refusal(f"{what} {key} not found")
-    return records[key]
-
-
 def _user(db: Database, user_id: str) -> Record:
-    return _record(db, "users", user_id, "user")
+    return require_record(db, "users", user_id, "user")
 
 
 def _restaurant(db: Database, restaurant_id: str) -> Record:
-    return _record(db, "restaurants", restaurant_id, "restaurant")
+    return require_record(db, "restaurants", restaurant_id, "restaurant")
 
 
 def _order(db: Database, order_id: str) -> Record:
-    return _record(db, "orders", order_id, "order")
+    return require_record(db, "orders", order_id, "order")
 
 
 def _order_owner(db: Database, order: Record) -> Record:

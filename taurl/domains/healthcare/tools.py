@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 
 from taurl.core.db import Database, Record
-from taurl.core.tools import Refusal, ToolRegistry
+from taurl.core.tools import Refusal, ToolRegistry, require_record
 from taurl.domains import common
 
 TOOLS = ToolRegistry("healthcare")
@@ -44,24 +44,16 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 # --- lookups ---------------------------------------------------------------------------------
 
 
-def _record(db: Database, table: str, key: str, what: str) -> Record:
-    """A record (read-only) that must exist."""
-    records = db[table]
-    if key not in records:
-        raise Refusal(f"{what} {key} not found")
-    return records[key]
-
-
 def _patient(db: Database, patient_id: str) -> Record:
-    return _record(db, "patients", patient_id, "patient")
+    return require_record(db, "patients", patient_id, "patient")
 
 
 def _doctor(db: Database, doctor_id: str) -> Record:
-    return _record(db, "doctors", doctor_id, "doctor")
+    return require_record(db, "doctors", doctor_id, "doctor")
 
 
 def _appointment(db: Database, appointment_id: str) -> Record:
-    return _record(db, "appointments", appointment_id, "appointment")
+    return require_record(db, "appointments", appointment_id, "appointment")
 
 
 def _appointments(db: Database, where: Callable[[Record], bool]) -> Iterator[Record]:

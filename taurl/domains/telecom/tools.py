@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from taurl.core.db import Database, Record
-from taurl.core.tools import Refusal, ToolRegistry
+from taurl.core.tools import Refusal, ToolRegistry, require_record
 from taurl.domains import common
 
 TOOLS = ToolRegistry("telecom")
@@ -36,20 +36,12 @@ UNLIMITED_DATA_GB = 999.0
 # --- lookups ---------------------------------------------------------------------------------
 
 
-def _record(db: Database, table: str, key: str, what: str) -> Record:
-    """A record (read-only) that must exist."""
-    records = db[table]
-    if key not in records:
-        raise Refusal(f"{what} {key} not found")
-    return records[key]
-
-
 def _customer(db: Database, customer_id: str) -> Record:
-    return _record(db, "customers", customer_id, "customer")
+    return require_record(db, "customers", customer_id, "customer")
 
 
 def _line(db: Database, line_id: str) -> Record:
-    return _record(db, "lines", line_id, "line")
+    return require_record(db, "lines", line_id, "line")
 
 
 def _lines_of(db: Database, customer_id: str) -> list[Record]:
@@ -406,7 +398,7 @@ def change_plan(db: Database, line_id: str, new_plan_id: str) -> str:
     """
     line = _line(db, line_id)
     _require_status(line, "active", "change plans")
-    plan = _record(db, "plans", new_plan_id, "plan")
+    plan = require_record(db, "plans", new_plan_id, "plan")
     if line.get("plan_id") == new_plan_id:
         raise Refusal(f"line {line_id} is already on plan {new_plan_id}")
     _require_good_standing(db, line.get("customer_id", ""))
@@ -522,7 +514,7 @@ def refuel_data(db: Database, line_id: str, gb_amount: int) -> str:
     if not low <= gb_amount <= high:
         raise Refusal(f"a refill is {low} to {high} GB, got {gb_amount}")
     _require_status(line, "active", "be refilled")
-    plan = _record(db, "plans", line.get("plan_id", ""), "plan")
+    plan = require_record(db, "plans", line.get("plan_id", ""), "plan")
     if plan["data_limit_gb"] >= UNLIMITED_DATA_GB:
         raise Refusal(f"plan {plan['plan_id']} has unlimited data: no refill is needed")
     _require_good_standing(db, line.get("customer_id", ""))
