@@ -19,22 +19,7 @@ DOMAIN = mod.DOMAIN
 CTU = Path(__file__).resolve().parents[1].parent / "shared" / "ctu"
 SEED_DATA = CTU / "doordash"
 
-SEED_TOOLS = [
-    "search_restaurants",
-    "get_restaurant_details",
-    "get_restaurant_menu",
-    "get_user_details",
-    "get_user_order_history",
-    "create_order",
-    "get_order_status",
-    "update_order",
-    "cancel_order",
-    "add_item_to_cart",
-    "get_item_details",
-    "calculate",
-    "think",
-    "transfer_to_human_agents",
-]
+SEED_TOOLS = DOMAIN.tool_sets["seed"]  # checked against tool_schemas.json below
 
 pytestmark = pytest.mark.skipif(not SEED_DATA.exists(), reason=f"seed data not available: {SEED_DATA}")
 

@@ -15,6 +15,7 @@ from taurl.core.db import Database
 from taurl.core.types import Action, ToolKind
 from taurl.domains.doordash.generate import generate_database
 from taurl.domains.doordash.tools import NOW
+from tests.tool_calls import ToolCalls
 
 DOMAIN = mod.DOMAIN
 TOOLS = DOMAIN.tools
@@ -32,22 +33,8 @@ def db(data: dict[str, dict]) -> Database:
     return Database(data)
 
 
-def call(db: Database, name: str, /, **kwargs: Any) -> str:
-    return TOOLS.invoke(db, Action(name, kwargs)).observation
-
-
-def answer(db: Database, name: str, /, **kwargs: Any) -> Any:
-    observation = call(db, name, **kwargs)
-    assert not observation.startswith("Error"), observation
-    return json.loads(observation)
-
-
-def refused(db: Database, name: str, expected: str, /, **kwargs: Any) -> None:
-    """The call is an ``Error: ...`` containing ``expected`` and leaves the state as it was."""
-    before = db.state_hash()
-    observation = call(db, name, **kwargs)
-    assert observation.startswith("Error: ") and expected in observation, observation
-    assert db.state_hash() == before
+_calls = ToolCalls(TOOLS)
+call, answer, refused = _calls.call, _calls.ok, _calls.refused_mentioning
 
 
 def find(db: Database, table: str, where: Callable[[Record], bool]) -> Record:
@@ -85,22 +72,7 @@ def order_in(db: Database, *statuses: str, where: Callable[[Record], bool] = lam
 
 # --- registry shape --------------------------------------------------------------------------
 
-SEED_TOOLS = [
-    "search_restaurants",
-    "get_restaurant_details",
-    "get_restaurant_menu",
-    "get_user_details",
-    "get_user_order_history",
-    "create_order",
-    "get_order_status",
-    "update_order",
-    "cancel_order",
-    "add_item_to_cart",
-    "get_item_details",
-    "calculate",
-    "think",
-    "transfer_to_human_agents",
-]
+SEED_TOOLS = DOMAIN.tool_sets["seed"]  # checked against tool_schemas.json in test_doordash_seed.py
 WRITE_TOOLS = {
     "create_order",
     "update_order",

@@ -19,6 +19,7 @@ from taurl.core.types import Action, ToolKind
 from taurl.domains.healthcare.generate import generate_database
 from taurl.domains.healthcare.tools import LATE_CANCELLATION_FEE, NOW, SEED_TOOLS, free_slots, start_of, working_hours
 from tests.conftest import CTU, require
+from tests.tool_calls import ToolCalls
 
 DOMAIN = mod.DOMAIN
 TOOLS = DOMAIN.tools
@@ -47,23 +48,8 @@ def db(data: dict[str, dict]) -> Database:
     return Database(data)
 
 
-def call(db: Database, tool: str, /, **kwargs: Any) -> str:
-    return TOOLS.invoke(db, Action(tool, kwargs)).observation
-
-
-def ok(db: Database, tool: str, /, **kwargs: Any) -> Any:
-    """The parsed result of a call that must succeed."""
-    observation = call(db, tool, **kwargs)
-    assert not observation.startswith("Error"), observation
-    return json.loads(observation)
-
-
-def unchanged(db: Database, tool: str, expected: str, /, **kwargs: Any) -> None:
-    """The call is refused with a message starting with ``expected`` and leaves the state as it was."""
-    before = db.state_hash()
-    observation = call(db, tool, **kwargs)
-    assert observation.startswith(f"Error: {expected}"), observation
-    assert db.state_hash() == before
+_calls = ToolCalls(TOOLS)
+call, ok, unchanged = _calls.call, _calls.ok, _calls.refused_with
 
 
 def find(db: Database, table: str, where: Callable[[Record], bool]) -> Record:
