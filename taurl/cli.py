@@ -21,7 +21,6 @@ from taurl.llm.cache import CacheMode
 from taurl.llm.client import ClientLimits
 from taurl.record.store import RecordingError
 from taurl.rollout import pass_hat_k
-from taurl.runner import select_specs
 
 app = typer.Typer(
     help="taurl: record, replay and score τ-bench-style tool-use episodes; train on them with SkyRL.",
@@ -281,11 +280,16 @@ def run_command(
     )
     try:
         config.validate()
-        total = len(select_specs(config)) * 1
         with progress_bar(output_format == "json") as progress:
-            bar = progress.add_task(f"{domain}/{split}", total=total)
+            bar = progress.add_task(f"{domain}/{split}", total=None)
             summary = execute(
-                config, recording, run_id, resume, concurrency, on_episode=lambda _: progress.advance(bar)
+                config,
+                recording,
+                run_id,
+                resume,
+                concurrency,
+                on_episode=lambda _: progress.advance(bar),
+                on_start=lambda total: progress.update(bar, total=total),
             )
     except (ConfigError, DataError, RecordingError, ValueError) as exc:
         raise fail(str(exc)) from exc

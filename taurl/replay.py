@@ -12,7 +12,6 @@ reported as a ``stale observation``, which does not fail the replay.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -148,6 +147,7 @@ class Replayer:
         _, runs = store.query("SELECT run_id, config_json FROM runs")
         self.configs = {run_id: json.loads(config) for run_id, config in runs}
         self.cache = ResponseCache(cache_dir)
+        self._run_configs: dict[tuple[str, str, str], RunConfig] = {}
 
     def episodes(self, where: str = "TRUE") -> list[dict[str, Any]]:
         rows = self.store.episode_rows(where)
@@ -155,12 +155,15 @@ class Replayer:
             self.cache.preload(model_call_entries(rows))
         return rows
 
-    @functools.cache  # noqa: B019 (one Replayer per replay run; configs are few)
     def _run_config(self, run_id: str, domain: str, user_strategy: str) -> RunConfig:
+        key = (run_id, domain, user_strategy)
+        if key in self._run_configs:
+            return self._run_configs[key]
         record = self.configs.get(run_id)
         config = RunConfig.from_record(record) if record else RunConfig(domain=domain, user=user_strategy)
         config.cache_mode = CacheMode.REPLAY
         config.data_dirs = {**config.data_dirs, **self.data_dirs}
+        self._run_configs[key] = config  # parsed once per run, not once per episode
         return config
 
     def run_config(self, row: Mapping[str, Any]) -> RunConfig:

@@ -62,7 +62,10 @@ def execute(
     resume: bool = False,
     concurrency: int = 1,
     on_episode: Callable[[EpisodeResult | EpisodeFailure], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> RunSummary:
+    """Run the configured episodes; ``on_start`` hears how many will run (after resume skips),
+    ``on_episode`` each one as it finishes."""
     config.validate()
     run_id = run_id or config.default_run_id()
     specs = select_specs(config)
@@ -72,6 +75,8 @@ def execute(
         remaining = [s for s in specs if (s.task.domain, s.task.id, s.trial) not in done]
         summary.resumed = len(specs) - len(remaining)
         specs = remaining
+    if on_start is not None:
+        on_start(len(specs))
     writer = RecordingWriter(recording, group_commit=True) if recording is not None else None
     if writer is not None:
         writer.write_run(run_id, config.to_record())

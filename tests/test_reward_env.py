@@ -166,3 +166,24 @@ def test_episode_messages_follow_the_openai_schema(counter_domain):
     assert roles == ["system", "user", "assistant", "tool", "assistant", "tool", "assistant", "user"]
     assert result.messages[3]["tool_call_id"] == result.messages[2]["tool_calls"][0]["id"]
     assert result.messages[-1]["content"] == "###STOP###"
+
+
+def test_native_call_arguments_that_are_not_a_json_object_are_a_parse_error():
+    from taurl.core.messages import action_of
+
+    def message(arguments):
+        return {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c", "type": "function", "function": {"name": "add", "arguments": arguments}}],
+        }
+
+    broken = action_of(message('{"counter_id": "a", '))
+    assert (
+        broken.is_parse_error
+        and "not valid JSON" in broken.kwargs["error"]
+        and broken.kwargs["raw"] == '{"counter_id": "a", '
+    )
+    listed = action_of(message("[1, 2]"))
+    assert listed.is_parse_error and "must be a JSON object" in listed.kwargs["error"]
+    assert action_of(message('{"counter_id": "a", "amount": 1}')) == Action("add", {"counter_id": "a", "amount": 1})

@@ -50,8 +50,8 @@ def tool_response_text(content: str) -> Message:
 
 
 def action_of(message: Message) -> Action:
-    """The action an assistant message takes. Arguments that are not a JSON object become ``{}``
-    plus ``__raw_arguments__`` so the tool registry reports them as a bad call."""
+    """The action an assistant message takes. Native call arguments that are not a JSON object are a
+    parse error the model is told about, like malformed text calls."""
     calls = message.get("tool_calls") or []
     if not calls:
         return Action.respond(message.get("content") or "")
@@ -59,8 +59,8 @@ def action_of(message: Message) -> Action:
     raw = function.get("arguments") or "{}"
     try:
         kwargs = json.loads(raw) if isinstance(raw, str) else raw
-    except json.JSONDecodeError:
-        kwargs = {"__raw_arguments__": raw}
+    except json.JSONDecodeError as exc:
+        return Action.parse_error(f"the arguments of your {function['name']} call are not valid JSON ({exc})", str(raw))
     if not isinstance(kwargs, dict):
-        kwargs = {"__raw_arguments__": raw}
+        return Action.parse_error(f"the arguments of your {function['name']} call must be a JSON object", str(raw))
     return Action(function["name"], kwargs)
