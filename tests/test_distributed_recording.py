@@ -133,22 +133,31 @@ def test_a_spend_budget_is_shared_by_ray_workers(ray_local):
         @ray.remote
         def spend(base_url: str, worker: int) -> int:
             from taurl.llm.cache import CacheMode
-            from taurl.llm.client import BudgetExceededError, ChatClient, ClientLimits, RetryPolicy
+            from taurl.llm.client import BudgetExceededError, ChatClient, ClientLimits, RetryPolicy, reservation
 
             limits = ClientLimits(max_total_tokens=400, ledger="ray:test-shared-budget")
-            client = ChatClient("sim-user", base_url, mode=CacheMode.OFF, limits=limits, retry=RetryPolicy(attempts=1))
-            sent = 0
-            for i in range(200):
+            client = ChatClient(
+                "sim-user",
+                base_url,
+                mode=CacheMode.OFF,
+                limits=limits,
+                retry=RetryPolicy(attempts=1),
+                params={"max_tokens": 16},
+            )
+            for sent in range(200):
+                messages = [{"role": "user", "content": f"worker {worker} message {sent} " + "x" * 80}]
                 try:
-                    client.complete([{"role": "user", "content": f"worker {worker} message {i} " + "x" * 80}])
+                    client.complete(messages)
                 except BudgetExceededError:
-                    break
-                sent += 1
-            return sent
+                    return sent, reservation(client.request(messages))[0]
+            raise AssertionError("the budget never ran out")
 
-        sent = ray.get([spend.remote(server.base_url, w) for w in range(2)])
+        results = ray.get([spend.remote(server.base_url, w) for w in range(2)])
         served = server.stats()["requests"]
-    assert all(n > 0 for n in sent) and sum(sent) == served
+    assert all(sent > 0 for sent, _ in results) and sum(sent for sent, _ in results) == served
     ledger = ray.get_actor("test-shared-budget", namespace="taurl")
     tokens, _ = ray.get(ledger.spent.remote())
-    assert 400 <= tokens < 400 + 2 * 60  # stopped once the shared total passed the budget (at most one call each over)
+    assert ray.get(ledger.reserved.remote()) == (0, 0.0)
+    # reservations (max_tokens, prompt bytes / 3) are upper bounds, so the budget is never passed; each
+    # worker stopped only when its next call could not fit even with nothing in flight
+    assert 400 - min(refused for _, refused in results) < tokens <= 400

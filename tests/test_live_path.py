@@ -65,7 +65,7 @@ def test_record_then_replay_offline_with_no_key_gives_identical_episodes(tmp_pat
     monkeypatch.setenv("OPENAI_API_KEY", SENTINEL)
     with SimServer() as server:
         recorded = execute(live_config(server, tmp_path), tmp_path / "rec")
-        assert not recorded.failures and len(recorded.results) == 3
+        assert not recorded.errors and len(recorded.results) == 3
         assert server.stats()["requests"] > 6
         base_url = server.base_url
     for name in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
@@ -75,7 +75,7 @@ def test_record_then_replay_offline_with_no_key_gives_identical_episodes(tmp_pat
     replay_config.agent_endpoint = Endpoint("sim-agent", base_url)
     replay_config.user_endpoint = Endpoint("sim-user", base_url)
     replayed = execute(replay_config, tmp_path / "replay")
-    assert not replayed.failures
+    assert not replayed.errors
     assert transcript(replayed.results) == transcript(recorded.results)
     assert attempts == []
     calls = [c for r in replayed.results for c in r.model_calls]
@@ -87,7 +87,7 @@ def test_record_then_replay_offline_with_no_key_gives_identical_episodes(tmp_pat
 def test_every_user_strategy_and_agent_runs_live(tmp_path, sim):
     for user in ("llm", "react", "verify", "reflection"):
         summary = execute(live_config(sim, tmp_path, user=user, n=1), tmp_path / f"rec-{user}")
-        assert not summary.failures, summary.failures
+        assert not summary.errors, summary.errors
         (result,) = summary.results
         namespaces = {c.namespace for c in result.model_calls}
         assert "user" in namespaces and "agent" in namespaces
@@ -100,7 +100,7 @@ def test_injected_faults_are_retried_and_recorded(tmp_path, sim):
     faults = ["429", "500", "timeout", "malformed", "truncated", "503"]
     sim.set_faults([step for fault in faults for step in (fault, "ok")])  # each retry then succeeds
     summary = execute(live_config(sim, tmp_path, n=2), tmp_path / "rec")
-    assert not summary.failures
+    assert not summary.errors
     attempts = [c.attempts for r in summary.results for c in r.model_calls if not c.cache_hit]
     assert sum(sim.stats()["faults_injected"].values()) == 6
     assert sum(a - 1 for a in attempts) == 6  # each fault cost exactly one retry
@@ -116,8 +116,8 @@ def test_a_model_that_keeps_failing_fails_its_episode_clearly_and_loses_nothing(
     sim.set_faults(["500"] * 40)
     config.retry = RetryPolicy(attempts=2, initial_delay=0.01, max_delay=0.01, timeout=1.0)
     second = execute(config, tmp_path / "rec", run_id="r", resume=True, concurrency=1)
-    assert second.resumed == 3 and second.failures
-    assert "failed after 2 attempts" in second.failures[0].error and "InternalServerError" in second.failures[0].error
+    assert second.resumed == 3 and second.errors
+    assert "failed after 2 attempts" in second.errors[0].error and "InternalServerError" in second.errors[0].error
     _, rows = RecordingStore(tmp_path / "rec").query(
         "SELECT count(DISTINCT episode_id) FROM episodes WHERE run_id = 'r'"
     )
@@ -154,13 +154,18 @@ def test_replay_miss_names_the_request_and_its_difference(tmp_path, sim):
     assert offline._sdk is None  # never even built an HTTP client
 
 
-def test_budget_stops_calls_before_they_are_sent(tmp_path, sim):
-    from taurl.llm.client import BudgetExceededError, ClientLimits
+def test_budget_stops_calls_before_they_are_sent(tmp_path, sim, monkeypatch):
+    from taurl.llm import ledger
+    from taurl.llm.client import BudgetExceededError, ClientLimits, reservation
 
+    monkeypatch.setattr(ledger, "_LEDGERS", {})  # a fresh process ledger: earlier tests spent from it
+    first = [{"role": "user", "content": "hello"}]
+    probe = ChatClient("sim-user", sim.base_url, mode=CacheMode.OFF, params={"max_tokens": 16})
+    limits = ClientLimits(max_total_tokens=reservation(probe.request(first))[0])  # room for the first call only
     client = ChatClient(
-        "sim-user", sim.base_url, mode=CacheMode.OFF, limits=ClientLimits(max_total_tokens=1), retry=FAST_RETRY
+        "sim-user", sim.base_url, mode=CacheMode.OFF, limits=limits, retry=FAST_RETRY, params={"max_tokens": 16}
     )
-    client.complete([{"role": "user", "content": "hello"}])
+    client.complete(first)
     before = sim.stats()["requests"]
     with pytest.raises(BudgetExceededError, match="token budget"):
         client.complete([{"role": "user", "content": "hello again"}])

@@ -1,15 +1,27 @@
 """ChatClient: the only way taurl talks to a model, through the official ``openai`` SDK.
 
 Any OpenAI-compatible endpoint (``base_url``); the API key is read from the environment at call
-time and never stored anywhere else. Each call: request key → cache (by mode) → limits (concurrency,
-calls per minute, token and dollar budget, per process) → retries with backoff on 429, 5xx,
-timeouts, connection errors and malformed responses → a :class:`ModelCall` record with tokens, cost,
-latency and whether it was a cache hit.
+time and never stored anywhere else. Each call: request key → cache (by mode) → limits
+(concurrency and calls per minute per endpoint and model; token and dollar budget for the whole
+process, or Ray run) → retries with backoff on 429, 5xx, timeouts, connection errors and malformed
+responses → a :class:`ModelCall` record with tokens, cost, latency and whether it was a cache hit.
+
+Budgets hold across models: every client of a process (agent, user, judge) spends from one ledger
+(:func:`~taurl.llm.ledger.ledger_for`, keyed by ``ClientLimits.ledger``), and each attempt reserves
+its worst case (:func:`reservation`) before it is sent. An attempt is sent only if spent + reserved
+by calls in flight + its own reservation fits the calling client's budgets; if only the calls in
+flight stand in the way it waits for them to settle (at most the call timeout), else it is refused
+with :class:`BudgetExceededError`. When it ends, its reservation is released and its usage charged.
+So total spend ≤ budget + what calls spend beyond their reservations, and when every reservation is
+an upper bound (``max_tokens`` set, prompt estimate ≥ the server's count) total spend ≤ budget.
+Clients with different limits share the spent and reserved amounts; each checks its own budgets.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import threading
 import time
@@ -19,10 +31,11 @@ from typing import Any
 
 from taurl.core.types import ModelCall
 from taurl.llm.cache import CacheMode, ResponseCache
-from taurl.llm.ledger import ledger_for
+from taurl.llm.ledger import SpendLedger, ledger_for
 from taurl.llm.request import ChatRequest
 
-# USD per million tokens (input, output). Unknown models cost 0 unless a dollar budget is set.
+# USD per million tokens (input, output). Unknown models cost 0 unless a dollar budget is set;
+# a model listed here is priced even if its name marks it free.
 PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o": (2.50, 10.00),
     "gpt-4o-2024-08-06": (2.50, 10.00),
@@ -49,7 +62,9 @@ class ClientLimits:
     calls_per_minute: int | None = None
     max_total_tokens: int | None = None
     max_cost_usd: float | None = None
-    ledger: str | None = None  # None: the budget is per process; "ray:<name>": shared by a Ray run's workers
+    # Where the budgets' spend is counted, shared by every client naming it whatever its model:
+    # None: this process (every run in it); "ray:<name>": every worker of a Ray run.
+    ledger: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,39 +75,46 @@ class RetryPolicy:
     timeout: float = 120.0
 
 
+# A call's reservation: its prompt at this many bytes of JSON a token (BPE tokenisers count about 4
+# for English, code and JSON, and about one token a CJK character, 3 bytes), plus its completion
+# limit, or this many tokens when the request sets none (an estimate, not a bound).
+PROMPT_BYTES_PER_TOKEN = 3
+DEFAULT_COMPLETION_RESERVE = 1024
+
+
 def price_of(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-    if model.startswith(FREE_MODEL_PREFIXES):
-        return 0.0
     prices = PRICES.get(model)
     if prices is None:
-        return None
+        return 0.0 if model.startswith(FREE_MODEL_PREFIXES) else None
     return (prompt_tokens * prices[0] + completion_tokens * prices[1]) / 1_000_000
 
 
+def reservation(request: ChatRequest) -> tuple[int, float]:
+    """What an attempt holds in the ledger while in flight: (tokens, dollars) of its worst case.
+
+    Prompt: the UTF-8 bytes of the JSON of its messages and tools as sent, over
+    ``PROMPT_BYTES_PER_TOKEN``, rounded up. Completion: ``max_completion_tokens`` or ``max_tokens``
+    (per choice, times ``n``), else ``DEFAULT_COMPLETION_RESERVE``. Deterministic: the same request
+    always reserves the same amount."""
+    sent = request.api_kwargs()
+    body = json.dumps([sent["messages"], sent.get("tools")], separators=(",", ":"), ensure_ascii=False, default=str)
+    prompt = math.ceil(len(body.encode("utf-8")) / PROMPT_BYTES_PER_TOKEN)
+    limit = request.params.get("max_completion_tokens") or request.params.get("max_tokens")
+    completion = (limit or DEFAULT_COMPLETION_RESERVE) * (request.params.get("n") or 1)
+    return prompt + completion, price_of(request.model, prompt, completion) or 0.0
+
+
 class _EndpointLimiter:
-    """Per-process state shared by every client of one (endpoint, model): concurrency, rate, spend."""
+    """Per-process state shared by every client of one (endpoint, model): concurrency and rate."""
 
     def __init__(self, limits: ClientLimits):
         self.limits = limits
         self.semaphore = threading.BoundedSemaphore(limits.max_concurrency) if limits.max_concurrency else None
         self.lock = threading.Lock()
         self.recent: deque[float] = deque()
-        self.ledger = ledger_for(limits.ledger)
 
-    def check_budget(self, key: str) -> None:
-        limits = self.limits
-        if limits.max_total_tokens is None and limits.max_cost_usd is None:
-            return
-        tokens, cost = self.ledger.spent()
-        scope = "this run's" if limits.ledger else "this process's"
-        if limits.max_total_tokens is not None and tokens >= limits.max_total_tokens:
-            raise BudgetExceededError(
-                f"{scope} token budget of {limits.max_total_tokens} is spent ({tokens} used); request {key[:16]} not sent"
-            )
-        if limits.max_cost_usd is not None and cost >= limits.max_cost_usd:
-            raise BudgetExceededError(
-                f"{scope} spend budget of ${limits.max_cost_usd:.2f} is spent (${cost:.4f}); request {key[:16]} not sent"
-            )
+    def slot(self) -> contextlib.AbstractContextManager:
+        return self.semaphore or contextlib.nullcontext()
 
     def wait_for_rate(self) -> None:
         per_minute = self.limits.calls_per_minute
@@ -108,9 +130,6 @@ class _EndpointLimiter:
                     return
                 wait = 60.0 - (now - self.recent[0])
             time.sleep(max(wait, 0.01))
-
-    def charge(self, tokens: int, cost: float) -> None:
-        self.ledger.charge(tokens, cost)
 
 
 _LIMITERS: dict[tuple[str, str], _EndpointLimiter] = {}
@@ -233,19 +252,16 @@ class ChatClient:
         import openai
 
         limiter = _limiter(self.base_url or "openai", request.model, self.limits)
+        ledger = ledger_for(self.limits.ledger)
+        hold = reservation(request)
         where = f"{request.model} at {self.base_url or 'api.openai.com'}"
         delay = self.retry.initial_delay
         last_error: Exception | None = None
         for attempt in range(1, self.retry.attempts + 1):
-            limiter.check_budget(key)
             limiter.wait_for_rate()
             try:
-                if limiter.semaphore:
-                    with limiter.semaphore:
-                        raw = self._client().chat.completions.create(**request.api_kwargs())
-                else:
-                    raw = self._client().chat.completions.create(**request.api_kwargs())
-                entry = _entry_from_response(raw, request)
+                with limiter.slot():
+                    entry = self._send(request, key, ledger, hold)
             except (
                 openai.RateLimitError,
                 openai.InternalServerError,
@@ -265,16 +281,59 @@ class ChatClient:
                 raise ModelCallError(
                     f"{where} rejected request {key[:16]}: HTTP {exc.status_code}: {exc.message}"
                 ) from exc
-            usage = entry["usage"]
-            limiter.charge(
-                usage.get("total_tokens", 0),
-                price_of(request.model, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)) or 0.0,
-            )
             return entry, attempt
         raise ModelCallError(
             f"{where}: request {key[:16]} failed after {self.retry.attempts} attempts; last error: "
             f"{type(last_error).__name__}: {last_error}"
         ) from last_error
+
+    def _send(self, request: ChatRequest, key: str, ledger: SpendLedger, hold: tuple[int, float]) -> dict[str, Any]:
+        """One attempt: reserve ``hold`` (or refuse), send, settle. A timed-out or garbled call is
+        charged its reservation, since the model may have run and been billed; one the server
+        turned away (429, 5xx, 4xx) or that never connected is charged nothing."""
+        import openai
+
+        self._reserve(ledger, hold, key)
+        used: tuple[int, float] = (0, 0.0)
+        try:
+            entry = _entry_from_response(self._client().chat.completions.create(**request.api_kwargs()), request)
+            usage = entry["usage"]
+            used = (
+                usage["total_tokens"],
+                price_of(request.model, usage["prompt_tokens"], usage["completion_tokens"]) or 0.0,
+            )
+            return entry
+        except (
+            openai.APITimeoutError,
+            openai.APIResponseValidationError,
+            MalformedResponseError,
+            json.JSONDecodeError,
+        ):
+            used = hold
+            raise
+        finally:
+            ledger.settle(*hold, *used)
+
+    def _reserve(self, ledger: SpendLedger, hold: tuple[int, float], key: str) -> None:
+        limits = self.limits
+        refusal = ledger.reserve(*hold, limits.max_total_tokens, limits.max_cost_usd, wait=self.retry.timeout)
+        if refusal is None:
+            return
+        scope = "this run's" if limits.ledger else "this process's"
+        if refusal.budget == "token":
+            amounts = [
+                f"{refusal.limit:.0f} tokens",
+                f"{refusal.spent:.0f}",
+                f"{refusal.reserved:.0f}",
+                f"{refusal.asked:.0f}",
+            ]
+        else:
+            amounts = [f"${value:.4f}" for value in (refusal.limit, refusal.spent, refusal.reserved, refusal.asked)]
+        limit, spent, reserved, asked = amounts
+        raise BudgetExceededError(
+            f"{scope} {refusal.budget} budget of {limit} would be exceeded: {spent} spent, {reserved} reserved by "
+            f"calls in flight, this call needs {asked}; request {key[:16]} not sent"
+        )
 
 
 class MalformedResponseError(ValueError):
