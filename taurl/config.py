@@ -7,10 +7,12 @@ objects from the same settings. ``to_record()`` is what a recording keeps: never
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from taurl.backends import is_backend
 from taurl.core.hashing import canonical_json, sha256_hex
@@ -22,10 +24,36 @@ from taurl.llm.client import ChatClient, ClientLimits, RetryPolicy
 AGENTS = ("oracle", "silent", "tool-calling", "text")
 USERS = ("scripted", "llm", "react", "verify", "reflection")
 DEFAULT_CACHE_DIR = Path(".taurl/cache")
+REDACTED = "***"
+SECRET_PARAM = re.compile(r"key|token|secret|passw|pwd|auth|sig|credential|session", re.IGNORECASE)
 
 
 class ConfigError(ValueError):
     pass
+
+
+def redact_url(url: str | None) -> str | None:
+    """``url`` fit to be written down: userinfo and secret-looking query values become ``***``.
+
+    Some servers take their key in the URL (``http://user:key@host``, ``?api_key=...``); a recording
+    is shared, so such a URL is kept only as far as it names the endpoint.
+    """
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # unparseable (a stray "[" in the host): no telling where a secret ends
+        return REDACTED
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{REDACTED}@{netloc.rpartition('@')[2]}"
+    query = "&".join(_redact_param(param) for param in parts.query.split("&")) if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _redact_param(param: str) -> str:
+    name, equals, _ = param.partition("=")
+    return f"{name}={REDACTED}" if equals and SECRET_PARAM.search(unquote(name)) else param
 
 
 @dataclass(frozen=True)
@@ -96,6 +124,9 @@ class RunConfig:
     def to_record(self) -> dict[str, Any]:
         """The configuration as recorded: plain JSON, no secrets (keys live only in the environment)."""
         data = asdict(self)
+        for key in ("agent_endpoint", "user_endpoint"):
+            if data[key]:
+                data[key]["base_url"] = redact_url(data[key]["base_url"])
         data["cache_dir"] = str(self.cache_dir)
         data["cache_mode"] = str(self.cache_mode)
         data["basis"] = str(self.basis) if self.basis else None

@@ -1,4 +1,8 @@
-"""One recorded episode as a readable transcript in the terminal (``taurl show``)."""
+"""One recorded episode as a readable transcript in the terminal (``taurl show``).
+
+Everything taken from the recording passes through :func:`printable` and is printed as ``Text``,
+never as markup: a transcript can neither drive the terminal nor style itself.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from taurl.record.store import RecordingStore
+from taurl.terminal import printable
 
 MIN_PREFIX = 6
 SYSTEM_LINES = 4
@@ -62,8 +67,10 @@ def resolve(store: RecordingStore, given: str) -> str:
     if len(given) < MIN_PREFIX:
         raise EpisodeNotFoundError(f"give at least {MIN_PREFIX} characters of the episode id (got {given!r})")
     if len(matches) > 1:
-        listed = ", ".join(
-            f"{m['episode_id']} ({m['run_id']} {m['domain']}/{m['task_id']} #{m['trial']})" for m in matches[:5]
+        listed = printable(
+            ", ".join(
+                f"{m['episode_id']} ({m['run_id']} {m['domain']}/{m['task_id']} #{m['trial']})" for m in matches[:5]
+            )
         )
         raise EpisodeNotFoundError(f"{given!r} is the start of several episode ids: {listed}; give more characters")
     return matches[0]["episode_id"]
@@ -119,7 +126,7 @@ def tool_calls_of(message: dict[str, Any]) -> list[tuple[str, dict[str, Any] | s
 
 def message_body(message: dict[str, Any], full: bool) -> tuple[str, Text]:
     """The label and text of one message."""
-    role, content = message["role"], message["content"] or ""
+    role, content = printable(message["role"]), printable(message["content"] or "")
     if role == "system":
         lines = content.splitlines()
         if full or len(lines) <= SYSTEM_LINES:
@@ -136,7 +143,8 @@ def message_body(message: dict[str, Any], full: bool) -> tuple[str, Text]:
             if body:
                 body.append("\n")
             body.append("→ ", style="cyan")
-            body.append(call_text(name, args) if isinstance(args, dict) else f"{name}({args})", style="bold")
+            call = call_text(name, args) if isinstance(args, dict) else f"{name}({args})"
+            body.append(printable(call), style="bold")
         return "assistant", body
     if role == "tool":
         return "tool", shorten(content, full)  # its name is the call just above
@@ -180,7 +188,7 @@ def header(episode: Episode) -> Panel:
     if row["source_reward"] is not None:
         fields.append(("source reward", f"{row['source_reward']:.3f}"))
     for label, value in fields:
-        grid.add_row(label, value)
+        grid.add_row(label, value if isinstance(value, Text) else Text(printable(value)))
     return Panel(grid, title="episode", title_align="left")
 
 
@@ -198,14 +206,14 @@ def gold_actions(episode: Episode) -> Table | None:
             if index in matched
             else (Text("✗", "bold red") if index in missing else Text("·", "dim"))
         )
-        table.add_row(mark, Text(call_text(action["name"], action.get("kwargs") or {})))
+        table.add_row(mark, Text(printable(call_text(action["name"], action.get("kwargs") or {}))))
     return table
 
 
 def render(console: Console, episode: Episode, full: bool = False) -> None:
     console.print(header(episode))
     task = episode.task
-    parts: list[Any] = [Text(task.get("instruction", ""))]
+    parts: list[Any] = [Text(printable(task.get("instruction", "")))]
     gold = gold_actions(episode)
     if gold is not None:
         parts += [Text("\ngold actions", style="bold"), gold]

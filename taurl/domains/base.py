@@ -88,6 +88,24 @@ def _resolve(data_dir: Path | str) -> Path:
     return path.resolve()
 
 
+def read_json(path: Path) -> Any:
+    """A data file's JSON; unreadable bytes or syntax become a DataError that names the file."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
+    except ValueError as exc:  # bad syntax, or a number past Python's digit limit
+        raise DataError(f"{path} is not valid JSON: {exc}") from exc
+    except OSError as exc:
+        raise DataError(f"{path} cannot be read: {exc.strerror or exc}") from exc
+
+
+def json_kind(value: Any) -> str:
+    """A JSON value's type in the words of a message about a file."""
+    kinds = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return kinds.get(type(value), "a number")
+
+
 @functools.cache
 def _load_base(domain: Domain, data_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     def read(directory: Path, file_name: str, table: str) -> Any:
@@ -97,18 +115,11 @@ def _load_base(domain: Domain, data_dir: Path) -> tuple[dict[str, Any], dict[str
                 f"{domain.name}: {path} is missing (a {domain.name} data directory holds "
                 f"{', '.join(sorted({**domain.tables, **domain.reference_files}.values()))})"
             )
+        data = read_json(path)
         try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path} is not valid JSON: {exc}") from exc
-        if table in domain.readers:
-            return domain.readers[table](data)
-        if isinstance(data, list):
-            id_field = domain.id_fields.get(table)
-            if not id_field:
-                raise DataError(f"{path} is a list but {domain.name}.{table} has no id field to key it by")
-            data = {str(record[id_field]): record for record in data}
-        return data
+            return _table(domain, table, data)
+        except DataError as exc:
+            raise DataError(f"{path}: {exc}") from exc
 
     tables = {table: read(data_dir, file_name, table) for table, file_name in domain.tables.items()}
     reference = {}
@@ -119,29 +130,66 @@ def _load_base(domain: Domain, data_dir: Path) -> tuple[dict[str, Any], dict[str
     return tables, reference
 
 
+def _table(domain: Domain, table: str, data: Any) -> dict[str, Any]:
+    """``{record id: record}`` from a file's JSON; a wrong shape is refused here rather than failing
+    later inside a tool."""
+    if table in domain.readers:
+        data = domain.readers[table](data)
+    elif isinstance(data, list):
+        id_field = domain.id_fields.get(table)
+        if not id_field:
+            raise DataError(f"a list, but {domain.name}.{table} has no id field to key it by")
+        data = records_by_id(data, id_field)
+    if not isinstance(data, dict):
+        raise DataError(f"expected an object of {table} records by id, got {json_kind(data)}")
+    if table in domain.tables:  # reference tables may map ids to plain values (fleet: flight -> aircraft)
+        for key, record in data.items():
+            if not isinstance(record, dict):
+                raise DataError(f"{table} record {key!r} is {json_kind(record)}, not an object")
+    return data
+
+
+def records_by_id(records: list[Any], id_field: str) -> dict[str, Any]:
+    """A list-shaped table keyed by each record's ``id_field``."""
+    for position, record in enumerate(records):
+        if not isinstance(record, dict) or id_field not in record:
+            raise DataError(f"record {position} is not an object with a {id_field!r} field")
+    return {str(record[id_field]): record for record in records}
+
+
 def load_tasks(path: Path, domain: str, split: str) -> list[Task]:
     """taurl's task files (``{"tasks": [Task...]}``) and τ-bench exports (tasks with an ``index``)."""
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path} is not valid JSON: {exc}") from exc
-    rows = data["tasks"] if isinstance(data, dict) else data
-    tasks = []
-    for position, row in enumerate(rows):
-        if "id" in row:
-            tasks.append(Task.from_dict({"domain": domain, "split": split, **row}))
-            continue
-        tasks.append(
-            Task(
-                id=str(row.get("index", position)),
-                domain=domain,
-                split=split,
-                user_id=row.get("user_id"),
-                instruction=row["instruction"],
-                actions=tuple(Action.from_dict(a) for a in row.get("actions", [])),
-                outputs=tuple(row.get("outputs", [])),
-                reward_basis=RewardBasis(row.get("reward_basis", "db+outputs")),
-                metadata={k: row[k] for k in ("gold_data_hash",) if k in row},
-            )
+    data = read_json(path)
+    rows = data.get("tasks") if isinstance(data, dict) else data
+    if not isinstance(rows, list):
+        raise DataError(
+            f'{path}: expected a list of tasks or an object with a "tasks" list, got {json_kind(data)}'
+            + (f" with keys {', '.join(map(repr, list(data)[:5]))}" if isinstance(data, dict) else "")
         )
-    return tasks
+    return [_task(path, position, row, domain, split) for position, row in enumerate(rows)]
+
+
+def _task(path: Path, position: int, row: Any, domain: str, split: str) -> Task:
+    if not isinstance(row, dict):
+        raise DataError(f"{path}: task {position} is {json_kind(row)}, not an object")
+    if not isinstance(row.get("instruction"), str):
+        raise DataError(f'{path}: task {position} has no "instruction" text')
+    actions = row.get("actions", [])
+    if not isinstance(actions, list) or not all(isinstance(a, dict) and "name" in a for a in actions):
+        raise DataError(f'{path}: task {position}\'s "actions" must be a list of objects with a "name"')
+    try:
+        if "id" in row:
+            return Task.from_dict({"domain": domain, "split": split, **row})
+        return Task(
+            id=str(row.get("index", position)),
+            domain=domain,
+            split=split,
+            user_id=row.get("user_id"),
+            instruction=row["instruction"],
+            actions=tuple(Action.from_dict(a) for a in actions),
+            outputs=tuple(row.get("outputs", [])),
+            reward_basis=RewardBasis(row.get("reward_basis", "db+outputs")),
+            metadata={k: row[k] for k in ("gold_data_hash",) if k in row},
+        )
+    except (TypeError, ValueError) as exc:  # a field of the wrong type, an unknown reward basis
+        raise DataError(f"{path}: task {position} is malformed: {exc}") from exc

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from taurl.domains.base import DataError, Domain
+from taurl.domains.base import DataError, Domain, json_kind, records_by_id
 from taurl.domains.telecom.tools import SEED_TOOLS, TOOLS
 
 _HERE = Path(__file__).parent
@@ -16,10 +16,10 @@ def _devices_by_id(data: Any) -> dict[str, Any]:
     if isinstance(data, dict) and isinstance(data.get("devices"), list):
         data = data["devices"]
     if isinstance(data, list):
-        return {str(record["device_id"]): record for record in data}
+        return records_by_id(data, "device_id")
     if isinstance(data, dict):
         return data
-    raise DataError(f"telecom devices.json must be an object or a list, got {type(data).__name__}")
+    raise DataError(f"expected an object of devices by id, or a list of them, got {json_kind(data)}")
 
 
 DOMAIN = Domain(
