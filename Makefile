@@ -37,6 +37,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python tools/bench_reset_reward.py
 	$(VENV)/bin/python tools/bench_recorder.py
+	$(VENV)/bin/python tools/bench_parser.py
 
 data: $(STAMP)
 	$(VENV)/bin/python tools/generate_data.py

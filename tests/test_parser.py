@@ -4,12 +4,14 @@ arbitrary text (it never raises), and on its own rendering of calls (it reads th
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from taurl.agent import parser
 from taurl.agent.parser import format_tool_call, parse
 from taurl.core.types import Action
 
@@ -493,3 +495,126 @@ def test_record_data_that_starts_like_a_call_is_a_reply():
     text = 'Here is what I found: {"name": {"first_name": "Tara", "last_name": "Ortiz"}, "email": "\nIs there anything else?'
     result = parse(text)
     assert result.action.is_respond and result.error is None
+
+
+# ---------------------------------------------------------------- worst cases stay linear
+
+MEGABYTE = 1_000_000
+# (pattern repeated to 1 MB, expected format): a model stuck repeating the start of a call, and texts aimed
+# at each of the parser's scans; each once took seconds (quadratic), now well under one
+WORST_CASES = [
+    ('{"name":', "text"),  # nested 125,000 deep, never closed: data, not a call
+    ('```json\n{"name":', "text"),
+    ("Action: {\n", "malformed"),
+    ("Action: x\nAction Input: {\n", "malformed"),
+    ("Action: ```json\n[]\n", "malformed"),
+    ("<tool_call>", "malformed"),
+    ("<tool_call>```json\n{}" + " " * 64, "malformed"),
+    ('{"function": {', "malformed"),
+    ('{"name": "x", "id": ', "malformed"),
+    ('{"name": "\\', "malformed"),
+    ('"\\', "text"),
+    ("{", "text"),
+    ("<think>{", "text"),
+    ("<|im_end|>", "text"),
+]
+
+
+def repeated(pattern: str, size: int = MEGABYTE) -> str:
+    return pattern * (size // len(pattern))
+
+
+@pytest.mark.parametrize(("pattern", "fmt"), WORST_CASES, ids=[repr(p) for p, _ in WORST_CASES])
+def test_a_megabyte_of_a_worst_case_pattern_parses(pattern, fmt):
+    text = repeated(pattern)
+    result = parse(text)
+    assert result.format == fmt
+    assert result.calls == ()
+    if fmt == "malformed":
+        assert len(result.error) < 1000  # the message quotes an excerpt, never the text
+        assert result.action.kwargs["raw"] == text
+    assert parse(text, pick="last").format == fmt
+
+
+def test_a_megabyte_of_calls_reads_every_call():
+    text = repeated(f"```json\n{ORDER_JSON}\n```\n")
+    result = parse(text, pick="last")
+    assert result.format == "fence"
+    assert result.action == ORDER
+    assert len(result.calls) == text.count(ORDER_JSON)
+
+
+def test_a_call_below_a_chain_deeper_than_json_can_read_is_found():
+    """json's recursion limit fails every object holding the chain: the call at its bottom is the first
+    object that decodes, as when each start was decoded on its own."""
+    for depth in (2_000, 50_000):
+        text = '{"id":' * depth + ORDER_JSON + "}" * depth
+        assert parse(text).action == ORDER
+        assert parse('{"name":' * depth + "1" + "}" * depth).format == "text"
+
+
+# ---------------------------------------------------------------- the fast paths agree with plain decoding
+
+json_fragment_text = st.lists(
+    st.sampled_from([*FRAGMENTS, " ", "\t", "1.5", "-", "0", '"f"', "true", "\\u12", "\\ud800", "\x01", "é", '\\"'])
+    | st.text(max_size=3),
+    max_size=60,
+).map("".join)
+
+
+@settings(max_examples=1000)
+@given(json_fragment_text)
+def test_shapes_tell_where_json_decodes_and_where_it_ends(text):
+    shapes = parser._Shapes(text, capacity=10_000)
+    for start, char in enumerate(text):
+        if char not in "{[":
+            continue
+        try:
+            end = json.JSONDecoder().raw_decode(text, start)[1]
+        except ValueError:
+            end = None
+        shape = shapes.at(start) if char == "{" else parser._Shapes(text, 10_000).at(start)
+        assert (shape.end if shape else None) == end
+
+
+# the scan for unmarked calls as it was written first: decode at every start, keep the calls
+NAIVE_OBJECT_START = re.compile(r'\{\s*"(?:arguments|function|id|name|parameters|type)"\s*:')
+
+
+def naive_unmarked_calls(text, tool_names):
+    found, resume = [], 0
+    for start in NAIVE_OBJECT_START.finditer(text):
+        if start.start() < resume:
+            continue
+        decoded = parser._decode(text, "the call", parser.HERMES_FORMAT, start.start())
+        if isinstance(decoded, parser._Malformed) or not parser._is_call(decoded[0], tool_names):
+            continue
+        found.append(parser._to_action(decoded[0], "the call", parser.HERMES_FORMAT))
+        resume = decoded[1]
+    return found
+
+
+@settings(max_examples=1000)
+@given(json_fragment_text, st.sampled_from([None, {"x", "get_order_details"}]))
+def test_unmarked_calls_are_those_a_decode_at_every_start_finds(text, tool_names):
+    found = [attempt for _, attempt in parser._unmarked_calls(text, tool_names) if isinstance(attempt, Action)]
+    assert found == naive_unmarked_calls(text, tool_names)
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.sampled_from(["Action:", "Action: x\nAction Input:", "\n", " ", "```json\n", ORDER_JSON, "{", "[", "]"])
+        | json_fragment_text,
+        max_size=12,
+    ).map("".join)
+)
+def test_react_reads_each_action_as_if_the_text_ended_there(text):
+    """JSON after one Action cannot reach the next, so a bound there changes nothing; and only the first
+    and last attempt's errors are ever shown."""
+    markers = list(parser._ACTION.finditer(text))
+    unbounded = [a for marker in markers for a in parser._react_action(text, marker.end(), len(text))]
+    found = [attempt for _, attempt in parser._react_calls(text)]
+    assert [a for a in found if isinstance(a, Action)] == [a for a in unbounded if isinstance(a, Action)]
+    if markers:
+        assert (found[0], found[-1]) == (unbounded[0], unbounded[-1])

@@ -22,12 +22,22 @@ one executed. A call that is clearly attempted (inside ``<tool_call>``, after ``
 starting like ``{"name":``) but cannot be read becomes ``Action.parse_error`` with a message that says
 what was wrong and what format is expected: the policy sees it as the observation and can repair it.
 Unknown tool names are returned as calls: the tool registry reports them with the list of tools.
+
+Every step takes time linear in the text, whatever the text: a policy's output is untrusted input
+(a model stuck repeating ``{"name":`` or ``Action: {`` a million times must not stall a rollout).
+JSON is read from a bounded region (a block, or an ``Action:`` up to the next one); of the attempts
+between the first and the last, whose errors are never shown, only those that can be calls are read
+in full; and the scan for unmarked objects looks each candidate start up in ``_Shapes``, which reads
+each stretch of text once and tells where ``json`` would decode a call, so ``json`` only decodes those.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
+from bisect import bisect_right
+from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -49,15 +59,42 @@ _ACTION_INPUT = re.compile(r"\s*Action[ \t]+Input[ \t]*:")
 _REACT_SECTION = re.compile(r"^[ \t]*(?:Thought|Observation|Action)\b[^\n:]*:", re.MULTILINE)
 _FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _FENCE_OPEN = re.compile(r"\s*```[^\n`]*\n")
-_FENCE_CLOSE = re.compile(r"\s*```\s*\Z")
 _CALL_KEYS = frozenset({"name", "arguments", "parameters", "type", "id", "function"})
 # an unmarked object can only be a call if its first key is a call key: the scan skips all other objects
-_OBJECT_START = re.compile(r'\{\s*"(?:' + "|".join(sorted(_CALL_KEYS)) + r')"\s*:')
+# (and what follows the colon must be able to start a JSON value: else it cannot decode)
+_OBJECT_START = re.compile(
+    r'\{\s*"(?:' + "|".join(sorted(_CALL_KEYS)) + r')"\s*+:\s*+'
+    r'(?=[-"0-9tfnNI]|\{[ \t\n\r]*+["}]|\[[ \t\n\r]*+[-\[\]{"0-9tfnNI])'
+)
 # an attempted call: {"name": "<string>" or {"function": {...}; data such as {"name": {"first_name": ...}} is not one
-_CALL_START = re.compile(r"""\{\s*["']?(?:name["']?\s*:\s*["']|function["']?\s*:\s*[{"'])""")
+_CALL_START = re.compile(r"""\{\s*(["']?)(?:name["']?\s*:\s*["']|function["']?\s*:\s*[{"'])""")
 _JSON_AHEAD = re.compile(r"\s*(?:[{\[]|```)")
 _BLANK_TO_END = re.compile(r"\s*\Z")
+_SPACES = re.compile(r"\s*")  # what str.strip removes
 _DECODER = json.JSONDecoder()
+# the JSON grammar of json's own scanner (strict strings; NaN and Infinity allowed), for _Shapes
+_WS = r"[ \t\n\r]*+"
+_CHARS = r'[^"\\\x00-\x1f]*+(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*+)*+'
+_KEY = '"(' + _CHARS + ')"' + _WS + ":" + _WS  # a key, up to its value
+_SIMPLE = '(?:"' + _CHARS + r'"|-?(?:[1-9][0-9]*|0)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|null|true|false|NaN|-?Infinity)'
+_STRING = re.compile('"(' + _CHARS + ')"')
+_SCALAR = re.compile(r"(-?(?:[1-9][0-9]*|0))(\.[0-9]+)?([eE][-+]?[0-9]+)?|null|true|false|NaN|-?Infinity")
+# after "{" or a member's value: the next key (group 1) or the closing brace (group 2); likewise for arrays
+_OBJECT_FIRST = re.compile(_WS + "(?:" + _KEY + r"|(\}))")
+_OBJECT_NEXT = re.compile(_WS + "(?:," + _WS + _KEY + r"|(\}))")
+_ARRAY_FIRST = re.compile(_WS + r"(\])?")
+_ARRAY_NEXT = re.compile(_WS + "(?:," + _WS + r"|(\]))")
+# a link of a chain of containers each holding the next, after any number of simple values
+_LINK = (
+    r"(?:\{" + _WS + "(?:" + _KEY + _SIMPLE + _WS + "," + _WS + ")*+" + _KEY
+    + r"|\[" + _WS + "(?:" + _SIMPLE + _WS + "," + _WS + r")*+)(?=[{\[])"
+)  # fmt: skip
+_CHAIN_LINK = re.compile(_LINK)
+_CHAIN = re.compile(f"(?:{_LINK})++")
+# where a marked body certainly does not decode: nothing, or a container whose next character cannot follow
+_HOPELESS = re.compile(
+    r'(?:\s*+```[^\n`]*\n)?\s*+(?:\Z|\{[ \t\n\r]*+(?:[^"}]|\Z)|\[[ \t\n\r]*+(?:[^-\[\]{"0-9tfnNI]|\Z))'
+)
 
 
 @dataclass(frozen=True)
@@ -139,9 +176,21 @@ def visible_text(text: str) -> str:
     if not thinking:
         kept.append(text[position:])
     visible = "".join(kept).rstrip()
-    while visible.endswith(_END_TOKENS):
-        visible = visible[: visible.rindex("<")].rstrip()
-    return visible
+    end = len(visible)
+    while visible.endswith(_END_TOKENS, 0, end):  # each token has one "<", at its start
+        end = _rstripped_end(visible, visible.rindex("<", 0, end))
+    return visible[:end]
+
+
+def _rstripped_end(text: str, end: int) -> int:
+    """``len(text[:end].rstrip())``, in time proportional to the whitespace stripped, not to ``end``."""
+    while end:
+        chunk = text[max(end - 256, 0) : end]
+        kept = len(chunk.rstrip())
+        if kept:
+            return end - len(chunk) + kept
+        end -= len(chunk)
+    return 0
 
 
 # ---------------------------------------------------------------- reading call objects
@@ -193,46 +242,86 @@ def _arguments(value: Any) -> dict[str, Any] | str:
     return value
 
 
-def _decode(text: str, where: str, expected: str, start: int = 0) -> tuple[Any, int] | _Malformed:
-    """The JSON value at ``text[start]`` and the index where it ends, or what is wrong with it."""
+def _decode(
+    text: str, where: str, expected: str, start: int = 0, stop: int | None = None
+) -> tuple[Any, int] | _Malformed:
+    """The JSON value at ``text[start]`` and the index where it ends, or what is wrong with it.
+
+    Without ``stop`` indices, lines and columns count from the start of ``text``. With ``stop`` the value
+    is read from ``text[start:stop]`` (the caller knows it cannot reach past ``stop``: a region is never
+    copied or counted beyond what the value spans) and they count from ``start``, as if ``text[start:]``
+    were the document."""
+    base, document = (0, text) if stop is None else (start, text[start:stop])
     try:
-        return _DECODER.raw_decode(text, start)
+        return _DECODER.raw_decode(document, start - base)
     except json.JSONDecodeError as exc:
-        if _BLANK_TO_END.match(text, exc.pos) or exc.msg.startswith("Unterminated string"):  # input ran out
+        position = base + exc.pos
+        if _BLANK_TO_END.match(text, position) or exc.msg.startswith("Unterminated string"):  # input ran out
             return _Malformed(f"the JSON in {where} ends before it is complete (output cut off?)", expected)
-        near = text[max(exc.pos - 15, 0) : exc.pos + 15]
+        near = text[max(position - 15, base) : position + 15]
         problem = f"invalid JSON in {where}: {exc.msg} at line {exc.lineno} column {exc.colno} (near {near!r})"
         return _Malformed(problem, expected)
     except (ValueError, RecursionError) as exc:  # a number too long to convert, nesting too deep
         return _Malformed(f"invalid JSON in {where}: {exc}", expected)
 
 
-def _leading_json(text: str, where: str, expected: str) -> tuple[Any, str] | _Malformed:
-    """The JSON value at the start of ``text`` (after whitespace and an optional opening code fence)
-    and the text after it, without the closing fence."""
-    opening = _FENCE_OPEN.match(text)
-    body = (text[opening.end() :] if opening else text).lstrip()
-    if not body.strip():
+def _leading_json(
+    text: str, where: str, expected: str, start: int = 0, stop: int | None = None
+) -> tuple[Any, int, bool] | _Malformed:
+    """The JSON value at the start of ``text[start:]`` (after whitespace and an optional opening code
+    fence), the index where it ends and whether a fence was opened. ``stop`` bounds how far the value can
+    reach (see ``_decode``); lines and columns in errors count from where the value starts."""
+    opening = _FENCE_OPEN.match(text, start)
+    body = _SPACES.match(text, opening.end() if opening else start).end()
+    if body == len(text):
         return _Malformed(f"{where} is empty", expected)
-    decoded = _decode(body, where, expected)
+    decoded = _decode(text, where, expected, body, len(text) if stop is None else stop)
     if isinstance(decoded, _Malformed):
         return decoded
-    rest = body[decoded[1] :]
-    return decoded[0], _FENCE_CLOSE.sub("", rest) if opening else rest
+    return decoded[0], body + decoded[1], opening is not None
 
 
-def _marked_calls(text: str, where: str, expected: str, strict_end: bool) -> list[_Attempt]:
-    """The calls in a marked body: one object or a list of them. With ``strict_end`` nothing but
-    whitespace may follow the JSON (the body has a closing tag, so anything else is a mistake)."""
-    decoded = _leading_json(text, where, expected)
+def _marked_calls(
+    text: str, where: str, expected: str, strict_end: bool, start: int = 0, stop: int | None = None
+) -> list[_Attempt]:
+    """The calls in a marked body (``text[start:]``): one object or a list of them. With ``strict_end``
+    nothing but whitespace (and a closing fence, if one was opened) may follow the JSON: the body has a
+    closing tag, so anything else is a mistake."""
+    decoded = _leading_json(text, where, expected, start, stop)
     if isinstance(decoded, _Malformed):
         return [decoded]
-    value, rest = decoded
-    if strict_end and rest.strip():
-        return [_Malformed(f"unexpected text after the JSON in {where}: {_show(rest.strip())}", expected)]
+    value, end, fenced = decoded
+    if strict_end:
+        rest = text[end:].rstrip()
+        if fenced and rest.endswith("```"):
+            rest = rest[:-3]
+        if rest.strip():
+            return [_Malformed(f"unexpected text after the JSON in {where}: {_show(rest.strip())}", expected)]
     if not isinstance(value, list):
         return [_to_action(value, where, expected)]
     return [_to_action(v, where, expected) for v in value] or [_Malformed(f"{where} holds an empty list", expected)]
+
+
+def _may_decode(shapes: _Shapes, start: int, call: bool = True) -> bool:
+    """False if the JSON ``_leading_json`` reads at ``start`` certainly makes no call: it does not decode,
+    or (``call``) it is neither a list holding an object nor an object with a "name" or a "function", or
+    (not ``call``: arguments) it is a list. Then no exception is raised and no message is built."""
+    if _HOPELESS.match(shapes.text, start):
+        return False
+    opening = _FENCE_OPEN.match(shapes.text, start)
+    body = _SPACES.match(shapes.text, opening.end() if opening else start).end()
+    if shapes.text[body] not in "{[":
+        return True
+    shape = shapes.at(body)
+    if shape is None:
+        return False
+    if not shape.is_object:
+        return call and shape.height > 1
+    return not call or "name" in shape.keys or "function" in shape.keys
+
+
+# an error that is never shown (only the first and last attempt can be picked), so never worded
+_UNSHOWN = _Malformed("not read")
 
 
 # ---------------------------------------------------------------- the formats
@@ -241,29 +330,55 @@ def _marked_calls(text: str, where: str, expected: str, strict_end: bool) -> lis
 def _hermes_calls(text: str) -> _Found:
     blocks = list(_TOOL_CALL.finditer(text))
     found: _Found = []
+    capacity = -1  # measured when first needed
     for number, block in enumerate(blocks, 1):
+        body = block.group(1)
+        if 1 < number < len(blocks):  # only the first and last block's errors can be shown: skip failing blocks
+            if capacity < 0:
+                capacity = _nesting_capacity(text.count("{") + text.count("["))
+            if not _may_decode(_Shapes(body, capacity), 0):
+                found.append(("hermes", _UNSHOWN))
+                continue
         where = "the <tool_call> block" if len(blocks) == 1 else f"<tool_call> block {number}"
         closed = block.group(2) == "</tool_call>"
-        found += [("hermes", a) for a in _marked_calls(block.group(1), where, HERMES_FORMAT, closed)]
+        found += [("hermes", a) for a in _marked_calls(body, where, HERMES_FORMAT, closed)]
     return found
 
 
 def _react_calls(text: str) -> _Found:
-    return [("react", a) for marker in _ACTION.finditer(text) for a in _react_action(text, marker.end())]
+    markers = list(_ACTION.finditer(text))
+    if not markers:
+        return []
+    # JSON cannot run on past the next Action line: strings cannot hold a line break and no JSON token starts
+    # with the "A" that line starts with, so JSON read after one marker ends or fails by that "A"
+    stops = [text.index("A", marker.start()) + 1 for marker in markers[1:]] + [len(text)]
+    # only the first and last Action's errors can be shown: the others are checked with _Shapes first
+    shapes = _Shapes(text, _nesting_capacity(text.count("{") + text.count("["))) if len(markers) > 2 else None
+    ends = (markers[0].end(), markers[-1].end())
+    return [
+        ("react", a)
+        for marker, stop in zip(markers, stops, strict=True)
+        for a in _react_action(text, marker.end(), stop, None if marker.end() in ends else shapes)
+    ]
 
 
-def _react_action(text: str, start: int) -> list[_Attempt]:
+def _react_action(text: str, start: int, stop: int, shapes: _Shapes | None = None) -> list[_Attempt]:
     """What the ``Action:`` ending at ``start`` says: a JSON call, a named tool with its ``Action Input``,
-    or a reply."""
+    or a reply. JSON is read no further than ``stop`` (it cannot reach past it). With ``shapes``, JSON that
+    would not decode is not decoded, and the error is ``_UNSHOWN``."""
     where = "the Action"
     if _JSON_AHEAD.match(text, start):
-        return _marked_calls(text[start:], where, REACT_FORMAT, strict_end=False)
+        if shapes is not None and not _may_decode(shapes, start):
+            return [_UNSHOWN]
+        return _marked_calls(text, where, REACT_FORMAT, False, start, stop)
     named = _NAMED_ACTION.match(text, start)
     if named:
         action_input = _ACTION_INPUT.match(text, named.end())
         if action_input is None:
             return [_to_action({"name": named.group(1)}, where, REACT_FORMAT)]
-        decoded = _leading_json(text[action_input.end() :], "the Action Input", REACT_FORMAT)
+        if shapes is not None and not _may_decode(shapes, action_input.end(), call=False):
+            return [_UNSHOWN]
+        decoded = _leading_json(text, "the Action Input", REACT_FORMAT, action_input.end(), stop)
         if isinstance(decoded, _Malformed):
             return [decoded]
         return [_to_action({"name": named.group(1), "arguments": decoded[0]}, where, REACT_FORMAT)]
@@ -274,21 +389,49 @@ def _react_action(text: str, start: int) -> list[_Attempt]:
 
 def _unmarked_calls(text: str, tool_names: Collection[str] | None) -> _Found:
     """Call-shaped JSON objects written without markup ("fence" inside a code fence, else "json"); if
-    there are none, the first text that starts like a call object but is not valid JSON, as an error."""
-    fences = [fence.span(1) for fence in _FENCE.finditer(text)]
+    there are none, the first text that starts like a call object but is not valid JSON, as an error.
+
+    Each candidate start is first looked up in ``_Shapes`` (one pass over the text for all candidates);
+    ``json`` decodes only the calls, and nothing inside a call is a candidate, so it reads each character
+    at most once. ``capacity`` is measured here, at the depth ``_decode`` runs at, because how deeply
+    nested a value ``json`` can read depends on the stack it is called from."""
+    fences = [fence.span(1) for fence in _FENCE.finditer(text)]  # in order and disjoint
+    fence_starts = [lo for lo, _ in fences]
+    shapes: _Shapes | None = None
     found: _Found = []
     resume = 0
     for start in _OBJECT_START.finditer(text):
         position = start.start()
         if position < resume:
             continue
+        if shapes is None:
+            shapes = _Shapes(text, _nesting_capacity(text.count("{") + text.count("[")))
+        if not _shape_is_call(shapes.at(position), tool_names):
+            continue
         decoded = _decode(text, "the call", HERMES_FORMAT, position)
         if isinstance(decoded, _Malformed) or not _is_call(decoded[0], tool_names):
-            continue
-        fmt = "fence" if any(lo <= position < hi for lo, hi in fences) else "json"
+            continue  # (never: the shape said it is a call)
+        fence = bisect_right(fence_starts, position) - 1
+        fmt = "fence" if fence >= 0 and position < fences[fence][1] else "json"
         found.append((fmt, _to_action(decoded[0], "the call", HERMES_FORMAT)))
         resume = decoded[1]
     return found or _broken_call(text)
+
+
+def _nesting_capacity(limit: int) -> int:
+    """How deeply nested a value ``json`` reads before its recursion limit, called from the caller's
+    stack depth (with one frame in between, as ``_decode`` is), capped at ``limit``: the largest depth
+    whose ``[[…]]`` decodes. One small decode when the text cannot nest deeper than the limit."""
+    fits, fails = 0, limit + 1
+    depth = limit
+    while fits + 1 < fails:
+        try:
+            _DECODER.raw_decode("[" * depth + "]" * depth)
+            fits = depth
+        except RecursionError:
+            fails = depth
+        depth = (fits + fails) // 2
+    return fits
 
 
 def _is_call(value: Any, tool_names: Collection[str] | None) -> bool:
@@ -302,11 +445,218 @@ def _is_call(value: Any, tool_names: Collection[str] | None) -> bool:
 
 
 def _broken_call(text: str) -> _Found:
+    """The first candidate that does not decode. A candidate quoted like JSON (``{"name": "…``) inside an
+    object that decoded is one of its values, so it decodes too and is not tried again: each character
+    is decoded at most once before the failure, whose message then counts lines once."""
+    decoded_to = 0
     for start in _CALL_START.finditer(text):
+        if start.start() < decoded_to and start.group(1) == '"':
+            continue
         decoded = _decode(text, "the call", HERMES_FORMAT, start.start())
         if isinstance(decoded, _Malformed):
             return [("malformed", decoded)]
+        decoded_to = max(decoded_to, decoded[1])
     return []
+
+
+# ---------------------------------------------------------------- what json would decode, without decoding
+
+
+class _Container:
+    """A JSON object or array being read by ``_Shapes`` and, for an object once read, its shape: where it
+    ends, how deeply it nests, and what ``_is_call`` looks at (its keys, its last "name" when that is a
+    string, its last "function" when that is an object)."""
+
+    __slots__ = ("start", "is_object", "remembered", "end", "height", "keys", "key", "name", "function")
+
+    def __init__(self, start: int, is_object: bool, remembered: bool) -> None:
+        self.start = start
+        self.is_object = is_object
+        self.remembered = remembered  # an object, or the container a read started at
+        self.end = -1
+        self.height = 0  # of the deepest value read so far inside it; 1 + that once closed
+        self.keys: set[str] = set()
+        self.key = ""  # of the member being read
+        self.name: str | None = None
+        self.function: _Container | None = None
+
+
+def _shape_is_call(shape: _Container | None, tool_names: Collection[str] | None) -> bool:
+    """``_is_call`` of the value ``shape`` describes (None: a value that does not decode)."""
+    if shape is None or not shape.keys <= _CALL_KEYS:
+        return False
+    call = shape
+    if "name" not in shape.keys:  # as _unwrapped
+        if shape.function is None:
+            return False
+        call = shape.function
+    if call.name is None or not call.keys <= _CALL_KEYS:
+        return False
+    return "arguments" in call.keys or "parameters" in call.keys or (tool_names is not None and call.name in tool_names)
+
+
+def _json_string(text: str, match: re.Match[str]) -> str:
+    """The string a valid JSON string literal (its content is ``match`` group 1) stands for."""
+    raw = match.group(1)
+    return raw if "\\" not in raw else json.decoder.scanstring(text, match.start(1))[0]
+
+
+class _Shapes:
+    """For each object start in ``text``: would ``json`` decode an object there, and of what shape?
+
+    ``at`` answers as ``_DECODER.raw_decode(text, start)`` would from the stack depth ``capacity`` was
+    measured at (a value nested deeper than ``capacity`` fails), without building values or error
+    messages, and remembering every object read on the way. A start inside an object already read is
+    answered from memory (a value decodes the same wherever the decode started), and a start that is not
+    (it is in a string, or where the earlier read failed) is where that read stopped: so all the starts
+    in a text cost one pass over it. At most ``capacity`` containers are kept open: the outermost of more
+    fails in ``json`` anyway, and once only arrays are left open, the read stops (nothing more to learn).
+    """
+
+    def __init__(self, text: str, capacity: int) -> None:
+        self.text = text
+        self.capacity = capacity
+        self.objects: dict[int, _Container | None] = {}  # object start → its shape, None if it fails
+        self.max_digits = sys.get_int_max_str_digits()  # of an int json converts
+
+    def at(self, start: int) -> _Container | None:
+        """The shape of the object at ``start`` (or of the array: arrays have no keys), None if it fails."""
+        if start not in self.objects:
+            self._read(start)
+        return self.objects[start]
+
+    def _read(self, at: int) -> None:
+        text, objects, capacity = self.text, self.objects, self.capacity
+        origin = at
+        max_digits = self.max_digits
+        open_: deque[_Container] = deque()
+        remembered_open = 0  # containers open whose outcome is remembered: the read stops when none is left
+        dropped = False
+        failed = False
+        chain_end = 0  # no chain is looked for before: one was found up to there
+        while not failed:
+            # a value starts at `at`: read it (to `end`; `value` if an object, `name` if a string), or
+            # open a container and go on to its first value
+            value: _Container | None = None
+            name: str | None = None
+            height = 0
+            char = text[at : at + 1]
+            if char == "{" and at in objects:  # read before
+                value = objects[at]
+                if value is None:
+                    break
+                end, height = value.end, value.height
+                while open_ and len(open_) + height > capacity:  # the outermost open holds too deep a value
+                    dropped = True
+                    outer = open_.popleft()
+                    if outer.remembered:
+                        objects[outer.start] = None
+                        remembered_open -= 1
+            elif char == "{" or char == "[":
+                if len(open_) == capacity and at >= chain_end:
+                    # as deep as json can go, at a chain of containers each opening the next: all the open
+                    # ones and all the chain's links but its last `capacity` hold too deep a value; the
+                    # regexes skip them in one go (a model repeating '{"name":' stays linear and fast)
+                    chain = _CHAIN.match(text, at)
+                    chain_end = chain.end() if chain else at
+                    links = [link.start() for link in _CHAIN_LINK.finditer(text, at, chain_end + 1)]
+                    if len(links) > capacity:
+                        for outer in open_:
+                            if outer.remembered:
+                                objects[outer.start] = None
+                        open_.clear()
+                        remembered_open = 0
+                        dropped = True
+                        doomed = links[: len(links) - capacity]
+                        objects.update(dict.fromkeys(link for link in doomed if text[link] == "{"))
+                        at = links[len(links) - capacity]
+                        continue
+                container = _Container(at, char == "{", char == "{" or at == origin)
+                open_.append(container)
+                remembered_open += container.remembered
+                if len(open_) > capacity:  # the outermost open is nested too deeply: it fails
+                    dropped = True
+                    outer = open_.popleft()
+                    if outer.remembered:
+                        objects[outer.start] = None
+                        remembered_open -= 1
+                if container.is_object:
+                    first = _OBJECT_FIRST.match(text, at + 1)
+                    if first is None:
+                        break
+                    if first.group(2) is None:
+                        container.key = _json_string(text, first)
+                        container.keys.add(container.key)
+                        at = first.end()
+                        continue
+                else:
+                    first = _ARRAY_FIRST.match(text, at + 1)
+                    if first.group(1) is None:
+                        at = first.end()
+                        continue
+                open_.pop()  # empty: closed already
+                remembered_open -= container.remembered
+                container.end = end = first.end()
+                container.height = height = 1
+                if container.remembered:
+                    objects[container.start] = container
+                if container.is_object:
+                    value = container
+            elif char == '"':
+                string = _STRING.match(text, at)
+                if string is None:
+                    break
+                end = string.end()
+                name = _json_string(text, string)
+            else:
+                scalar = _SCALAR.match(text, at)
+                if scalar is None:
+                    break
+                digits = scalar.group(1)
+                if max_digits and digits and not scalar.group(2) and not scalar.group(3):
+                    if len(digits) - digits.startswith("-") > max_digits:
+                        break  # int() refuses it
+                end = scalar.end()
+            # the value ending at `end` is read: it belongs to the innermost open container, which may close
+            while True:
+                if not open_ or (dropped and not remembered_open):
+                    return
+                container = open_[-1]
+                if height > container.height:
+                    container.height = height
+                if container.is_object:
+                    if container.key == "name":
+                        container.name = name
+                    elif container.key == "function":
+                        container.function = value
+                    after = _OBJECT_NEXT.match(text, end)
+                    if after is None:
+                        failed = True
+                        break
+                    if after.group(2) is None:
+                        container.key = _json_string(text, after)
+                        container.keys.add(container.key)
+                        at = after.end()
+                        break
+                else:
+                    after = _ARRAY_NEXT.match(text, end)
+                    if after is None:
+                        failed = True
+                        break
+                    if after.group(1) is None:
+                        at = after.end()
+                        break
+                open_.pop()
+                remembered_open -= container.remembered
+                container.end = end = after.end()
+                container.height = height = container.height + 1
+                if container.remembered:
+                    objects[container.start] = container
+                value = container if container.is_object else None
+                name = None
+        for container in open_:  # a value failed to read: so does every container it is in
+            if container.remembered:
+                objects[container.start] = None
 
 
 def _json_type(value: Any) -> str:
