@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 from taurl.agent.parser import format_tool_call
 from taurl.backends import is_backend
 from taurl.backends.tau_bench import PackageUser, UserSimulatorError, forget_package, package_reward
-from taurl.cli import app, parse_data_dirs
+from taurl.cli import app
+from taurl.cli.common import parse_data_dirs
 from taurl.config import Endpoint, RunConfig
 from taurl.core.env import DomainEnv
 from taurl.core.types import Action, ModelCall, Task, ToolKind

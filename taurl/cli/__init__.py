@@ -1,0 +1,24 @@
+"""The ``taurl`` command, one module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from taurl.cli import analysis, data, domains, recording, run, sim, train
+
+app = typer.Typer(
+    help="taurl: record, replay and score τ-bench-style tool-use episodes; train on them with SkyRL.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# the order of registration is the order of --help
+for group in (run, recording, sim, train, analysis):
+    app.add_typer(group.app)
+app.add_typer(domains.app, name="domains")
+app.add_typer(data.data_app, name="data")
+app.add_typer(data.import_app, name="import")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,5 @@
+"""``python -m taurl.cli``."""
+
+from taurl.cli import main
+
+main()

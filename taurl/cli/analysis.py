@@ -1,0 +1,159 @@
+"""taurl replay, rescore, report and show: read recorded episodes back."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from taurl.cli.common import DataDirOption, console, fail, parse_data_dirs, progress_bar
+from taurl.core.types import RewardBasis
+from taurl.domains import DataError
+from taurl.record.store import RecordingError
+
+app = typer.Typer()
+
+
+@app.command("replay")
+def replay_command(
+    recordings: Annotated[list[str], typer.Argument(help="Recording directories or object-store URIs.")],
+    data_dir: DataDirOption = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Also serve model calls from this cache (the recording's own calls always are).")
+    ] = None,
+    where: Annotated[str, typer.Option(help="SQL filter on the episodes view, e.g. \"domain = 'retail'\".")] = "TRUE",
+    output_format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    show_all: Annotated[bool, typer.Option("--all", help="List identical episodes too.")] = False,
+) -> None:
+    """Re-run recorded episodes offline (no network, no key) and report the first divergence of each."""
+    import time
+
+    from taurl.record.store import RecordingStore
+    from taurl.replay import Replayer
+
+    try:
+        replayer = Replayer(
+            RecordingStore(recordings), {k: str(v) for k, v in parse_data_dirs(data_dir).items()}, cache_dir
+        )
+        rows = replayer.episodes(where)
+    except RecordingError as exc:
+        raise fail(str(exc)) from exc
+    results = []
+    start = time.perf_counter()
+    with progress_bar(output_format == "json") as progress:
+        bar = progress.add_task("replay", total=len(rows))
+        for row in rows:
+            results.append(replayer.replay(row))
+            progress.advance(bar)
+    elapsed = time.perf_counter() - start
+    diverged = [r for r in results if not r.identical]
+    if output_format == "json":
+        json.dump([r.to_dict() for r in results], sys.stdout, ensure_ascii=False, default=str)
+        sys.stdout.write("\n")
+    else:
+        table = Table("episode", "status", "first divergence", title="replay")
+        for r in results:
+            if show_all or not r.identical or r.divergences:
+                first = r.first
+                detail = (
+                    f"turn {first.turn}: {first.kind}"
+                    if first and first.turn is not None
+                    else (first.kind if first else f"{len(r.divergences)} stale observation(s)")
+                )
+                style = "red" if not r.identical else "yellow"
+                table.add_row(r.name, f"[{style}]{r.status}[/]", detail)
+        if table.row_count:
+            console.print(table)
+        for r in diverged[:5]:
+            console.print(f"[bold]{r.name}[/] ({r.episode_id}) first divergence at {r.first.describe()}")
+        stale = sum(1 for r in results if r.identical and r.divergences)
+        rate = len(results) / elapsed if elapsed else float("inf")
+        console.print(
+            f"{len(results)} episode(s) replayed offline in {elapsed:.2f}s ({rate:,.0f}/s): "
+            f"{len(results) - len(diverged) - stale} identical, {stale} identical but for stale observations, {len(diverged)} diverged"
+        )
+    if diverged:
+        raise typer.Exit(1)
+
+
+@app.command("rescore")
+def rescore_command(
+    recording: Annotated[str, typer.Argument(help="Recording directory or object-store URI.")],
+    basis: Annotated[
+        RewardBasis | None, typer.Option(help="Reward basis to score under (default: each task's own).")
+    ] = None,
+    zero_on_max_steps: Annotated[bool, typer.Option(help="Score episodes cut off at the step limit 0.")] = False,
+    match_think_tools: Annotated[bool, typer.Option(help="Count think/calculate calls in action matching.")] = False,
+    data_dir: DataDirOption = None,
+    where: Annotated[str, typer.Option(help="SQL filter on the episodes view.")] = "TRUE",
+) -> None:
+    """Recompute rewards under another basis or reward config, without running any model; the new
+    scores are stored beside the old ones (view `rescores`) with the config that produced them."""
+    from taurl.core.reward import RewardConfig
+    from taurl.record.store import RecordingStore
+    from taurl.record.writer import RecordingWriter
+    from taurl.rescore import rescore, rescore_id
+
+    config = RewardConfig(basis=basis, zero_on_max_steps=zero_on_max_steps, match_think_tools=match_think_tools)
+    try:
+        results = rescore(
+            RecordingStore(recording), config, {k: str(v) for k, v in parse_data_dirs(data_dir).items()}, where
+        )
+    except (RecordingError, DataError) as exc:
+        raise fail(str(exc)) from exc
+    identity = rescore_id(config)
+    RecordingWriter(recording).write_rescores([r.row for r in results], identity)
+    changed = [r for r in results if r.new_reward != r.old_reward]
+    old = sum(r.old_reward for r in results) / len(results) if results else 0.0
+    new = sum(r.new_reward for r in results) / len(results) if results else 0.0
+    table = Table(
+        "episodes", "mean reward (recorded)", f"mean reward ({basis or 'task basis'})", "changed", "rescore id"
+    )
+    table.add_row(str(len(results)), f"{old:.3f}", f"{new:.3f}", str(len(changed)), identity)
+    console.print(table)
+    console.print(f"stored in {recording}: SELECT * FROM rescores WHERE rescore_id = '{identity}'")
+
+
+@app.command("report")
+def report_command(
+    recordings: Annotated[list[str], typer.Argument(help="Recording directories or object-store URIs.")],
+    out: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("report.html"),
+    compare: Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            help="RUN_A RUN_B: the two runs to compare side by side (default: the first two run ids, sorted)."
+        ),
+    ] = None,
+) -> None:
+    """A self-contained HTML report: outcomes and pass^k per run and domain, reward/turn/tool-call charts,
+    failure causes, simulated-user cost and cache hits, and a comparison of two runs."""
+    from rich.markup import escape
+
+    from taurl.report import ReportError, write_report
+
+    try:
+        write_report(recordings, out, compare)
+    except (RecordingError, ReportError) as exc:
+        raise fail(escape(str(exc))) from exc
+    console.print(f"wrote {out}")
+
+
+@app.command("show")
+def show_command(
+    episode_id: Annotated[str, typer.Argument(help="Episode id, or a unique prefix of at least 6 characters.")],
+    recording: Annotated[list[str], typer.Option(help="Recording directory or object-store URI (repeatable).")] = ...,
+    full: Annotated[bool, typer.Option(help="Print system prompts and tool observations whole.")] = False,
+) -> None:
+    """One episode as a readable transcript: reward breakdown, task, gold actions, every message."""
+    from rich.markup import escape
+
+    from taurl.show import EpisodeNotFoundError, show
+
+    try:
+        show(recording, episode_id, console, full)
+    except (RecordingError, EpisodeNotFoundError) as exc:
+        raise fail(escape(str(exc))) from exc

@@ -1,0 +1,211 @@
+"""taurl data convert and taurl import: task sets in, other systems' runs in."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from taurl.cli.common import DataDirOption, console, err, fail, parse_data_dirs
+from taurl.config import DEFAULT_CACHE_DIR, Endpoint, RunConfig
+from taurl.core.types import RewardBasis
+from taurl.domains import DOMAIN_NAMES, DataError, get_domain
+from taurl.llm.cache import CacheMode
+
+data_app = typer.Typer(
+    help="Convert task sets to SkyRL's parquet format and measure their quality.", no_args_is_help=True
+)
+
+import_app = typer.Typer(help="Bring other systems' runs into a taurl recording.", no_args_is_help=True)
+
+
+@data_app.command("convert")
+def data_convert(
+    source: Annotated[
+        Path | None,
+        typer.Argument(help="The seed system's novel_sft_dataset.json (omit to convert taurl's own task sets)."),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="Output directory: train.parquet, validation.parquet, rejects.jsonl, quality.json.")
+    ] = Path("data/tau_bench"),
+    domain: Annotated[
+        list[str] | None, typer.Option(help="taurl task sets: domains to convert (repeatable; default all).")
+    ] = None,
+    split: Annotated[
+        list[str] | None, typer.Option(help="taurl task sets: splits (repeatable; default train and test).")
+    ] = None,
+    basis: Annotated[RewardBasis, typer.Option(help="Reward basis written into every row.")] = RewardBasis.AUTO,
+    validation_fraction: Annotated[
+        float, typer.Option(help="Share of a single-split input held out for validation.")
+    ] = 0.1,
+    seed: Annotated[int, typer.Option(help="Seed of the deterministic train/validation split.")] = 0,
+    normalize: Annotated[
+        bool, typer.Option(help="Apply the evidence-based alias table for invented argument names.")
+    ] = True,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Write SkyRL parquet (and a quality report) from taurl's task sets or the seed system's file."""
+    import dataclasses
+
+    from taurl.quality import assess
+    from taurl.skyrl.dataset import Conversion, split_tasks, write_conversion
+
+    dirs = {k: str(v) for k, v in parse_data_dirs(data_dir).items()}
+    try:
+        if source is not None:
+            from taurl.importers.ctu import load_seed_tasks
+
+            tasks = load_seed_tasks(source, basis)
+        else:
+            tasks = []
+            for name in domain or DOMAIN_NAMES:
+                for split_name in split or ["train", "test"]:
+                    try:
+                        found = get_domain(name).tasks(split_name, dirs.get(name))
+                    except DataError:
+                        if split:  # asked for by name: its absence is an error
+                            raise
+                        err.print(f"{name} has no {split_name} split: skipped")
+                        continue
+                    tasks += [dataclasses.replace(t, reward_basis=basis) for t in found]
+        assessment = assess(tasks, dirs, use_aliases=normalize and source is not None)
+    except (DataError, OSError, ValueError, KeyError) as exc:
+        raise fail(f"cannot convert: {exc}") from exc
+    train, validation = split_tasks(assessment.accepted, validation_fraction, seed)
+    conversion = Conversion(train, validation, assessment.rejects, assessment.report)
+    write_conversion(conversion, out)
+    print_quality(assessment.report)
+    console.print(
+        f"{len(tasks)} task(s): {len(train)} train, {len(validation)} validation, {len(assessment.rejects)} rejected "
+        f"-> {out}/ (train.parquet, validation.parquet, rejects.jsonl, quality.json)"
+    )
+    if conversion.total != len(tasks):
+        raise fail(f"internal error: {len(tasks)} tasks in, {conversion.total} accounted for")
+
+
+def print_quality(report: dict) -> None:
+    """One column per domain (and the total), one row per measure: fits a terminal with five domains."""
+    columns = [*report["domains"].items(), ("total", report["total"])]
+    table = Table("", *(name for name, _ in columns), title="task quality")
+
+    def share(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0%}"
+
+    measures = [
+        ("tasks", lambda r: r["tasks"]),
+        ("fully valid (seed rule)", lambda r: r["fully_valid_tasks"]),
+        ("fully valid after aliases", lambda r: r["fully_valid_tasks_normalized"]),
+        ("no state-changing gold action", lambda r: share(r["no_write_tool_share"])),
+        ("valid gold actions", lambda r: share(r["valid_action_share"])),
+        ("accepted", lambda r: r["accepted"]),
+        ("rejected", lambda r: r["rejected"]),
+        ("gold runs without error", lambda r: r["executable_tasks"]),
+        ("read-only (accepted)", lambda r: share(r["read_only_share"])),
+    ]
+    for label, value in measures:
+        table.add_row(label, *(str(value(row)) for _, row in columns))
+    for basis in report["total"]["silent_pass"]:
+        table.add_row(f"silent agent passes, {basis}", *(str(row["silent_pass"][basis]) for _, row in columns))
+    console.print(table)
+    aliases = report["normalization"]["aliases"]
+    if aliases:
+        grouped: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+        evidence: dict[tuple[str, str, str], int] = defaultdict(int)
+        for a in aliases:
+            key = (a["domain"], a["tool"], a["declared"])
+            grouped[key].append(a["invented"])
+            evidence[key] += a["evidence"]
+        alias_table = Table(
+            "domain",
+            "tool",
+            "invented names",
+            "→ declared",
+            "calls",
+            title="argument aliases applied (unambiguous only; see quality.json for why)",
+        )
+        for key, names in sorted(grouped.items()):
+            alias_table.add_row(key[0], key[1], ", ".join(sorted(names)), key[2], str(evidence[key]))
+        console.print(alias_table)
+
+
+@import_app.command("tau-bench")
+def import_tau_bench(
+    results: Annotated[
+        Path, typer.Argument(help="A τ-bench results file: a list of {task_id, trial, reward, info, traj}.")
+    ],
+    domain: Annotated[str, typer.Option(help="The τ-bench environment the runs used (airline or retail).")],
+    out: Annotated[str, typer.Option(help="Recording directory (or object-store URI) to write.")],
+    data_dir: Annotated[
+        list[str] | None,
+        typer.Option("--data-dir", help="τ-bench's data directory for the domain (DIR or DOMAIN=DIR)."),
+    ] = None,
+    split: Annotated[str, typer.Option(help="The task split the runs used.")] = "test",
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Also write the simulated-user requests into this response cache.")
+    ] = None,
+    user_model: Annotated[
+        str, typer.Option(help="The user model the runs used (part of the user requests' keys).")
+    ] = "gpt-4o",
+) -> None:
+    """Import τ-bench runs: episodes scored by taurl (db+outputs) beside τ-bench's own reward, and the
+    simulated-user requests as cache entries so the conversations replay through taurl's llm user."""
+    from taurl.importers.taubench import IMPORT_AGENT, TAU_BENCH_MAX_STEPS, import_runs, load_results
+    from taurl.llm.cache import ResponseCache
+    from taurl.record.schema import episode_row
+    from taurl.record.writer import RecordingWriter
+
+    dirs = parse_data_dirs([v if "=" in v else f"{domain}={v}" for v in data_dir or []])
+    if domain not in dirs:
+        raise fail(f"give τ-bench's {domain} data directory with --data-dir (the runs' tools are re-executed on it)")
+    try:
+        runs = load_results(results, domain, split)
+    except (OSError, ValueError, KeyError) as exc:
+        raise fail(f"cannot read {results}: {exc}") from exc
+    config = RunConfig(
+        domain=domain,
+        split=split,
+        agent=IMPORT_AGENT,
+        user="llm",
+        user_endpoint=Endpoint(user_model),
+        independent_user_samples=True,  # τ-bench trials are independent user samples
+        cache_mode=CacheMode.REPLAY,
+        cache_dir=cache_dir or DEFAULT_CACHE_DIR,
+        seed=None,
+        basis=RewardBasis.DB_OUTPUTS,
+        zero_on_max_steps=True,
+        max_steps=TAU_BENCH_MAX_STEPS,
+        data_dirs={domain: str(dirs[domain])},
+    )
+    episodes, entries = import_runs(runs, dirs[domain], config)
+    run_id = f"tau-bench-{domain}-{Path(results).stem}"
+    with RecordingWriter(out, flush_every=len(episodes) or 1) as writer:
+        writer.write_run(run_id, {**config.to_record(), "imported_from": str(results)})
+        for episode in episodes:
+            if episode.result is not None:
+                writer.add(episode_row(episode.result, run_id, IMPORT_AGENT, "llm", source_reward=episode.run.reward))
+    if cache_dir is not None:
+        cache = ResponseCache(cache_dir)
+        for key, entry in entries.items():
+            cache.set(key, entry)
+    table = Table(
+        "task", "trial", "τ-bench reward", "taurl reward", "agree", title=f"imported {len(episodes)} τ-bench run(s)"
+    )
+    for episode in episodes:
+        taurl_reward = "-" if episode.result is None else f"{episode.result.reward:.1f}"
+        table.add_row(
+            episode.run.task.id,
+            str(episode.run.trial),
+            f"{episode.run.reward:.1f}",
+            taurl_reward,
+            "[green]yes[/]" if episode.agrees else f"[red]no[/] {episode.error or ''}",
+        )
+    console.print(table)
+    agreeing = sum(e.agrees for e in episodes)
+    console.print(
+        f"{agreeing}/{len(episodes)} rewards agree with τ-bench's; {len(entries)} user request(s) recorded; run {run_id} in {out}"
+    )
+    if agreeing != len(episodes):
+        raise typer.Exit(1)

@@ -1,0 +1,108 @@
+"""taurl domains: list, show, validate."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from taurl.cli.common import console, err, fail, progress_bar
+from taurl.domains import DOMAIN_NAMES, DataError, get_domain
+
+app = typer.Typer(help="Describe the built-in domains.", no_args_is_help=True)
+
+
+@app.command("list")
+def domains_list() -> None:
+    """One line per domain: its tools by kind and its built-in task counts."""
+    table = Table("domain", "tools", "read", "write", "think", "terminate", "train", "test")
+    for name in DOMAIN_NAMES:
+        domain = get_domain(name)
+        kinds = defaultdict(int)
+        for tool in domain.tools:
+            kinds[tool.kind] += 1
+        counts = []
+        for split in ("train", "test"):
+            try:
+                counts.append(str(len(domain.tasks(split))))
+            except DataError:
+                counts.append("-")
+        table.add_row(
+            name, str(len(domain.tools)), *(str(kinds[k]) for k in ("read", "write", "think", "terminate")), *counts
+        )
+    console.print(table)
+
+
+@app.command("show")
+def domains_show(name: Annotated[str, typer.Argument(help="Domain name.")]) -> None:
+    """A domain's tools (with what each accepts) and its policy."""
+    try:
+        domain = get_domain(name)
+    except DataError as exc:
+        raise fail(str(exc)) from exc
+    table = Table("tool", "kind", "accepts", "description", title=f"{name} tools")
+    for tool in domain.tools:
+        table.add_row(tool.name, str(tool.kind), tool.signature_text().removeprefix(tool.name), tool.description)
+    console.print(table)
+    console.rule("policy")
+    console.print(domain.policy)
+
+
+@app.command("validate")
+def domains_validate(
+    domain: Annotated[list[str] | None, typer.Option(help="Validate only these domains (repeatable).")] = None,
+    output_format: Annotated[str, typer.Option("--format", help="table or json (one object per domain).")] = "table",
+) -> None:
+    """Check each domain's built-in tasks: gold replays cleanly, the oracle scores 1.0, a do-nothing agent
+    passes ≤ 5%, every state-changing tool and policy rule is covered. Exits non-zero on any failure."""
+    from taurl.validate import validate_domain
+
+    names = domain or list(DOMAIN_NAMES)
+    results = []
+    with progress_bar(output_format == "json") as progress:
+        bar = progress.add_task("validating", total=len(names))
+        for name in names:
+            try:
+                results.append(validate_domain(name))
+            except DataError as exc:
+                raise fail(str(exc)) from exc
+            progress.advance(bar)
+    if output_format == "json":
+        json.dump([r.to_dict() for r in results], sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        table = Table("", *(r.domain for r in results), title="domain validation")
+
+        def mark(ok: bool, text: str) -> str:
+            return f"[green]{text}[/]" if ok else f"[red]{text}[/]"
+
+        rows = [
+            ("tasks (train / test)", lambda r: mark(r.train >= 200 and r.test >= 50, f"{r.train} / {r.test}")),
+            ("gold replay errors", lambda r: mark(r.gold_errors == 0, str(r.gold_errors))),
+            ("oracle mean reward", lambda r: mark(r.oracle_mean == 1.0, f"{r.oracle_mean:.3f}")),
+            ("do-nothing pass rate", lambda r: mark(r.do_nothing_pass_rate <= 0.05, f"{r.do_nothing_pass_rate:.1%}")),
+            (
+                "state-changing tools exercised",
+                lambda r: mark(
+                    r.write_tools == r.write_tools_exercised, f"{len(r.write_tools_exercised)}/{len(r.write_tools)}"
+                ),
+            ),
+            (
+                "policy rules covered",
+                lambda r: mark(bool(r.rules) and r.rules == r.rules_covered, f"{len(r.rules_covered)}/{len(r.rules)}"),
+            ),
+            ("tasks changing the database", lambda r: mark(r.db_changing_share >= 0.5, f"{r.db_changing_share:.0%}")),
+            ("refusal tasks", lambda r: mark(r.refusals > 0, str(r.refusals))),
+        ]
+        for label, cell in rows:
+            table.add_row(label, *(cell(r) for r in results))
+        console.print(table)
+        for r in results:
+            for failure in r.failures:
+                err.print(f"[red]{r.domain}:[/] {failure}")
+    if any(not r.ok for r in results):
+        raise typer.Exit(1)

@@ -1,0 +1,93 @@
+"""taurl sql and taurl compact: query and maintain recordings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from taurl.cli.common import console, err, fail, print_rows
+from taurl.record.store import RecordingError
+
+app = typer.Typer()
+
+
+@app.command("sql")
+def sql_command(
+    query: Annotated[
+        str | None,
+        typer.Argument(
+            help="SQL over the views episodes, messages, steps, tool_calls, model_calls, runs, rescores. Omit for an interactive shell."
+        ),
+    ] = None,
+    recording: Annotated[list[str], typer.Option(help="Recording directory or object-store URI (repeatable).")] = ...,
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, json (one array of row objects) or csv.")
+    ] = "table",
+) -> None:
+    """Query recordings with DuckDB SQL."""
+    from taurl.record.store import RecordingStore
+
+    try:
+        store = RecordingStore(recording)
+    except RecordingError as exc:
+        raise fail(str(exc)) from exc
+    if query is None:
+        _sql_shell(store, output_format)
+        return
+    try:
+        columns, rows = store.query(query)
+    except RecordingError as exc:
+        raise fail(str(exc)) from exc
+    print_rows(columns, rows, output_format)
+
+
+def _sql_shell(store, output_format: str) -> None:
+    """A small DuckDB shell over the recording's views: statements end with ';', .quit leaves."""
+    try:
+        import readline  # noqa: F401  (line editing and history where available)
+    except ImportError:
+        pass
+    console.print(
+        "taurl sql: views episodes, messages, steps, tool_calls, model_calls, runs, rescores. End statements with ';', .quit to leave."
+    )
+    buffer = ""
+    while True:
+        try:
+            line = input("taurl> " if not buffer else "   ...> ")
+        except EOFError:
+            break
+        if not buffer and line.strip() in (".quit", ".exit", "\\q"):
+            break
+        buffer += line + "\n"
+        if buffer.strip().endswith(";"):
+            try:
+                columns, rows = store.query(buffer)
+                print_rows(columns, rows, output_format)
+            except RecordingError as exc:
+                err.print(f"[red]{exc}[/]")
+            buffer = ""
+
+
+@app.command("compact")
+def compact_command(
+    recording: Annotated[str, typer.Option(help="Recording directory or object-store URI.")],
+    duckdb_file: Annotated[
+        Path | None, typer.Option("--duckdb", help="Also write one DuckDB database file with the same tables.")
+    ] = None,
+) -> None:
+    """Merge a recording's small segments into one (and optionally export a single DuckDB file)."""
+    from taurl.record.compact import compact, export_duckdb
+
+    try:
+        result = compact(recording)
+        console.print(
+            f"{result.segments_before} segment(s), {result.episodes} episode(s)"
+            + (f" -> {result.merged}" if result.merged else ": nothing to merge")
+        )
+        if duckdb_file is not None:
+            counts = export_duckdb(recording, duckdb_file)
+            console.print(f"wrote {duckdb_file}: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
+    except RecordingError as exc:
+        raise fail(str(exc)) from exc
