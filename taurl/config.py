@@ -7,12 +7,10 @@ objects from the same settings. ``to_record()`` is what a recording keeps: never
 from __future__ import annotations
 
 import dataclasses
-import re
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 from taurl.backends import is_backend
 from taurl.core.hashing import canonical_json, sha256_hex
@@ -20,40 +18,15 @@ from taurl.core.reward import RewardConfig
 from taurl.core.types import RewardBasis
 from taurl.llm.cache import CacheMode, ResponseCache
 from taurl.llm.client import ChatClient, ClientLimits, RetryPolicy
+from taurl.llm.url import redact_url
 
 AGENTS = ("oracle", "silent", "tool-calling", "text")
 USERS = ("scripted", "llm", "react", "verify", "reflection")
 DEFAULT_CACHE_DIR = Path(".taurl/cache")
-REDACTED = "***"
-SECRET_PARAM = re.compile(r"key|token|secret|passw|pwd|auth|sig|credential|session", re.IGNORECASE)
 
 
 class ConfigError(ValueError):
     pass
-
-
-def redact_url(url: str | None) -> str | None:
-    """``url`` fit to be written down: userinfo and secret-looking query values become ``***``.
-
-    Some servers take their key in the URL (``http://user:key@host``, ``?api_key=...``); a recording
-    is shared, so such a URL is kept only as far as it names the endpoint.
-    """
-    if url is None:
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # unparseable (a stray "[" in the host): no telling where a secret ends
-        return REDACTED
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = f"{REDACTED}@{netloc.rpartition('@')[2]}"
-    query = "&".join(_redact_param(param) for param in parts.query.split("&")) if parts.query else ""
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def _redact_param(param: str) -> str:
-    name, equals, _ = param.partition("=")
-    return f"{name}={REDACTED}" if equals and SECRET_PARAM.search(unquote(name)) else param
 
 
 @dataclass(frozen=True)

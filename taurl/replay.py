@@ -26,7 +26,7 @@ from taurl.domains import DataError
 from taurl.llm.cache import CacheMode, ReplayMissError, ResponseCache
 from taurl.llm.client import ModelCallError
 from taurl.record.store import RecordingStore
-from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
+from taurl.rollout import Episode, EpisodeSpec, RolloutConfig, run_episode
 
 IMPORTED_PREFIX = "imported:"
 
@@ -174,6 +174,8 @@ class Replayer:
         task = Task.from_dict(json.loads(row["task_json"]))
         steps = recorded_steps(row)
         messages = recorded_messages(row)
+        if not TerminatedBy(row["terminated_by"]).finished:
+            return self._replay_unfinished(row, result, task, steps, messages)
         config = self.run_config(row)
         agent = ReplayAgent(messages[0], [m for m in messages if m["role"] == "assistant"], row["agent"])
         # the replayed episode may take exactly as many turns as the record did
@@ -184,21 +186,35 @@ class Replayer:
             user = build_user(config, row["trial"], self.cache)
             current = run_episode(EpisodeSpec(task, row["trial"]), agent, user, rollout)
         except (ReplayMissError, RecordingExhaustedError, InvalidTaskError, DataError, ModelCallError) as exc:
-            # an aborted replay: a changed action before the abort is its cause, so it comes first
-            for turn, (was, now) in enumerate(zip(steps, agent.actions, strict=False)):
-                if was.action != now:
-                    result.divergences.append(Divergence("parsed action", turn, was.action.to_dict(), now.to_dict()))
-                    break
-            if isinstance(exc, ReplayMissError):
-                result.divergences.append(
-                    Divergence("user message", agent.index - 1, "a recorded simulated-user reply", str(exc))
-                )
-            else:
-                result.divergences.append(
-                    Divergence("error", agent.index - 1, "the recorded episode", f"{type(exc).__name__}: {exc}")
-                )
+            result.divergences = aborted(steps, agent, exc)
             return result
         result.divergences = compare(row, steps, current, imported=row["agent"].startswith(IMPORTED_PREFIX))
+        return result
+
+    def _replay_unfinished(
+        self, row: Mapping[str, Any], result: EpisodeReplay, task: Task, steps: list[Step], messages: list[dict]
+    ) -> EpisodeReplay:
+        """An errored or interrupted episode replays as far as it got: its steps must come out the same;
+        what ended it (an exception, a signal) is not part of the comparison."""
+        if not messages:
+            return result  # it ended before its first turn: nothing to compare
+        config = self.run_config(row)
+        agent = ReplayAgent(messages[0], [m for m in messages if m["role"] == "assistant"], row["agent"])
+        rollout = RolloutConfig(config.data_dirs, max_steps=max(1, len(steps)), reward=RewardConfig(config.basis))
+        episode = Episode(EpisodeSpec(task, row["trial"]), agent, build_user(config, row["trial"], self.cache), rollout)
+        try:
+            episode.run()
+        except (RecordingExhaustedError, ReplayMissError):
+            pass  # the record ends here
+        except Exception as exc:
+            if len(episode.trace) < len(steps):
+                result.divergences = aborted(steps, agent, exc)
+                return result
+        result.divergences = compare_steps(steps, episode.trace, imported=row["agent"].startswith(IMPORTED_PREFIX))
+        if not result.divergences and len(episode.trace) < len(steps):
+            result.divergences.append(
+                Divergence("termination", None, f"{len(steps)} steps", f"stopped after {len(episode.trace)} steps")
+            )
         return result
 
     def replay_all(self, where: str = "TRUE") -> Iterator[EpisodeReplay]:
@@ -206,9 +222,23 @@ class Replayer:
             yield self.replay(row)
 
 
-def compare(row: Mapping[str, Any], recorded: list[Step], current: EpisodeResult, imported: bool) -> list[Divergence]:
+def aborted(steps: list[Step], agent: ReplayAgent, exc: BaseException) -> list[Divergence]:
+    """Divergences of a replay that raised: a changed action before the abort is its cause, so it comes first."""
+    found = []
+    for turn, (was, now) in enumerate(zip(steps, agent.actions, strict=False)):
+        if was.action != now:
+            found.append(Divergence("parsed action", turn, was.action.to_dict(), now.to_dict()))
+            break
+    if isinstance(exc, ReplayMissError):
+        found.append(Divergence("user message", agent.index - 1, "a recorded simulated-user reply", str(exc)))
+    else:
+        found.append(Divergence("error", agent.index - 1, "the recorded episode", f"{type(exc).__name__}: {exc}"))
+    return found
+
+
+def compare_steps(recorded: list[Step], current: list[Step], imported: bool) -> list[Divergence]:
     found: list[Divergence] = []
-    for turn, (was, now) in enumerate(zip(recorded, current.trace, strict=False)):
+    for turn, (was, now) in enumerate(zip(recorded, current, strict=False)):
         if was.action != now.action:
             found.append(Divergence("parsed action", turn, was.action.to_dict(), now.action.to_dict()))
         if was.observation != now.observation:
@@ -218,6 +248,11 @@ def compare(row: Mapping[str, Any], recorded: list[Step], current: EpisodeResult
                 found.append(Divergence("stale observation", turn, was.observation, now.observation, failing=False))
             else:
                 found.append(Divergence("observation", turn, was.observation, now.observation))
+    return found
+
+
+def compare(row: Mapping[str, Any], recorded: list[Step], current: EpisodeResult, imported: bool) -> list[Divergence]:
+    found = compare_steps(recorded, current.trace, imported)
     recorded_end = TerminatedBy(row["terminated_by"])
     if len(recorded) != len(current.trace) or recorded_end is not current.terminated_by:
         found.append(
@@ -229,6 +264,7 @@ def compare(row: Mapping[str, Any], recorded: list[Step], current: EpisodeResult
             )
         )
     # compare as recorded: through the same JSON the recorder writes
+    assert current.breakdown is not None  # a replay that ends normally is scored
     now = json.loads(json.dumps(current.breakdown.to_dict(), ensure_ascii=False, sort_keys=True))
     found.extend(compare_breakdowns(json.loads(row["breakdown_json"]), now))
     return found

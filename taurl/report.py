@@ -26,15 +26,19 @@ TOP_ACTIONS = 10
 CHANGED_TASKS_SHOWN = 100
 
 # One temporary view that every query reads: success is τ-bench's (reward within 1e-6 of 1), and the
-# three reward components are judged from the breakdown whatever the basis.
+# three reward components are judged from the breakdown whatever the basis. An episode that did not
+# finish (errored, interrupted, truncated) scores 0 and counts as failed, as τ-bench counts it, unless
+# the report excludes them (τ²'s "infrastructure errors excluded").
 SCORED_VIEW = """
 CREATE OR REPLACE TEMP VIEW scored AS
 SELECT *,
     abs(reward - 1) <= 1e-6 AS success,
-    NOT db_match AS db_failed,
-    json_array_length(breakdown_json, '$.outputs_missing') > 0 AS outputs_failed,
-    json_array_length(breakdown_json, '$.actions_missing') > 0 AS actions_failed
+    terminated_by IN ('error', 'interrupted', 'truncated') AS unfinished,
+    coalesce(NOT db_match, false) AS db_failed,
+    coalesce(json_array_length(breakdown_json, '$.outputs_missing') > 0, false) AS outputs_failed,
+    coalesce(json_array_length(breakdown_json, '$.actions_missing') > 0, false) AS actions_failed
 FROM episodes
+WHERE {where}
 """
 
 
@@ -227,9 +231,11 @@ class Report:
     store: RecordingStore
     sources: list[str]
     compare: tuple[str, str] | None = None
+    exclude_errors: bool = False
 
     def __post_init__(self) -> None:
-        self.store.query(SCORED_VIEW)
+        where = "terminated_by NOT IN ('error', 'interrupted', 'truncated')" if self.exclude_errors else "TRUE"
+        self.store.connect().execute(SCORED_VIEW.format(where=where))
         self.run_ids = [r["run_id"] for r in rows(self.store, "SELECT DISTINCT run_id FROM scored ORDER BY run_id")]
         if not self.run_ids:
             raise ReportError(f"no episodes in {', '.join(self.sources)}: nothing to report")
@@ -260,7 +266,7 @@ class Report:
                 FROM per_task GROUP BY {keys}
             )
             SELECT {keys}, count(*) AS episodes, count(DISTINCT (domain, task_id)) AS tasks_run,
-                   avg(reward) AS mean_reward, avg(db_match::DOUBLE) AS db_match_rate,
+                   avg(reward) AS mean_reward, avg(coalesce(db_match, false)::DOUBLE) AS db_match_rate,
                    count(*) FILTER (WHERE NOT success) AS failed,
                    avg(turns) AS mean_turns, avg(n_tool_calls) AS mean_tool_calls,
                    any_value(per_group.tasks) AS tasks, any_value(min_trials) AS min_trials,
@@ -411,11 +417,14 @@ class Report:
                    count(*) FILTER (WHERE NOT success AND db_failed) AS db_mismatch,
                    count(*) FILTER (WHERE NOT success AND outputs_failed) AS outputs_missing,
                    count(*) FILTER (WHERE NOT success AND actions_failed) AS actions_incomplete,
-                   count(*) FILTER (WHERE NOT success AND NOT (db_failed OR outputs_failed OR actions_failed)) AS other
+                   count(*) FILTER (WHERE unfinished) AS unfinished,
+                   count(*) FILTER (
+                       WHERE NOT success AND NOT (unfinished OR db_failed OR outputs_failed OR actions_failed)
+                   ) AS other
             FROM scored GROUP BY run_id ORDER BY run_id
             """,
         )
-        cause_names = ["db_mismatch", "outputs_missing", "actions_incomplete", "other"]
+        cause_names = ["db_mismatch", "outputs_missing", "actions_incomplete", "unfinished", "other"]
         cause_table = table(
             [
                 "run",
@@ -424,6 +433,7 @@ class Report:
                 "database mismatch",
                 "outputs missing",
                 "actions incomplete",
+                "did not finish",
                 "none of these",
             ],
             [
@@ -456,7 +466,9 @@ class Report:
             "Why episodes failed",
             "Among failed episodes (reward below 1): which reward component did not hold. An episode can fail "
             "several; a component outside the episode's reward basis still counts here as a symptom. "
-            "“None of these”: scored 0 for another reason (cut off at the step limit with --zero-on-max-steps).",
+            "“Did not finish”: the episode errored, was interrupted or truncated; it scores 0"
+            + (" (left out of this report: --exclude-errors)" if self.exclude_errors else "")
+            + ". “None of these”: scored 0 for another reason (cut off at the step limit with --zero-on-max-steps).",
             cause_table,
             "<h3>How episodes ended</h3>",
             ended_table,
@@ -656,19 +668,23 @@ def call_text(action_json: str) -> str:
     return f"{action['name']}({args})"
 
 
-def build_report(recordings: Sequence[str | Path], compare: tuple[str, str] | None = None) -> str:
+def build_report(
+    recordings: Sequence[str | Path], compare: tuple[str, str] | None = None, exclude_errors: bool = False
+) -> str:
     """The report's HTML for the recordings (raises RecordingError or ReportError)."""
     figure_class()  # fail before any query if matplotlib is missing
     store = RecordingStore(list(recordings))
     try:
-        return Report(store, [str(r) for r in recordings], compare).render()
+        return Report(store, [str(r) for r in recordings], compare, exclude_errors).render()
     finally:
         store.close()
 
 
-def write_report(recordings: Sequence[str | Path], out: Path, compare: tuple[str, str] | None = None) -> Path:
+def write_report(
+    recordings: Sequence[str | Path], out: Path, compare: tuple[str, str] | None = None, exclude_errors: bool = False
+) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(build_report(recordings, compare), encoding="utf-8")
+    out.write_text(build_report(recordings, compare, exclude_errors), encoding="utf-8")
     return out
 
 

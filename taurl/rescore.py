@@ -48,6 +48,8 @@ def rescore(
     identity, record = rescore_id(config), canonical_json(_config_record(config))
     results = []
     for row in store.episode_rows(where):
+        if not TerminatedBy(row["terminated_by"]).finished:
+            continue  # an episode that did not finish has no final state to score: it stays at 0
         task = Task.from_dict(json.loads(row["task_json"]))
         domain = get_domain(task.domain)
         data_dir = {**run_dirs.get(row["run_id"], {}), **(data_dirs or {})}.get(task.domain)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from math import comb
 from pathlib import Path
@@ -12,7 +13,7 @@ from taurl.agent.base import Agent
 from taurl.core import messages as msg
 from taurl.core.env import DEFAULT_MAX_STEPS, DomainEnv, UserSimulator
 from taurl.core.reward import RewardConfig
-from taurl.core.types import EpisodeResult, Step, Task
+from taurl.core.types import EpisodeResult, ModelCall, RewardBreakdown, Step, Task, TerminatedBy
 from taurl.domains import Domain, get_domain
 
 
@@ -29,69 +30,195 @@ class RolloutConfig:
     reward: RewardConfig = field(default_factory=RewardConfig)
 
 
+class Episode:
+    """One episode in progress: its conversation and trace grow as it runs, so an episode stopped
+    from outside (an interrupted run) can still be recorded with everything it did so far."""
+
+    def __init__(
+        self, spec: EpisodeSpec, agent: Agent, user: UserSimulator, config: RolloutConfig, domain: Domain | None = None
+    ):
+        self.spec = spec
+        self.agent = agent
+        self.user = user
+        self.config = config
+        self.domain = domain or get_domain(spec.task.domain)
+        self.messages: list[dict] = []
+        self.trace: list[Step] = []
+
+    def run(self, abort: threading.Event | None = None) -> EpisodeResult:
+        """Play the episode to its end; ``abort`` (checked before every turn) stops it early with
+        :class:`EpisodeAborted`."""
+        task, domain, config = self.spec.task, self.domain, self.config
+        env = DomainEnv(domain, self.user, config.data_dirs.get(task.domain), config.max_steps, config.reward)
+        self._check(abort)
+        opening = env.reset(task)
+        self.messages.extend([self.agent.start(task, env.tools, domain.policy), msg.user(opening)])
+        while True:
+            self._check(abort)
+            turn = self.agent.next_turn(self.messages)
+            self.messages.append(turn.message)
+            action = turn.action
+            outcome = env.step(action)
+            error = outcome.tool_result.error if outcome.tool_result else None
+            self.trace.append(Step(action, outcome.observation, outcome.source, error))
+            if action.is_respond:
+                self.messages.append(msg.user(outcome.observation))
+            elif turn.call_id is not None:
+                self.messages.append(msg.tool(turn.call_id, outcome.source, outcome.observation))
+            else:
+                # a call written as text answers in text: endpoints without native tools take no tool role
+                self.messages.append(msg.tool_response_text(outcome.observation))
+            if outcome.done:
+                assert outcome.reward is not None and outcome.terminated_by is not None
+                return self.result(outcome.reward, outcome.terminated_by)
+
+    def _check(self, abort: threading.Event | None) -> None:
+        if abort is not None and abort.is_set():
+            raise EpisodeAborted(f"{self.spec.task.domain}/{self.spec.task.id} trial {self.spec.trial}")
+
+    def model_calls(self) -> list[ModelCall]:
+        return [*getattr(self.user, "calls", []), *getattr(self.agent, "calls", [])]
+
+    def result(self, breakdown: RewardBreakdown | None, terminated_by: TerminatedBy, error: str | None = None):
+        """The episode as it stands (a copy: the episode may still be running in another thread)."""
+        return EpisodeResult(
+            self.spec.task,
+            self.spec.trial,
+            list(self.messages),
+            list(self.trace),
+            breakdown,
+            terminated_by,
+            self.model_calls(),
+            error,
+        )
+
+
+class EpisodeAborted(Exception):
+    """The run was stopped while this episode was running."""
+
+
 def run_episode(
     spec: EpisodeSpec, agent: Agent, user: UserSimulator, config: RolloutConfig, domain: Domain | None = None
 ) -> EpisodeResult:
-    task = spec.task
-    domain = domain or get_domain(task.domain)
-    env = DomainEnv(domain, user, config.data_dirs.get(task.domain), config.max_steps, config.reward)
-    opening = env.reset(task)
-    messages = [agent.start(task, env.tools, domain.policy), msg.user(opening)]
-    trace: list[Step] = []
-    while True:
-        turn = agent.next_turn(messages)
-        messages.append(turn.message)
-        action = turn.action
-        outcome = env.step(action)
-        error = outcome.tool_result.error if outcome.tool_result else None
-        trace.append(Step(action, outcome.observation, outcome.source, error))
-        if action.is_respond:
-            messages.append(msg.user(outcome.observation))
-        elif turn.call_id is not None:
-            messages.append(msg.tool(turn.call_id, outcome.source, outcome.observation))
-        else:
-            # a call written as text answers in text: endpoints without native tools take no tool role
-            messages.append(msg.tool_response_text(outcome.observation))
-        if outcome.done:
-            assert outcome.reward is not None and outcome.terminated_by is not None
-            calls = [*getattr(user, "calls", []), *getattr(agent, "calls", [])]
-            return EpisodeResult(task, spec.trial, messages, trace, outcome.reward, outcome.terminated_by, calls)
+    """Play one episode to its end (exceptions propagate: see :func:`run_episodes` for a run that
+    records them)."""
+    return Episode(spec, agent, user, config, domain).run()
 
 
-@dataclass(frozen=True)
-class EpisodeFailure:
-    """An episode that could not finish (a model call failed for good, a replay miss, an invalid task)."""
+def unstarted(spec: EpisodeSpec, terminated_by: TerminatedBy, error: str | None = None) -> EpisodeResult:
+    """An episode that ended before its first turn."""
+    return EpisodeResult(spec.task, spec.trial, [], [], None, terminated_by, [], error)
 
-    spec: EpisodeSpec
-    error: str
+
+def describe_error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass
+class RunControl:
+    """How a run is stopped from outside. ``stop()``: start no new episode, let the running ones
+    finish (a first Ctrl-C); ``abort()``: end the running ones now, each reported as interrupted
+    with what it did so far (a second Ctrl-C, or the recording failed)."""
+
+    stopping: threading.Event = field(default_factory=threading.Event)
+    aborting: threading.Event = field(default_factory=threading.Event)
+    not_started: int = 0  # episodes never started because the run was stopped
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def abort(self) -> None:
+        self.stopping.set()
+        self.aborting.set()
 
 
 def run_episodes(
-    specs: Sequence[EpisodeSpec],
+    specs: Iterable[EpisodeSpec],
     make_agent: Callable[[int], Agent],
     make_user: Callable[[int], UserSimulator],
     config: RolloutConfig,
     concurrency: int = 1,
-    errors: tuple[type[BaseException], ...] = (),
-) -> Iterator[EpisodeResult | EpisodeFailure]:
-    """Yield each episode as it completes (each gets its own agent and user, made for its trial).
+    control: RunControl | None = None,
+) -> Iterator[EpisodeResult]:
+    """Yield each episode as it ends: finished, errored (any exception inside it ends that episode
+    only, recorded with ``terminated_by = error``) or, when ``control`` aborts the run, interrupted.
 
-    An exception of a type in ``errors`` fails that episode only; anything else propagates.
+    Episodes start lazily, at most ``concurrency`` at a time, each with its own agent and user made
+    for its trial; once ``control`` stops the run no new episode starts (the count of those never
+    started is left in ``control.not_started``).
     """
+    control = control or RunControl()
+    pending = iter(specs)
+    lock = threading.Lock()  # guards taking specs and reporting episodes: each is reported exactly once
+    results: queue.Queue[EpisodeResult | None] = queue.Queue()
+    running: dict[int, EpisodeSpec | Episode] = {}  # worker index -> its current episode, until reported
 
-    def one(spec: EpisodeSpec) -> EpisodeResult | EpisodeFailure:
+    def next_spec(index: int) -> EpisodeSpec | None:
+        with lock:
+            spec = None if control.stopping.is_set() else next(pending, None)
+            if spec is not None:
+                running[index] = spec
+            return spec
+
+    def report(index: int, result: EpisodeResult) -> None:
+        """Report a worker's episode unless the run already reported it as interrupted."""
+        with lock:
+            if running.pop(index, None) is not None:
+                results.put(result)
+
+    def worker(index: int) -> None:
+        while (spec := next_spec(index)) is not None:
+            try:
+                episode = Episode(spec, make_agent(spec.trial), make_user(spec.trial), config)
+            except Exception as exc:  # an agent or user that cannot be built fails this episode only
+                report(index, unstarted(spec, TerminatedBy.ERROR, describe_error(exc)))
+                continue
+            with lock:
+                if index in running:
+                    running[index] = episode
+            try:
+                result = episode.run(control.aborting)
+            except EpisodeAborted:
+                break  # reported as interrupted by the loop below
+            except Exception as exc:  # any failure ends this episode only, and is recorded with it
+                result = episode.result(None, TerminatedBy.ERROR, describe_error(exc))
+            report(index, result)
+            if control.aborting.is_set():
+                break
+        results.put(None)
+
+    workers = max(1, concurrency)
+    for index in range(workers):
+        # daemon threads: an aborted run does not wait for the model calls they have in flight
+        threading.Thread(target=worker, args=(index,), name=f"taurl-episode-{index}", daemon=True).start()
+    alive = workers
+    while alive:
         try:
-            return run_episode(spec, make_agent(spec.trial), make_user(spec.trial), config)
-        except errors as exc:
-            return EpisodeFailure(spec, f"{type(exc).__name__}: {exc}")
-
-    if concurrency <= 1:
-        yield from map(one, specs)
-        return
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        futures = [pool.submit(one, spec) for spec in specs]
-        for future in as_completed(futures):
-            yield future.result()
+            item = results.get(timeout=0.05)
+        except queue.Empty:
+            item = False
+        if item is None:
+            alive -= 1
+        elif item is not False:
+            yield item
+        if control.aborting.is_set():
+            with lock:
+                interrupted = [
+                    e.result(None, TerminatedBy.INTERRUPTED)
+                    if isinstance(e, Episode)
+                    else unstarted(e, TerminatedBy.INTERRUPTED)
+                    for e in running.values()
+                ]
+                running.clear()
+                finished = []
+                while not results.empty():
+                    if (left := results.get_nowait()) is not None:
+                        finished.append(left)
+            yield from finished
+            yield from interrupted
+            break
+    with lock:
+        control.not_started = sum(1 for _ in pending)
 
 
 def pass_hat_k(successes_per_task: Sequence[int], trials: int, k: int) -> float:

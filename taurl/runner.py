@@ -1,36 +1,56 @@
-"""``taurl run`` as a library call: episodes run concurrently, each recorded as soon as it completes.
+"""``taurl run`` as a library call: every episode the run starts ends in the recording exactly once.
 
-Completed episodes are written one segment each (durable before the next is reported), so a run
-killed at any point keeps everything it finished; ``resume`` skips the episodes a run already has.
+Episodes start lazily, ``concurrency`` at a time. Each one ends finished, errored (any exception
+inside it: recorded with ``terminated_by = error`` and the error, reward 0, its steps and model
+calls so far; the run goes on) or, when the run is aborted, interrupted (recorded the same way).
+``on_episode`` hears of an episode only once it is in the recording (see the writer for the commit
+window). A recording that already holds the run id is refused unless ``resume``: resuming keeps
+finished episodes and re-runs errored and interrupted ones as their next attempt. One process at a
+time runs a run id (a lock on the recording). A recording that cannot be written stops the run with
+:class:`RecordingWriteError`, keeping what is already durable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from taurl.config import RunConfig, build_agent, build_user
-from taurl.core.reward import InvalidTaskError
-from taurl.core.types import EpisodeResult
+from taurl.core.types import EpisodeResult, TerminatedBy
 from taurl.domains import DataError, get_domain
-from taurl.llm.cache import ReplayMissError
-from taurl.llm.client import ModelCallError
+from taurl.llm.client import BudgetExceededError
 from taurl.record.location import resolve
+from taurl.record.lock import RecordingLock
 from taurl.record.schema import episode_row
 from taurl.record.store import RecordingStore
-from taurl.record.writer import RecordingWriter
-from taurl.rollout import EpisodeFailure, EpisodeSpec, RolloutConfig, run_episodes
+from taurl.record.writer import DEFAULT_COMMIT_WINDOW, RecordingWriteError, RecordingWriter
+from taurl.rollout import EpisodeSpec, RolloutConfig, RunControl, run_episodes
 
-EPISODE_ERRORS = (ModelCallError, ReplayMissError, InvalidTaskError)
+__all__ = ["RecordingWriteError", "RunExistsError", "RunSummary", "execute", "interruptible"]
+
+
+class RunExistsError(DataError):
+    """The recording already holds this run id and the run was not asked to resume."""
 
 
 @dataclass
 class RunSummary:
     run_id: str
-    results: list[EpisodeResult] = field(default_factory=list)
-    failures: list[EpisodeFailure] = field(default_factory=list)
-    resumed: int = 0
+    results: list[EpisodeResult] = field(default_factory=list)  # every episode that ended, recorded or not
+    resumed: int = 0  # finished episodes a resumed run kept
+    not_run: int = 0  # episodes never started: the run was stopped (signal, spent budget, failed recording)
+    interrupted: bool = False
+    budget_spent: str | None = None  # the budget message, when a spend limit stopped the run
+    unrecorded: int = 0  # episodes that ended but could not be written (the recording failed)
+
+    @property
+    def errors(self) -> list[EpisodeResult]:
+        return [r for r in self.results if r.terminated_by is TerminatedBy.ERROR]
 
 
 def select_specs(config: RunConfig) -> list[EpisodeSpec]:
@@ -39,20 +59,33 @@ def select_specs(config: RunConfig) -> list[EpisodeSpec]:
         by_id = {t.id: t for t in tasks}
         unknown = [t for t in config.task_ids if t not in by_id]
         if unknown:
-            raise DataError(
-                f"no task(s) {', '.join(unknown)} in {config.domain}/{config.split}; ids look like {tasks[0].id!r}"
-            )
+            hint = f"ids look like {tasks[0].id!r}" if tasks else "the split has no tasks"
+            raise DataError(f"no task(s) {', '.join(unknown)} in {config.domain}/{config.split}; {hint}")
         tasks = [by_id[t] for t in config.task_ids]
     return [EpisodeSpec(task, trial) for task in tasks for trial in range(config.trials)]
 
 
-def completed_episodes(recording: str | Path, run_id: str) -> set[tuple[str, str, int]]:
-    """(domain, task_id, trial) of the episodes a recording already holds for ``run_id``."""
+Attempts = dict[tuple[str, str, int], tuple[int, bool]]
+
+
+def recorded_attempts(recording: str | Path, run_id: str) -> tuple[bool, Attempts]:
+    """Whether the recording knows ``run_id`` (a run record or any episode), and for each of its
+    episodes, (domain, task_id, trial) -> (latest attempt, whether that attempt finished)."""
     location = resolve(recording)
     if location.is_local and not Path(location.root).exists():
-        return set()
-    _, rows = RecordingStore(recording).query("SELECT domain, task_id, trial FROM episodes WHERE run_id = ?", [run_id])
-    return {(d, t, int(n)) for d, t, n in rows}
+        return False, {}
+    store = RecordingStore(recording)
+    try:
+        unfinished = ", ".join(f"'{t}'" for t in (TerminatedBy.ERROR, TerminatedBy.INTERRUPTED, TerminatedBy.TRUNCATED))
+        _, rows = store.query(
+            f"SELECT domain, task_id, trial, attempt, terminated_by NOT IN ({unfinished}) FROM episodes WHERE run_id = ?",
+            [run_id],
+        )
+        _, runs = store.query("SELECT count(*) FROM runs WHERE run_id = ?", [run_id])
+    finally:
+        store.close()
+    attempts = {(d, t, int(n)): (int(a), bool(ok)) for d, t, n, a, ok in rows}
+    return bool(attempts) or runs[0][0] > 0, attempts
 
 
 def execute(
@@ -61,44 +94,145 @@ def execute(
     run_id: str | None = None,
     resume: bool = False,
     concurrency: int = 1,
-    on_episode: Callable[[EpisodeResult | EpisodeFailure], None] | None = None,
+    on_episode: Callable[[EpisodeResult], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    control: RunControl | None = None,
+    durable: bool = False,
+    commit_window: float = DEFAULT_COMMIT_WINDOW,
+    unlocked: bool = False,
 ) -> RunSummary:
     """Run the configured episodes; ``on_start`` hears how many will run (after resume skips),
-    ``on_episode`` each one as it finishes."""
+    ``on_episode`` each one once it is recorded; ``control`` stops or aborts the run from outside."""
     config.validate()
     run_id = run_id or config.default_run_id()
     specs = select_specs(config)
     summary = RunSummary(run_id)
-    if resume and recording is not None:
-        done = completed_episodes(recording, run_id)
-        remaining = [s for s in specs if (s.task.domain, s.task.id, s.trial) not in done]
-        summary.resumed = len(specs) - len(remaining)
-        specs = remaining
-    if on_start is not None:
-        on_start(len(specs))
-    writer = RecordingWriter(recording, group_commit=True) if recording is not None else None
-    if writer is not None:
+    control = control or RunControl()
+    lock = None
+    attempts: Attempts = {}
+    if recording is not None:
+        name = "run-" + hashlib.sha256(run_id.encode()).hexdigest()[:16]
+        lock = RecordingLock(resolve(recording), name, f"running {run_id}", unlocked).acquire()
+    try:
+        if recording is not None:
+            known, attempts = recorded_attempts(recording, run_id)
+            if known and not resume:
+                raise RunExistsError(
+                    f"{resolve(recording).display} already holds run {run_id!r}: add --resume to finish it (finished "
+                    "episodes are kept, errored and interrupted ones run again), or give this run another --run-id"
+                )
+            remaining = [s for s in specs if not attempts.get((s.task.domain, s.task.id, s.trial), (0, False))[1]]
+            summary.resumed = len(specs) - len(remaining)
+            specs = remaining
+        if on_start is not None:
+            on_start(len(specs))
+        _run(
+            config,
+            specs,
+            recording,
+            run_id,
+            attempts,
+            concurrency,
+            on_episode,
+            control,
+            summary,
+            durable,
+            commit_window,
+        )
+    finally:
+        if lock is not None:
+            lock.release()
+    return summary
+
+
+def _run(
+    config: RunConfig,
+    specs: list[EpisodeSpec],
+    recording: str | Path | None,
+    run_id: str,
+    attempts: Attempts,
+    concurrency: int,
+    on_episode: Callable[[EpisodeResult], None] | None,
+    control: RunControl,
+    summary: RunSummary,
+    durable: bool,
+    commit_window: float,
+) -> None:
+    reported = threading.Lock()
+    pending: dict[str, EpisodeResult] = {}  # episode id -> result, until its segment is in place
+
+    def recorded(rows: list[dict]) -> None:  # the writer's thread, once a batch is durable
+        with reported:
+            for row in rows:
+                result = pending.pop(row["episode_id"])
+                if on_episode is not None:
+                    on_episode(result)
+
+    writer = None
+    if recording is not None:
+        writer = RecordingWriter(
+            recording, durable=durable, group_commit=True, commit_window=commit_window, on_durable=recorded
+        )
         writer.write_run(run_id, config.to_record())
     rollout = RolloutConfig(dict(config.data_dirs), config.max_steps, config.reward)
     try:
-        for item in run_episodes(
+        for result in run_episodes(
             specs,
             lambda trial: build_agent(config, trial),
             lambda trial: build_user(config, trial),
             rollout,
             concurrency,
-            EPISODE_ERRORS,
+            control,
         ):
-            if isinstance(item, EpisodeFailure):
-                summary.failures.append(item)
-            else:
-                if writer is not None:
-                    writer.add(episode_row(item, run_id, config.agent, config.user))
-                summary.results.append(item)
-            if on_episode is not None:
-                on_episode(item)
+            summary.results.append(result)
+            if result.error and result.error.startswith(f"{BudgetExceededError.__name__}:"):
+                summary.budget_spent = summary.budget_spent or result.error.partition(": ")[2]
+                control.stop()  # nothing more can be spent: start no new episode
+            if writer is None:
+                if on_episode is not None:
+                    on_episode(result)
+                continue
+            previous = attempts.get((result.task.domain, result.task.id, result.trial), (0, False))[0]
+            row = episode_row(result, run_id, config.agent, config.user, attempt=previous + 1)
+            with reported:
+                pending[row["episode_id"]] = result
+            try:
+                writer.add(row)
+            except RecordingWriteError:
+                control.abort()  # nothing more can be recorded: stop spending
     finally:
+        stopped = control.stopping.is_set() and summary.budget_spent is None
+        summary.interrupted = stopped and (writer is None or writer.error is None)
+        summary.not_run = control.not_started
         if writer is not None:
-            writer.close()
-    return summary
+            try:
+                writer.close()
+            finally:
+                summary.unrecorded = len(pending)
+    if writer is not None and writer.error is not None:
+        raise writer.error
+
+
+@contextmanager
+def interruptible(control: RunControl, on_signal: Callable[[int], None] | None = None) -> Iterator[RunControl]:
+    """SIGINT/SIGTERM stop the run gracefully: the first stops starting episodes (running ones
+    finish), the second aborts the running ones. ``on_signal`` hears the count (1, 2, ...) so the
+    caller can say what happens. Main thread only."""
+    count = 0
+
+    def handle(signum: int, frame: object) -> None:
+        nonlocal count
+        count += 1
+        if count == 1:
+            control.stop()
+        else:
+            control.abort()
+        if on_signal is not None:
+            on_signal(count)
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield control
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -101,6 +101,7 @@ def s3_server(monkeypatch):
 
 def test_recording_to_an_object_store_and_querying_it(s3_server):
     from taurl.record.compact import compact
+    from taurl.record.lock import RecordingLockedError
     from taurl.record.writer import RecordingWriter
 
     with RecordingWriter(s3_server) as writer:
@@ -111,7 +112,9 @@ def test_recording_to_an_object_store_and_querying_it(s3_server):
     assert store.query("SELECT count(*), count(DISTINCT episode_id), min(reward) FROM episodes")[1] == [(5, 5, 1.0)]
     assert store.query("SELECT count(*) > 0 FROM messages")[1] == [(True,)]
     assert store.query("SELECT run_id FROM runs")[1] == [("s3-run",)]
-    result = compact(s3_server)
+    with pytest.raises(RecordingLockedError, match="object stores offer taurl no atomic lock.*--unlocked"):
+        compact(s3_server)
+    result = compact(s3_server, unlocked=True)
     assert (result.segments_before, result.episodes) == (5, 5)
     assert RecordingStore(s3_server).query("SELECT count(*) FROM episodes")[1] == [(5,)]
 

@@ -63,7 +63,7 @@ def recording(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("report")
     task_ids = [t.id for t in get_domain("retail").tasks("test")][:4]
     common = dict(domain="retail", split="test", task_ids=task_ids, trials=TRIALS, cache_dir=root / "cache")
-    assert not execute(RunConfig(**common), root / "rec", run_id="oracle").failures
+    assert not execute(RunConfig(**common), root / "rec", run_id="oracle").errors
     with SimServer() as server:
         live = RunConfig(
             **common,
@@ -72,7 +72,7 @@ def recording(tmp_path_factory) -> Path:
             user="llm",
             user_endpoint=Endpoint("sim-user", server.base_url),
         )
-        assert not execute(live, root / "rec", run_id="sim").failures
+        assert not execute(live, root / "rec", run_id="sim").errors
     return root / "rec"
 
 

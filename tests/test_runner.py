@@ -24,7 +24,7 @@ def test_run_records_every_episode_and_resume_skips_them(tmp_path):
     task_ids = [t.id for t in get_domain("retail").tasks("test")][:3]
     config = RunConfig(domain="retail", split="test", trials=2, task_ids=task_ids)
     first = execute(config, rec, concurrency=2)
-    assert len(first.results) == 6 and not first.failures
+    assert len(first.results) == 6 and not first.errors
     again = execute(config, rec, resume=True)
     assert again.resumed == 6 and again.results == []
     _, rows = RecordingStore(rec).query("SELECT count(*), count(DISTINCT episode_id), min(reward) FROM episodes")

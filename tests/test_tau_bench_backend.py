@@ -195,7 +195,7 @@ def test_oracle_and_silent_runs_record_replay_and_agree_with_the_package(shop, t
         for agent in ("oracle", "silent")
     ]
     results = [r for s in summaries for r in s.results]
-    assert not any(s.failures for s in summaries) and len(results) == 6
+    assert not any(s.errors for s in summaries) and len(results) == 6
     assert [r.reward for r in results] == [package_reward(SHOP, r.task, r.actions) for r in results]
     assert [r.reward for r in sorted_results(summaries[0].results)] == [1.0, 1.0, 1.0]
     assert [r.reward for r in sorted_results(summaries[1].results)] == [0.0, 0.0, 1.0]  # 2: nothing to do
@@ -232,7 +232,7 @@ def test_the_packages_llm_user_talks_through_the_chat_client_and_replays_offline
     with SimServer() as server:
         base_url = server.base_url
         recorded = execute(live_config(base_url, tmp_path, strategy), tmp_path / "rec", concurrency=3)
-    assert not recorded.failures and len(recorded.results) == 3
+    assert not recorded.errors and len(recorded.results) == 3
     for result in recorded.results:
         calls = [c for c in result.model_calls if c.namespace == "user"]
         assert len(calls) >= 2 and not any(c.cache_hit for c in calls)

@@ -100,7 +100,7 @@ def test_serve_sim_reads_the_tools_of_the_prompt():
 
 def test_text_agent_episodes_call_tools_written_as_text(tmp_path, sim):
     summary = execute(text_config(sim.base_url, tmp_path, "sim-agent-text"), tmp_path / "rec")
-    assert not summary.failures and len(summary.results) == 2
+    assert not summary.errors and len(summary.results) == 2
     tools = get_domain("retail").tools
     for result in summary.results:
         assert result.messages[0]["content"].startswith(get_domain("retail").policy.strip()[:40])
@@ -123,7 +123,7 @@ def test_text_agent_episodes_call_tools_written_as_text(tmp_path, sim):
 
 def test_a_malformed_call_gets_a_parse_error_and_the_episode_goes_on(tmp_path, sim):
     summary = execute(text_config(sim.base_url, tmp_path, "sim-agent-malformed", n=1), tmp_path / "rec")
-    assert not summary.failures
+    assert not summary.errors
     (result,) = summary.results
     first, *rest = result.trace
     assert first.action.is_parse_error and first.source == "parser" and first.error == "parse_error"
@@ -139,7 +139,7 @@ def test_a_malformed_call_gets_a_parse_error_and_the_episode_goes_on(tmp_path, s
 def test_text_episodes_replay_offline_identically(tmp_path, sim):
     recorded = execute(text_config(sim.base_url, tmp_path, "sim-agent-malformed"), None)
     replayed = execute(text_config(DEAD_URL, tmp_path, "sim-agent-malformed", mode=CacheMode.REPLAY), None)
-    assert not recorded.failures and not replayed.failures
+    assert not recorded.errors and not replayed.errors
     assert [(r.messages, r.reward) for r in replayed.results] == [(r.messages, r.reward) for r in recorded.results]
     assert all(c.cache_hit for r in replayed.results for c in r.model_calls)
 

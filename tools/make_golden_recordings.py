@@ -71,8 +71,8 @@ def main() -> int:
                     max_steps=scenario.max_steps,
                 )
                 summary = execute(config, staging, run_id=f"golden-{scenario.name}-{domain}")
-                if summary.failures:
-                    print(f"{scenario.name}/{domain} failed: {summary.failures[0].error}", file=sys.stderr)
+                if summary.errors:
+                    print(f"{scenario.name}/{domain} failed: {summary.errors[0].error}", file=sys.stderr)
                     return 1
                 print(
                     f"{scenario.name:14} {domain:10} {len(summary.results)} episode(s), rewards {[r.reward for r in summary.results]}"

@@ -131,14 +131,13 @@ def report_command(
 ) -> None:
     """A self-contained HTML report: outcomes and pass^k per run and domain, reward/turn/tool-call charts,
     failure causes, simulated-user cost and cache hits, and a comparison of two runs."""
-    from rich.markup import escape
 
     from taurl.report import ReportError, write_report
 
     try:
         write_report(recordings, out, compare)
     except (RecordingError, ReportError) as exc:
-        raise fail(escape(str(exc))) from exc
+        raise fail(str(exc)) from exc
     console.print(f"wrote {out}")
 
 
@@ -149,11 +148,10 @@ def show_command(
     full: Annotated[bool, typer.Option(help="Print system prompts and tool observations whole.")] = False,
 ) -> None:
     """One episode as a readable transcript: reward breakdown, task, gold actions, every message."""
-    from rich.markup import escape
 
     from taurl.show import EpisodeNotFoundError, show
 
     try:
         show(recording, episode_id, console, full)
     except (RecordingError, EpisodeNotFoundError) as exc:
-        raise fail(escape(str(exc))) from exc
+        raise fail(str(exc)) from exc

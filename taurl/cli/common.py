@@ -9,10 +9,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from taurl.domains import DOMAIN_NAMES, known_domain
+from taurl.terminal import printable
 
 console = Console()
 err = Console(stderr=True)
@@ -56,7 +58,8 @@ def progress_bar(quiet: bool = False) -> Progress:
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
+    """Print ``message`` (as text: brackets in paths or data are not markup) and the exit to raise."""
+    err.print(f"[bold red]error:[/] {escape(printable(message))}")
     return typer.Exit(code)
 
 

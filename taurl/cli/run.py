@@ -10,16 +10,20 @@ from typing import Annotated
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from taurl.cli.common import DataDirOption, console, err, fail, parse_data_dirs, progress_bar
 from taurl.config import DEFAULT_CACHE_DIR, ConfigError, Endpoint, RunConfig
-from taurl.core.types import EpisodeResult, RewardBasis
+from taurl.core.types import EpisodeResult, RewardBasis, TerminatedBy
 from taurl.domains import DOMAIN_NAMES, DataError, get_domain
 from taurl.llm.cache import CacheMode
 from taurl.llm.client import ClientLimits
+from taurl.record.schema import episode_id
 from taurl.record.store import RecordingError
+from taurl.record.writer import DEFAULT_COMMIT_WINDOW
 from taurl.rollout import pass_hat_k
+from taurl.terminal import printable
 
 app = typer.Typer()
 
@@ -89,7 +93,31 @@ def run_command(
     run_id: Annotated[
         str | None, typer.Option(help="Run id in the recording (default: derived from the settings).")
     ] = None,
-    resume: Annotated[bool, typer.Option(help="Skip episodes the recording already has for this run id.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Finish a run the recording already holds: keep its finished episodes, run the rest and re-run "
+            "errored and interrupted ones (as their next attempt)."
+        ),
+    ] = False,
+    durable: Annotated[
+        bool, typer.Option(help="fsync every segment, so recorded episodes survive a machine crash, not just a kill.")
+    ] = False,
+    commit_window: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Seconds a finished episode may wait to be written with others; a SIGKILL loses at most the "
+            "episodes finished this long (plus one segment write) before it.",
+        ),
+    ] = DEFAULT_COMMIT_WINDOW,
+    unlocked: Annotated[
+        bool,
+        typer.Option(
+            help="Object-store recordings only: run without the recording's run lock (object stores have none); "
+            "you make sure no other process runs this run id."
+        ),
+    ] = False,
     seed: Annotated[int | None, typer.Option(help="Seed sent with every model call.")] = 0,
     basis: Annotated[
         RewardBasis | None, typer.Option(help="Reward basis for every task (default: each task's own).")
@@ -109,11 +137,31 @@ def run_command(
     max_tokens_budget: Annotated[
         int | None, typer.Option(help="Stop calling a model once this many tokens are spent.")
     ] = None,
+    exclude_errors: Annotated[
+        bool,
+        typer.Option(
+            help="Leave episodes that errored or were interrupted out of the summary's rates (τ²'s convention); "
+            "by default they count as failures (τ-bench's)."
+        ),
+    ] = False,
     data_dir: DataDirOption = None,
-    output_format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format", help="table; json (one array at the end); jsonl (one line per episode as it is recorded)."
+        ),
+    ] = "table",
 ) -> None:
-    """Run episodes (optionally recording them) and print each episode's reward and a summary."""
-    from taurl.runner import execute
+    """Run episodes (optionally recording them) and print each episode's reward and a summary.
+
+    Ctrl-C (or SIGTERM) once: no new episode starts, running ones finish and are recorded, exit 130.
+    Twice: running episodes end at once, recorded as interrupted with what they did so far."""
+    from taurl.record.lock import RecordingLockedError
+    from taurl.rollout import RunControl
+    from taurl.runner import RecordingWriteError, execute, interruptible
+
+    if output_format not in ("table", "json", "jsonl"):
+        raise fail(f"unknown --format {output_format!r}: use table, json or jsonl")
 
     config = RunConfig(
         domain=domain,
@@ -134,54 +182,95 @@ def run_command(
         data_dirs={k: str(v) for k, v in parse_data_dirs(data_dir).items()},
         limits=ClientLimits(max_concurrent_calls, calls_per_minute, max_tokens_budget, max_cost_usd),
     )
+    control = RunControl()
+
+    def on_signal(count: int) -> None:
+        if count == 1:
+            err.print(
+                "[yellow]stopping:[/] no new episode starts; running ones finish and are recorded. "
+                "Ctrl-C again to end them now."
+            )
+        else:
+            err.print("[yellow]stopping now:[/] running episodes are recorded as interrupted.")
+
+    def on_episode(result: EpisodeResult) -> None:
+        progress.advance(bar)
+        if output_format == "jsonl":
+            print(json.dumps(episode_summary(result, run_id_of[0]), ensure_ascii=False), flush=True)
+
+    run_id_of = [run_id or config.default_run_id()]
     try:
         config.validate()
-        with progress_bar(output_format == "json") as progress:
+        with progress_bar(output_format != "table") as progress, interruptible(control, on_signal):
             bar = progress.add_task(f"{domain}/{split}", total=None)
             summary = execute(
                 config,
                 recording,
-                run_id,
+                run_id_of[0],
                 resume,
                 concurrency,
-                on_episode=lambda _: progress.advance(bar),
+                on_episode=on_episode,
                 on_start=lambda total: progress.update(bar, total=total),
+                control=control,
+                durable=durable,
+                commit_window=commit_window,
+                unlocked=unlocked,
             )
-    except (ConfigError, DataError, RecordingError, ValueError) as exc:
+    except RecordingWriteError as exc:
+        raise fail(f"{exc}. Episodes recorded before this are kept: free the space, then add --resume.", 1) from exc
+    except (ConfigError, DataError, RecordingError, RecordingLockedError, ValueError) as exc:
         raise fail(str(exc)) from exc
     results = sorted(summary.results, key=lambda r: (r.task.id, r.trial))
     if output_format == "json":
-        json.dump([episode_summary(r) for r in results], sys.stdout, indent=1)
+        json.dump([episode_summary(r, summary.run_id) for r in results], sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
-    else:
-        print_results(results, trials)
+    elif output_format == "table":
+        print_results(results, trials, exclude_errors)
         if summary.resumed:
-            console.print(f"resumed run {summary.run_id}: {summary.resumed} episode(s) already recorded were skipped")
+            console.print(
+                f"resumed run {summary.run_id}: {summary.resumed} finished episode(s) already recorded were kept"
+            )
         if recording:
             console.print(f"recorded {len(results)} episode(s) of run {summary.run_id} in {recording}")
-    for failure in summary.failures:
-        err.print(f"[red]episode {failure.spec.task.id} trial {failure.spec.trial} failed:[/] {failure.error}")
-    if summary.failures:
+    for result in summary.errors:
+        err.print(
+            f"[red]episode {result.task.domain}/{result.task.id} trial {result.trial} errored:[/] "
+            + escape(printable(result.error or ""))
+        )
+    if summary.budget_spent:
+        err.print(
+            f"[yellow]spend limit reached:[/] {escape(summary.budget_spent)}; {summary.not_run} episode(s) not run"
+        )
+    if summary.interrupted:
+        interrupted = sum(1 for r in summary.results if r.terminated_by is TerminatedBy.INTERRUPTED)
+        err.print(
+            f"[yellow]interrupted:[/] {len(summary.results) - interrupted} episode(s) ended, {interrupted} interrupted, "
+            f"{summary.not_run} not run" + (f"; continue with --resume --run-id {summary.run_id}" if recording else "")
+        )
+        raise typer.Exit(130)
+    if summary.errors or summary.budget_spent:
         raise typer.Exit(1)
 
 
-def episode_summary(result: EpisodeResult) -> dict:
+def episode_summary(result: EpisodeResult, run_id: str) -> dict:
     b = result.breakdown
     return {
+        "episode_id": episode_id(run_id, result.task.domain, result.task.id, result.trial),
         "domain": result.task.domain,
         "task_id": result.task.id,
         "trial": result.trial,
         "reward": result.reward,
-        "reward_basis": str(b.basis),
-        "db_match": b.db_match,
-        "outputs_missing": list(b.outputs_missing),
-        "actions_score": b.actions_score,
+        "reward_basis": None if b is None else str(b.basis),
+        "db_match": None if b is None else b.db_match,
+        "outputs_missing": None if b is None else list(b.outputs_missing),
+        "actions_score": None if b is None else b.actions_score,
         "terminated_by": str(result.terminated_by),
+        "error": result.error,
         "steps": result.steps,
     }
 
 
-def print_results(results: list[EpisodeResult], trials: int) -> None:
+def print_results(results: list[EpisodeResult], trials: int, exclude_errors: bool = False) -> None:
     # borderless, short headers, no trial column for a single trial: 80 columns show every field whole
     table = Table(
         box=box.SIMPLE_HEAD,
@@ -194,29 +283,36 @@ def print_results(results: list[EpisodeResult], trials: int) -> None:
         table.add_column(header, no_wrap=True)
     for r in results:
         b = r.breakdown
-        outputs = (
-            "-"
-            if not b.outputs_expected
-            else f"{len(b.outputs_expected) - len(b.outputs_missing)}/{len(b.outputs_expected)}"
-        )
         style = "green" if r.reward == 1 else ("yellow" if r.reward > 0 else "red")
-        cells = [
-            r.task.id,
-            *([str(r.trial)] if trials > 1 else []),
-            f"[{style}]{r.reward:.2f}[/]",
-            str(b.basis).replace("outputs", "out").replace("actions", "act"),
-        ]
-        cells += ["✓" if b.db_match else "✗", outputs, f"{b.actions_score:.2f}", str(r.terminated_by), str(r.steps)]
-        table.add_row(*cells)
+        cells = [escape(r.task.id), *([str(r.trial)] if trials > 1 else []), f"[{style}]{r.reward:.2f}[/]"]
+        if b is None:  # did not finish: no reward components
+            cells += ["-", "-", "-", "-", f"[red]{r.terminated_by}[/]"]
+        else:
+            outputs = (
+                "-"
+                if not b.outputs_expected
+                else f"{len(b.outputs_expected) - len(b.outputs_missing)}/{len(b.outputs_expected)}"
+            )
+            basis = str(b.basis).replace("outputs", "out").replace("actions", "act")
+            cells += [basis, "✓" if b.db_match else "✗", outputs, f"{b.actions_score:.2f}", str(r.terminated_by)]
+        table.add_row(*cells, str(r.steps))
     console.print(table)
+    counted = [r for r in results if r.terminated_by.finished] if exclude_errors else results
+    per_task_trials: dict[str, int] = defaultdict(int)
     successes: dict[str, int] = defaultdict(int)
-    for r in results:
+    for r in counted:
+        per_task_trials[r.task.id] += 1
         successes[r.task.id] += int(r.reward == 1.0)
-    mean = sum(r.reward for r in results) / len(results) if results else 0.0
-    summary = Table("episodes", "mean reward", *(f"pass^{k}" for k in range(1, trials + 1)), title="summary")
+    complete = [successes[t] for t, n in per_task_trials.items() if n == trials]  # pass^k needs every trial
+    mean = sum(r.reward for r in counted) / len(counted) if counted else float("nan")
+    title = "summary" + (" (errored and interrupted episodes left out)" if exclude_errors else "")
+    summary = Table(
+        "episodes", "did not finish", "mean reward", *(f"pass^{k}" for k in range(1, trials + 1)), title=title
+    )
     summary.add_row(
         str(len(results)),
+        str(sum(1 for r in results if not r.terminated_by.finished)),
         f"{mean:.3f}",
-        *(f"{pass_hat_k(list(successes.values()), trials, k):.3f}" for k in range(1, trials + 1)),
+        *(f"{pass_hat_k(complete, trials, k):.3f}" for k in range(1, trials + 1)),
     )
     console.print(summary)

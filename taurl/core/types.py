@@ -30,6 +30,18 @@ class TerminatedBy(StrEnum):
     TRANSFER = "transfer"
     MAX_STEPS = "max_steps"
     AGENT_ERROR = "agent_error"
+    # the episode did not finish: no reward was computed, it scores 0
+    ERROR = "error"  # an exception inside the episode (a model call that failed for good, a bug...)
+    INTERRUPTED = "interrupted"  # the run was stopped while the episode ran
+    TRUNCATED = "truncated"  # the trainer cut the trajectory (SkyRL's length limit)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the episode ran to an end the environment scored."""
+        return self not in UNFINISHED
+
+
+UNFINISHED = frozenset({TerminatedBy.ERROR, TerminatedBy.INTERRUPTED, TerminatedBy.TRUNCATED})
 
 
 @dataclass(frozen=True)
@@ -208,19 +220,23 @@ class Step:
 
 @dataclass
 class EpisodeResult:
-    """A finished episode: the conversation in OpenAI chat format, every step, the reward breakdown."""
+    """An episode as it ended: the conversation in OpenAI chat format, every step, every model call.
+
+    A finished episode carries its reward breakdown; one that did not finish (errored, interrupted,
+    truncated) has none, scores 0, and ``error`` says why when an exception ended it."""
 
     task: Task
     trial: int
     messages: list[dict[str, Any]]
     trace: list[Step]
-    breakdown: RewardBreakdown
+    breakdown: RewardBreakdown | None
     terminated_by: TerminatedBy
     model_calls: list[ModelCall] = field(default_factory=list)
+    error: str | None = None
 
     @property
     def reward(self) -> float:
-        return self.breakdown.reward
+        return self.breakdown.reward if self.breakdown is not None else 0.0
 
     @property
     def actions(self) -> list[Action]:

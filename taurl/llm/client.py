@@ -33,6 +33,7 @@ from taurl.core.types import ModelCall
 from taurl.llm.cache import CacheMode, ResponseCache
 from taurl.llm.ledger import SpendLedger, ledger_for
 from taurl.llm.request import ChatRequest
+from taurl.llm.url import redact_url
 
 # USD per million tokens (input, output). Unknown models cost 0 unless a dollar budget is set;
 # a model listed here is priced even if its name marks it free.
@@ -254,7 +255,7 @@ class ChatClient:
         limiter = _limiter(self.base_url or "openai", request.model, self.limits)
         ledger = ledger_for(self.limits.ledger)
         hold = reservation(request)
-        where = f"{request.model} at {self.base_url or 'api.openai.com'}"
+        where = f"{request.model} at {redact_url(self.base_url) or 'api.openai.com'}"
         delay = self.retry.initial_delay
         last_error: Exception | None = None
         for attempt in range(1, self.retry.attempts + 1):

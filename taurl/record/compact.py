@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -10,8 +11,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from taurl.record.lock import RecordingLock
 from taurl.record.store import KINDS, REPLACES_KEY, RecordingStore
-from taurl.record.writer import write_segment
+from taurl.record.writer import remove_abandoned_temp_files, write_segment
 
 
 @dataclass(frozen=True)
@@ -21,35 +23,43 @@ class CompactionResult:
     merged: str | None
 
 
-def compact(location: str | Path) -> CompactionResult:
-    """Merge the readable segments of each kind (episodes, runs, rescores) into one per kind. A merged
-    segment names the ones it replaces, so a reader that lists the directory mid-compaction never
-    counts an episode twice; the old files are deleted afterwards."""
+def compact(location: str | Path, unlocked: bool = False) -> CompactionResult:
+    """Merge the readable segments of each kind (episodes, runs, rescores) into one per kind.
+
+    Holds the recording's compaction lock (a second ``compact`` waits for the first, then finds
+    nothing left to merge: idempotent). A merged segment names every file it replaces, including
+    files an earlier, interrupted compaction had already replaced, so a reader that lists the
+    directory at any moment counts each episode once; the replaced files are deleted afterwards."""
     store = RecordingStore(location)
-    result = CompactionResult(0, 0, None)
-    for kind, (prefix, schema) in KINDS.items():
-        files = store.files(kind)
-        rows = sum(pq.read_metadata(path, filesystem=loc.fs).num_rows for loc, path in files)
-        merged_path = None
-        if len(files) > 1:
-            loc = store.locations[0]
-            merged = pa.concat_tables(
-                [pq.read_table(path, filesystem=loc.fs, schema=schema) for _, path in files]
-            ).combine_chunks()
-            names = [path.rsplit("/", 1)[-1] for _, path in files]
-            name = f"{prefix}compacted-{uuid.uuid4().hex[:12]}.parquet"
-            merged_path = write_segment(loc, name, merged, {REPLACES_KEY.decode(): json.dumps(names)})
-            for _, path in files:
-                loc.fs.delete_file(path)
-        if kind == "episodes":
-            result = CompactionResult(len(files), rows, merged_path)
+    loc = store.locations[0]
+    with RecordingLock(loc, "compact", "compacting", unlocked).acquire(wait=True):
+        store = RecordingStore(location)  # what is there now that the lock is ours
+        result = CompactionResult(0, 0, None)
+        for kind, (prefix, schema) in KINDS.items():
+            files = store.files(kind)
+            rows = sum(pq.read_metadata(path, filesystem=loc.fs).num_rows for loc, path in files)
+            leftovers = store.segments[0].replaced.get(kind, [])
+            merged_path = None
+            if len(files) > 1 or (files and leftovers):
+                merged = pa.concat_tables(
+                    [pq.read_table(path, filesystem=loc.fs, schema=schema) for _, path in files]
+                ).combine_chunks()
+                names = sorted({path.rsplit("/", 1)[-1] for _, path in files} | set(leftovers))
+                name = f"{prefix}compacted-{uuid.uuid4().hex[:12]}.parquet"
+                merged_path = write_segment(loc, name, merged, {REPLACES_KEY.decode(): json.dumps(names)})
+                for replaced in names:
+                    with contextlib.suppress(FileNotFoundError):
+                        loc.fs.delete_file(loc.path(replaced))
+            if kind == "episodes":
+                result = CompactionResult(len(files), rows, merged_path)
+        remove_abandoned_temp_files(loc)
     return result
 
 
 def export_duckdb(location: str | Path, database_file: Path) -> dict[str, int]:
     """One DuckDB database file with the store's tables, for users who want a single file."""
     store = RecordingStore(location)
-    con = store.connect()
+    con = store.views_connection()
     database_file = Path(database_file)
     if database_file.exists():
         database_file.unlink()
@@ -59,4 +69,5 @@ def export_duckdb(location: str | Path, database_file: Path) -> dict[str, int]:
         con.execute(f"CREATE TABLE export.{table} AS SELECT * FROM {table}")
         counts[table] = con.execute(f"SELECT count(*) FROM export.{table}").fetchone()[0]
     con.execute("DETACH export")
+    con.close()
     return counts

@@ -1,22 +1,28 @@
-"""The recording schema, version 1: one Parquet row per episode, its conversation nested in it.
+"""The recording schema, version 2: one Parquet row per episode attempt, its conversation nested in it.
 
 A segment file is a batch of whole episodes, so it becomes visible atomically (rename on a file
 system, one object on an object store) and an episode is never half-written. The store's views
 unnest the nested lists into ``messages``, ``steps`` (every action and what answered it),
 ``tool_calls`` (the steps that called a tool) and ``model_calls``.
+
+Version 2 added ``attempt`` (a resumed run re-runs an errored or interrupted episode as attempt 2,
+3, ...; the views show the latest) and ``error``, and the ``terminated_by`` values ``error``,
+``interrupted`` and ``truncated``. Version 1 segments read as attempt 1 with no error.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import pyarrow as pa
 
 from taurl.core.types import EpisodeResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+_SURROGATE = re.compile("[\ud800-\udfff]")
 EPISODE_PREFIX = "episodes-"
 RUN_PREFIX = "runs-"
 RESCORE_PREFIX = "rescores-"
@@ -67,6 +73,7 @@ SCALARS: list[tuple[str, pa.DataType]] = [
     ("task_id", pa.string()),
     ("split", pa.string()),
     ("trial", pa.int32()),
+    ("attempt", pa.int32()),
     ("agent", pa.string()),
     ("user_strategy", pa.string()),
     ("reward", pa.float64()),
@@ -78,6 +85,7 @@ SCALARS: list[tuple[str, pa.DataType]] = [
     ("trivially_passable", pa.bool_()),
     ("gold_changes_db", pa.bool_()),
     ("terminated_by", pa.string()),
+    ("error", pa.string()),
     ("turns", pa.int32()),
     ("steps", pa.int32()),
     ("n_tool_calls", pa.int32()),
@@ -125,9 +133,15 @@ def _json(value: Any) -> str | None:
 
 
 def episode_row(
-    result: EpisodeResult, run_id: str, agent: str, user_strategy: str, source_reward: float | None = None
+    result: EpisodeResult,
+    run_id: str,
+    agent: str,
+    user_strategy: str,
+    source_reward: float | None = None,
+    attempt: int = 1,
 ) -> dict[str, Any]:
-    """One episode as a row of :data:`EPISODE_SCHEMA` (plain Python values)."""
+    """One episode as a row of :data:`EPISODE_SCHEMA` (plain Python values). An unfinished episode
+    (no breakdown) has reward 0 and no reward components."""
     b = result.breakdown
     task = result.task
     user_cost = sum(c.cost_usd for c in result.model_calls if c.namespace.startswith("user"))
@@ -139,24 +153,26 @@ def episode_row(
         "task_id": task.id,
         "split": task.split,
         "trial": result.trial,
+        "attempt": attempt,
         "agent": agent,
         "user_strategy": user_strategy,
-        "reward": b.reward,
-        "reward_basis": str(b.basis),
-        "requested_basis": str(b.requested_basis),
-        "db_match": b.db_match,
-        "outputs_score": b.outputs_score,
-        "actions_score": b.actions_score,
-        "trivially_passable": b.trivially_passable,
-        "gold_changes_db": b.gold_changes_db,
+        "reward": result.reward,
+        "reward_basis": None if b is None else str(b.basis),
+        "requested_basis": None if b is None else str(b.requested_basis),
+        "db_match": None if b is None else b.db_match,
+        "outputs_score": None if b is None else b.outputs_score,
+        "actions_score": None if b is None else b.actions_score,
+        "trivially_passable": None if b is None else b.trivially_passable,
+        "gold_changes_db": None if b is None else b.gold_changes_db,
         "terminated_by": str(result.terminated_by),
+        "error": result.error,
         "turns": sum(1 for m in result.messages if m["role"] == "assistant"),
         "steps": result.steps,
         "n_tool_calls": sum(1 for s in result.trace if not s.action.is_respond and not s.action.is_parse_error),
         "user_cost_usd": user_cost,
         "agent_cost_usd": sum(c.cost_usd for c in result.model_calls) - user_cost,
         "source_reward": source_reward,
-        "breakdown_json": _json(b.to_dict()),
+        "breakdown_json": None if b is None else _json(b.to_dict()),
         "task_json": _json(task.to_dict()),
         "messages": [
             {
@@ -203,5 +219,22 @@ def episode_row(
 
 def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
     """Episode rows to one Arrow table in a single columnar conversion (measured several times faster
-    than assembling the nested columns in Python, and far faster than row-at-a-time inserts)."""
-    return pa.Table.from_pylist(rows, schema=EPISODE_SCHEMA)
+    than assembling the nested columns in Python, and far faster than row-at-a-time inserts).
+
+    Text that is not valid Unicode (a model reply with a lone surrogate, say) cannot be stored as
+    UTF-8: such rows are stored with each bad code point replaced by U+FFFD rather than lost."""
+    try:
+        return pa.Table.from_pylist(rows, schema=EPISODE_SCHEMA)
+    except UnicodeEncodeError:
+        return pa.Table.from_pylist([valid_unicode(row) for row in rows], schema=EPISODE_SCHEMA)
+
+
+def valid_unicode(value: Any) -> Any:
+    """``value`` with every string made encodable as UTF-8 (lone surrogates become U+FFFD)."""
+    if isinstance(value, str):
+        return value if value.isascii() else _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {k: valid_unicode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [valid_unicode(v) for v in value]
+    return value

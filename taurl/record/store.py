@@ -1,19 +1,25 @@
-"""The store: DuckDB views over a recording's segments.
+"""The store: read-only DuckDB views over a recording's segments.
 
-Views: ``episodes`` (one row per episode), ``messages``, ``steps``, ``tool_calls`` (steps that called
-a tool), ``model_calls`` (unnested from the episode rows), ``runs`` and ``rescores``. A segment whose footer cannot be read (a file cut
-short by a crash, say) is named in a warning and skipped, never read in part; segments that a
-compacted segment replaces are skipped too.
+Views: ``episodes`` (one row per episode: the latest attempt of each (run, domain, task, trial)),
+``attempts`` (every attempt, for the history of resumed episodes), ``messages``, ``steps``,
+``tool_calls`` (steps that called a tool), ``model_calls`` (unnested from the latest attempts),
+``runs`` and ``rescores``. A segment that cannot be read (a footer cut short by a crash, corrupt
+pages) is named in a warning and skipped, never read in part; segments that a compacted segment
+replaces are skipped too.
+
+Queries can read the recording and nothing else: one SELECT (or EXPLAIN) statement at a time, no
+file writes, no reads outside the recording's segment files, no ATTACH/INSTALL/LOAD, and the
+connection's configuration locked.
 """
 
 from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -39,6 +45,7 @@ KINDS = {
     "rescores": (RESCORE_PREFIX, RESCORE_SCHEMA),
 }
 ID_COLUMNS = "episode_id, run_id, domain, task_id, trial"
+T = TypeVar("T")
 
 
 class RecordingError(ValueError):
@@ -54,6 +61,7 @@ class Segments:
     location: Location
     files: dict[str, list[str]] = field(default_factory=dict)  # kind -> readable file paths
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    replaced: dict[str, list[str]] = field(default_factory=dict)  # kind -> names of files a compacted one replaces
 
 
 def scan(location: Location) -> Segments:
@@ -84,6 +92,7 @@ def scan(location: Location) -> Segments:
         found[kind].append(path)
     for kind, paths in found.items():
         result.files[kind] = [p for p in paths if p.rsplit("/", 1)[-1] not in replaced]
+        result.replaced[kind] = sorted(p.rsplit("/", 1)[-1] for p in paths if p.rsplit("/", 1)[-1] in replaced)
     return result
 
 
@@ -112,12 +121,22 @@ class RecordingStore:
         self.locations = [resolve(loc) for loc in locations]
         for loc in self.locations:
             if loc.is_local and not Path(loc.root).is_dir():
+                if Path(loc.root).exists():
+                    raise RecordingError(f"{loc.display} is a file, not a recording: a recording is a directory")
                 raise RecordingError(f"no recording at {loc.display}: the directory does not exist")
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._unreadable: dict[str, str] = {}  # path -> reason, found while querying
+        self._scan()
+
+    def _scan(self) -> None:
         self.segments = [scan(loc) for loc in self.locations]
         for seg in self.segments:
+            for kind, paths in seg.files.items():
+                bad = [p for p in paths if p in self._unreadable]
+                seg.files[kind] = [p for p in paths if p not in self._unreadable]
+                seg.skipped.extend((p, self._unreadable[p]) for p in bad)
             for path, reason in seg.skipped:
-                warnings.warn(f"skipping segment {path}: {reason}", SkippedSegmentWarning, stacklevel=2)
-        self._con: duckdb.DuckDBPyConnection | None = None
+                warnings.warn(f"skipping segment {path}: {reason}", SkippedSegmentWarning, stacklevel=3)
 
     @property
     def skipped(self) -> list[tuple[str, str]]:
@@ -127,29 +146,51 @@ class RecordingStore:
         return [(seg.location, path) for seg in self.segments for path in seg.files[kind]]
 
     def connect(self) -> duckdb.DuckDBPyConnection:
+        """The store's read-only connection (made once)."""
         if self._con is None:
-            con = duckdb.connect()
-            for kind, (_, schema) in KINDS.items():
-                self._register_raw(con, f"{kind}_raw", kind, schema)
-            scalars = ", ".join(name for name, _ in SCALARS)
-            con.execute(f"CREATE VIEW episodes AS SELECT {scalars} FROM episodes_raw")
-            for column, view in NESTED_VIEWS.items():
-                con.execute(
-                    f"CREATE VIEW {view} AS SELECT {ID_COLUMNS}, UNNEST({column}, recursive := true) FROM episodes_raw"
-                )
-            con.execute(
-                "CREATE VIEW tool_calls AS SELECT * FROM steps WHERE name NOT IN ('respond', '__parse_error__')"
-            )
-            con.execute("CREATE VIEW runs AS SELECT * FROM runs_raw")
-            con.execute("CREATE VIEW rescores AS SELECT * FROM rescores_raw")
+            con = self.views_connection()
+            self._lock_down(con)
             self._con = con
         return self._con
+
+    def views_connection(self) -> duckdb.DuckDBPyConnection:
+        """A new connection with the views and nothing locked: only for taurl's own exports."""
+        con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+        for kind, (_, schema) in KINDS.items():
+            self._register_raw(con, f"{kind}_raw", kind, schema)
+        scalars = ", ".join(name for name, _ in SCALARS)
+        con.execute("CREATE VIEW attempts_raw AS SELECT * REPLACE (coalesce(attempt, 1) AS attempt) FROM episodes_raw")
+        # the latest attempt of each episode; ties (copies of one attempt) broken by content, deterministically
+        con.execute(
+            "CREATE VIEW episodes_full AS SELECT * FROM attempts_raw QUALIFY row_number() OVER "
+            "(PARTITION BY run_id, domain, task_id, trial ORDER BY attempt DESC, breakdown_json, episode_id) = 1"
+        )
+        con.execute(f"CREATE VIEW episodes AS SELECT {scalars} FROM episodes_full")
+        con.execute(f"CREATE VIEW attempts AS SELECT {scalars} FROM attempts_raw")
+        for column, view in NESTED_VIEWS.items():
+            con.execute(
+                f"CREATE VIEW {view} AS SELECT {ID_COLUMNS}, UNNEST({column}, recursive := true) FROM episodes_full"
+            )
+        con.execute("CREATE VIEW tool_calls AS SELECT * FROM steps WHERE name NOT IN ('respond', '__parse_error__')")
+        con.execute("CREATE VIEW runs AS SELECT * FROM runs_raw")
+        con.execute("CREATE VIEW rescores AS SELECT * FROM rescores_raw")
+        return con
+
+    def _lock_down(self, con: duckdb.DuckDBPyConnection) -> None:
+        """From here on the connection reads the recording's segment files and nothing else. The views
+        read their files at query time, so those files (and only those) stay allowed."""
+        local = [path for kind in KINDS for loc, path in self.files(kind) if loc.is_local]
+        con.execute("SET allowed_paths = ?", [local])
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
 
     def _register_raw(self, con: duckdb.DuckDBPyConnection, view: str, kind: str, schema: pa.Schema) -> None:
         files = self.files(kind)
         local = [path for loc, path in files if loc.is_local]
         remote = [(loc, path) for loc, path in files if not loc.is_local]
-        parts = []
+        # typed and empty, in SQL: every column exists even when no segment has it (an older schema)
+        columns = ", ".join(f"NULL::{duckdb_type(f.type)} AS {f.name}" for f in schema)
+        parts = [f"SELECT {columns} WHERE FALSE"]
         if local:
             listing = ", ".join("'" + p.replace("'", "''") + "'" for p in local)
             parts.append(f"SELECT * FROM read_parquet([{listing}], union_by_name = true)")
@@ -159,31 +200,89 @@ class RecordingStore:
             dataset = pads.dataset([path], filesystem=loc.fs, format="parquet", schema=schema)
             con.register(f"_{view}_remote_{index}", dataset)
             parts.append(f"SELECT * FROM _{view}_remote_{index}")
-        if not parts:  # typed and empty, in SQL: registering an Arrow table would import pandas (~0.3 s)
-            columns = ", ".join(f"NULL::{duckdb_type(f.type)} AS {f.name}" for f in schema)
-            parts.append(f"SELECT {columns} WHERE FALSE")
         con.execute(f"CREATE VIEW {view} AS " + " UNION ALL BY NAME ".join(parts))
 
+    def _reading(self, run: Callable[[duckdb.DuckDBPyConnection], T], what: str) -> T:
+        """Run a read; if a segment turns out unreadable (corrupt pages behind a valid footer) or gone
+        (compacted meanwhile), name it, leave it out and try again."""
+        for _ in range(3):
+            try:
+                return run(self.connect())
+            except (duckdb.IOException, duckdb.InvalidInputException, duckdb.InternalException) as exc:
+                if not self._recover(exc):
+                    raise RecordingError(f"{what} failed: {exc}") from exc
+            except duckdb.Error as exc:
+                raise RecordingError(f"{what} failed: {exc}") from exc
+        raise RecordingError(f"{what} failed: the recording kept changing while it was read; try again")
+
+    def _recover(self, exc: BaseException) -> bool:
+        """After a read error: rescan (segments may have been compacted away) and check every segment's
+        pages; True when something changed, so the read is worth trying again."""
+        before = {p for kind in KINDS for _, p in self.files(kind)}
+        for loc, path in [(loc, p) for kind in KINDS for loc, p in self.files(kind)]:
+            try:
+                pq.read_table(path, filesystem=loc.fs)
+            except FileNotFoundError:
+                continue
+            except Exception as problem:  # pyarrow names what is wrong with the file
+                self._unreadable[path] = f"unreadable Parquet data ({problem})"
+        self.close()
+        self._scan()
+        after = {p for kind in KINDS for _, p in self.files(kind)}
+        return after != before
+
     def query(self, sql: str, params: list[Any] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
-        try:
-            cursor = self.connect().execute(sql, params or [])
-        except duckdb.Error as exc:
-            raise RecordingError(f"query failed: {exc}") from exc
-        columns = [d[0] for d in cursor.description] if cursor.description else []
-        return columns, cursor.fetchall()
+        """One read-only statement; anything else is refused with :class:`QueryRefusedError`."""
+        check_read_only(sql)
+
+        def run(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[tuple[Any, ...]]]:
+            cursor = con.execute(sql, params or [])
+            columns = [d[0] for d in cursor.description] if cursor.description else []
+            return columns, cursor.fetchall()
+
+        return self._reading(run, "query")
 
     def arrow(self, sql: str) -> pa.Table:
-        return self.connect().sql(sql).to_arrow_table()
+        check_read_only(sql)
+        return self._reading(lambda con: con.sql(sql).to_arrow_table(), "query")
 
     def episode_rows(self, where: str = "TRUE") -> list[dict[str, Any]]:
-        """Whole episode rows (nested lists included) as Python dicts."""
-        sql = f"SELECT * FROM episodes_raw WHERE {where} ORDER BY domain, task_id, trial, run_id"
-        try:
-            return self.connect().sql(sql).to_arrow_table().to_pylist()
-        except duckdb.Error as exc:
-            raise RecordingError(f"cannot read episodes ({where}): {exc}") from exc
+        """Whole episode rows (nested lists included, latest attempts) as Python dicts; ``where`` is
+        an SQL expression over the ``episodes`` columns."""
+        sql = f"SELECT * FROM episodes_full WHERE ({where}\n) ORDER BY domain, task_id, trial, run_id"
+        check_read_only(sql, what=f"--where {where!r}")
+        return self._reading(lambda con: con.sql(sql).to_arrow_table().to_pylist(), f"reading episodes ({where})")
 
     def close(self) -> None:
         if self._con is not None:
             self._con.close()
             self._con = None
+
+
+class QueryRefusedError(RecordingError):
+    """A statement that would do more than read the recording."""
+
+
+READ_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+
+
+def check_read_only(sql: str, what: str = "the query") -> None:
+    """Refuse anything but one SELECT or EXPLAIN statement, before DuckDB runs any of it."""
+    try:
+        sql.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise QueryRefusedError(f"{what} is not valid Unicode text ({exc.reason} at character {exc.start})") from exc
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryRefusedError(f"{what} is not valid SQL: {exc}") from exc
+    if len(statements) != 1:
+        raise QueryRefusedError(
+            f"{what} holds {len(statements)} statements: taurl runs one read-only statement (SELECT) at a time"
+        )
+    kind = statements[0].type
+    if kind not in READ_STATEMENTS:
+        raise QueryRefusedError(
+            f"{what} is a {kind.name} statement: recordings are read-only here; use SELECT "
+            "(to export results, use --format csv or json and redirect the output)"
+        )

@@ -2,8 +2,15 @@
 
 Writers never coordinate: each names its segments ``episodes-<host>-<pid>-<random>-<seq>.parquet``.
 A local segment is written under a temporary name and renamed into place; on an object store the
-object appears whole when its upload completes. A killed writer loses at most its unflushed buffer
-(``flush_every`` episodes, 1 by default) and never leaves a segment that readers would take.
+object appears whole when its upload completes. Readers never take a temporary file; a writer that
+dies leaves at most one, which the next writer to open the recording removes.
+
+Durability: with group commit (what ``taurl run`` uses), an added episode waits at most the commit
+window (:data:`DEFAULT_COMMIT_WINDOW`, ``--commit-window``) for its batch to start, then one segment
+write (a few ms): a SIGKILL loses at most the episodes finished in that span, and ``on_durable``
+hears of each episode only once it is in a renamed segment. A rename survives the process's death;
+``durable=True`` (``--durable``) also fsyncs each segment and its directory, so it survives the
+machine's.
 """
 
 from __future__ import annotations
@@ -12,7 +19,10 @@ import io
 import os
 import socket
 import threading
+import time
 import uuid
+import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +42,22 @@ from taurl.record.schema import (
     rows_to_table,
 )
 
+DEFAULT_COMMIT_WINDOW = 0.05  # seconds an episode may wait for its batch: bigger batches, fewer files
+STALE_TEMP_SECONDS = 3600.0  # a temp file of another host is taken as abandoned after this long
+
+
+class RecordingWriteError(RuntimeError):
+    """The recording could not be written (disk full, permissions, object store): names it and the cause."""
+
 
 def write_segment(
     location: Location, name: str, table: pa.Table, metadata: dict[str, str] | None = None, durable: bool = False
 ) -> str:
     """Write one immutable segment so that it becomes visible whole, or not at all.
 
-    The rename makes it survive the writer's death; ``durable`` also fsyncs it so it survives the
-    machine's (about 10 ms per segment on this disk)."""
+    The rename makes it survive the writer's death; ``durable`` also fsyncs the file and its
+    directory so it survives the machine's (about 10 ms per segment on this disk). A failed write
+    leaves no temporary file behind."""
     if metadata:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
     buffer = io.BytesIO()
@@ -49,60 +67,162 @@ def write_segment(
     if location.is_local:
         Path(location.root).mkdir(parents=True, exist_ok=True)
         temp = location.path(f"{TEMP_PREFIX}{name}")
-        with open(temp, "wb") as handle:
-            handle.write(data)
-            if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(temp, final)
+        try:
+            with open(temp, "wb") as handle:
+                handle.write(data)
+                if durable:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            os.replace(temp, final)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        if durable:
+            directory = os.open(location.root, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
     else:
         with location.fs.open_output_stream(final) as stream:  # one object, visible when closed
             stream.write(data)
     return final
 
 
+def remove_abandoned_temp_files(location: Location) -> list[str]:
+    """Delete temporary segment files whose writer is gone: on this host, its process no longer
+    exists; from another host, older than :data:`STALE_TEMP_SECONDS`. Returns what was removed."""
+    if not location.is_local:
+        return []  # an object appears whole or not at all: no temporary objects
+    removed = []
+    host = socket.gethostname()
+    for name in location.list_files():
+        if not name.startswith(TEMP_PREFIX):
+            continue
+        path = Path(location.path(name))
+        pid = _writer_pid(name, host)
+        if pid is not None:
+            abandoned = not _process_exists(pid)
+        else:
+            try:
+                abandoned = time.time() - path.stat().st_mtime > STALE_TEMP_SECONDS
+            except FileNotFoundError:
+                continue
+        if abandoned:
+            path.unlink(missing_ok=True)
+            removed.append(str(path))
+    return removed
+
+
+def _writer_pid(temp_name: str, host: str) -> int | None:
+    """The pid in a temp name written by a writer of ``host`` (``...-<host>-<pid>-<random>...``), else None."""
+    at = temp_name.rfind(f"-{host}-")
+    if at < 0:
+        return None
+    pid = temp_name[at + len(host) + 2 :].split("-", 1)[0]
+    return int(pid) if pid.isdigit() else None
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_WRITERS: weakref.WeakSet[RecordingWriter] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for writer in list(_WRITERS):
+        writer._forget_parent()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class RecordingWriter:
     """Buffers episode rows and writes them as segments.
 
     Synchronous (default): the caller's ``add`` writes a segment every ``flush_every`` rows.
-    ``group_commit=True``: a background thread writes whatever has been added since its last write
-    as one segment, so the episode loop never waits on Parquet and batches grow with the load; an
-    episode is on disk a few milliseconds after ``add`` returns, and ``flush``/``close`` wait for it.
+    ``group_commit=True``: a background thread writes whatever has been added (waiting up to
+    ``commit_window`` seconds to gather a batch) as one segment, so the episode loop never waits on
+    Parquet and batches grow with the load; ``on_durable`` is called (from that thread) with each
+    batch's rows once their segment is in place; ``flush``/``close`` wait for everything added.
+
+    A failed write (disk full, permissions, object store) is kept: every later ``add``, ``flush``
+    and ``close`` raises :class:`RecordingWriteError` naming the recording and the cause, and
+    nothing more is written.
     """
 
-    def __init__(self, location: str | Path, flush_every: int = 1, durable: bool = False, group_commit: bool = False):
+    def __init__(
+        self,
+        location: str | Path,
+        flush_every: int = 1,
+        durable: bool = False,
+        group_commit: bool = False,
+        commit_window: float = DEFAULT_COMMIT_WINDOW,
+        on_durable: Callable[[list[dict[str, Any]]], None] | None = None,
+    ):
         self.location = resolve(location)
         self.flush_every = max(1, flush_every)
         self.durable = durable
         self.group_commit = group_commit
+        self.commit_window = max(0.0, commit_window)
+        self.on_durable = on_durable
+        self._error: RecordingWriteError | None = None
+        self.episodes_written = 0
+        self._pid = -1
+        self._forget_parent()
+        _WRITERS.add(self)
+
+    def _forget_parent(self) -> None:
+        """Fresh state for this process. Runs in a forked child before anything else: the parent's
+        lock may have been held by one of its threads, which do not exist here, and what the parent
+        buffered is the parent's to write."""
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
-        self._pid = -1
         self._buffer: list[dict[str, Any]] = []
         self._seq = 0
-        self._writer_id = ""
         self._writing = False
         self._closed = False
-        self._error: BaseException | None = None
+        self._urgent = False  # a flush is waiting: write without waiting out the commit window
         self._thread: threading.Thread | None = None
-        self.episodes_written = 0
+        self._writer_id = ""
+        self._pid = -1
 
     def _ensure_process(self) -> None:
-        """A writer inherited through fork() starts afresh: the parent owns what it had buffered."""
         if self._pid != os.getpid():
             self._pid = os.getpid()
-            self._buffer = []
-            self._seq = 0
-            self._writing = False
-            self._thread = None
             self._writer_id = f"{socket.gethostname()}-{self._pid}-{uuid.uuid4().hex[:8]}"
+            remove_abandoned_temp_files(self.location)
         if self.group_commit and self._thread is None:
             self._thread = threading.Thread(target=self._commit_loop, name="taurl-recorder", daemon=True)
             self._thread.start()
 
+    @property
+    def error(self) -> RecordingWriteError | None:
+        """The write failure, once one happened."""
+        return self._error
+
     def _raise_pending(self) -> None:
         if self._error is not None:
-            raise RuntimeError(f"recording to {self.location.display} failed: {self._error}") from self._error
+            raise self._error
+
+    def _failed(self, exc: BaseException) -> RecordingWriteError:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        error = RecordingWriteError(f"cannot write to the recording {self.location.display}: {reason}")
+        error.__cause__ = exc
+        return error
+
+    def _write_now(self, name: str, table: pa.Table) -> None:
+        try:
+            write_segment(self.location, name, table, durable=self.durable)
+        except Exception as exc:
+            raise self._failed(exc) from exc
 
     def write_run(self, run_id: str, config: dict[str, Any]) -> None:
         from taurl import __version__
@@ -115,14 +235,16 @@ class RecordingWriter:
         }
         with self._lock:
             self._ensure_process()
+            self._raise_pending()
             name = f"{RUN_PREFIX}{run_id}-{self._writer_id}.parquet"
-        write_segment(self.location, name, pa.Table.from_pylist([row], schema=RUN_SCHEMA))
+        self._write_now(name, pa.Table.from_pylist([row], schema=RUN_SCHEMA))
 
     def write_rescores(self, rows: list[dict[str, Any]], rescore_id: str) -> None:
         with self._lock:
             self._ensure_process()
+            self._raise_pending()
             name = f"{RESCORE_PREFIX}{rescore_id}-{self._writer_id}.parquet"
-        write_segment(self.location, name, pa.Table.from_pylist(rows, schema=RESCORE_SCHEMA))
+        self._write_now(name, pa.Table.from_pylist(rows, schema=RESCORE_SCHEMA))
 
     def add(self, row: dict[str, Any]) -> None:
         with self._lock:
@@ -131,8 +253,11 @@ class RecordingWriter:
             self._buffer.append(row)
             if self.group_commit:
                 self._changed.notify_all()
-            elif len(self._buffer) >= self.flush_every:
-                self._write(self._take())
+                return
+            if len(self._buffer) < self.flush_every:
+                return
+            batch = self._take()
+        self._write(batch)
 
     def _take(self) -> tuple[list[dict[str, Any]], str]:
         """Claim the buffered rows and the next segment name (lock held)."""
@@ -143,8 +268,14 @@ class RecordingWriter:
 
     def _write(self, batch: tuple[list[dict[str, Any]], str]) -> None:
         rows, name = batch
-        write_segment(self.location, name, rows_to_table(rows), durable=self.durable)
+        try:
+            write_segment(self.location, name, rows_to_table(rows), durable=self.durable)
+        except Exception as exc:
+            self._error = self._failed(exc)
+            raise self._error from exc
         self.episodes_written += len(rows)
+        if self.on_durable is not None:
+            self.on_durable(rows)
 
     def _commit_loop(self) -> None:
         while True:
@@ -153,15 +284,25 @@ class RecordingWriter:
                     self._changed.wait()
                 if not self._buffer:
                     return
+                if self.commit_window and not self._closed:
+                    deadline = time.monotonic() + self.commit_window
+                    while not (self._closed or self._urgent) and (left := deadline - time.monotonic()) > 0:
+                        self._changed.wait(left)
+                self._urgent = False
                 batch = self._take()
                 self._writing = True
             try:
                 self._write(batch)
-            except BaseException as exc:  # surfaced to the caller on its next add/flush
-                self._error = exc
+            except RecordingWriteError:
+                pass  # kept in self._error, raised to the caller on its next add/flush/close
             with self._lock:
                 self._writing = False
+                if self._error is not None:
+                    self._closed = True
+                    self._buffer = []
                 self._changed.notify_all()
+                if self._error is not None:
+                    return
 
     def flush(self) -> None:
         """Return once every row added so far is in a segment."""
@@ -169,19 +310,28 @@ class RecordingWriter:
             self._ensure_process()
             if self.group_commit:
                 while (self._buffer or self._writing) and self._error is None:
+                    self._urgent = True
+                    self._changed.notify_all()
                     self._changed.wait()
-            elif self._buffer:
-                self._write(self._take())
+                self._raise_pending()
+                return
             self._raise_pending()
+            if not self._buffer:
+                return
+            batch = self._take()
+        self._write(batch)
 
     def close(self) -> None:
-        self.flush()
-        with self._lock:
-            self._closed = True
-            self._changed.notify_all()
-            thread = self._thread if self._pid == os.getpid() else None
-        if thread is not None:
-            thread.join()
+        """Write what is buffered and stop the commit thread; raises if any write failed."""
+        try:
+            self.flush()
+        finally:
+            with self._lock:
+                self._closed = True
+                self._changed.notify_all()
+                thread = self._thread if self._pid == os.getpid() else None
+            if thread is not None:
+                thread.join()
 
     def __enter__(self) -> RecordingWriter:
         return self

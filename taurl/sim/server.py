@@ -12,6 +12,8 @@ Faults form a FIFO queue; every chat-completion request takes the next one (or n
 - ``timeout``: wait ``timeout_delay`` seconds (less if the client hangs up), then answer normally;
 - ``malformed``: status 200 with a body (or, streaming, an event) that is not JSON;
 - ``truncated``: drop the connection half-way through the body, or after some stream chunks;
+- ``surrogate``: a valid answer whose text ends in a lone UTF-16 surrogate (``\\ud800``), which JSON
+  allows and Python decodes but UTF-8 cannot hold: a reply that breaks careless code downstream;
 - ``ok``: no fault (a placeholder, to fault a later request).
 """
 
@@ -37,7 +39,7 @@ from starlette.types import Receive, Scope, Send
 
 from taurl.sim.models import MODELS, Reply, canonical_json
 
-FAULTS = ("ok", "429", "500", "503", "timeout", "malformed", "truncated")
+FAULTS = ("ok", "429", "500", "503", "timeout", "malformed", "truncated", "surrogate")
 CREATED = 1_700_000_000  # fixed "creation time": responses must not depend on the clock
 LOOPBACK = "127.0.0.1"
 _CHUNK_CHARS = 16
@@ -221,7 +223,11 @@ def render(completion: Completion, stream: bool, fault: str) -> Response:
         if fault == "truncated":
             return BodyResponse(events[: max(1, len(events) // 2)], "text/event-stream", cut=True)
         return BodyResponse([*events, _sse("[DONE]")], "text/event-stream")
-    body = json.dumps(completion.body()).encode()
+    payload = completion.body()
+    if fault == "surrogate":
+        message = payload["choices"][0]["message"]
+        message["content"] = (message.get("content") or "") + "\ud800"
+    body = json.dumps(payload).encode()
     if fault == "malformed":
         return BodyResponse([b"<html>upstream returned garbage</html>"], "application/json")
     if fault == "truncated":
