@@ -83,7 +83,7 @@ def _id_known(value: Any, db: Database | None, declared: str) -> bool:
 
 
 def derive_aliases(
-    tasks: Sequence[Task], tools_by_domain: Mapping[str, ToolRegistry], dbs: Mapping[str, Database]
+    tasks: Sequence[Task], registries: Sequence[ToolRegistry | str], dbs: Mapping[str, Database]
 ) -> AliasTable:
     """Candidates come from calls with exactly one undeclared argument and exactly one missing
     required one. A candidate is applied only when it is unambiguous: the (tool, invented name) pair
@@ -93,14 +93,15 @@ def derive_aliases(
     ``thought``, calculate's ``expression``, transfer's ``summary``)."""
     votes: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
     id_ok: dict[tuple[str, str, str, str], list[bool]] = defaultdict(list)
-    for task in tasks:
-        tools = tools_by_domain.get(task.domain)
-        if tools is None:
+    arity: dict[tuple[str, str], int] = {}  # (domain, tool) -> how many arguments it declares
+    for task, tools in zip(tasks, registries, strict=True):
+        if isinstance(tools, str):
             continue
         for action in task.actions:
             if action.name not in tools:
                 continue
             params = tools[action.name].parameters
+            arity[(task.domain, action.name)] = len(params["properties"])
             extra = sorted(set(action.kwargs) - set(params["properties"]))
             missing = [p for p in params["required"] if p not in action.kwargs]
             if len(extra) == 1 and len(missing) == 1:
@@ -114,7 +115,7 @@ def derive_aliases(
         if len(targets) > 1:
             table.rejected.append({**candidate, "why": "ambiguous: points at several declared arguments"})
             continue
-        single = len(tools_by_domain[domain][tool].parameters["properties"]) == 1
+        single = arity[(domain, tool)] == 1
         checks = id_ok[(domain, tool, invented, declared)]
         if _is_identifier(declared):
             if not all(checks):
@@ -140,6 +141,24 @@ def normalize(task: Task, table: AliasTable) -> Task:
     return dataclasses.replace(task, actions=tuple(actions))
 
 
+def tool_registries(tasks: Sequence[Task]) -> list[ToolRegistry | str]:
+    """Per task, its own tool set (what the policy sees for it) or why it has none. Tasks of one
+    domain may name different tool sets (airline's extended tasks add ``lookup_passenger``, ...)."""
+    by_set: dict[tuple[str, str], ToolRegistry | str] = {}
+    for task in tasks:
+        key = (task.domain, task.tool_set)
+        if key in by_set:
+            continue
+        if not known_domain(task.domain):
+            by_set[key] = f"unknown domain {task.domain!r}"
+            continue
+        try:
+            by_set[key] = get_domain(task.domain).tools_for(task.tool_set)
+        except DataError as exc:
+            by_set[key] = str(exc)
+    return [by_set[(task.domain, task.tool_set)] for task in tasks]
+
+
 @dataclass
 class Assessment:
     """Per task: accepted (with the normalised task) or rejected with the reason."""
@@ -151,26 +170,23 @@ class Assessment:
 
 def assess(tasks: Sequence[Task], data_dirs: Mapping[str, Any], use_aliases: bool = True) -> Assessment:
     domains = sorted({t.domain for t in tasks if known_domain(t.domain)})
-    tools = {d: get_domain(d).tools_for(next(t.tool_set for t in tasks if t.domain == d)) for d in domains}
+    registries = tool_registries(tasks)
     dbs: dict[str, Database] = {}
     for d in domains:
         try:
             dbs[d] = get_domain(d).database(data_dirs.get(d))
         except DataError:
             dbs[d] = get_domain(d).database(None)
-    table = derive_aliases(tasks, tools, dbs) if use_aliases else AliasTable()
+    table = derive_aliases(tasks, registries, dbs) if use_aliases else AliasTable()
     result = Assessment()
     stats: dict[str, Counter[str]] = defaultdict(Counter)
     silent_tasks: list[Task] = []
-    for task in tasks:
+    for task, registry in zip(tasks, registries, strict=True):
         s = stats[task.domain]
         s["tasks"] += 1
-        if task.domain not in tools:
-            result.rejects.append(
-                {"task_id": task.id, "domain": task.domain, "reason": f"unknown domain {task.domain!r}"}
-            )
+        if isinstance(registry, str):
+            result.rejects.append({"task_id": task.id, "domain": task.domain, "reason": registry})
             continue
-        registry = tools[task.domain]
         s["actions"] += len(task.actions)
         raw_problems = [schema_problem(a, registry) for a in task.actions]
         s["valid_actions"] += sum(p is None for p in raw_problems)

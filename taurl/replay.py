@@ -161,6 +161,7 @@ class Replayer:
             return self._run_configs[key]
         record = self.configs.get(run_id)
         config = RunConfig.from_record(record) if record else RunConfig(domain=domain, user=user_strategy)
+        config.domain = domain  # a SkyRL run's record is one per process, its episodes of every domain
         config.cache_mode = CacheMode.REPLAY
         config.data_dirs = {**config.data_dirs, **self.data_dirs}
         self._run_configs[key] = config  # parsed once per run, not once per episode
@@ -168,6 +169,11 @@ class Replayer:
 
     def run_config(self, row: Mapping[str, Any]) -> RunConfig:
         return self._run_config(row["run_id"], row["domain"], row["user_strategy"])
+
+    def agent(self, row: Mapping[str, Any], messages: list[dict[str, Any]]) -> ReplayAgent:
+        """The recorded turns, re-parsed as the run parsed them (a SkyRL run records its ``pick``)."""
+        pick = (self.configs.get(row["run_id"]) or {}).get("pick", "first")
+        return ReplayAgent(messages[0], [m for m in messages if m["role"] == "assistant"], row["agent"], pick)
 
     def replay(self, row: Mapping[str, Any]) -> EpisodeReplay:
         result = EpisodeReplay(row["episode_id"], row["run_id"], row["domain"], row["task_id"], row["trial"])
@@ -177,7 +183,7 @@ class Replayer:
         if not TerminatedBy(row["terminated_by"]).finished:
             return self._replay_unfinished(row, result, task, steps, messages)
         config = self.run_config(row)
-        agent = ReplayAgent(messages[0], [m for m in messages if m["role"] == "assistant"], row["agent"])
+        agent = self.agent(row, messages)
         # the replayed episode may take exactly as many turns as the record did
         rollout = RolloutConfig(
             config.data_dirs, max_steps=max(1, len(steps)), reward=RewardConfig(config.basis, config.zero_on_max_steps)
@@ -199,7 +205,7 @@ class Replayer:
         if not messages:
             return result  # it ended before its first turn: nothing to compare
         config = self.run_config(row)
-        agent = ReplayAgent(messages[0], [m for m in messages if m["role"] == "assistant"], row["agent"])
+        agent = self.agent(row, messages)
         rollout = RolloutConfig(config.data_dirs, max_steps=max(1, len(steps)), reward=RewardConfig(config.basis))
         episode = Episode(EpisodeSpec(task, row["trial"]), agent, build_user(config, row["trial"], self.cache), rollout)
         try:

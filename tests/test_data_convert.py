@@ -7,7 +7,7 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
-from taurl.domains import DOMAIN_NAMES
+from taurl.domains import DOMAIN_NAMES, get_domain
 from taurl.sim.server import SimServer
 from taurl.skyrl.dry_run import dry_run, load_config
 from tests.conftest import CTU, REPO, TAUBENCH, require
@@ -31,6 +31,18 @@ def test_task_sets_convert_deterministically_with_nothing_dropped(tmp_path):
     rejects = (tmp_path / "a" / "rejects.jsonl").read_text().splitlines()
     assert rows + len(rejects) == quality["total"]["tasks"]
     assert {"tasks", "fully_valid_tasks"} <= set(quality["domains"]["retail"])
+
+
+def test_each_task_is_checked_against_its_own_tool_set(tmp_path):
+    tasks = get_domain("airline").tasks("test")
+    tool_sets = {t.tool_set for t in tasks}
+    assert len(tool_sets) > 1  # the extended tasks see tools the others do not (lookup_passenger, ...)
+    out = tmp_path / "airline"
+    convert("--domain", "airline", "--split", "test", "--out", str(out))
+    assert (out / "rejects.jsonl").read_text() == ""
+    rows = [r for n in ("train.parquet", "validation.parquet") for r in pq.read_table(out / n).to_pylist()]
+    assert len(rows) == len(tasks) and {r["extra_info"]["tool_set"] for r in rows} == tool_sets
+    assert {r["data_source"] for r in rows} == {"airline"}
 
 
 @pytest.mark.skipif(

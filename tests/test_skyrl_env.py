@@ -83,13 +83,15 @@ def test_a_silent_agent_scores_what_the_basis_says(domain_name):
     assert outputs[-1]["reward"] == float(not breakdown["gold_changes_db"] and not task.outputs)
 
 
-def test_extras_max_turns_from_the_generator_wins_over_env_config():
+@pytest.mark.parametrize(("generator_max_turns", "env_max_turns"), [(2, 50), (50, 2), (2, None)])
+def test_the_smaller_of_the_generators_and_the_env_configs_max_turns_wins(generator_max_turns, env_max_turns):
     task = pick_tasks("retail")[0]
     row = task_row(task)
-    env = make(row, generator_max_turns=2, max_turns=50)
+    env = make(row, generator_max_turns=generator_max_turns, max_turns=env_max_turns)
     _, outputs = play(env, row, gold_texts(task))
     assert len(outputs) == 2 and outputs[-1]["done"]
     assert outputs[-1]["metadata"]["terminated_by"] == "max_steps"
+    assert env.get_metrics()["ended_max_steps"] == 1.0
 
 
 def test_malformed_calls_get_a_parse_error_observation_and_plain_text_reaches_the_user():
@@ -170,3 +172,4 @@ def test_dataset_rows_keep_ground_truth_as_a_json_string():
     truth = json.loads(row["reward_spec"]["ground_truth"])
     assert [a["name"] for a in truth["actions"]] == [a.name for a in task.actions]
     assert row["env_class"] == "tau_bench" and row["extra_info"]["task_id"] == task.id
+    assert row["data_source"] == "retail"  # SkyRL's eval metrics per data source: eval/retail/...

@@ -3,7 +3,8 @@
 Rows: ``prompt`` (the system prompt: policy + tools in Qwen2.5's format), ``env_class="tau_bench"``,
 ``reward_spec = {"method": "taurl", "ground_truth": <JSON string of {"actions", "outputs"}>}`` (a
 string: Arrow would merge every row's kwargs into one struct, and the seed data's conflicting
-argument types make that fail) and ``extra_info`` (domain, task id, split, instruction, basis, ...).
+argument types make that fail), ``extra_info`` (domain, task id, split, instruction, basis, ...) and
+``data_source`` (the domain: SkyRL reports eval metrics per data source, ``eval/<domain>/...``).
 Nothing is dropped silently: every input task lands in train, validation or ``rejects.jsonl``.
 """
 
@@ -35,6 +36,7 @@ ROW_SCHEMA = pa.schema(
         ("env_class", pa.string()),
         ("reward_spec", pa.struct([("method", pa.string()), ("ground_truth", pa.string())])),
         ("extra_info", pa.struct([(name, pa.string()) for name in EXTRA_INFO_FIELDS])),
+        ("data_source", pa.string()),
     ]
 )
 
@@ -55,6 +57,7 @@ def task_row(task: Task) -> dict[str, Any]:
             "user_id": task.user_id or "",
             "tool_set": task.tool_set,
         },
+        "data_source": task.domain,
     }
 
 

@@ -4,13 +4,20 @@ A thin adapter: the dataset row (``extras``) names the task; ``init`` starts the
 returns the opening conversation; ``step(text)`` parses the policy's text, runs it through
 :class:`~taurl.core.env.DomainEnv` and returns the tool result (``role: tool``) or the simulated
 user's reply (``role: user``); the reward and its breakdown come once, at the end. User-simulator
-calls go through taurl's ChatClient cache; finished episodes go to the recorder.
+calls go through taurl's ChatClient cache.
+
+Every trajectory is recorded once, however it ended: finished; ``truncated`` when SkyRL closes it
+without ``done`` (its length cut); ``error`` with reward 0 when the user simulator failed for good
+(after its retries), which ends that trajectory instead of the training step. Each process writes one
+run record per run, so ``taurl replay`` rebuilds the episodes under the env_config they ran with.
 
 env_config keys: ``user_strategy``, ``user_model``, ``user_base_url``, ``cache_mode``, ``cache_dir``,
-``recording_dir``, ``reward_basis``, ``max_turns``, ``data_dirs`` (domain -> directory), plus
-``run_id``, ``independent_user_samples``, ``pick``, ``user_max_cost_usd`` and ``spend_ledger``
-(``"ray"`` makes that budget one for the whole Ray run instead of one per worker process). With none given it
-runs offline: scripted user, built-in databases, no recording.
+``recording_dir``, ``reward_basis``, ``max_turns`` (caps the generator's ``max_turns``: the smaller
+wins), ``data_dirs`` (domain -> directory), plus ``run_id``, ``independent_user_samples``, ``pick``,
+``user_max_cost_usd``, ``spend_ledger`` (``"ray"`` makes that budget one for the whole Ray run instead
+of one per worker process) and ``user_retry`` (``attempts``, ``initial_delay``, ``max_delay``,
+``timeout`` of the user's model calls). With none given it runs offline: scripted user, built-in
+databases, no recording.
 """
 
 from __future__ import annotations
@@ -29,15 +36,18 @@ from skyrl_gym.envs.base_text_env import BaseTextEnv, BaseTextEnvStepOutput
 from taurl.agent.parser import parse
 from taurl.config import DEFAULT_CACHE_DIR, Endpoint, RunConfig, build_user
 from taurl.core import messages as msg
-from taurl.core.env import DomainEnv
+from taurl.core.env import DEFAULT_MAX_STEPS, DomainEnv
 from taurl.core.reward import RewardConfig
 from taurl.core.types import Action, EpisodeResult, RewardBasis, RewardBreakdown, Step, Task, TerminatedBy
 from taurl.domains import get_domain
 from taurl.llm.cache import CacheMode
-from taurl.llm.client import ClientLimits
+from taurl.llm.client import BudgetExceededError, ClientLimits, ModelCallError, RetryPolicy
+from taurl.llm.url import redact_url
 from taurl.record.schema import episode_row
 from taurl.record.writer import RecordingWriter
+from taurl.rollout import describe_error
 
+POLICY_AGENT = "skyrl-policy"  # the recorded agent: replay re-parses its text
 DEFAULTS: dict[str, Any] = {
     "user_strategy": "scripted",
     "user_model": "gpt-4o",
@@ -46,16 +56,18 @@ DEFAULTS: dict[str, Any] = {
     "cache_dir": str(DEFAULT_CACHE_DIR),
     "recording_dir": None,
     "reward_basis": None,
-    "max_turns": 30,
+    "max_turns": None,  # None: the generator's max_turns alone
     "data_dirs": {},
     "run_id": "skyrl",
     "independent_user_samples": False,
     "pick": "first",
     "user_max_cost_usd": None,
     "spend_ledger": None,  # "ray": the user budget is shared by every Ray worker of the run
+    "user_retry": None,  # None: taurl's default retry policy
 }
 
 _WRITERS: dict[str, RecordingWriter] = {}
+_RUNS_RECORDED: set[tuple[str, str]] = set()  # (recording, run id): this process wrote its run record
 _WRITERS_LOCK = threading.Lock()
 _TRIALS = itertools.count()
 
@@ -69,6 +81,15 @@ def recording_writer(location: str) -> RecordingWriter:
         return writer
 
 
+def record_run(location: str, run_id: str, record: dict[str, Any]) -> None:
+    """Write the run record once per process and run, before its first episode."""
+    writer = recording_writer(location)
+    with _WRITERS_LOCK:
+        if (location, run_id) not in _RUNS_RECORDED:
+            writer.write_run(run_id, record)
+            _RUNS_RECORDED.add((location, run_id))
+
+
 def settings(env_config: Mapping[str, Any] | None) -> dict[str, Any]:
     """env_config (a DictConfig or dict) over the defaults; unknown keys are an error, not ignored."""
     given = dict(_plain(env_config or {}))
@@ -76,6 +97,33 @@ def settings(env_config: Mapping[str, Any] | None) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown tau_bench env_config key(s) {unknown}; known: {', '.join(DEFAULTS)}")
     return {**DEFAULTS, **given}
+
+
+def max_turns(generator: Any, env: Any) -> int:
+    """SkyRL's generator passes its ``max_turns`` in the extras; env_config's caps it (the smaller wins)."""
+    given = [int(v) for v in (generator, env) if v]
+    return min(given) if given else DEFAULT_MAX_STEPS
+
+
+def run_config(options: Mapping[str, Any], domain: str, max_steps: int) -> RunConfig:
+    """The env's settings as taurl's run config: the same factories build its user as ``taurl run``'s."""
+    return RunConfig(
+        domain=domain,
+        agent=POLICY_AGENT,
+        user=options["user_strategy"],
+        user_endpoint=Endpoint(options["user_model"], options["user_base_url"]),
+        independent_user_samples=bool(options["independent_user_samples"]),
+        cache_mode=CacheMode(options["cache_mode"]),
+        cache_dir=Path(options["cache_dir"]),
+        basis=RewardBasis(options["reward_basis"]) if options["reward_basis"] else None,
+        max_steps=max_steps,
+        data_dirs=dict(options["data_dirs"] or {}),
+        limits=ClientLimits(
+            max_cost_usd=options["user_max_cost_usd"],
+            ledger=f"ray:taurl-spend-{options['run_id']}" if options["spend_ledger"] == "ray" else None,
+        ),
+        retry=RetryPolicy(**options["user_retry"]) if options["user_retry"] else RetryPolicy(),
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -120,23 +168,9 @@ class TauBenchEnv(BaseTextEnv):
         extras = dict(_plain(extras or {}))
         self.settings = settings(env_config)
         self.task = task_from_extras(extras)
-        # SkyRL's generator sets extras["max_turns"]; it wins over the env_config default
-        self.max_turns = int(extras.get("max_turns") or self.settings["max_turns"])
+        self.max_turns = max_turns(extras.get("max_turns"), self.settings["max_turns"])
         self.trial = next(_TRIALS)
-        self.run_config = RunConfig(
-            domain=self.task.domain,
-            user=self.settings["user_strategy"],
-            user_endpoint=Endpoint(self.settings["user_model"], self.settings["user_base_url"]),
-            independent_user_samples=bool(self.settings["independent_user_samples"]),
-            cache_mode=CacheMode(self.settings["cache_mode"]),
-            cache_dir=Path(self.settings["cache_dir"]),
-            basis=RewardBasis(self.settings["reward_basis"]) if self.settings["reward_basis"] else None,
-            data_dirs=dict(self.settings["data_dirs"] or {}),
-            limits=ClientLimits(
-                max_cost_usd=self.settings["user_max_cost_usd"],
-                ledger=f"ray:taurl-spend-{self.settings['run_id']}" if self.settings["spend_ledger"] == "ray" else None,
-            ),
-        )
+        self.run_config = run_config(self.settings, self.task.domain, self.max_turns)
         self.user = build_user(self.run_config, self.trial)
         domain = get_domain(self.task.domain)
         self.env = DomainEnv(
@@ -150,18 +184,32 @@ class TauBenchEnv(BaseTextEnv):
         self.trace: list[Step] = []
         self.breakdown: RewardBreakdown | None = None
         self.terminated_by: TerminatedBy | None = None
+        self.error: str | None = None
 
     def init(self, prompt: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        opening = self.env.reset(self.task)
-        conversation = [*_plain(prompt), msg.user(opening)]
-        self.messages = [dict(m) for m in conversation]
+        conversation = [dict(m) for m in _plain(prompt)]
+        self.messages = list(conversation)
+        try:
+            opening = self.env.reset(self.task)
+        except ModelCallError as exc:
+            # SkyRL cannot end a trajectory in init: it ends at the first step, with reward 0
+            self._end(None, TerminatedBy.ERROR, exc)
+            return conversation, {"task_id": self.task.id, "domain": self.task.domain, "error": self.error}
+        conversation.append(msg.user(opening))
+        self.messages.append(msg.user(opening))
         return conversation, {"task_id": self.task.id, "domain": self.task.domain}
 
     def step(self, action: str) -> BaseTextEnvStepOutput:
         self.turns += 1
+        if self.terminated_by is TerminatedBy.ERROR:  # the user simulator failed in init
+            return self._final_output()
         parsed = parse(action, pick=self.settings["pick"])
         self.messages.append(msg.assistant_text(action))
-        outcome = self.env.step(parsed.action)
+        try:
+            outcome = self.env.step(parsed.action)
+        except ModelCallError as exc:
+            self._end(None, TerminatedBy.ERROR, exc)
+            return self._final_output()
         error = outcome.tool_result.error if outcome.tool_result else None
         self.trace.append(Step(parsed.action, outcome.observation, outcome.source, error))
         if parsed.action.is_respond:
@@ -173,20 +221,38 @@ class TauBenchEnv(BaseTextEnv):
             return BaseTextEnvStepOutput(
                 observations=[observation], reward=0.0, done=False, metadata={"source": outcome.source}
             )
-        self.breakdown, self.terminated_by = outcome.reward, outcome.terminated_by
+        assert outcome.reward is not None and outcome.terminated_by is not None
+        self._end(outcome.reward, outcome.terminated_by)
+        return self._final_output()
+
+    def _final_output(self) -> BaseTextEnvStepOutput:
+        metadata: dict[str, Any] = {"terminated_by": str(self.terminated_by)}
+        if self.breakdown is not None:
+            metadata["reward_breakdown"] = self.breakdown.to_dict()
+        if self.error is not None:
+            metadata["error"] = self.error
+        return BaseTextEnvStepOutput(observations=[], reward=self.reward, done=True, metadata=metadata)
+
+    @property
+    def reward(self) -> float:
+        return self.breakdown.reward if self.breakdown is not None else 0.0
+
+    def _end(
+        self, breakdown: RewardBreakdown | None, terminated_by: TerminatedBy, exc: Exception | None = None
+    ) -> None:
+        """The trajectory ended (finished, errored or cut by SkyRL): record it, exactly once. A spent
+        user budget is recorded, then raised: it stops the training run, it is not a bad episode."""
+        self.breakdown, self.terminated_by = breakdown, terminated_by
+        self.error = None if exc is None else describe_error(exc)
         self._record()
-        return BaseTextEnvStepOutput(
-            observations=[],
-            reward=self.breakdown.reward,
-            done=True,
-            metadata={"reward_breakdown": self.breakdown.to_dict(), "terminated_by": str(self.terminated_by)},
-        )
+        if isinstance(exc, BudgetExceededError):
+            raise exc
 
     def _record(self) -> None:
         location = self.settings["recording_dir"]
         if not location:
             return
-        assert self.breakdown is not None and self.terminated_by is not None
+        assert self.terminated_by is not None
         result = EpisodeResult(
             self.task,
             self.trial,
@@ -195,33 +261,44 @@ class TauBenchEnv(BaseTextEnv):
             self.breakdown,
             self.terminated_by,
             list(getattr(self.user, "calls", [])),
+            self.error,
         )
-        writer = recording_writer(str(location))
         run_id = f"{self.settings['run_id']}-{socket.gethostname()}-{os.getpid()}"
-        writer.add(episode_row(result, run_id, "skyrl-policy", self.settings["user_strategy"]))
+        record_run(str(location), run_id, self.run_record())
+        recording_writer(str(location)).add(episode_row(result, run_id, POLICY_AGENT, self.settings["user_strategy"]))
+
+    def run_record(self) -> dict[str, Any]:
+        """What ``taurl replay`` needs to rebuild this env's episodes: the run config as ``taurl run``
+        records it, the parser's ``pick``, and the whole env_config (no secrets: URLs redacted)."""
+        env_config = {**self.settings, "user_base_url": redact_url(self.settings["user_base_url"])}
+        return {**self.run_config.to_record(), "pick": self.settings["pick"], "env_config": env_config}
 
     def get_metrics(self) -> dict[str, Any]:
-        parse_errors = sum(1 for s in self.trace if s.action.is_parse_error)
-        tool_errors = sum(1 for s in self.trace if s.error and not s.action.is_parse_error)
+        """Every key on every trajectory (SkyRL averages each key over the trajectories that report
+        it): ``ended_<how>`` is 0 or 1 for every ending, so its average is a true rate. SkyRL asks
+        just before ``close``; a trajectory not ended by then is being cut, and counts as truncated."""
+        ending = self.terminated_by or TerminatedBy.TRUNCATED
+        b = self.breakdown
         metrics: dict[str, Any] = {
             "turns": self.turns,
             "tool_calls": sum(1 for s in self.trace if not s.action.is_respond and not s.action.is_parse_error),
-            "parse_errors": parse_errors,
-            "tool_errors": tool_errors,
+            "parse_errors": sum(1 for s in self.trace if s.action.is_parse_error),
+            "tool_errors": sum(1 for s in self.trace if s.error and not s.action.is_parse_error),
             "user_cost_usd": sum(c.cost_usd for c in getattr(self.user, "calls", [])),
+            "reward": self.reward,
+            "db_match": float(b is not None and b.db_match),
+            "outputs_score": b.outputs_score if b is not None else 0.0,
+            "actions_score": b.actions_score if b is not None else 0.0,
+            "env_errors": float(ending is TerminatedBy.ERROR),
         }
-        if self.breakdown is not None:
-            b = self.breakdown
-            metrics.update(
-                reward=b.reward,
-                db_match=float(b.db_match),
-                outputs_score=b.outputs_score,
-                actions_score=b.actions_score,
-                **{f"ended_{str(self.terminated_by)}": 1.0},
-            )
+        metrics.update({f"ended_{how}": float(how is ending) for how in TerminatedBy})
         return metrics
 
     def close(self) -> None:
+        """SkyRL closes a trajectory it cut (``max_input_length``) without ``done``: record it as
+        truncated, with what it did so far."""
+        if self.terminated_by is None and self.messages:
+            self._end(None, TerminatedBy.TRUNCATED)
         location = self.settings["recording_dir"]
         if location:
             recording_writer(str(location)).flush()
