@@ -1,4 +1,6 @@
-"""One recorded episode as a readable transcript in the terminal (``taurl show``).
+"""One recorded episode as a readable transcript in the terminal (``taurl show``): how it scored
+(each reward component; which database fields differ from the gold outcome), how it ended, its
+errors, and every message.
 
 Everything taken from the recording passes through :func:`printable` and is printed as ``Text``,
 never as markup: a transcript can neither drive the terminal nor style itself.
@@ -6,6 +8,7 @@ never as markup: a transcript can neither drive the terminal nor style itself.
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +27,8 @@ OBSERVATION_CHARS = 400
 OBSERVATION_LINES = 8
 TOOL_RESPONSE_TAG = "<tool_response>"
 LIST_IDS_HINT = 'list the ids with: taurl sql --recording DIR "SELECT episode_id, task_id FROM episodes"'
+DIFF_VALUE_CHARS = 120
+ABSENT = "(absent)"
 ROLE_STYLES = {"system": "dim", "user": "bold green", "assistant": "bold cyan", "tool": "bold magenta"}
 
 
@@ -35,6 +40,7 @@ class EpisodeNotFoundError(LookupError):
 class Episode:
     row: dict[str, Any]
     messages: list[dict[str, Any]]
+    step_errors: dict[str, int]  # error kind (bad_arguments, tool_error, parse_error, ...) -> steps
 
     @property
     def breakdown(self) -> dict[str, Any]:
@@ -51,8 +57,10 @@ def _dicts(store: RecordingStore, sql: str, params: list[Any]) -> list[dict[str,
 
 
 def resolve(store: RecordingStore, given: str) -> str:
-    """The full episode id for ``given``: the id itself, or a prefix of at least MIN_PREFIX characters
-    that only one episode has."""
+    """The full episode id for ``given``: the id itself, a prefix of at least MIN_PREFIX characters
+    that only one episode has, or ``RUN/TASK/TRIAL`` (``RUN/TASK`` when the task has one trial)."""
+    if "/" in given:
+        return resolve_path(store, given)
     matches = _dicts(
         store,
         "SELECT DISTINCT episode_id, run_id, domain, task_id, trial FROM episodes "
@@ -76,6 +84,43 @@ def resolve(store: RecordingStore, given: str) -> str:
     return matches[0]["episode_id"]
 
 
+def resolve_path(store: RecordingStore, given: str) -> str:
+    run_id, _, rest = given.partition("/")
+    task_id, _, trial = rest.partition("/")
+    if not run_id or not task_id or (trial and not trial.isdigit()):
+        raise EpisodeNotFoundError(
+            f"expected RUN/TASK/TRIAL (e.g. airline-oracle-scripted-1a2b3c4d/airline-test-000/0), got {given!r}"
+        )
+    matches = _dicts(
+        store,
+        "SELECT episode_id, trial FROM episodes WHERE run_id = $1 AND task_id = $2 ORDER BY trial",
+        [run_id, task_id],
+    )
+    if trial:
+        matches = [m for m in matches if m["trial"] == int(trial)]
+    if len(matches) == 1:
+        return matches[0]["episode_id"]
+    if len(matches) > 1:
+        trials = ", ".join(str(m["trial"]) for m in matches)
+        raise EpisodeNotFoundError(
+            f"{run_id}/{task_id} has trials {trials}: add /TRIAL, e.g. {given}/{matches[0]['trial']}"
+        )
+    runs = [r["run_id"] for r in _dicts(store, "SELECT DISTINCT run_id FROM episodes ORDER BY run_id", [])]
+    if run_id not in runs:
+        raise EpisodeNotFoundError(
+            f"no run {run_id!r} in the recording{_did_you_mean(run_id, runs)}; runs: {printable(', '.join(runs[:10]))}"
+        )
+    tasks = [r["task_id"] for r in _dicts(store, "SELECT DISTINCT task_id FROM episodes WHERE run_id = $1", [run_id])]
+    if task_id not in tasks:
+        raise EpisodeNotFoundError(f"run {run_id!r} has no task {task_id!r}{_did_you_mean(task_id, tasks)}")
+    raise EpisodeNotFoundError(f"run {run_id!r} has no trial {trial} of task {task_id!r}")
+
+
+def _did_you_mean(given: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(given, known, n=1)
+    return f" (did you mean {printable(close[0])!r}?)" if close else ""
+
+
 def load(store: RecordingStore, episode_id: str) -> Episode:
     (row,) = _dicts(store, "SELECT * FROM episodes WHERE episode_id = $1 LIMIT 1", [episode_id])
     messages = _dicts(
@@ -83,7 +128,31 @@ def load(store: RecordingStore, episode_id: str) -> Episode:
         "SELECT idx, role, content, tool_calls_json, name FROM messages WHERE episode_id = $1 ORDER BY idx",
         [episode_id],
     )
-    return Episode(row, messages)
+    _, errors = store.query(
+        "SELECT error, count(*) FROM steps WHERE episode_id = $1 AND error IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1",
+        [episode_id],
+    )
+    return Episode(row, messages, {kind: int(n) for kind, n in errors})
+
+
+# ---------------------------------------------------------------- the database diff
+
+
+def field_diff(expected: Any, actual: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """(field path, gold value, actual value) for every leaf where two records differ; a record or
+    field only one side has shows :data:`ABSENT` on the other."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        diffs = []
+        for key in sorted(set(expected) | set(actual), key=str):
+            sub = f"{path}.{key}" if path else str(key)
+            diffs += field_diff(expected.get(key, ABSENT), actual.get(key, ABSENT), sub)
+        return diffs
+    if isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
+        diffs = []
+        for index, (e, a) in enumerate(zip(expected, actual, strict=True)):
+            diffs += field_diff(e, a, f"{path}[{index}]")
+        return diffs
+    return [] if expected == actual else [(path or "(record)", expected, actual)]
 
 
 # ---------------------------------------------------------------- rendering
@@ -124,6 +193,14 @@ def tool_calls_of(message: dict[str, Any]) -> list[tuple[str, dict[str, Any] | s
     return calls
 
 
+def observation(content: str, full: bool) -> Text:
+    """A tool's answer; an error (bad call, failing tool, unparseable text) in red."""
+    text = shorten(content, full)
+    if content.startswith("Error"):
+        text.stylize("bold red", 0, len(content) if full else min(len(content), OBSERVATION_CHARS))
+    return text
+
+
 def message_body(message: dict[str, Any], full: bool) -> tuple[str, Text]:
     """The label and text of one message."""
     role, content = printable(message["role"]), printable(message["content"] or "")
@@ -147,49 +224,99 @@ def message_body(message: dict[str, Any], full: bool) -> tuple[str, Text]:
             body.append(printable(call), style="bold")
         return "assistant", body
     if role == "tool":
-        return "tool", shorten(content, full)  # its name is the call just above
+        return "tool", observation(content, full)  # its name is the call just above
     if role == "user" and content.startswith(TOOL_RESPONSE_TAG):  # a text-only endpoint's tool answer
         inner = content.removeprefix(TOOL_RESPONSE_TAG).removesuffix("</tool_response>").strip()
-        return "tool", shorten(inner, full)
+        return "tool", observation(inner, full)
     return role, Text(content)
 
 
 def header(episode: Episode) -> Panel:
-    row, b = episode.row, episode.breakdown
+    row = episode.row
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
-    reward = row["reward"]
+    reward = row["reward"] or 0.0
     style = "green" if reward >= 1 - 1e-6 else ("yellow" if reward > 0 else "red")
-    missing_outputs = b.get("outputs_missing") or []
-    expected_outputs = b.get("outputs_expected") or []
-    matched, missing = b.get("actions_matched") or [], b.get("actions_missing") or []
-    fields = [
+    fields: list[tuple[str, str | Text]] = [
         ("episode", row["episode_id"]),
         ("run", f"{row['run_id']}  (agent {row['agent']}, user {row['user_strategy']})"),
         ("task", f"{row['domain']}/{row['task_id']}  split {row['split']}, trial {row['trial']}"),
         ("reward", Text(f"{reward:.3f}", style=f"bold {style}")),
-        ("basis", f"{row['reward_basis']}" + (" (trivially passable)" if row["trivially_passable"] else "")),
-        (
-            "db match",
-            Text("yes", "green")
-            if row["db_match"]
-            else Text(f"no ({len(b.get('db_diff') or [])} record(s) differ)", "red"),
-        ),
-        (
-            "outputs",
-            "none expected"
-            if not expected_outputs
-            else (f"missing {', '.join(map(repr, missing_outputs))}" if missing_outputs else "all said"),
-        ),
-        ("actions", f"{len(matched)} matched, {len(missing)} missing (score {row['actions_score']:.2f})"),
-        ("ended by", f"{row['terminated_by']} after {row['steps']} step(s), {row['n_tool_calls']} tool call(s)"),
+        *(reward_fields(episode) if row["breakdown_json"] else []),
+        ("ended by", ending(row)),
     ]
+    if row.get("error"):
+        fields.append(("error", Text(printable(row["error"]), "bold red")))
+    if episode.step_errors:
+        counts = ", ".join(f"{n} {kind}" for kind, n in episode.step_errors.items())
+        fields.append(("step errors", Text(printable(counts), "red")))
     if row["source_reward"] is not None:
         fields.append(("source reward", f"{row['source_reward']:.3f}"))
     for label, value in fields:
         grid.add_row(label, value if isinstance(value, Text) else Text(printable(value)))
     return Panel(grid, title="episode", title_align="left")
+
+
+def reward_fields(episode: Episode) -> list[tuple[str, str | Text]]:
+    """The reward components of a finished episode."""
+    row, b = episode.row, episode.breakdown
+    missing_outputs = b.get("outputs_missing") or []
+    expected_outputs = b.get("outputs_expected") or []
+    matched, missing = b.get("actions_matched") or [], b.get("actions_missing") or []
+    differing = len(b.get("db_diff") or [])
+    return [
+        ("basis", f"{row['reward_basis']}" + (" (trivially passable)" if row["trivially_passable"] else "")),
+        (
+            "db match",
+            Text("yes", "green") if row["db_match"] else Text(f"no ({differing} record(s) differ, below)", "red"),
+        ),
+        (
+            "outputs",
+            "none expected"
+            if not expected_outputs
+            else (Text(f"missing {', '.join(map(repr, missing_outputs))}", "red") if missing_outputs else "all said"),
+        ),
+        ("actions", f"{len(matched)} matched, {len(missing)} missing (score {row['actions_score']:.2f})"),
+    ]
+
+
+def ending(row: dict[str, Any]) -> str | Text:
+    text = f"{row['terminated_by']} after {row['steps']} step(s), {row['n_tool_calls']} tool call(s)"
+    if not row["breakdown_json"]:  # errored, interrupted or truncated: never scored
+        return Text(text + " (did not finish: no reward components)", "bold red")
+    return text
+
+
+def db_diff_table(episode: Episode) -> Table | None:
+    """Each field where the final database differs from the gold one: table, record, field, gold, actual."""
+    diffs = episode.breakdown.get("db_diff") or []
+    if not diffs:
+        return None
+    table = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
+    for column in ("table", "record", "field", "gold", "actual"):
+        table.add_column(column, overflow="fold")
+    for diff in diffs:
+        expected, actual = diff.get("expected"), diff.get("actual")
+        if expected is None or actual is None:  # the record exists on one side only
+            fields = [("(record)", ABSENT if expected is None else "present", ABSENT if actual is None else "present")]
+        else:
+            fields = field_diff(expected, actual)
+        for path, gold, got in fields:
+            table.add_row(
+                Text(printable(diff["table"])),
+                Text(printable(str(diff["key"]))),
+                Text(printable(path)),
+                Text(_value(gold), "green"),
+                Text(_value(got), "red"),
+            )
+    return table
+
+
+def _value(value: Any) -> str:
+    text = value if value == ABSENT or value == "present" else json.dumps(value, ensure_ascii=False)
+    text = printable(text)
+    return text if len(text) <= DIFF_VALUE_CHARS else text[:DIFF_VALUE_CHARS] + "…"
 
 
 def gold_actions(episode: Episode) -> Table | None:
@@ -218,6 +345,11 @@ def render(console: Console, episode: Episode, full: bool = False) -> None:
     if gold is not None:
         parts += [Text("\ngold actions", style="bold"), gold]
     console.print(Panel(Group(*parts), title="task", title_align="left"))
+    diff = db_diff_table(episode)
+    if diff is not None:
+        console.print(
+            Panel(diff, title="database: where the final state differs from the gold one", title_align="left")
+        )
     transcript = Table.grid(padding=(0, 1, 1, 0))
     transcript.add_column(justify="right", no_wrap=True, min_width=9)
     transcript.add_column(ratio=1)

@@ -13,18 +13,22 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from taurl.cli.common import DataDirOption, console, err, fail, parse_data_dirs, progress_bar
+from taurl.cli.common import DataDirOption, console, err, fail, parse_data_dirs
+from taurl.cli.progress import PASS_TOLERANCE, RunProgress
 from taurl.config import DEFAULT_CACHE_DIR, ConfigError, Endpoint, RunConfig
 from taurl.core.types import EpisodeResult, RewardBasis, TerminatedBy
 from taurl.domains import DOMAIN_NAMES, DataError, get_domain
 from taurl.llm.cache import CacheMode
 from taurl.llm.client import ClientLimits
+from taurl.llm.preflight import PreflightError, preflight
 from taurl.record.schema import episode_id
 from taurl.record.store import RecordingError
 from taurl.record.writer import DEFAULT_COMMIT_WINDOW
 from taurl.rollout import pass_hat_k
+from taurl.task_selection import select_tasks
 from taurl.terminal import printable
 
+SHORT_ID = 8  # characters of an episode id in the table: enough for `taurl show`
 app = typer.Typer()
 
 
@@ -48,6 +52,12 @@ def run_command(
     domain: Annotated[str, typer.Option(help=f"One of: {', '.join(DOMAIN_NAMES)}.")] = "airline",
     split: Annotated[str, typer.Option(help="Task split: train, test or dev.")] = "test",
     task_ids: Annotated[str | None, typer.Option(help="Comma-separated task ids (default: all of the split).")] = None,
+    start_index: Annotated[
+        int | None, typer.Option(min=0, help="Run the split's tasks from this index on (0-based, as τ-bench's runner).")
+    ] = None,
+    end_index: Annotated[
+        int | None, typer.Option(min=1, help="Run the split's tasks up to this index, exclusive (default: the end).")
+    ] = None,
     trials: Annotated[int, typer.Option(min=1, help="Trials per task (for pass^k).")] = 1,
     agent: Annotated[
         str,
@@ -154,6 +164,9 @@ def run_command(
 ) -> None:
     """Run episodes (optionally recording them) and print each episode's reward and a summary.
 
+    Before any episode starts, every model the run calls is checked (key set, endpoint reachable,
+    model served): a problem is one message and exit 2, with nothing run.
+
     Ctrl-C (or SIGTERM) once: no new episode starts, running ones finish and are recorded, exit 130.
     Twice: running episodes end at once, recorded as interrupted with what they did so far."""
     from taurl.record.lock import RecordingLockedError
@@ -194,15 +207,19 @@ def run_command(
             err.print("[yellow]stopping now:[/] running episodes are recorded as interrupted.")
 
     def on_episode(result: EpisodeResult) -> None:
-        progress.advance(bar)
+        progress.episode(result)
         if output_format == "jsonl":
             print(json.dumps(episode_summary(result, run_id_of[0]), ensure_ascii=False), flush=True)
 
     run_id_of = [run_id or config.default_run_id()]
     try:
         config.validate()
-        with progress_bar(output_format != "table") as progress, interruptible(control, on_signal):
-            bar = progress.add_task(f"{domain}/{split}", total=None)
+        tasks = select_tasks(domain, split, config.data_dirs.get(domain), config.task_ids, start_index, end_index)
+        if start_index is not None or end_index is not None:
+            config.task_ids = [task.id for task in tasks]
+        preflight(config)
+        progress = RunProgress(f"{domain}/{split}", err, quiet=output_format != "table")
+        with progress, interruptible(control, on_signal):
             summary = execute(
                 config,
                 recording,
@@ -210,7 +227,7 @@ def run_command(
                 resume,
                 concurrency,
                 on_episode=on_episode,
-                on_start=lambda total: progress.update(bar, total=total),
+                on_start=progress.start,
                 control=control,
                 durable=durable,
                 commit_window=commit_window,
@@ -218,14 +235,14 @@ def run_command(
             )
     except RecordingWriteError as exc:
         raise fail(f"{exc}. Episodes recorded before this are kept: free the space, then add --resume.", 1) from exc
-    except (ConfigError, DataError, RecordingError, RecordingLockedError, ValueError) as exc:
+    except (ConfigError, DataError, PreflightError, RecordingError, RecordingLockedError, ValueError) as exc:
         raise fail(str(exc)) from exc
     results = sorted(summary.results, key=lambda r: (r.task.id, r.trial))
     if output_format == "json":
         json.dump([episode_summary(r, summary.run_id) for r in results], sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
     elif output_format == "table":
-        print_results(results, trials, exclude_errors)
+        print_results(results, trials, summary.run_id, exclude_errors)
         if summary.resumed:
             console.print(
                 f"resumed run {summary.run_id}: {summary.resumed} finished episode(s) already recorded were kept"
@@ -270,21 +287,26 @@ def episode_summary(result: EpisodeResult, run_id: str) -> dict:
     }
 
 
-def print_results(results: list[EpisodeResult], trials: int, exclude_errors: bool = False) -> None:
-    # borderless, short headers, no trial column for a single trial: 80 columns show every field whole
+def print_results(results: list[EpisodeResult], trials: int, run_id: str, exclude_errors: bool = False) -> None:
+    # borderless, one space between columns, short headers: 80 columns show every field whole
+    # (the longest: an id, healthcare-test-0000, #, 0.00, db+out+act, ✓, 1/1, 1.00, interrupted, 30)
     table = Table(
         box=box.SIMPLE_HEAD,
-        padding=(0, 1, 0, 0),
+        padding=0,
         show_edge=False,
-        caption="out: expected outputs said; act: gold actions matched",
+        caption="id: start of the episode id (taurl show ID)"
+        + ("; #: trial" if trials > 1 else "")
+        + "; out: expected outputs said; act: gold actions matched",
     )
+    table.add_column("id", no_wrap=True, style="dim")
     table.add_column("task", no_wrap=True)
-    for header in [*(["trial"] if trials > 1 else []), "reward", "basis", "db", "out", "act", "ended", "steps"]:
+    for header in [*(["#"] if trials > 1 else []), "reward", "basis", "db", "out", "act", "ended", "steps"]:
         table.add_column(header, no_wrap=True)
     for r in results:
         b = r.breakdown
-        style = "green" if r.reward == 1 else ("yellow" if r.reward > 0 else "red")
-        cells = [escape(r.task.id), *([str(r.trial)] if trials > 1 else []), f"[{style}]{r.reward:.2f}[/]"]
+        style = "green" if abs(r.reward - 1) <= PASS_TOLERANCE else ("yellow" if r.reward > 0 else "red")
+        short_id = episode_id(run_id, r.task.domain, r.task.id, r.trial)[:SHORT_ID]
+        cells = [short_id, escape(r.task.id), *([str(r.trial)] if trials > 1 else []), f"[{style}]{r.reward:.2f}[/]"]
         if b is None:  # did not finish: no reward components
             cells += ["-", "-", "-", "-", f"[red]{r.terminated_by}[/]"]
         else:

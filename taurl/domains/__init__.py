@@ -3,6 +3,7 @@ environment of an installed τ-bench (see :mod:`taurl.backends`)."""
 
 from __future__ import annotations
 
+import difflib
 import importlib
 
 from taurl.backends import TAU_BENCH_PREFIX, backend_domain, is_backend
@@ -20,8 +21,11 @@ def get_domain(name: str) -> Domain:
     if is_backend(name):
         return backend_domain(name)
     if name not in DOMAIN_NAMES:
+        close = difflib.get_close_matches(name, DOMAIN_NAMES, n=1)
         raise DataError(
-            f"unknown domain {name!r}; known domains: {', '.join(DOMAIN_NAMES)}, "
+            f"unknown domain {name!r}"
+            + (f" (did you mean {close[0]!r}?)" if close else "")
+            + f"; known domains: {', '.join(DOMAIN_NAMES)}, "
             f"or {TAU_BENCH_PREFIX}<env> for an environment of an installed τ-bench"
         )
     return importlib.import_module(f"taurl.domains.{name}").DOMAIN

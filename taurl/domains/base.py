@@ -76,9 +76,17 @@ class Domain:
         else:
             path = _resolve(data_dir) / f"tasks_{split}.json"
         if not path.exists():
-            where = "built in" if data_dir is None else f"in {data_dir}"
-            raise DataError(f"no {split} tasks for {self.name} {where} (looked for {path})")
+            where = "built in" if data_dir is None else f"in {data_dir} (no tasks_{split}.json)"
+            splits = self.splits(data_dir)
+            known = f"splits: {', '.join(splits)}" if splits else "no task files"
+            raise DataError(f"no {split!r} split for {self.name} {where}; {known}")
         return load_tasks(path, self.name, split)
+
+    def splits(self, data_dir: Path | str | None = None) -> list[str]:
+        """The splits that have a task file: built in, or ``tasks_<split>.json`` in ``data_dir``."""
+        if data_dir is None:
+            return sorted(p.stem for p in (self.package_dir / "tasks").glob("*.json"))
+        return sorted(p.stem.removeprefix("tasks_") for p in _resolve(data_dir).glob("tasks_*.json"))
 
 
 def _resolve(data_dir: Path | str) -> Path:

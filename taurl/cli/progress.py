@@ -1,0 +1,132 @@
+"""A run's progress on stderr: how far, how long still, how well so far, what it has cost.
+
+On a terminal, a bar with ETA, mean reward, pass rate and spend. Elsewhere (a log file, CI) a bar
+draws nothing, so plain lines instead: one at each tenth of the run and one every ``interval``
+seconds between them, so a long run is never silent.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from taurl.core.types import EpisodeResult
+
+PASS_TOLERANCE = 1e-6
+PLAIN_INTERVAL = 10.0
+
+
+class RunStats:
+    """Running totals over the episodes recorded so far."""
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.reward = 0.0
+        self.passed = 0
+        self.spent = 0.0
+        self.model_calls = 0
+
+    def add(self, result: EpisodeResult) -> None:
+        self.done += 1
+        self.reward += result.reward
+        self.passed += int(abs(result.reward - 1.0) <= PASS_TOLERANCE)
+        # what was paid for: a cache hit records what the call would cost, but costs nothing now
+        self.spent += sum(call.cost_usd for call in result.model_calls if not call.cache_hit)
+        self.model_calls += len(result.model_calls)
+
+    def describe(self) -> str:
+        if not self.done:
+            return ""
+        text = f"mean reward {self.reward / self.done:.3f}, pass {self.passed / self.done:.0%}"
+        return text + (f", spent ${self.spent:.2f}" if self.model_calls else "")
+
+
+class RunProgress:
+    """Use as a context manager; call :meth:`start` with the total, :meth:`episode` for each one
+    recorded (from any thread)."""
+
+    def __init__(self, label: str, console: Console, quiet: bool = False, interval: float = PLAIN_INTERVAL) -> None:
+        self.label = label
+        self.console = console
+        self.plain = not quiet and not console.is_terminal
+        self.interval = interval
+        self.stats = RunStats()
+        self.total: int | None = None
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        self._tenths = 0
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, daemon=True)
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[stats]}"),
+            console=console,
+            transient=True,
+            disable=quiet or self.plain,
+        )
+        self._task = self._bar.add_task(label, total=None, stats="")
+
+    def __enter__(self) -> RunProgress:
+        self._bar.__enter__()
+        if self.plain:
+            self._ticker.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._ticker.is_alive():
+            self._ticker.join()
+        self._bar.__exit__(*exc_info)
+
+    def start(self, total: int) -> None:
+        self.total = total
+        self._started = time.monotonic()
+        self._bar.update(self._task, total=total)
+
+    def episode(self, result: EpisodeResult) -> None:
+        with self._lock:
+            self.stats.add(result)
+            self._bar.update(self._task, advance=1, stats=self.stats.describe())
+            if self.plain and self.total:
+                tenths = self.stats.done * 10 // self.total
+                if tenths > self._tenths:
+                    self._tenths = tenths
+                    self._line()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.interval):
+            with self._lock:
+                self._line()
+
+    def _line(self) -> None:
+        done, total = self.stats.done, self.total
+        elapsed = time.monotonic() - self._started
+        parts = [f"{self.label}: {done}/{total if total is not None else '?'}"]
+        if total:
+            parts[0] += f" ({done / total:.0%})"
+        parts.append(f"elapsed {_clock(elapsed)}")
+        if done and total and done < total:
+            parts.append(f"eta {_clock(elapsed / done * (total - done))}")
+        if done:
+            parts.append(self.stats.describe())
+        self.console.print(", ".join(parts), markup=False, highlight=False, soft_wrap=True)
+
+
+def _clock(seconds: float) -> str:
+    return str(timedelta(seconds=round(seconds)))

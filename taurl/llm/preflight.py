@@ -1,0 +1,145 @@
+"""Preflight: before a run starts any episode, check that every model it will call can be called.
+
+Without it a missing key, a server that is down or a misspelt model fails every episode one by
+one, after each has spent its retries (16 s a task against an unreachable base URL). The check
+costs one ``GET /models`` per endpoint, with no retries and a short timeout, and fails with one
+message naming the model, the endpoint and what to do. It checks:
+
+- the key: a model on OpenAI's API (no base URL) needs its key variable set;
+- the endpoint: it answers at all (connection refused, unknown host and timeouts are reported);
+- the key again: the endpoint does not refuse it (401/403);
+- the model: the endpoint lists it (an endpoint without a model list, 404/405, is given the benefit
+  of the doubt).
+
+Nothing is checked in ``replay`` cache mode, which never touches the network.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass
+
+from taurl.config import Endpoint, RunConfig
+from taurl.llm.cache import CacheMode
+from taurl.llm.url import redact_url
+
+DEFAULT_TIMEOUT = 5.0
+CONNECT_TIMEOUT = 2.0
+LISTED_MODELS = 8  # how many of an endpoint's models an unknown-model message lists
+
+
+class PreflightError(RuntimeError):
+    """A model the run needs cannot be called; the message says which, where, and what to do."""
+
+
+@dataclass(frozen=True)
+class ModelUse:
+    """A model a run calls, and the options that choose it (for the advice in a failure)."""
+
+    role: str  # "agent" or "user"
+    endpoint: Endpoint
+
+    @property
+    def where(self) -> str:
+        return redact_url(self.endpoint.base_url) or "api.openai.com"
+
+    def describe(self) -> str:
+        return f"the {self.role} model {self.endpoint.model!r}"
+
+
+def models_used(config: RunConfig) -> list[ModelUse]:
+    """The models ``config`` will call over the network (none in replay mode)."""
+    if config.cache_mode is CacheMode.REPLAY:
+        return []
+    uses = []
+    if config.agent in ("tool-calling", "text") and config.agent_endpoint is not None:
+        uses.append(ModelUse("agent", config.agent_endpoint))
+    if config.user != "scripted":
+        uses.append(ModelUse("user", config.user_endpoint))
+    return uses
+
+
+def preflight(config: RunConfig, timeout: float = DEFAULT_TIMEOUT) -> None:
+    """Raise :class:`PreflightError` unless every model ``config`` calls can be called."""
+    listed: dict[tuple[str | None, str], list[str] | None] = {}  # one model list per endpoint and key
+    for use in models_used(config):
+        key = check_key(use)
+        where = (use.endpoint.base_url, use.endpoint.api_key_env)
+        if where not in listed:
+            listed[where] = list_models(use, key, timeout)
+        check_model(use, listed[where])
+
+
+def check_key(use: ModelUse) -> str:
+    """The key to send: the variable's value, or a placeholder for a server of one's own (which ignores it)."""
+    endpoint = use.endpoint
+    key = os.environ.get(endpoint.api_key_env)
+    if key:
+        return key
+    if endpoint.base_url is not None:
+        return "not-needed"
+    raise PreflightError(
+        f"{use.describe()} on {use.where} needs an API key, and {endpoint.api_key_env} is not set. Export it "
+        f"(export {endpoint.api_key_env}=...), or give --{use.role}-base-url for an OpenAI-compatible server of "
+        f"your own (`taurl serve-sim` serves sim-* models offline), or run from recorded calls with --cache-mode "
+        "replay. Nothing was run."
+    )
+
+
+def list_models(use: ModelUse, key: str, timeout: float) -> list[str] | None:
+    """The ids the endpoint lists, or None when it has no model list."""
+    import openai
+
+    client = openai.OpenAI(
+        base_url=use.endpoint.base_url,
+        api_key=key,
+        max_retries=0,
+        timeout=openai.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
+    )
+    try:
+        return [model.id for model in client.models.list()]
+    except openai.APITimeoutError as exc:
+        raise PreflightError(
+            f"{use.where} (serving {use.describe()}) did not answer within {timeout:g} s: check the server is up "
+            f"and --{use.role}-base-url is right. Nothing was run."
+        ) from exc
+    except openai.APIConnectionError as exc:
+        reason = _root_cause(exc)
+        raise PreflightError(
+            f"cannot reach {use.where} ({reason}) for {use.describe()}: start the server (`taurl serve-sim` for "
+            f"the sim-* models) or fix --{use.role}-base-url. Nothing was run."
+        ) from exc
+    except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+        raise PreflightError(
+            f"{use.where} refused the key in {use.endpoint.api_key_env} ({exc.status_code}) for {use.describe()}: "
+            "check the key, or --api-key-env if another variable holds it. Nothing was run."
+        ) from exc
+    except openai.APIStatusError as exc:
+        if exc.status_code in (404, 405):  # no model list here: whether the model exists shows at the first call
+            return None
+        raise PreflightError(
+            f"{use.where} answered {exc.status_code} when asked for its models (for {use.describe()}): "
+            f"{exc.message}. Nothing was run."
+        ) from exc
+
+
+def check_model(use: ModelUse, available: list[str] | None) -> None:
+    model = use.endpoint.model
+    if available is None or model in available:
+        return
+    close = difflib.get_close_matches(model, available, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    shown = ", ".join(sorted(available)[:LISTED_MODELS]) + (", ..." if len(available) > LISTED_MODELS else "")
+    raise PreflightError(
+        f"{use.where} does not serve the {use.role} model {model!r}: {hint}it lists {shown or 'no models'}. "
+        f"Fix --{use.role}-model. Nothing was run."
+    )
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost cause's message (e.g. 'Connection refused'), which the SDK's own message hides."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    text = str(exc).strip()
+    return text.split("] ", 1)[-1] if text.startswith("[Errno") else (text or type(exc).__name__)
