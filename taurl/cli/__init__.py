@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 import typer
 
 from taurl.cli import analysis, data, domains, recording, run, sim, train
+from taurl.cli.common import show_warning
 
 app = typer.Typer(
     help="taurl: record, replay and score τ-bench-style tool-use episodes; train on them with SkyRL.",
@@ -21,4 +24,5 @@ app.add_typer(data.import_app, name="import")
 
 
 def main() -> None:
+    warnings.showwarning = show_warning
     app()

@@ -57,9 +57,14 @@ def progress_bar(quiet: bool = False) -> Progress:
     )
 
 
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings (a skipped segment, say) as one plain line on stderr, not Python's source excerpt."""
+    err.print(f"[yellow]warning:[/] {escape(printable(str(message)))}", soft_wrap=True)
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``message`` (as text: brackets in paths or data are not markup) and the exit to raise."""
-    err.print(f"[bold red]error:[/] {escape(printable(message))}")
+    err.print(f"[bold red]error:[/] {escape(printable(message))}", soft_wrap=True)  # paths stay whole
     return typer.Exit(code)
 
 

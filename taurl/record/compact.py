@@ -5,14 +5,16 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from taurl.record.location import Location
 from taurl.record.lock import RecordingLock
-from taurl.record.store import KINDS, REPLACES_KEY, RecordingStore
+from taurl.record.store import KINDS, REPLACES_KEY, RecordingStore, SkippedSegmentWarning
 from taurl.record.writer import remove_abandoned_temp_files, write_segment
 
 
@@ -36,15 +38,15 @@ def compact(location: str | Path, unlocked: bool = False) -> CompactionResult:
         store = RecordingStore(location)  # what is there now that the lock is ours
         result = CompactionResult(0, 0, None)
         for kind, (prefix, schema) in KINDS.items():
-            files = store.files(kind)
-            rows = sum(pq.read_metadata(path, filesystem=loc.fs).num_rows for loc, path in files)
+            files = [path for _, path in store.files(kind)]
             leftovers = store.segments[0].replaced.get(kind, [])
             merged_path = None
+            rows = sum(pq.read_metadata(path, filesystem=loc.fs).num_rows for path in files)
             if len(files) > 1 or (files and leftovers):
-                merged = pa.concat_tables(
-                    [pq.read_table(path, filesystem=loc.fs, schema=schema) for _, path in files]
-                ).combine_chunks()
-                names = sorted({path.rsplit("/", 1)[-1] for _, path in files} | set(leftovers))
+                tables, files = read_readable(loc, files, schema)
+                merged = pa.concat_tables(tables).combine_chunks()
+                rows = merged.num_rows
+                names = sorted({path.rsplit("/", 1)[-1] for path in files} | set(leftovers))
                 name = f"{prefix}compacted-{uuid.uuid4().hex[:12]}.parquet"
                 merged_path = write_segment(loc, name, merged, {REPLACES_KEY.decode(): json.dumps(names)})
                 for replaced in names:
@@ -54,6 +56,21 @@ def compact(location: str | Path, unlocked: bool = False) -> CompactionResult:
                 result = CompactionResult(len(files), rows, merged_path)
         remove_abandoned_temp_files(loc)
     return result
+
+
+def read_readable(loc: Location, files: list[str], schema: pa.Schema) -> tuple[list[pa.Table], list[str]]:
+    """The tables of the files that read whole, and those files; a segment with corrupt pages behind a
+    valid footer is named in a warning and left in place, out of the merge."""
+    tables, readable = [], []
+    for path in files:
+        try:
+            tables.append(pq.read_table(path, filesystem=loc.fs, schema=schema))
+            readable.append(path)
+        except (OSError, pa.ArrowException) as exc:
+            warnings.warn(
+                f"skipping segment {path}: unreadable Parquet data ({exc})", SkippedSegmentWarning, stacklevel=3
+            )
+    return tables, readable
 
 
 def export_duckdb(location: str | Path, database_file: Path) -> dict[str, int]:

@@ -126,6 +126,7 @@ class RecordingStore:
                 raise RecordingError(f"no recording at {loc.display}: the directory does not exist")
         self._con: duckdb.DuckDBPyConnection | None = None
         self._unreadable: dict[str, str] = {}  # path -> reason, found while querying
+        self._warned: set[str] = set()
         self._scan()
 
     def _scan(self) -> None:
@@ -136,7 +137,9 @@ class RecordingStore:
                 seg.files[kind] = [p for p in paths if p not in self._unreadable]
                 seg.skipped.extend((p, self._unreadable[p]) for p in bad)
             for path, reason in seg.skipped:
-                warnings.warn(f"skipping segment {path}: {reason}", SkippedSegmentWarning, stacklevel=3)
+                if path not in self._warned:
+                    self._warned.add(path)
+                    warnings.warn(f"skipping segment {path}: {reason}", SkippedSegmentWarning, stacklevel=3)
 
     @property
     def skipped(self) -> list[tuple[str, str]]:
@@ -208,14 +211,12 @@ class RecordingStore:
         for _ in range(3):
             try:
                 return run(self.connect())
-            except (duckdb.IOException, duckdb.InvalidInputException, duckdb.InternalException) as exc:
-                if not self._recover(exc):
-                    raise RecordingError(f"{what} failed: {exc}") from exc
             except duckdb.Error as exc:
-                raise RecordingError(f"{what} failed: {exc}") from exc
+                if not self._recover():
+                    raise RecordingError(f"{what} failed: {exc}") from exc
         raise RecordingError(f"{what} failed: the recording kept changing while it was read; try again")
 
-    def _recover(self, exc: BaseException) -> bool:
+    def _recover(self) -> bool:
         """After a read error: rescan (segments may have been compacted away) and check every segment's
         pages; True when something changed, so the read is worth trying again."""
         before = {p for kind in KINDS for _, p in self.files(kind)}

@@ -292,9 +292,17 @@ def build_app(state: SimState) -> Starlette:
     )
 
 
-def serve(host: str, port: int, faults: list[str], timeout_delay: float) -> None:
-    """Run the server in the foreground until interrupted (the ``taurl serve-sim`` command)."""
-    uvicorn.run(build_app(SimState(faults, timeout_delay)), host=host, port=port, lifespan="off")
+def serve(host: str, port: int, faults: list[str], timeout_delay: float, access_log: bool = False) -> None:
+    """Run the server in the foreground until interrupted (the ``taurl serve-sim`` command). Quiet but
+    for warnings unless ``access_log``: a run makes thousands of requests, often from a shell's background."""
+    uvicorn.run(
+        build_app(SimState(faults, timeout_delay)),
+        host=host,
+        port=port,
+        lifespan="off",
+        access_log=access_log,
+        log_level="info" if access_log else "warning",
+    )
 
 
 class SimServer:
