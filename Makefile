@@ -24,8 +24,10 @@ $(SKYRL_STAMP):
 setup: $(STAMP)
 skyrl-env: $(SKYRL_STAMP)
 
+# a new run id each time, so the demo can be run again into the same recording
 demo: $(STAMP)
-	$(VENV)/bin/taurl run --domain airline --split test --agent oracle --user scripted
+	$(VENV)/bin/taurl run --domain airline --split test --agent oracle --user scripted \
+	  --recording runs/demo --run-id demo-$$(date +%Y%m%d-%H%M%S)
 
 test: $(STAMP) skyrl-env
 	$(VENV)/bin/pytest -q --taurl-recordings recordings
@@ -35,9 +37,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check taurl tests tools
 
 bench: $(STAMP)
-	$(VENV)/bin/python tools/bench_reset_reward.py
-	$(VENV)/bin/python tools/bench_recorder.py
-	$(VENV)/bin/python tools/bench_parser.py
+	set -e; for bench in tools/bench_*.py; do echo "== $$bench"; $(VENV)/bin/python $$bench; done
 
 data: $(STAMP)
 	$(VENV)/bin/python tools/generate_data.py

@@ -11,8 +11,9 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-import openai  # noqa: F401  (imported before any timing: the check itself, not the import, must be fast)
+import openai
 import pytest
 
 from taurl.config import Endpoint, RunConfig
@@ -215,3 +216,43 @@ def test_start_and_end_index_run_that_slice_of_the_split():
     result = taurl("run", "--domain", "retail", "--start-index", "3", "--end-index", "5", "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert [e["task_id"] for e in json.loads(result.stdout)] == ["retail-test-003", "retail-test-004"]
+
+
+# ---------------------------------------------------------------- what to do next, serve-sim
+
+
+def test_a_recorded_run_ends_with_next_commands_that_run_as_printed(tmp_path):
+    program = str(Path(sys.executable).parent / "taurl")
+    args = [program, "run", "--end-index", "3", "--recording", "runs/demo", "--run-id", "demo-1"]
+    result = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    commands = result.stdout.split("next:\n", 1)[1].splitlines()
+    assert [c.split()[1] for c in commands] == ["sql", "show", "replay", "report"]
+    for command in commands:
+        ran = subprocess.run(command.strip(), shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert ran.returncode == 0, (command, ran.stderr)
+    assert (tmp_path / "report.html").exists()
+
+
+@pytest.mark.parametrize("access_log", [False, True])
+def test_serve_sim_is_quiet_unless_asked_for_an_access_log(closed_port, access_log):
+    args = [*TAURL, "serve-sim", "--port", str(closed_port), *(["--access-log"] if access_log else [])]
+    server = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{closed_port}/v1"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                models = openai.OpenAI(base_url=url, api_key="x", max_retries=0).models.list()
+                break
+            except openai.APIConnectionError:
+                assert time.monotonic() < deadline, "serve-sim did not start"
+                time.sleep(0.1)
+        for _ in range(3):
+            openai.OpenAI(base_url=url, api_key="x").models.list()
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert "sim-agent" in [m.id for m in models]
+    assert output.startswith(f"serve-sim on {url}")
+    assert output.count("GET /v1/models") == (4 if access_log else 0), output

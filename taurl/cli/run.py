@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -249,6 +250,14 @@ def run_command(
             )
         if recording:
             console.print(f"recorded {len(results)} episode(s) of run {summary.run_id} in {recording}")
+            if results:
+                console.print(
+                    "next:",
+                    *next_commands(recording, summary.run_id, results),
+                    sep="\n  ",
+                    markup=False,
+                    soft_wrap=True,
+                )
     for result in summary.errors:
         err.print(
             f"[red]episode {result.task.domain}/{result.task.id} trial {result.trial} errored:[/] "
@@ -267,6 +276,23 @@ def run_command(
         raise typer.Exit(130)
     if summary.errors or summary.budget_spent:
         raise typer.Exit(1)
+
+
+def next_commands(recording: str, run_id: str, results: list[EpisodeResult]) -> list[str]:
+    """Commands to look into the run just recorded, with its real ids, runnable as printed."""
+    program = sys.argv[0] if Path(sys.argv[0]).name == "taurl" else "taurl"
+    taurl = shlex.quote(program)
+    where = shlex.quote(recording)
+    worst = min(results, key=lambda r: (r.reward, r.task.id, r.trial))
+    short_id = episode_id(run_id, worst.task.domain, worst.task.id, worst.trial)[:SHORT_ID]
+    this_run = f"run_id = '{run_id}'"
+    return [
+        f'{taurl} sql --recording {where} "SELECT task_id, trial, reward, terminated_by FROM episodes '
+        f'WHERE {this_run} ORDER BY reward, task_id LIMIT 10"',
+        f"{taurl} show {short_id} --recording {where}",
+        f'{taurl} replay {where} --where "{this_run}"',
+        f"{taurl} report {where} --out report.html",
+    ]
 
 
 def episode_summary(result: EpisodeResult, run_id: str) -> dict:

@@ -22,6 +22,9 @@ def serve_sim_command(
         ),
     ] = "",
     timeout_delay: Annotated[float, typer.Option(help="Seconds a 'timeout' fault waits before answering.")] = 5.0,
+    access_log: Annotated[
+        bool, typer.Option(help="Print a line for every request (by default only warnings and errors).")
+    ] = False,
 ) -> None:
     """A local OpenAI-compatible server with deterministic user and agent models (sim-user, sim-agent, ...)."""
     from taurl.sim.server import serve
@@ -31,6 +34,6 @@ def serve_sim_command(
     fault_list = [f.strip() for f in faults.split(",") if f.strip()]
     console.print(f"serve-sim on http://{host}:{port}/v1 (models: sim-user, sim-agent, sim-agent-text, ...)")
     try:
-        serve(host, port, fault_list, timeout_delay)
+        serve(host, port, fault_list, timeout_delay, access_log)
     except ValueError as exc:
         raise fail(str(exc)) from exc
