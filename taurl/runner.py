@@ -111,8 +111,11 @@ def execute(
     lock = None
     attempts: Attempts = {}
     if recording is not None:
+        # on an object store (no lock) a new run only needs the refusal below; resuming needs --unlocked
+        location = resolve(recording)
         name = "run-" + hashlib.sha256(run_id.encode()).hexdigest()[:16]
-        lock = RecordingLock(resolve(recording), name, f"running {run_id}", unlocked).acquire()
+        lock = RecordingLock(location, name, f"running {run_id}", unlocked or not (resume or location.is_local))
+        lock.acquire()
     try:
         if recording is not None:
             known, attempts = recorded_attempts(recording, run_id)

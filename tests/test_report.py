@@ -279,3 +279,32 @@ def test_show_fails_clearly_for_an_unknown_or_too_short_id(recording, sim_episod
     with pytest.raises(EpisodeNotFoundError, match="at least 6 characters"):
         resolve(store, sim_episode["episode_id"][:3])
     assert resolve(store, sim_episode["episode_id"][:6]) == sim_episode["episode_id"]
+
+
+def test_errored_episodes_count_as_failures_unless_excluded(tmp_path):
+    """An errored episode scores 0 and is its own failure cause; --exclude-errors leaves it out."""
+    from taurl.agent.oracle import OracleAgent
+    from taurl.core.types import EpisodeResult, TerminatedBy
+    from taurl.record.schema import episode_row
+    from taurl.record.writer import RecordingWriter
+    from taurl.report import build_report
+    from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
+    from taurl.users.scripted import ScriptedUser
+
+    tasks = get_domain("retail").tasks("test")[:3]
+    with RecordingWriter(tmp_path / "rec") as writer:
+        for task in tasks[:2]:
+            result = run_episode(EpisodeSpec(task), OracleAgent(), ScriptedUser(), RolloutConfig())
+            writer.add(episode_row(result, "r", "oracle", "scripted"))
+        broken = EpisodeResult(tasks[2], 0, [], [], None, TerminatedBy.ERROR, [], "ModelCallError: gone for good")
+        writer.add(episode_row(broken, "r", "oracle", "scripted"))
+
+    def numbers(page: str) -> dict[str, str]:
+        return dict(re.findall(r'data-metric="([a-z_]+)" data-run="r">([^<]*)<', page))
+
+    counted = numbers(build_report([tmp_path / "rec"]))
+    assert (counted["episodes"], counted["failed"], counted["failed_unfinished"]) == ("3", "1", "1")
+    excluded = numbers(build_report([tmp_path / "rec"], exclude_errors=True))
+    assert (excluded["episodes"], excluded["failed"], excluded["failed_unfinished"]) == ("2", "0", "0")
+    out = taurl("report", str(tmp_path / "rec"), "--out", str(tmp_path / "r.html"), "--exclude-errors")
+    assert "wrote" in out.stdout

@@ -128,6 +128,13 @@ def report_command(
             help="RUN_A RUN_B: the two runs to compare side by side (default: the first two run ids, sorted)."
         ),
     ] = None,
+    exclude_errors: Annotated[
+        bool,
+        typer.Option(
+            help="Leave episodes that errored, were interrupted or truncated out of every figure (τ²'s "
+            "convention); by default they count as failures (τ-bench's)."
+        ),
+    ] = False,
 ) -> None:
     """A self-contained HTML report: outcomes and pass^k per run and domain, reward/turn/tool-call charts,
     failure causes, simulated-user cost and cache hits, and a comparison of two runs."""
@@ -135,7 +142,7 @@ def report_command(
     from taurl.report import ReportError, write_report
 
     try:
-        write_report(recordings, out, compare)
+        write_report(recordings, out, compare, exclude_errors)
     except (RecordingError, ReportError) as exc:
         raise fail(str(exc)) from exc
     console.print(f"wrote {out}")

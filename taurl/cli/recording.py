@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from taurl.cli.common import console, err, fail, print_rows
+from taurl.record.lock import RecordingLockedError
 from taurl.record.store import RecordingError
 
 app = typer.Typer()
@@ -31,14 +32,14 @@ def sql_command(
 
     try:
         store = RecordingStore(recording)
-    except RecordingError as exc:
+    except (RecordingError, RecordingLockedError) as exc:
         raise fail(str(exc)) from exc
     if query is None:
         _sql_shell(store, output_format)
         return
     try:
         columns, rows = store.query(query)
-    except RecordingError as exc:
+    except (RecordingError, RecordingLockedError) as exc:
         raise fail(str(exc)) from exc
     print_rows(columns, rows, output_format)
 
@@ -76,12 +77,19 @@ def compact_command(
     duckdb_file: Annotated[
         Path | None, typer.Option("--duckdb", help="Also write one DuckDB database file with the same tables.")
     ] = None,
+    unlocked: Annotated[
+        bool,
+        typer.Option(
+            help="Object-store recordings only: compact without a lock (object stores have none); you make sure "
+            "no other compaction runs."
+        ),
+    ] = False,
 ) -> None:
     """Merge a recording's small segments into one (and optionally export a single DuckDB file)."""
     from taurl.record.compact import compact, export_duckdb
 
     try:
-        result = compact(recording)
+        result = compact(recording, unlocked)
         console.print(
             f"{result.segments_before} segment(s), {result.episodes} episode(s)"
             + (f" -> {result.merged}" if result.merged else ": nothing to merge")
@@ -89,5 +97,5 @@ def compact_command(
         if duckdb_file is not None:
             counts = export_duckdb(recording, duckdb_file)
             console.print(f"wrote {duckdb_file}: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
-    except RecordingError as exc:
+    except (RecordingError, RecordingLockedError) as exc:
         raise fail(str(exc)) from exc
