@@ -481,7 +481,12 @@ def write_segments_with(writer, count: int) -> None:
 def test_a_recording_that_is_a_file_gets_a_clear_error(tmp_path):
     path = tmp_path / "not-a-dir"
     path.write_text("x")
-    for command in (["sql", "--recording", str(path), "SELECT 1"], ["replay", str(path)]):
+    for command in (
+        ["sql", "--recording", str(path), "SELECT 1"],
+        ["replay", str(path)],
+        ["compact", "--recording", str(path)],
+        ["run", "--domain", "retail", "--task-ids", "retail-test-000", "--recording", str(path)],
+    ):
         done = subprocess.run([*TAURL, *command], cwd=REPO, capture_output=True, text=True)
         assert done.returncode != 0 and "Traceback" not in done.stderr
         assert "is a file, not a recording" in done.stderr

@@ -16,7 +16,7 @@ import socket
 import sys
 from pathlib import Path
 
-from taurl.record.location import Location
+from taurl.record.location import Location, RecordingLocationError
 
 LOCK_DIR = ".locks"
 
@@ -46,8 +46,16 @@ class RecordingLock:
                 f"cannot lock the object-store recording {self.location.display} for {self.purpose}: object stores "
                 "offer taurl no atomic lock. Make sure no other process does the same, then pass --unlocked"
             )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        root = Path(self.location.root)
+        if root.exists() and not root.is_dir():
+            raise RecordingLocationError(
+                f"{self.location.display} is a file, not a recording: a recording is a directory"
+            )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise RecordingLocationError(f"cannot use the recording {self.location.display}: {exc.strerror}") from exc
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
