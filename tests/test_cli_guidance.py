@@ -256,3 +256,18 @@ def test_serve_sim_is_quiet_unless_asked_for_an_access_log(closed_port, access_l
     assert "sim-agent" in [m.id for m in models]
     assert output.startswith(f"serve-sim on {url}")
     assert output.count("GET /v1/models") == (4 if access_log else 0), output
+
+
+def test_progress_off_a_terminal_also_prints_a_line_every_interval():
+    import io
+
+    from rich.console import Console
+
+    from taurl.cli.progress import RunProgress
+
+    log = io.StringIO()
+    with RunProgress("retail/test", Console(file=log, force_terminal=False), interval=0.05) as progress:
+        progress.start(1000)
+        time.sleep(0.3)  # no episode ends: the log still hears that the run is alive
+    lines = log.getvalue().splitlines()
+    assert len(lines) >= 3 and all(line.startswith("retail/test: 0/1000 (0%), elapsed ") for line in lines)
