@@ -51,7 +51,9 @@ def hash_command(
 @app.command("run")
 def run_command(
     domain: Annotated[str, typer.Option(help=f"One of: {', '.join(DOMAIN_NAMES)}.")] = "airline",
-    split: Annotated[str, typer.Option(help="Task split: train, test or dev.")] = "test",
+    split: Annotated[
+        str, typer.Option(help="Task split: test, train, ... (a bad one lists the domain's splits).")
+    ] = "test",
     task_ids: Annotated[str | None, typer.Option(help="Comma-separated task ids (default: all of the split).")] = None,
     start_index: Annotated[
         int | None, typer.Option(min=0, help="Run the split's tasks from this index on (0-based, as τ-bench's runner).")
@@ -165,8 +167,7 @@ def run_command(
 ) -> None:
     """Run episodes (optionally recording them) and print each episode's reward and a summary.
 
-    Before any episode starts, every model the run calls is checked (key set, endpoint reachable,
-    model served): a problem is one message and exit 2, with nothing run.
+    Every model the run calls is checked first (key, endpoint, model): a problem is one message, exit 2, nothing run.
 
     Ctrl-C (or SIGTERM) once: no new episode starts, running ones finish and are recorded, exit 130.
     Twice: running episodes end at once, recorded as interrupted with what they did so far."""
