@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from taurl.core.reward import GoldCache, RewardConfig, compute_reward
+from taurl.core.reward import GoldCache, RewardConfig, compute_reward, task_start
 from taurl.core.tools import ToolRegistry
 from taurl.core.types import STOP_TOKEN, Action, RewardBreakdown, Task, TerminatedBy, ToolKind, ToolResult
 from taurl.domains.base import Domain
@@ -71,7 +71,7 @@ class DomainEnv:
             raise ValueError(f"task {task.id} is for {task.domain}, this environment is {self.domain.name}")
         self.task = task
         self.tools = self.domain.tools_for(task.tool_set)
-        self.db = self._initial.fork()
+        self.db = task_start(self._initial, task)
         self.actions = []
         self.done = False
         return self.user.reset(task)

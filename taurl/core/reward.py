@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from taurl.core.db import Database
+from taurl.core.db import Database, clone
 from taurl.core.hashing import canonical_json
 from taurl.core.tools import ToolRegistry
 from taurl.core.types import Action, RewardBasis, RewardBreakdown, Task, TerminatedBy, ToolKind
@@ -43,9 +43,24 @@ class GoldState:
     scored_actions: tuple[Action, ...]
 
 
-def gold_state(task: Task, initial: Database, tools: ToolRegistry) -> GoldState:
-    """Replay the task's gold actions from ``initial`` (a fresh fork is used; ``initial`` is untouched)."""
+def task_start(initial: Database, task: Task) -> Database:
+    """A fresh fork of ``initial`` holding the task's own initial records (its ``initial_state``)."""
     db = initial.fork()
+    for table_name, records in task.initial_state.items():
+        table = db[table_name]
+        for key, record in records.items():
+            if key in table:
+                current = table.edit(key)
+                current.clear()
+                current.update(clone(record))
+            else:
+                table.insert(key, clone(record))
+    return db
+
+
+def gold_state(task: Task, initial: Database, tools: ToolRegistry) -> GoldState:
+    """Replay the task's gold actions from the task's start on ``initial`` (``initial`` is untouched)."""
+    db = task_start(initial, task)
     for index, action in enumerate(task.actions):
         if action.is_respond:
             continue
@@ -57,12 +72,13 @@ def gold_state(task: Task, initial: Database, tools: ToolRegistry) -> GoldState:
         if tools[action.name].kind is ToolKind.TERMINATE:
             continue
         tools.invoke(db, action)
-    changes = bool(db.diff(initial.fork()))
+    changes = bool(db.diff(task_start(initial, task)))
     return GoldState(db, changes, tuple(a for a in task.actions if not a.is_respond))
 
 
 class GoldCache:
-    """Gold states per (database base, task, tool set): computed once per process, O(gold actions)."""
+    """Gold states per (database base, task, tool set, task initial state): computed once per process,
+    O(gold actions)."""
 
     def __init__(self) -> None:
         self._states: dict[tuple[int, str], GoldState] = {}
@@ -70,7 +86,9 @@ class GoldCache:
     def get(self, task: Task, initial: Database, tools: ToolRegistry) -> GoldState:
         key = (
             initial.base_id,
-            canonical_json([task.domain, task.id, task.tool_set, [a.to_dict() for a in task.actions]]),
+            canonical_json(
+                [task.domain, task.id, task.tool_set, [a.to_dict() for a in task.actions], task.initial_state]
+            ),
         )
         state = self._states.get(key)
         if state is None:

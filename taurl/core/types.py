@@ -77,7 +77,10 @@ class Action:
 
 @dataclass(frozen=True)
 class Task:
-    """A user goal with its ground truth. ``actions`` are the gold actions; ``outputs`` must be said to the user."""
+    """A user goal with its ground truth. ``actions`` are the gold actions; ``outputs`` must be said to the user.
+
+    ``initial_state`` holds records put into this task's initial database (``{table: {key: record}}``,
+    added or replacing the base's), applied on reset and before the gold replay."""
 
     id: str
     domain: str
@@ -89,9 +92,10 @@ class Task:
     reward_basis: RewardBasis = RewardBasis.AUTO
     tool_set: str = "default"
     metadata: dict[str, Any] = field(default_factory=dict)
+    initial_state: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "id": self.id,
             "domain": self.domain,
             "split": self.split,
@@ -103,6 +107,9 @@ class Task:
             "tool_set": self.tool_set,
             "metadata": self.metadata,
         }
+        if self.initial_state:  # absent when empty: tasks without one serialise as before
+            data["initial_state"] = self.initial_state
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Task:
@@ -117,6 +124,7 @@ class Task:
             reward_basis=RewardBasis(data.get("reward_basis", "auto")),
             tool_set=data.get("tool_set", "default"),
             metadata=dict(data.get("metadata") or {}),
+            initial_state=dict(data.get("initial_state") or {}),
         )
 
 

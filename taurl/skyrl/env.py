@@ -159,6 +159,7 @@ def task_from_extras(extras: Mapping[str, Any]) -> Task:
         outputs=tuple(truth.get("outputs", [])),
         reward_basis=RewardBasis(info.get("basis") or "auto"),
         tool_set=info.get("tool_set") or "default",
+        initial_state=truth.get("initial_state") or {},
     )
 
 
