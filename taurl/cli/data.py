@@ -131,6 +131,79 @@ def print_quality(report: dict) -> None:
         console.print(alias_table)
 
 
+@data_app.command("repair")
+def data_repair(
+    source: Annotated[Path, typer.Argument(help="The seed system's novel_sft_dataset.json.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Output directory: train.parquet, validation.parquet, rejects.jsonl, repairs.jsonl, quality.json."
+        ),
+    ] = Path("data/seed"),
+    accept_hazards: Annotated[
+        bool, typer.Option(help="Keep tasks with hazards (gold errors, unknowable ids, silent passes), flagged.")
+    ] = False,
+    validation_fraction: Annotated[float, typer.Option(help="Share of the tasks held out for validation.")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Seed of the deterministic train/validation split.")] = 0,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Repair the seed system's tasks with evidence (each repair recorded per task and action), reject
+    the hazardous ones, and write SkyRL parquet with the funnel of what survived each step."""
+    import json
+
+    from taurl.importers.ctu import load_seed_tasks
+    from taurl.importers.seed_funnel import repair_seed
+    from taurl.skyrl.dataset import Conversion, split_tasks, write_conversion
+
+    dirs = {k: str(v) for k, v in parse_data_dirs(data_dir).items()}
+    try:
+        tasks = load_seed_tasks(source)
+        result = repair_seed(tasks, dirs, accept_hazards)
+    except (DataError, OSError, ValueError, KeyError) as exc:
+        raise fail(f"cannot repair: {exc}") from exc
+    train, validation = split_tasks(result.accepted, validation_fraction, seed)
+    conversion = Conversion(train, validation, result.rejects, result.report)
+    write_conversion(conversion, out)
+    with open(out / "repairs.jsonl", "w") as handle:
+        for row in result.provenance:
+            handle.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+    print_funnel(result.report)
+    console.print(
+        f"{len(tasks)} task(s): {len(train)} train, {len(validation)} validation, {len(result.rejects)} rejected "
+        f"-> {out}/ (train.parquet, validation.parquet, rejects.jsonl, repairs.jsonl, quality.json)"
+    )
+    if conversion.total != len(tasks):
+        raise fail(f"internal error: {len(tasks)} tasks in, {conversion.total} accounted for")
+
+
+def print_funnel(report: dict) -> None:
+    """The repair funnel: one column per domain (and the total), one row per step; then the aliases."""
+    columns = [*report["domains"].items(), ("total", report["total"])]
+    table = Table("", *(name for name, _ in columns), title="seed data: tasks valid after each repair step")
+    table.add_row("tasks", *(str(row["tasks"]) for _, row in columns))
+    for stage in report["stages"]:
+        label = "after hazards (accepted)" if stage == "hazards" else ("raw" if stage == "raw" else f"+ {stage}")
+        table.add_row(label, *(str(row["funnel"][stage]) for _, row in columns))
+    table.add_row("unrepairable", *(str(row["unrepairable"]) for _, row in columns))
+    table.add_row("user's id or persona repaired", *(str(row["identity_repaired"]) for _, row in columns))
+    for hazard in report["total"]["hazards"]:
+        table.add_row(f"hazard: {hazard}", *(str(row["hazards"][hazard]) for _, row in columns))
+    table.add_row("accepted read-only", *(str(row["accepted_read_only"]) for _, row in columns))
+    table.add_row("accepted writing", *(str(row["accepted_writing"]) for _, row in columns))
+    console.print(table)
+    aliases = Table("domain", "tool", "invented", "→ declared", "calls", "evidence (first)", title="argument renames")
+    for alias in report["aliases"]:
+        aliases.add_row(
+            alias["domain"],
+            alias["tool"],
+            alias["invented"],
+            alias["declared"],
+            str(alias["calls"]),
+            alias["evidence"][0],
+        )
+    console.print(aliases)
+
+
 @import_app.command("tau-bench")
 def import_tau_bench(
     results: Annotated[

@@ -10,6 +10,7 @@ Nothing is dropped silently: every input task lands in train, validation or ``re
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ ROW_SCHEMA = pa.schema(
 def task_row(task: Task) -> dict[str, Any]:
     domain = get_domain(task.domain)
     truth = {"actions": [a.to_dict() for a in task.actions], "outputs": list(task.outputs)}
+    if task.initial_state:  # records the task adds to (or patches in) its initial database
+        truth["initial_state"] = task.initial_state
     return {
         "prompt": [{"role": "system", "content": system_prompt(domain.policy, domain.tools_for(task.tool_set))}],
         "env_class": ENV_ID,
@@ -93,10 +96,12 @@ def write_conversion(conversion: Conversion, out: Path) -> None:
 
 def split_tasks(tasks: Sequence[Task], validation_fraction: float, seed: int) -> tuple[list[Task], list[Task]]:
     """taurl's own splits map directly (train -> train, test/dev -> validation); a single split is
-    divided by :func:`in_validation`."""
+    divided by :func:`in_validation`, its held-out tasks relabelled ``validation``."""
     splits = {t.split for t in tasks}
     if len(splits) > 1:
         return [t for t in tasks if t.split == "train"], [t for t in tasks if t.split != "train"]
-    validation = [t for t in tasks if in_validation(t, validation_fraction, seed)]
-    chosen = {id(t) for t in validation}
-    return [t for t in tasks if id(t) not in chosen], validation
+    validation = [
+        dataclasses.replace(t, split="validation") for t in tasks if in_validation(t, validation_fraction, seed)
+    ]
+    chosen = {(t.domain, t.id) for t in validation}
+    return [t for t in tasks if (t.domain, t.id) not in chosen], validation
