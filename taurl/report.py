@@ -304,12 +304,10 @@ class Report:
         runs = rows(
             self.store,
             """
-            SELECT e.run_id, any_value(agent) AS agent, any_value(user_strategy) AS user_strategy,
+            SELECT run_id, any_value(agent) AS agent, any_value(user_strategy) AS user_strategy,
                    string_agg(DISTINCT domain, ', ' ORDER BY domain) AS domains, count(*) AS episodes,
-                   any_value(json_extract_string(r.config_json, '$.agent_endpoint.model')) AS agent_model,
-                   any_value(json_extract_string(r.config_json, '$.user_endpoint.model')) AS user_model
-            FROM scored e LEFT JOIN (SELECT DISTINCT ON (run_id) * FROM runs) r USING (run_id)
-            GROUP BY e.run_id ORDER BY e.run_id
+                   any_value(agent_model) AS agent_model, any_value(user_model) AS user_model
+            FROM scored GROUP BY run_id ORDER BY run_id
             """,
         )
         body = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from math import comb
@@ -44,6 +45,8 @@ class Episode:
         self.domain = domain or get_domain(spec.task.domain)
         self.messages: list[dict] = []
         self.trace: list[Step] = []
+        self.started_at: float | None = None
+        self._start = 0.0
 
     def run(self, abort: threading.Event | None = None) -> EpisodeResult:
         """Play the episode to its end; ``abort`` (checked before every turn) stops it early with
@@ -51,6 +54,7 @@ class Episode:
         task, domain, config = self.spec.task, self.domain, self.config
         env = DomainEnv(domain, self.user, config.data_dirs.get(task.domain), config.max_steps, config.reward)
         self._check(abort)
+        self.started_at, self._start = time.time(), time.perf_counter()
         opening = env.reset(task)
         self.messages.extend([self.agent.start(task, env.tools, domain.policy), msg.user(opening)])
         while True:
@@ -90,6 +94,8 @@ class Episode:
             terminated_by,
             self.model_calls(),
             error,
+            self.started_at,
+            None if self.started_at is None else (time.perf_counter() - self._start) * 1000,
         )
 
 

@@ -178,6 +178,10 @@ def _run(
         )
         writer.write_run(run_id, config.to_record())
     rollout = RolloutConfig(dict(config.data_dirs), config.max_steps, config.reward)
+    agent_model = (
+        config.agent_endpoint.model if config.agent_endpoint and config.agent not in ("oracle", "silent") else None
+    )
+    user_model = config.user_endpoint.model if config.user != "scripted" else None
     try:
         for result in run_episodes(
             specs,
@@ -196,7 +200,15 @@ def _run(
                     on_episode(result)
                 continue
             previous = attempts.get((result.task.domain, result.task.id, result.trial), (0, False))[0]
-            row = episode_row(result, run_id, config.agent, config.user, attempt=previous + 1)
+            row = episode_row(
+                result,
+                run_id,
+                config.agent,
+                config.user,
+                attempt=previous + 1,
+                agent_model=agent_model,
+                user_model=user_model,
+            )
             with reported:
                 pending[row["episode_id"]] = result
             try:

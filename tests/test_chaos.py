@@ -213,6 +213,7 @@ def test_a_reply_that_breaks_an_episode_is_recorded_as_error_and_the_run_goes_on
     errored = [r for r in rows if r[1] == "error"]
     assert len(errored) == 1 and errored[0][3] == 0.0 and errored[0][4] >= 2  # its calls, the bad reply too
     assert "UnicodeEncodeError" in errored[0][2] and errored[0][0] in done.stderr  # the console names it
+    assert query(rec, "SELECT DISTINCT agent_model, user_model FROM episodes") == [("sim-agent", "sim-user")]
     # replay is clean: the errored episode replays as far as it got
     replay = subprocess.run([*TAURL, "replay", str(rec)], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert replay.returncode == 0, replay.stdout + replay.stderr

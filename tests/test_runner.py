@@ -108,3 +108,18 @@ def test_eight_threads_in_two_processes_write_one_recording(tmp_path):
     _, rows = RecordingStore(rec).query("SELECT count(*), count(DISTINCT episode_id) FROM episodes")
     assert rows == [(80, 80)]
     assert not list(Path(rec).glob(".tmp-*"))
+
+
+def test_views_name_the_models_say_passed_and_time_each_episode_and_run(tmp_path):
+    rec = tmp_path / "rec"
+    task_ids = [t.id for t in get_domain("retail").tasks("test")][:2]
+    execute(RunConfig(domain="retail", split="test", trials=2, task_ids=task_ids), rec, run_id="r")
+    execute(RunConfig(domain="retail", split="test", trials=2, task_ids=task_ids), rec, run_id="r", resume=True)
+    store = RecordingStore(rec)
+    _, rows = store.query(
+        "SELECT count(*), bool_and(passed), count(agent_model), count(user_model), "
+        "bool_and(started_at <= finished_at), bool_and(duration_ms >= 0) FROM episodes"
+    )
+    assert rows == [(4, True, 0, 0, True, True)]  # the oracle and the scripted user use no model
+    _, runs = store.query("SELECT run_id, domain, agent, user_strategy, episodes, duration_ms >= 0 FROM runs")
+    assert runs == [("r", "retail", "oracle", "scripted", 4, True)]  # one row, though the resume wrote another

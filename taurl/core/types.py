@@ -241,6 +241,8 @@ class EpisodeResult:
     terminated_by: TerminatedBy
     model_calls: list[ModelCall] = field(default_factory=list)
     error: str | None = None
+    started_at: float | None = None  # wall clock (seconds since the epoch): recorded, never compared
+    duration_ms: float | None = None
 
     @property
     def reward(self) -> float:

@@ -6,8 +6,10 @@ unnest the nested lists into ``messages``, ``steps`` (every action and what answ
 ``tool_calls`` (the steps that called a tool) and ``model_calls``.
 
 Version 2 added ``attempt`` (a resumed run re-runs an errored or interrupted episode as attempt 2,
-3, ...; the views show the latest) and ``error``, and the ``terminated_by`` values ``error``,
-``interrupted`` and ``truncated``. Version 1 segments read as attempt 1 with no error.
+3, ...; the views show the latest) and ``error``, the ``terminated_by`` values ``error``,
+``interrupted`` and ``truncated``, the agent's and user's model names, and when each episode started
+and finished (wall clock, recorded for people; replay never compares it). Version 1 segments read
+as attempt 1 with no error; their model names come from the run record.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -75,7 +78,9 @@ SCALARS: list[tuple[str, pa.DataType]] = [
     ("trial", pa.int32()),
     ("attempt", pa.int32()),
     ("agent", pa.string()),
+    ("agent_model", pa.string()),
     ("user_strategy", pa.string()),
+    ("user_model", pa.string()),
     ("reward", pa.float64()),
     ("reward_basis", pa.string()),
     ("requested_basis", pa.string()),
@@ -92,6 +97,9 @@ SCALARS: list[tuple[str, pa.DataType]] = [
     ("user_cost_usd", pa.float64()),
     ("agent_cost_usd", pa.float64()),
     ("source_reward", pa.float64()),
+    ("started_at", pa.timestamp("us")),  # UTC (a plain timestamp: DuckDB hands it to Python without pytz)
+    ("finished_at", pa.timestamp("us")),
+    ("duration_ms", pa.float64()),
     ("breakdown_json", pa.string()),
     ("task_json", pa.string()),
 ]
@@ -128,6 +136,10 @@ def episode_id(run_id: str, domain: str, task_id: str, trial: int) -> str:
     return hashlib.sha256(json.dumps([run_id, domain, task_id, trial]).encode()).hexdigest()[:20]
 
 
+def _timestamp(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
+
+
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
@@ -139,6 +151,8 @@ def episode_row(
     user_strategy: str,
     source_reward: float | None = None,
     attempt: int = 1,
+    agent_model: str | None = None,
+    user_model: str | None = None,
 ) -> dict[str, Any]:
     """One episode as a row of :data:`EPISODE_SCHEMA` (plain Python values). An unfinished episode
     (no breakdown) has reward 0 and no reward components."""
@@ -155,7 +169,9 @@ def episode_row(
         "trial": result.trial,
         "attempt": attempt,
         "agent": agent,
+        "agent_model": agent_model,
         "user_strategy": user_strategy,
+        "user_model": user_model,
         "reward": result.reward,
         "reward_basis": None if b is None else str(b.basis),
         "requested_basis": None if b is None else str(b.requested_basis),
@@ -172,6 +188,11 @@ def episode_row(
         "user_cost_usd": user_cost,
         "agent_cost_usd": sum(c.cost_usd for c in result.model_calls) - user_cost,
         "source_reward": source_reward,
+        "started_at": _timestamp(result.started_at),
+        "finished_at": _timestamp(
+            None if result.started_at is None else result.started_at + (result.duration_ms or 0.0) / 1000
+        ),
+        "duration_ms": result.duration_ms,
         "breakdown_json": None if b is None else _json(b.to_dict()),
         "task_json": _json(task.to_dict()),
         "messages": [

@@ -1,9 +1,10 @@
 """The store: read-only DuckDB views over a recording's segments.
 
-Views: ``episodes`` (one row per episode: the latest attempt of each (run, domain, task, trial)),
-``attempts`` (every attempt, for the history of resumed episodes), ``messages``, ``steps``,
-``tool_calls`` (steps that called a tool), ``model_calls`` (unnested from the latest attempts),
-``runs`` and ``rescores``. A segment that cannot be read (a footer cut short by a crash, corrupt
+Views: ``episodes`` (one row per episode: the latest attempt of each (run, domain, task, trial),
+with ``passed`` and the models), ``attempts`` (every attempt, for the history of resumed episodes),
+``messages``, ``steps``, ``tool_calls`` (steps that called a tool), ``model_calls`` (unnested from
+the latest attempts), ``runs`` (one row per run: its config, models, episodes and extent in time)
+and ``rescores``. A segment that cannot be read (a footer cut short by a crash, corrupt
 pages) is named in a warning and skipped, never read in part; segments that a compacted segment
 replaces are skipped too.
 
@@ -102,6 +103,8 @@ def duckdb_type(dtype: pa.DataType) -> str:
         return f"{duckdb_type(dtype.value_type)}[]"
     if pa.types.is_struct(dtype):
         return "STRUCT(" + ", ".join(f"{f.name} {duckdb_type(f.type)}" for f in dtype) + ")"
+    if pa.types.is_timestamp(dtype):
+        return "TIMESTAMP"
     names = {
         pa.string(): "VARCHAR",
         pa.int32(): "INTEGER",
@@ -168,14 +171,41 @@ class RecordingStore:
             "CREATE VIEW episodes_full AS SELECT * FROM attempts_raw QUALIFY row_number() OVER "
             "(PARTITION BY run_id, domain, task_id, trial ORDER BY attempt DESC, breakdown_json, episode_id) = 1"
         )
-        con.execute(f"CREATE VIEW episodes AS SELECT {scalars} FROM episodes_full")
-        con.execute(f"CREATE VIEW attempts AS SELECT {scalars} FROM attempts_raw")
+        # one row per run: the newest run record (a resumed run writes one each time), with what people
+        # look for named (domain, models) and its extent from its episodes
+        con.execute(
+            "CREATE VIEW run_configs AS SELECT * FROM runs_raw "
+            "QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY schema_version DESC, config_json) = 1"
+        )
+        for view, source in (("episodes", "episodes_full"), ("attempts", "attempts_raw")):
+            # model names of older segments come from their run record; passed is τ-bench's success
+            con.execute(
+                f"CREATE VIEW {view} AS SELECT e.* REPLACE ("
+                "coalesce(e.agent_model, CASE WHEN e.agent NOT IN ('oracle', 'silent') "
+                "THEN json_extract_string(r.config_json, '$.agent_endpoint.model') END) AS agent_model, "
+                "coalesce(e.user_model, CASE WHEN e.user_strategy <> 'scripted' "
+                "THEN json_extract_string(r.config_json, '$.user_endpoint.model') END) AS user_model), "
+                "abs(e.reward - 1) <= 1e-6 AS passed "
+                f"FROM (SELECT {scalars} FROM {source}) e LEFT JOIN run_configs r USING (run_id)"
+            )
         for column, view in NESTED_VIEWS.items():
             con.execute(
                 f"CREATE VIEW {view} AS SELECT {ID_COLUMNS}, UNNEST({column}, recursive := true) FROM episodes_full"
             )
         con.execute("CREATE VIEW tool_calls AS SELECT * FROM steps WHERE name NOT IN ('respond', '__parse_error__')")
-        con.execute("CREATE VIEW runs AS SELECT * FROM runs_raw")
+        con.execute(
+            "CREATE VIEW runs AS SELECT r.run_id, r.schema_version, r.taurl_version, "
+            "json_extract_string(r.config_json, '$.domain') AS domain, "
+            "json_extract_string(r.config_json, '$.split') AS split, "
+            "json_extract_string(r.config_json, '$.agent') AS agent, "
+            "json_extract_string(r.config_json, '$.agent_endpoint.model') AS agent_model, "
+            "json_extract_string(r.config_json, '$.user') AS user_strategy, "
+            "CASE WHEN json_extract_string(r.config_json, '$.user') <> 'scripted' "
+            "THEN json_extract_string(r.config_json, '$.user_endpoint.model') END AS user_model, "
+            "e.episodes, e.started_at, e.finished_at, date_diff('millisecond', e.started_at, e.finished_at) AS duration_ms, "
+            "r.config_json FROM run_configs r LEFT JOIN (SELECT run_id, count(*) AS episodes, min(started_at) AS started_at, "
+            "max(finished_at) AS finished_at FROM episodes_full GROUP BY run_id) e USING (run_id)"
+        )
         con.execute("CREATE VIEW rescores AS SELECT * FROM rescores_raw")
         return con
 
