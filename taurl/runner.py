@@ -22,7 +22,7 @@ from pathlib import Path
 
 from taurl.config import RunConfig, build_agent, build_user
 from taurl.core.types import EpisodeResult, TerminatedBy
-from taurl.domains import DataError, get_domain
+from taurl.domains import DataError
 from taurl.llm.client import BudgetExceededError
 from taurl.record.location import resolve
 from taurl.record.lock import RecordingLock
@@ -30,6 +30,7 @@ from taurl.record.schema import episode_row
 from taurl.record.store import RecordingStore
 from taurl.record.writer import DEFAULT_COMMIT_WINDOW, RecordingWriteError, RecordingWriter
 from taurl.rollout import EpisodeSpec, RolloutConfig, RunControl, run_episodes
+from taurl.task_selection import select_tasks
 
 __all__ = ["RecordingWriteError", "RunExistsError", "RunSummary", "execute", "interruptible"]
 
@@ -54,14 +55,7 @@ class RunSummary:
 
 
 def select_specs(config: RunConfig) -> list[EpisodeSpec]:
-    tasks = get_domain(config.domain).tasks(config.split, config.data_dirs.get(config.domain))
-    if config.task_ids:
-        by_id = {t.id: t for t in tasks}
-        unknown = [t for t in config.task_ids if t not in by_id]
-        if unknown:
-            hint = f"ids look like {tasks[0].id!r}" if tasks else "the split has no tasks"
-            raise DataError(f"no task(s) {', '.join(unknown)} in {config.domain}/{config.split}; {hint}")
-        tasks = [by_id[t] for t in config.task_ids]
+    tasks = select_tasks(config.domain, config.split, config.data_dirs.get(config.domain), config.task_ids)
     return [EpisodeSpec(task, trial) for task in tasks for trial in range(config.trials)]
 
 
