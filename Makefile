@@ -20,16 +20,32 @@ $(SKYRL_STAMP):
 	  $(SKYRL_VENV)/bin/pip install --quiet --no-deps skyrl-train==0.3.1 hydra-core==1.3.2 omegaconf==2.3.0 \
 	    antlr4-python3-runtime==4.9.3 PyYAML==6.0.3 packaging==25.0 && touch $(SKYRL_STAMP); fi
 
-.PHONY: setup skyrl-env demo test lint bench data
+# The train extra must resolve as the README installs it on a GPU machine: torch and flash-attn's build
+# dependencies first, then '.[train]' with --no-build-isolation (flash-attn is source-only and its
+# setup.py imports torch). A dry run with a report, redone when pyproject.toml changes; a pin conflict
+# fails it. The index here serves no PEP 658 metadata, so pip downloads the wheels it weighs (~1 GB).
+TRAIN_VENV := .venv-train
+TRAIN_REPORT := $(TRAIN_VENV)/train-resolution.json
+TRAIN_FIRST := pip==25.3 torch==2.8.0 setuptools==79.0.1 wheel==0.45.1 packaging==25.0 psutil==7.2.2 ninja==1.13.2
+
+$(TRAIN_REPORT): pyproject.toml
+	@if [ -z "$(PYTHON312)" ]; then echo "no Python 3.12 found: the train extra's resolution check will be skipped"; else \
+	  (test -x $(TRAIN_VENV)/bin/python || $(PYTHON312) -m venv $(TRAIN_VENV)) && \
+	  $(TRAIN_VENV)/bin/pip install --quiet $(TRAIN_FIRST) && \
+	  FLASH_ATTENTION_SKIP_CUDA_BUILD=TRUE $(TRAIN_VENV)/bin/pip install --quiet --dry-run --no-build-isolation \
+	    --report $(TRAIN_REPORT).tmp '.[train]' && mv $(TRAIN_REPORT).tmp $(TRAIN_REPORT); fi
+
+.PHONY: setup skyrl-env train-resolution demo test lint bench data
 setup: $(STAMP)
 skyrl-env: $(SKYRL_STAMP)
+train-resolution: $(TRAIN_REPORT)
 
 # a new run id each time, so the demo can be run again into the same recording
 demo: $(STAMP)
 	$(VENV)/bin/taurl run --domain airline --split test --agent oracle --user scripted \
 	  --recording runs/demo --run-id demo-$$(date +%Y%m%d-%H%M%S)
 
-test: $(STAMP) skyrl-env
+test: $(STAMP) skyrl-env train-resolution
 	$(VENV)/bin/pytest -q --taurl-recordings recordings
 
 lint: $(STAMP)
