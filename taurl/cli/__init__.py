@@ -6,7 +6,7 @@ import warnings
 
 import typer
 
-from taurl.cli import analysis, data, domains, recording, run, sim, train
+from taurl.cli import analysis, data, domains, export, recording, run, sim, train
 from taurl.cli.common import show_warning
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ for group in (run, recording, sim, train, analysis):
 app.add_typer(domains.app, name="domains")
 app.add_typer(data.data_app, name="data")
 app.add_typer(data.import_app, name="import")
+app.add_typer(export.app, name="export")
 
 
 def main() -> None:

@@ -29,6 +29,30 @@ DataDirOption = Annotated[
 ]
 
 
+RecordingArgument = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Recording directories or object-store URIs (or give them with --recording).", show_default=False
+    ),
+]
+RecordingOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--recording",
+        help="Recording directory or object-store URI (repeatable; same as positional).",
+        show_default=False,
+    ),
+]
+
+
+def recordings(positional: list[str] | None, option: list[str] | None) -> list[str]:
+    """The recordings a command reads, given positionally, with --recording, or both."""
+    given = [*(positional or []), *(option or [])]
+    if not given:
+        raise fail("name a recording: a directory or object-store URI, positionally or with --recording")
+    return list(dict.fromkeys(given))
+
+
 def parse_data_dirs(values: list[str] | None) -> dict[str, Path]:
     dirs: dict[str, Path] = {}
     for value in values or []:

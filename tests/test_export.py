@@ -1,0 +1,76 @@
+"""`taurl export tau-bench`: τ-bench's results format, read back by `taurl import tau-bench` with equal rewards."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from taurl.agent.oracle import OracleAgent
+from taurl.domains import get_domain
+from taurl.export import ExportError, tau_bench_results
+from taurl.record.schema import episode_row
+from taurl.record.store import RecordingStore
+from taurl.record.writer import RecordingWriter
+from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
+from taurl.users.scripted import ScriptedUser
+from tests.conftest import REPO, TAUBENCH, require
+
+
+def taurl(*args: str) -> str:
+    out = subprocess.run([sys.executable, "-m", "taurl.cli", *args], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    return " ".join(out.stdout.split())
+
+
+def import_results(results, rec) -> str:
+    data = TAUBENCH / "airline"
+    return taurl("import", "tau-bench", str(results), "--domain", "airline", "--data-dir", str(data), "--out", str(rec))
+
+
+def rewards(rec) -> dict[tuple[str, int], float]:
+    _, rows = RecordingStore(rec).query("SELECT task_id, trial, reward FROM episodes")
+    return {(task, trial): reward for task, trial, reward in rows}
+
+
+def test_the_40_tau_bench_runs_round_trip_through_export_and_import(tmp_path):
+    original = require(TAUBENCH / "airline" / "historical_gpt-4o_sample.json")
+    assert "40/40 rewards agree" in import_results(original, tmp_path / "first")
+    exported = tmp_path / "results.json"
+    assert "wrote 40 episode(s)" in taurl("export", "tau-bench", str(tmp_path / "first"), "--out", str(exported))
+    assert "40/40 rewards agree" in import_results(exported, tmp_path / "second")
+    assert rewards(tmp_path / "second") == rewards(tmp_path / "first")
+
+    source = {(r["task_id"], r["trial"]): r for r in json.loads(original.read_text())}
+    written = {(r["task_id"], r["trial"]): r for r in json.loads(exported.read_text())}
+    assert written.keys() == source.keys()  # integer task ids, as τ-bench writes them
+    for key, run in written.items():
+        assert set(run) == {"task_id", "reward", "info", "traj", "trial"}
+        assert run["reward"] == source[key]["reward"]
+        assert run["info"]["task"] == source[key]["info"]["task"]
+        assert [m["role"] for m in run["traj"]] == [m["role"] for m in source[key]["traj"]]
+        if source[key]["info"].get("reward_info"):  # τ-bench's checks, but for the data hash taurl does not store
+            expected = {k: v for k, v in source[key]["info"]["reward_info"]["info"].items() if k != "gt_data_hash"}
+            assert run["info"]["reward_info"]["info"] == expected
+
+
+def test_an_export_holds_one_run_of_one_domain(tmp_path):
+    tasks = get_domain("retail").tasks("test")[:2]
+    with RecordingWriter(tmp_path / "rec") as writer:
+        for run_id in ("a", "b"):
+            for task in tasks:
+                result = run_episode(EpisodeSpec(task), OracleAgent(), ScriptedUser(), RolloutConfig())
+                writer.add(episode_row(result, run_id, "oracle", "scripted"))
+    store = RecordingStore(tmp_path / "rec")
+    with pytest.raises(ExportError, match=r"2 runs \(a, b\).*--where \"run_id = 'a'\""):
+        tau_bench_results(store)
+    with pytest.raises(ExportError, match="no episode matches"):
+        tau_bench_results(store, "run_id = 'c'")
+    results = tau_bench_results(store, "run_id = 'b'")
+    assert [(r["task_id"], r["trial"], r["reward"]) for r in results] == [(t.id, 0, 1.0) for t in tasks]
+    assert results[0]["info"]["taurl"]["run_id"] == "b"
+    assert (
+        results[0]["traj"][0]["role"] == "system" and results[0]["info"]["task"]["instruction"] == tasks[0].instruction
+    )
