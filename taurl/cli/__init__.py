@@ -6,7 +6,7 @@ import warnings
 
 import typer
 
-from taurl.cli import analysis, data, domains, export, recording, run, sim, train
+from taurl.cli import analysis, audit, data, domains, export, recording, run, sim, train
 from taurl.cli.common import show_warning
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.add_typer(domains.app, name="domains")
 app.add_typer(data.data_app, name="data")
 app.add_typer(data.import_app, name="import")
 app.add_typer(export.app, name="export")
+app.add_typer(audit.app, name="audit")
 
 
 def main() -> None:

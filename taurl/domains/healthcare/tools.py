@@ -111,10 +111,11 @@ def free_slots(db: Database, doctor_id: str, day: date, ignore: str | None = Non
     hours = working_hours(db["doctors"][doctor_id], day)
     if hours is None:
         return []
-    taken = list(_appointments(db, lambda a: a.get("doctor_id") == doctor_id and a.get("appointment_id") != ignore))
+    taken = _appointments(db, lambda a: a.get("doctor_id") == doctor_id and a.get("appointment_id") != ignore)
+    spans = [span for a in taken if (span := _span(a)) is not None]  # parsed once, not once per slot
     slots, start = [], hours[0]
     while start + SLOT <= hours[1]:
-        if start > NOW and not any(_overlaps(a, start, start + SLOT) for a in taken):
+        if start > NOW and not any(busy < start + SLOT and start < free for busy, free in spans):
             slots.append(start.strftime("%H:%M"))
         start += SLOT
     return slots

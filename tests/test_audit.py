@@ -1,0 +1,155 @@
+"""`taurl audit rewards`: mutants of each task's gold trajectory catch planted loopholes; the built-in
+domains audit clean against their committed baselines; exit codes and the JSON report."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from taurl.audit import MutantKind, RewardAuditor, judge, load_baseline
+from taurl.cli import app
+from taurl.core.types import Action, RewardBasis, Task
+from taurl.domains import DOMAIN_NAMES, DataError, get_domain
+from tests.counter_domain import make_domain
+
+ROOT = Path(__file__).resolve().parent.parent
+AIRLINE_BASELINE = ROOT / "taurl/domains/airline/audit_baseline.json"
+TAUBENCH = ROOT.parent / "shared" / "taubench"
+
+
+@pytest.fixture
+def counter(tmp_path):
+    (tmp_path / "counters.json").write_text(json.dumps({"a": {"value": 1}, "b": {"value": 2}}))
+    return make_domain(tmp_path)
+
+
+def task(task_id, actions, outputs=(), basis=RewardBasis.AUTO):
+    return Task(task_id, "counter", "Change the counter.", tuple(actions), tuple(outputs), reward_basis=basis)
+
+
+def batch(counter_id, amount, note):
+    return Action("batch", {"steps": [{"counter": counter_id, "amount": amount}], "note": note})
+
+
+def loopholes(audit):
+    return {(t.task_id, r.mutant) for t, r in audit.loopholes()}
+
+
+def test_an_argument_the_reward_does_not_check_is_caught(counter):
+    # batch() stores nothing of its note: any note gives the gold's final database
+    tasks = [task("t1", [batch("a", 2, "first")]), task("t2", [batch("b", 3, "second")])]
+    audit = RewardAuditor(counter, counter.package_dir).audit(tasks, "test")
+    assert ("t1", "arg:0:batch.note=second") in loopholes(audit)
+    assert audit.counts()["argument"] == 2
+    results = {r.mutant: r for r in audit.tasks[0].results}
+    # the arguments the final state does show are checked: another counter, another amount
+    assert results["arg:0:batch.steps[0].counter=b"].observed == 0.0
+    assert results["arg:0:batch.steps[0].amount=3"].observed == 0.0
+    assert results["gold"].observed == 1.0 and not results["gold"].loophole
+
+
+def test_no_op_writes_unchecked_outputs_and_trivial_tasks_are_caught(counter):
+    tasks = [
+        # τ-bench's basis: a write that changes nothing is invisible (auto would match actions instead)
+        task("noop", [Action("add", {"counter_id": "a", "amount": 0})], basis=RewardBasis.DB_OUTPUTS),
+        task("outputs", [Action("add", {"counter_id": "a", "amount": 9})], outputs=["10", "100"]),
+        task("trivial", [Action("get_counter", {"counter_id": "a"})], basis=RewardBasis.DB_OUTPUTS),
+    ]
+    audit = RewardAuditor(counter, counter.package_dir).audit(tasks, "test")
+    found = loopholes(audit)
+    assert ("noop", "drop:0:add") in found
+    assert ("outputs", "output:0:10") in found  # "10" is inside "100": leaving it out still passes
+    assert ("outputs", "output:1:100") not in found
+    assert {("trivial", "do_nothing"), ("trivial", "refuse"), ("trivial", "transfer")} <= found
+    assert audit.do_nothing_passes == 2  # the no-op task too
+
+
+def test_a_sound_task_has_no_loophole_and_reports_each_kind(counter):
+    tasks = [
+        task("ok", [Action("get_counter", {"counter_id": "a"}), Action("add", {"counter_id": "a", "amount": 5})]),
+        task("other", [Action("add", {"counter_id": "b", "amount": 1})]),
+    ]
+    audit = RewardAuditor(counter, counter.package_dir).audit(tasks, "test")
+    assert audit.loopholes() == []
+    kinds = {r.kind: r for r in audit.tasks[0].results}
+    assert kinds[MutantKind.EXTRA_READS].expected == "1" and kinds[MutantKind.EXTRA_READS].observed == 1.0
+    assert kinds[MutantKind.FORBIDDEN_WRITE].mutant == "forbidden:add"  # the other task's write, on counter b
+    assert kinds[MutantKind.FORBIDDEN_WRITE].observed == 0.0
+    assert kinds[MutantKind.DO_NOTHING].observed == 0.0
+
+
+def test_independent_writes_reordered_are_reported_not_failed(counter):
+    writes = [Action("add", {"counter_id": "a", "amount": 1}), Action("add", {"counter_id": "b", "amount": 1})]
+    audit = RewardAuditor(counter, counter.package_dir).audit([task("two", writes)], "test")
+    reorder = [r for r in audit.tasks[0].results if r.kind is MutantKind.REORDER]
+    assert [(r.mutant, r.expected, r.observed, r.loophole) for r in reorder] == [("reorder:0<->1", "any", 1.0, False)]
+
+
+def test_baseline_accepts_known_loopholes_and_names_stale_ones(counter, tmp_path):
+    tasks = [task("t1", [batch("a", 2, "x")]), task("t2", [batch("b", 3, "y")])]
+    audit = RewardAuditor(counter, counter.package_dir).audit(tasks, "test")
+    path = tmp_path / "baseline.yaml"
+    path.write_text(
+        "accepted:\n"
+        "- {domain: counter, split: test, task: t1, mutant: 'arg:0:batch.note=y', reason: the note is free text}\n"
+        "- {domain: counter, split: test, task: t1, mutant: 'drop:0:batch', reason: fixed since}\n"
+    )
+    verdict = judge([audit], load_baseline(path))
+    assert [(f.task, f.result.mutant) for f in verdict.accepted] == [("t1", "arg:0:batch.note=y")]
+    assert [(f.task, f.result.mutant) for f in verdict.new] == [("t2", "arg:0:batch.note=x")]
+    assert [a.mutant for a in verdict.stale] == ["drop:0:batch"]
+    path.write_text("accepted:\n- {domain: counter, split: test, task: t1, mutant: m}\n")
+    with pytest.raises(DataError, match="has no reason"):
+        load_baseline(path)
+
+
+def test_builtin_domains_audit_clean_against_their_baselines():
+    result = CliRunner().invoke(
+        app, ["audit", "rewards", "--format", "json", "--baseline", str(AIRLINE_BASELINE)], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["new"] == [] and report["stale"] == []
+    assert {(a["domain"], a["split"]) for a in report["audits"]} == {
+        (d, s) for d in DOMAIN_NAMES for s in ("train", "test")
+    }
+    for audit in report["audits"]:
+        gold = [r for t in audit["task_results"] for r in t["results"] if r["kind"] == "gold"]
+        assert len(gold) == audit["tasks"] and all(r["observed"] == 1.0 for r in gold)
+    accepted = {(f["task"], f["kind"]) for f in report["accepted"]}
+    assert accepted and all(kind == "argument" for _, kind in accepted)
+
+
+def test_cli_exits_1_on_a_loophole_outside_the_baseline():
+    runner = CliRunner()
+    failing = runner.invoke(app, ["audit", "rewards", "--domain", "airline", "--split", "test"])
+    assert failing.exit_code == 1
+    assert "airline-test-061 arg:3:update_reservation_baggages.payment_id" in failing.stdout
+    passing = runner.invoke(
+        app, ["audit", "rewards", "--domain", "airline", "--split", "test", "--baseline", str(AIRLINE_BASELINE)]
+    )
+    assert passing.exit_code == 0, passing.output
+    assert runner.invoke(app, ["audit", "rewards", "--domain", "nowhere"]).exit_code == 2
+
+
+def test_cli_audits_a_converted_dataset(tmp_path):
+    runner = CliRunner()
+    converted = runner.invoke(
+        app, ["data", "convert", "--domain", "telecom", "--split", "test", "--out", str(tmp_path / "d")]
+    )
+    assert converted.exit_code == 0, converted.output
+    parquets = sorted(str(p) for p in (tmp_path / "d").glob("*.parquet"))
+    result = runner.invoke(app, ["audit", "rewards", "--format", "json", *(f"--dataset={p}" for p in parquets)])
+    assert result.exit_code == 0, result.output
+    audits = json.loads(result.stdout)["audits"]
+    assert sum(a["tasks"] for a in audits) == len(get_domain("telecom").tasks("test"))
+
+
+@pytest.mark.skipif(not TAUBENCH.is_dir(), reason="τ-bench's data is not in ../shared/taubench")
+def test_taubench_retail_test_do_nothing_passes_7_of_115():
+    domain = get_domain("retail")
+    data_dir = TAUBENCH / "retail"
+    audit = RewardAuditor(domain, data_dir).audit(domain.tasks("test", data_dir), "test")
+    assert len(audit.tasks) == 115
+    assert audit.do_nothing_passes == 7
