@@ -153,3 +153,20 @@ def test_taubench_retail_test_do_nothing_passes_7_of_115():
     audit = RewardAuditor(domain, data_dir).audit(domain.tasks("test", data_dir), "test")
     assert len(audit.tasks) == 115
     assert audit.do_nothing_passes == 7
+
+
+def test_an_installed_tau_bench_is_audited_through_the_backend(monkeypatch):
+    from tests.test_tau_bench_backend import FAKE, drop_package
+
+    drop_package()
+    monkeypatch.syspath_prepend(str(FAKE))
+    try:
+        result = CliRunner().invoke(app, ["audit", "rewards", "--domain", "tau_bench:shop", "--format", "json"])
+    finally:
+        drop_package()
+    assert result.exit_code == 1
+    # task 2's gold is a transfer, which τ-bench's reward (final database + outputs) never checks
+    assert {(f["task"], f["mutant"]) for f in json.loads(result.stdout)["new"]} == {
+        ("2", "do_nothing"),
+        ("2", "refuse"),
+    }

@@ -82,7 +82,8 @@ def audit_rewards(
             groups = {}
             for name in domain or DOMAIN_NAMES:
                 where = dirs.get(name)
-                for s in split or get_domain(name).splits(where):
+                # an installed τ-bench does not list its splits: its test split unless told
+                for s in split or get_domain(name).splits(where) or ["test"]:
                     groups[(name, s)] = get_domain(name).tasks(s, where)
         config = RewardConfig(basis=basis)
         auditors: dict[str, RewardAuditor] = {}
