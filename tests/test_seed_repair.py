@@ -96,8 +96,71 @@ def test_a_named_restaurant_the_database_lacks_is_cloned_from_what_the_tasks_sea
     assert changed == set(state.change["changed"]) == {"name", "id", "restaurant_id"}
     assert [a.kwargs["restaurant_id"] for a in outcome.task.actions[1:]] == [key, key]
     assert hazards(outcome.task, get_domain("doordash").tools_for("seed"), db, {}) == []
-    unreachable = Task("d2", "doordash", "Check 'Pho Real'.", task.actions[1:], tool_set="seed")
-    assert "no earlier search" in repair_task(unreachable, get_domain("doordash").tools_for("seed"), db).reason
+    unsearched = Task("d2", "doordash", "Check 'Pho Real'.", task.actions[1:], tool_set="seed")
+    by_id = repair_task(unsearched, get_domain("doordash").tools_for("seed"), db)  # reachable by the id it is given
+    assert by_id.task.instruction == f"Check 'Pho Real'. The ID of Pho Real is {key}."
+
+
+def healthcare_task(*actions, instruction="Your name is Ada Lovelace and your email is ada@example.com."):
+    return Task("h1", "healthcare", instruction, tuple(actions), user_id="P001", tool_set="seed")
+
+
+def test_a_named_doctor_no_search_reaches_is_cloned_by_kind_and_the_instruction_gives_its_id():
+    db = get_domain("healthcare").database()
+    task = healthcare_task(
+        Action("get_doctor_availability", {"doctor_name": "Dr. Ada Byron", "week": "next"}),
+        instruction="Check Dr. Ada Byron, a cardiologist, for next week.",
+    )
+    outcome = repaired(task)
+    assert outcome.reason is None
+    key = outcome.task.actions[0].kwargs["doctor_id"]
+    record = outcome.task.initial_state["doctors"][key]
+    assert key not in db["doctors"] and record["specialty"] == "Cardiology" and record["name"] == "Dr. Ada Byron"
+    assert outcome.task.instruction.endswith(f"The ID of Dr. Ada Byron is {key}.")
+    assert hazards(outcome.task, get_domain("healthcare").tools_for("seed"), db, {}) == []
+    booked = healthcare_task(
+        Action("book_appointment", {"patient_id": "P001", "doctor_name": "Dr. Ada Byron"}),
+        instruction="Book Dr. Ada Byron.",
+    )
+    assert "no lookup by id" in repaired(booked).reason
+
+
+def test_a_category_search_becomes_one_lookup_per_record_and_reasoning_that_cannot_run_is_left_out():
+    db = get_domain("healthcare").database()
+    cardiologists = sorted(k for k, d in db["doctors"].items() if d["specialty"] == "Cardiology")
+    outcome = repaired(
+        healthcare_task(
+            Action("think", {"note": "find cardiologists", "user_id": "P001"}),
+            Action("get_doctor_availability", {"specialty": "cardiologist", "radius": "10"}),
+            Action("think", {"steps": 2}),  # no text to think
+        )
+    )
+    assert outcome.reason is None and 1 <= len(cardiologists) <= 3
+    assert [a.to_dict() for a in outcome.task.actions] == [
+        {"name": "think", "kwargs": {"thought": "find cardiologists"}},
+        *({"name": "get_doctor_availability", "kwargs": {"doctor_id": k}} for k in cardiologists),
+    ]
+    assert all(k in outcome.task.instruction for k in cardiologists)
+    kinds = {(r.kind, r.action) for r in outcome.repairs}
+    assert {("rename", 0), ("drop", 0), ("expand", 1), ("unscored", 2)} <= kinds
+    paediatric_cardiology = healthcare_task(Action("get_doctor_availability", {"specialty": "pediatric cardiology"}))
+    assert "which no offered tool can, and 0 records" in repaired(paediatric_cardiology).reason
+
+
+def test_the_seed_prompt_states_only_what_the_offered_tools_can_do():
+    domain = get_domain("telecom")
+    tools = domain.tools_for("seed")
+    absent = set(domain.tools.names) - set(tools.names)
+    policy = domain.policy_for("seed")
+    rules = {r for r in domain.policy_rules() if f"[{r}]" in policy}
+    assert rules == {"R1", "R2", "R3", "R4", "R6"}  # R5, R7-R12 need plan, roaming, refill, reactivation tools
+    assert "sell data refills" not in policy and "suspend their lines" in policy
+    described = json.dumps(tools.openai_schemas())
+    assert not [name for name in absent if name in described or name in policy]
+    assert "get_account_balance" in domain.tools["process_payment"].description  # the full tool set keeps it
+    assert domain.policy_for("default") == domain.policy
+    row = task_row(telecom_task(Action("get_customer_info", {"customer_id": "TC001"})))
+    assert row["prompt"][0]["content"].startswith(policy.strip())
 
 
 def test_initial_state_is_applied_on_reset_hashed_and_keys_the_gold():
@@ -140,7 +203,7 @@ def test_the_seed_file_repaired_every_task_accounted_for_and_every_accepted_one_
     rejects = [json.loads(line) for line in (out / "rejects.jsonl").read_text().splitlines()]
     provenance = [json.loads(line) for line in (out / "repairs.jsonl").read_text().splitlines()]
     assert len(rows) + len(rejects) == len(provenance) == 1345 and all(r["reason"] for r in rejects)
-    assert quality["total"]["funnel"]["raw"] == 57 and quality["total"]["funnel"]["hazards"] == len(rows) >= 390
+    assert quality["total"]["funnel"]["raw"] == 57 and quality["total"]["funnel"]["hazards"] == len(rows) >= 600
     assert {r["extra_info"]["split"] for r in rows} == {"train", "validation"}
     assert all("{'first_name'" not in r["extra_info"]["instruction"] for r in rows)
     for row in rows:  # the user the gold acts on is the instruction's user, and it says who that is

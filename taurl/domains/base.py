@@ -6,6 +6,7 @@ about a second to parse) and shared, read-only, by every episode through copy-on
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from taurl.core.db import Database
-from taurl.core.tools import ToolRegistry
+from taurl.core.tools import Tool, ToolRegistry
 from taurl.core.types import Action, RewardBasis, Task
 
 SPLITS = ("train", "test", "dev")
@@ -53,6 +54,33 @@ class Domain:
                 rules[match.group(1)] = match.group(2).strip()
         return rules
 
+    def policy_for(self, tool_set: str = "default") -> str:
+        """The policy an agent offered ``tool_set`` is given: only what those tools can carry out.
+
+        Rules only absent tools enforce (``rules_enforced``) are left out, and so is any mention of an
+        absent tool; ``scope.<tool_set>.md`` beside the policy, when present, replaces its opening
+        paragraph (what the desk may do)."""
+        offered = set(self.tools_for(tool_set).names)
+        absent = set(self.tools.names) - offered
+        if not absent:
+            return self.policy
+        unenforceable = {
+            rule for rule, tools in self.rules_enforced.items() if not offered & set(re.split(r",\s*", tools))
+        }
+        lines, skipping = [], False
+        for line in self.policy.splitlines():
+            match = RULE_LINE.match(line)
+            if match or not line.startswith(" "):
+                skipping = bool(match) and match.group(1) in unenforceable
+            if not skipping:
+                lines.append(line)
+        text = re.sub(r"^#+ [^\n]*\n\s*(?=^#|\Z)", "", without_tools("\n".join(lines), absent), flags=re.M)
+        scope = self.package_dir / f"scope.{tool_set}.md"
+        if scope.exists():
+            title, _, rest = text.partition("\n\n")
+            text = f"{title}\n\n{scope.read_text(encoding='utf-8').strip()}\n\n{rest.partition(chr(10) * 2)[2]}"
+        return text.strip() + "\n"
+
     @property
     def builtin_data_dir(self) -> Path:
         return self.package_dir / "data"
@@ -62,7 +90,7 @@ class Domain:
             return self.tools
         if tool_set not in self.tool_sets:
             raise DataError(f"{self.name} has no tool set {tool_set!r}; known: {', '.join(self.tool_sets)}")
-        return self.tools.subset(self.tool_sets[tool_set])
+        return _offered(self.tools, self.tool_sets[tool_set])
 
     def database(self, data_dir: Path | str | None = None) -> Database:
         """A fresh episode database over the (cached) base for ``data_dir``."""
@@ -87,6 +115,38 @@ class Domain:
         if data_dir is None:
             return sorted(p.stem for p in (self.package_dir / "tasks").glob("*.json"))
         return sorted(p.stem.removeprefix("tasks_") for p in _resolve(data_dir).glob("tasks_*.json"))
+
+
+def without_tools(text: str, absent: set[str]) -> str:
+    """``text`` without its mentions of the ``absent`` tools: a parenthesis that names one goes, and
+    otherwise the sentence that does."""
+    if not absent:
+        return text
+    names = "|".join(sorted(map(re.escape, absent)))
+    text = re.sub(rf"\s*\([^()]*\b(?:{names})\b[^()]*\)", "", text)
+    return re.sub(rf"[^.\n]*(?:\n[ ]+[^.\n-][^.\n]*)*\b(?:{names})\b[^.]*\.\s?", "", text)
+
+
+@functools.cache
+def _offered(tools: ToolRegistry, names: tuple[str, ...]) -> ToolRegistry:
+    """The tools of a tool set, their descriptions pointing at no tool outside it."""
+    absent = set(tools.names) - set(names)
+    subset = tools.subset(names)
+
+    def pruned(tool: Tool) -> Tool:
+        properties = {
+            name: {**schema, "description": without_tools(schema["description"], absent)}
+            if "description" in schema
+            else schema
+            for name, schema in tool.parameters["properties"].items()
+        }
+        return dataclasses.replace(
+            tool,
+            description=without_tools(tool.description, absent),
+            parameters={**tool.parameters, "properties": properties},
+        )
+
+    return ToolRegistry(tools.domain, (pruned(t) for t in subset))
 
 
 def _resolve(data_dir: Path | str) -> Path:

@@ -3,7 +3,8 @@
 GPT wrote the seed tasks' gold calls against tool schemas it only half followed. Each repair here is
 justified by the tool's schema, a database record or the instruction's own text, and is recorded per
 task and per action (:class:`Repair`: what changed and the evidence). A value nothing justifies is
-never invented: the task stays rejected with the reason. Repair classes (applied per action in the order remap, rename, resolve, placeholder, drop):
+never invented: the task stays rejected with the reason. Repair classes (applied per action in the order remap, rename, resolve, placeholder, drop;
+then per task state, unscored, expand, identity):
 
 - ``remap``: a call to a get-by-id tool made with search arguments goes to the tool of the same
   meaning (``check_flight_status{origin, destination, date}`` -> ``search_direct_flight``);
@@ -14,8 +15,14 @@ never invented: the task stays rejected with the reason. Repair classes (applied
 - ``placeholder``: a symbolic identifier (``line_id: "primary"``) becomes the user's only record;
 - ``drop``: undeclared arguments left over are dropped (kept in the provenance);
 - ``state``: an entity the instruction names but the database lacks is added to the task's initial
-  state, cloned from a real record of the same kind (the one the task's own earlier search returns)
-  with only its name and id changed; it must be reachable with the offered tools;
+  state, cloned from a real record of the same kind (the one the task's own earlier search returns,
+  else the first of the kind the instruction names) with only its name and id changed; it must be
+  reachable with the offered tools: by that search, or by a lookup by the id the instruction then gives;
+- ``unscored``: a reasoning call (think, calculate) that cannot run is left out of the gold: action
+  matching skips such calls and they change nothing, so the reward is the same without it;
+- ``expand``: a get-by-id tool called with a category (``specialty: "cardiology"``) that no offered
+  tool searches by becomes one lookup per record of that category (at most MAX_RESULTS), whose ids
+  the instruction then gives;
 - ``identity``: the gold acts on the task's user: the instruction gains that user's id, and the
   record gets the persona's name and email (never the other way round); otherwise the task's user
   becomes the one the persona's email identifies.
@@ -34,9 +41,10 @@ from taurl.core.reward import task_start
 from taurl.core.tools import ToolRegistry
 from taurl.core.types import Action, Task, ToolKind
 
-CLASSES = ("rename", "drop", "resolve", "remap", "placeholder", "state", "identity")
+CLASSES = ("rename", "drop", "resolve", "remap", "placeholder", "state", "unscored", "expand", "identity")
 SCHEMA_CLASSES = CLASSES[:-1]  # what makes gold calls valid; identity makes them knowable
 IDENTIFIER_SUFFIXES = ("_id", "_code", "_number")
+CATEGORY_FIELDS = ("specialty", "cuisine")  # the kind of a record an instruction names beside its name
 USER_TABLES = {
     "telecom": "customers",
     "healthcare": "patients",
@@ -58,6 +66,15 @@ SEARCH_REMAPS = {
         },
     ),
 }
+
+
+# get-by-id tools called with a category instead (``specialty: "cardiology"``), with no seed tool that
+# searches by it: the call stands for one lookup per record of that category, when there are at most
+# MAX_RESULTS, the instruction then giving their ids
+CATEGORY_SEARCHES = {
+    ("healthcare", "get_doctor_availability"): ("doctors", "specialty", ("specialty", "specialization"))
+}
+MAX_RESULTS = 3
 
 
 class Rejected(Exception):
@@ -112,6 +129,28 @@ def _normal(name: Any) -> str:
     return re.sub(r"[^a-z0-9]+", " ", text).strip()
 
 
+def _free_text(kwargs: Mapping[str, Any], declared: Mapping[str, Any]) -> list[str]:
+    """The undeclared arguments that carry text rather than an identifier (those are dropped)."""
+    return [k for k, v in kwargs.items() if k not in declared and isinstance(v, str) and not is_identifier(k)]
+
+
+def _stem(value: Any) -> str:
+    """A category's stem as instructions write it: 'Cardiology' -> 'cardiolog' (cardiologist),
+    'Pediatrics' -> 'pediatric'; '' for anything shorter than a word."""
+    text = _normal(value) if isinstance(value, str) else ""
+    return text[:-1] if len(text) > 4 else ""
+
+
+def _is_kind(value: Any, category: Any) -> bool:
+    """'cardiologist', 'cardiology' are of the category 'Cardiology'; 'pediatric cardiology' is not 'Pediatrics'."""
+    stem = _stem(category)
+    return (
+        bool(stem)
+        and isinstance(value, str)
+        and re.fullmatch(re.escape(stem) + "[a-z]{0,4}", _normal(value)) is not None
+    )
+
+
 def _record_name(record: Mapping[str, Any]) -> str:
     name = record.get("name")
     if isinstance(name, Mapping):
@@ -129,6 +168,8 @@ class _TaskRepair:
         self.repairs: list[Repair] = []
         self.state: dict[str, dict[str, Any]] = {}
         self.named: list[tuple[int, str, str]] = []  # (action, table, name) of entities the database lacks
+        self.unscored: set[int] = set()  # reasoning calls left out of the gold
+        self.searches: dict[int, tuple[str, str, str]] = {}  # action -> (table, category field, value)
 
     def note(self, kind: str, index: int | None, evidence: str, **change: Any) -> None:
         self.repairs.append(Repair(kind, index, change, evidence))
@@ -137,11 +178,14 @@ class _TaskRepair:
         actions = [self.action(i, a) for i, a in enumerate(self.task.actions)]
         task = dataclasses.replace(self.task, instruction=render_persona(self.task.instruction), actions=tuple(actions))
         task = self.synthesize(task)
+        task = self.expand(task)
         return self.identity(task)
 
     # -- per action ---------------------------------------------------------------------------
     def action(self, index: int, action: Action) -> Action:
         action = self.remap(index, action)
+        if self.category_search(index, action):
+            return action  # expanded once the task's own records are known
         if action.name not in self.tools:
             raise Rejected(f"gold action {index}: unknown tool {action.name}")
         params = self.tools[action.name].parameters
@@ -158,6 +202,19 @@ class _TaskRepair:
         if any(i == index for i, _, _ in self.named):
             return repaired  # checked once the named entity exists
         problem = self.tools.check(repaired)
+        if not problem and self.tools[action.name].kind is ToolKind.THINK:
+            result = self.tools.invoke(self.base.fork(), repaired)
+            problem = None if result.ok else result.observation
+        if problem and self.tools[action.name].kind is ToolKind.THINK:
+            self.unscored.add(index)
+            self.note(
+                "unscored",
+                index,
+                f"{action.name} is a reasoning tool: action matching skips it and it changes nothing, so the "
+                f"reward is the same without this call, which cannot run: {problem} (tool schema)",
+                removed=action.to_dict(),
+            )
+            return action
         if problem:
             raise Rejected(f"gold action {index} ({action.name}): {problem}")
         return repaired
@@ -185,6 +242,20 @@ class _TaskRepair:
         )
         return Action(tool, kwargs)
 
+    def category_search(self, index: int, action: Action) -> bool:
+        search = CATEGORY_SEARCHES.get((self.task.domain, action.name))
+        if search is None or action.name not in self.tools:
+            return False
+        table, category, sources = search
+        declared = self.tools[action.name].parameters["properties"]
+        values = [action.kwargs[k] for k in sources if isinstance(action.kwargs.get(k), str)]
+        if any(k in action.kwargs for k in declared if k.endswith("_id")) or len(values) != 1:
+            return False
+        if any(k in action.kwargs for k in (f"{table.removesuffix('s')}_name", "name")):
+            return False
+        self.searches[index] = (table, category, values[0])
+        return True
+
     def rename(self, index: int, tool: str, kwargs: dict[str, Any], params: Mapping[str, Any]) -> None:
         declared = params["properties"]
         missing = [p for p in declared if p not in kwargs]
@@ -198,11 +269,13 @@ class _TaskRepair:
                 len(declared) == 1
                 and missing
                 and isinstance(value, str)
-                and len(set(kwargs) - set(declared)) == 1
+                and _free_text(kwargs, declared) == [name]
                 and self.tools[tool].kind in (ToolKind.THINK, ToolKind.TERMINATE)
             ):
                 targets = missing
-                why = f"{missing[0]} is {tool}'s only argument, free text (tool schema)"
+                why = (
+                    f"{missing[0]} is {tool}'s only argument, free text, and {name} the call's only text (tool schema)"
+                )
             else:
                 continue
             target = targets[0]
@@ -231,6 +304,8 @@ class _TaskRepair:
                     continue
             else:
                 sources = [k for k in (f"{stem}_name", stem, "name") if k in kwargs and k not in declared]
+                if not sources and list(declared) == [argument]:  # the lookup's only argument: its one text
+                    sources = _free_text(kwargs, declared)
                 if len(sources) != 1 or not isinstance(kwargs[sources[0]], str):
                     continue
                 source = sources[0]
@@ -312,12 +387,18 @@ class _TaskRepair:
         for index, table, name in self.named:
             if (table, _normal(name)) not in keys:
                 source = self._search_source(task, index, table)
-                if source is None:
-                    raise Rejected(
-                        f"gold action {index}: {table} named {name!r} is not in the database and no earlier search "
-                        "of the task's offered tools would reach it"
-                    )
                 key = self._next_key(table)
+                if source is None:
+                    source = self._template(task, index, table, name)
+                    addition = f" The ID of {name} is {key}."
+                    task = dataclasses.replace(task, instruction=task.instruction + addition)
+                    self.note(
+                        "state",
+                        None,
+                        f"no earlier search of the offered tools returns {table} {key}; "
+                        f"{actions[index].name} reaches it by the ID the instruction now gives",
+                        instruction_added=addition.strip(),
+                    )
                 record = clone(self.base[table][source])
                 changed = {"name": name}
                 for id_field in ("id", f"{table.removesuffix('s')}_id"):
@@ -344,17 +425,77 @@ class _TaskRepair:
                 raise Rejected(f"gold action {index} ({action.name}): {problem}")
         return dataclasses.replace(task, actions=tuple(actions), initial_state=self.state)
 
+    def expand(self, task: Task) -> Task:
+        """The gold without the reasoning calls left out, each category search replaced by one lookup
+        per record of the category (the database's and the task's own), whose ids the instruction gains."""
+        actions: list[Action] = []
+        for index, action in enumerate(task.actions):
+            if index in self.unscored:
+                continue
+            if index not in self.searches:
+                actions.append(action)
+                continue
+            table, category, value = self.searches[index]
+            records = {**self.base[table], **task.initial_state.get(table, {})}
+            found = sorted(key for key, record in records.items() if _is_kind(value, record.get(category)))
+            if not found or len(found) > MAX_RESULTS:
+                raise Rejected(
+                    f"gold action {index} ({action.name}): searches {table} by {category} {value!r}, which no offered "
+                    f"tool can, and {len(found)} records have it (at most {MAX_RESULTS} are given to the user)"
+                )
+            id_argument = next(p for p in self.tools[action.name].parameters["required"] if p.endswith("_id"))
+            lookups = [Action(action.name, {id_argument: key}) for key in found]
+            if len(found) == 1:
+                addition = f" The only {value} among the {table} has the ID {found[0]}."
+            else:
+                addition = f" The {value} {table} have the IDs {', '.join(found)}."
+            task = dataclasses.replace(task, instruction=task.instruction + addition)
+            self.note(
+                "expand",
+                index,
+                f"{action.name} looks up one record by id; the {table} with {category} {value!r} are "
+                f"{', '.join(found)} (database record), given in the instruction since no offered tool searches them",
+                before=action.to_dict(),
+                after=[a.to_dict() for a in lookups],
+                instruction_added=addition.strip(),
+            )
+            actions.extend(lookups)
+        return dataclasses.replace(task, actions=tuple(actions))
+
     def _search_source(self, task: Task, index: int, table: str) -> str | None:
         """The first record of ``table`` an earlier read call's observation names."""
         db = self.base.fork()
         for action in task.actions[:index]:
-            if self.tools[action.name].kind is not ToolKind.READ or self.tools.check(action):
+            if (
+                action.name not in self.tools
+                or self.tools[action.name].kind is not ToolKind.READ
+                or self.tools.check(action)
+            ):
                 continue
             observation = self.tools.invoke(db, action).observation
             for key in self.base[table]:
                 if f'"{key}"' in observation:
                     return key
         return None
+
+    def _template(self, task: Task, index: int, table: str, name: str) -> str:
+        """A record to clone when no search returns one: the first of the kind the instruction names
+        (a doctor's specialty, a restaurant's cuisine), else the table's first; only if the gold call
+        that names the entity is a read by its id, which the instruction then gives."""
+        tool = self.tools[task.actions[index].name]
+        if tool.kind is not ToolKind.READ:
+            raise Rejected(
+                f"gold action {index}: {table} named {name!r} is not in the database, no earlier search of the "
+                f"task's offered tools would reach it, and {tool.name} is no lookup by id"
+            )
+        records = self.base[table]
+        instruction = _normal(task.instruction)
+        named = [
+            key
+            for key in records
+            if any(_stem(records[key].get(f)) and _stem(records[key].get(f)) in instruction for f in CATEGORY_FIELDS)
+        ]
+        return (named or list(records))[0]
 
     def _next_key(self, table: str) -> str:
         keys = [*self.base[table], *self.state.get(table, {})]

@@ -1,6 +1,7 @@
 """Dataset conversion to SkyRL's parquet format, from taurl task sets or the seed system's task file.
 
-Rows: ``prompt`` (the system prompt: policy + tools in Qwen2.5's format), ``env_class="tau_bench"``,
+Rows: ``prompt`` (the system prompt: the policy for the task's tool set + those tools in Qwen2.5's
+format), ``env_class="tau_bench"``,
 ``reward_spec = {"method": "taurl", "ground_truth": <JSON string of {"actions", "outputs"}>}`` (a
 string: Arrow would merge every row's kwargs into one struct, and the seed data's conflicting
 argument types make that fail), ``extra_info`` (domain, task id, split, instruction, basis, ...) and
@@ -48,7 +49,12 @@ def task_row(task: Task) -> dict[str, Any]:
     if task.initial_state:  # records the task adds to (or patches in) its initial database
         truth["initial_state"] = task.initial_state
     return {
-        "prompt": [{"role": "system", "content": system_prompt(domain.policy, domain.tools_for(task.tool_set))}],
+        "prompt": [
+            {
+                "role": "system",
+                "content": system_prompt(domain.policy_for(task.tool_set), domain.tools_for(task.tool_set)),
+            }
+        ],
         "env_class": ENV_ID,
         "reward_spec": {"method": "taurl", "ground_truth": json.dumps(truth, ensure_ascii=False, sort_keys=True)},
         "extra_info": {
