@@ -3,6 +3,8 @@
 Every number comes from SQL over the recording views (:class:`RecordingStore.query`); Python only
 formats it, and pass^k goes through :func:`taurl.rollout.pass_hat_k`. Charts are PNGs drawn with
 matplotlib's Agg canvas and embedded as data URIs, so the page is one file that opens anywhere.
+Intervals are seeded bootstraps over tasks (:mod:`taurl.report_stats`); the episode table and
+transcripts are rendered in the page from embedded JSON (:mod:`taurl.report_explorer`).
 A number a test may check carries ``data-metric``, ``data-run`` (and ``data-domain`` where it is per
 domain) and shows its value as the element's text.
 """
@@ -18,11 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from taurl import __version__
 from taurl.record.store import RecordingStore
+from taurl.report_explorer import CSS as EXPLORER_CSS
+from taurl.report_explorer import explorer
+from taurl.report_stats import Interval, mean_reward_interval, paired, pass_hat_interval
 from taurl.rollout import pass_hat_k
 
 INSTALL_HINT = "pip install 'taurl[report]'"
 TOP_ACTIONS = 10
+TOOLS_SHOWN = 40
 CHANGED_TASKS_SHOWN = 100
 
 # One temporary view that every query reads: success is τ-bench's (reward within 1e-6 of 1), and the
@@ -79,6 +86,27 @@ def fmt_usd(value: float | None) -> str:
 
 def fmt_mean(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
+
+
+def fmt_interval(value: Interval | None) -> str:
+    return "—" if value is None else f"[{value.low:.3f}, {value.high:.3f}]"
+
+
+def fmt_when(value: Any) -> str:
+    return "—" if value is None else str(value)[:19]
+
+
+def fmt_duration(ms: float | None) -> str:
+    if ms is None:
+        return "—"
+    seconds = ms / 1000
+    return (
+        f"{seconds:.1f} s"
+        if seconds < 120
+        else f"{seconds / 60:.1f} min"
+        if seconds < 7200
+        else f"{seconds / 3600:.1f} h"
+    )
 
 
 def fmt_delta(value: float | None, fmt: Callable[[Any], str]) -> str:
@@ -258,10 +286,11 @@ class Report:
             self.store,
             f"""
             WITH per_task AS (
-                SELECT run_id, domain, task_id, count(*) AS n, count(*) FILTER (WHERE success) AS c
+                SELECT run_id, domain, task_id, count(*) AS n, count(*) FILTER (WHERE success) AS c,
+                       sum(reward) AS r
                 FROM scored GROUP BY run_id, domain, task_id
             ), per_group AS (
-                SELECT {keys}, list(struct_pack(n := n, c := c) ORDER BY domain, task_id) AS tasks,
+                SELECT {keys}, list(struct_pack(n := n, c := c, r := r) ORDER BY domain, task_id) AS tasks,
                        min(n) AS min_trials, max(n) AS max_trials
                 FROM per_task GROUP BY {keys}
             )
@@ -304,10 +333,14 @@ class Report:
         runs = rows(
             self.store,
             """
-            SELECT run_id, any_value(agent) AS agent, any_value(user_strategy) AS user_strategy,
-                   string_agg(DISTINCT domain, ', ' ORDER BY domain) AS domains, count(*) AS episodes,
-                   any_value(agent_model) AS agent_model, any_value(user_model) AS user_model
-            FROM scored GROUP BY run_id ORDER BY run_id
+            SELECT s.run_id, any_value(s.agent) AS agent, any_value(s.user_strategy) AS user_strategy,
+                   string_agg(DISTINCT s.domain, ', ' ORDER BY s.domain) AS domains, count(*) AS episodes,
+                   any_value(s.agent_model) AS agent_model, any_value(s.user_model) AS user_model,
+                   any_value(r.taurl_version) AS taurl_version, min(s.started_at) AS started_at,
+                   max(s.finished_at) AS finished_at,
+                   date_diff('millisecond', min(s.started_at), max(s.finished_at)) AS duration_ms,
+                   avg(s.duration_ms) AS episode_ms
+            FROM scored s LEFT JOIN runs r USING (run_id) GROUP BY s.run_id ORDER BY s.run_id
             """,
         )
         body = [
@@ -322,20 +355,42 @@ class Report:
             )
             + cell(r["domains"])
             + metric(fmt_count(r["episodes"]), "episodes", r["run_id"])
+            + cell(r["taurl_version"] or "—")
+            + cell(fmt_when(r["started_at"]), "num")
+            + cell(fmt_when(r["finished_at"]), "num")
+            + metric(fmt_duration(r["duration_ms"]), "duration", r["run_id"])
+            + metric(fmt_duration(r["episode_ms"]), "episode_duration", r["run_id"])
             for r in runs
         ]
         sources = ", ".join(f"<code>{esc(s)}</code>" for s in self.sources)
+        commit = source_commit()
+        made_by = f"made by taurl {esc(__version__)}" + (f" (commit <code>{esc(commit)}</code>)" if commit else "")
         return (
-            f"<header><h1>taurl report</h1><p>{len(self.run_ids)} run(s) from {sources}</p>"
-            + table(["run", "agent", "user simulator", "domains", "episodes"], body)
+            f"<header><h1>taurl report</h1><p>{len(self.run_ids)} run(s) from {sources}; {made_by}. "
+            "Times are UTC; a run's duration spans its first episode's start to its last one's end.</p>"
+            + table(
+                [
+                    "run",
+                    "agent",
+                    "user simulator",
+                    "domains",
+                    "episodes",
+                    "recorded by taurl",
+                    "started",
+                    "finished",
+                    "duration",
+                    "mean episode",
+                ],
+                body,
+            )
             + "</header>"
         )
 
     def summary(self) -> str:
         groups = self.outcomes(by_domain=True)
         most = max(g["min_trials"] for g in groups)
-        headers = ["run", "domain", "episodes", "tasks", "trials/task", "mean reward", "db match"]
-        headers += [f"pass^{k}" for k in range(1, most + 1)]
+        headers = ["run", "domain", "episodes", "tasks", "trials/task", "mean reward", "95% CI", "db match"]
+        headers += [h for k in range(1, most + 1) for h in (f"pass^{k}", "95% CI")]
         body = []
         for g in groups:
             run, domain = g["run_id"], g["domain"]
@@ -344,6 +399,8 @@ class Report:
             )
             tasks = task_trials(g["tasks"])
             passes = [pass_hat(tasks, k) for k in range(1, most + 1)]
+            n, c = [t.n for t in tasks], [t.c for t in tasks]
+            reward_ci = mean_reward_interval([t["r"] for t in g["tasks"]], n)
             body.append(
                 cell(run)
                 + cell(domain)
@@ -351,9 +408,13 @@ class Report:
                 + metric(fmt_count(g["tasks_run"]), "tasks", run, domain)
                 + metric(trials, "trials_per_task", run, domain)
                 + metric(fmt_reward(g["mean_reward"]), "mean_reward", run, domain)
+                + metric(fmt_interval(reward_ci), "mean_reward_ci", run, domain, css="ci")
                 + metric(fmt_rate(g["db_match_rate"]), "db_match_rate", run, domain)
                 + "".join(
-                    metric(fmt_reward(p), f"pass_hat_{k}", run, domain) if p is not None else cell("—", "num")
+                    metric(fmt_reward(p), f"pass_hat_{k}", run, domain)
+                    + metric(fmt_interval(pass_hat_interval(c, n, k)), f"pass_hat_{k}_ci", run, domain, css="ci")
+                    if p is not None
+                    else cell("—", "num") + cell("", "ci")
                     for k, p in enumerate(passes, start=1)
                 )
             )
@@ -361,7 +422,10 @@ class Report:
             "summary",
             "Outcomes per run and domain",
             "pass^k is τ-bench's: the chance that all of k trials of a task succeed (reward 1), averaged over "
-            "tasks, for k up to the trials per task. db match: the final database equals the gold one.",
+            "tasks, for k up to the trials per task. db match: the final database equals the gold one. "
+            "95% CI: a bootstrap interval (2,000 resamples of the tasks, each with all its trials; seeded, so the "
+            "same recording gives the same interval). Few tasks give wide intervals: read differences inside them "
+            "as noise.",
             table(headers, body),
         )
 
@@ -548,6 +612,97 @@ class Report:
             ),
         )
 
+    def tools(self) -> str:
+        found = rows(
+            self.store,
+            f"""
+            SELECT s.run_id, CASE WHEN st.name = '__parse_error__' THEN '(unparseable reply)' ELSE st.name END AS tool,
+                   count(*) AS calls,
+                   count(*) FILTER (WHERE st.error = 'bad_arguments') AS bad_arguments,
+                   count(*) FILTER (WHERE st.error = 'unknown_tool') AS unknown_tool,
+                   count(*) FILTER (WHERE st.error IN ('tool_error', 'tool_exception')) AS tool_errors,
+                   count(*) FILTER (WHERE st.error = 'parse_error') AS parse_errors,
+                   count(*) FILTER (WHERE st.error IS NOT NULL) AS errors
+            FROM steps st JOIN scored s USING (episode_id)
+            WHERE st.name <> 'respond'
+            GROUP BY s.run_id, tool
+            QUALIFY row_number() OVER (PARTITION BY s.run_id ORDER BY calls DESC, tool) <= {TOOLS_SHOWN}
+            ORDER BY s.run_id, calls DESC, tool
+            """,
+        )
+        if not found:
+            return section("tools", "Tool calls and their errors", "No episode called a tool.")
+        kinds = ["bad_arguments", "unknown_tool", "tool_errors", "parse_errors"]
+        body = [
+            cell(t["run_id"])
+            + f"<td><code>{esc(t['tool'])}</code></td>"
+            + metric(fmt_count(t["calls"]), "tool_calls", t["run_id"], tool=t["tool"])
+            + "".join(
+                metric(fmt_count(t[k]), k, t["run_id"], css="num bad" if t[k] else "num", tool=t["tool"]) for k in kinds
+            )
+            + metric(
+                fmt_rate(t["errors"] / t["calls"]),
+                "error_rate",
+                t["run_id"],
+                css=trend(-t["errors"], 1),
+                tool=t["tool"],
+            )
+            for t in found
+        ]
+        return section(
+            "tools",
+            "Tool calls and their errors",
+            "Per run, each tool the agent called (most called first; at most "
+            f"{TOOLS_SHOWN}), with the calls that failed: bad arguments (a missing, extra or ill-typed argument), "
+            "an unknown tool name, a tool error (the tool refused, or raised), and replies that clearly attempted a "
+            "call but could not be parsed (one row, “(unparseable reply)”). A failed call leaves the database "
+            "unchanged and the episode goes on; filter the episode table “with errors” to read them.",
+            table(
+                ["run", "tool", "calls", "bad arguments", "unknown tool", "tool errors", "parse errors", "error rate"],
+                body,
+            ),
+        )
+
+    def rescores(self) -> str:
+        found = rows(
+            self.store,
+            """
+            SELECT s.run_id, r.rescore_id, string_agg(DISTINCT r.reward_basis, ', ') AS bases, count(*) AS episodes,
+                   avg(s.reward) AS original, avg(r.reward) AS rescored,
+                   count(*) FILTER (WHERE s.success) AS passed_original,
+                   count(*) FILTER (WHERE abs(r.reward - 1) <= 1e-6) AS passed_rescored,
+                   count(*) FILTER (WHERE abs(r.reward - s.reward) > 1e-9) AS changed
+            FROM (SELECT DISTINCT episode_id, rescore_id, reward, reward_basis FROM rescores) r
+                JOIN scored s USING (episode_id)
+            GROUP BY ALL ORDER BY s.run_id, r.rescore_id
+            """,
+        )
+        intro = (
+            "Rewards recomputed by <code>taurl rescore</code> (another basis or reward config, no model run), "
+            "beside the rewards the episodes were recorded with; the episode table shows each episode's too."
+        )
+        if not found:
+            return section(
+                "rescores", "Rescores", intro + " None here: try <code>taurl rescore RECORDING --basis actions</code>."
+            )
+        body = [
+            cell(r["run_id"])
+            + f"<td><code>{esc(r['rescore_id'])}</code></td>"
+            + cell(r["bases"])
+            + metric(fmt_count(r["episodes"]), "rescored_episodes", r["run_id"], rescore=r["rescore_id"])
+            + metric(fmt_reward(r["original"]), "original_mean_reward", r["run_id"], rescore=r["rescore_id"])
+            + metric(fmt_reward(r["rescored"]), "rescored_mean_reward", r["run_id"], rescore=r["rescore_id"])
+            + cell(f"{r['passed_original']} → {r['passed_rescored']}", "num")
+            + metric(fmt_count(r["changed"]), "rescored_changed", r["run_id"], rescore=r["rescore_id"])
+            for r in found
+        ]
+        return section(
+            "rescores",
+            "Rescores",
+            intro,
+            table(["run", "rescore", "basis", "episodes", "recorded mean", "rescored mean", "passed", "changed"], body),
+        )
+
     def comparison(self) -> str:
         if self.compare is None:
             return ""
@@ -590,11 +745,85 @@ class Report:
         return section(
             "compare",
             f"Comparison: {a} → {b}",
-            f"The whole of each run (all its domains). Δ is <b>{esc(b)}</b> minus <b>{esc(a)}</b>; choose the runs "
-            "with <code>--compare RUN_A RUN_B</code>.",
+            f"Δ is <b>{esc(b)}</b> minus <b>{esc(a)}</b>; choose the runs with <code>--compare RUN_A RUN_B</code>. "
+            "First the two runs paired on the tasks they share (the fair comparison), then the whole of each run.",
+            self.paired_section(a, b),
+            "<h3>Whole runs</h3>",
             table(["", a, b, "Δ"], body),
             "<h3>Tasks whose reward changed</h3>",
             self.changed_tasks(a, b),
+        )
+
+    def paired_section(self, a: str, b: str) -> str:
+        """Per-task mean reward on the tasks both runs ran, with a sign test and a bootstrap interval; a
+        warning when the runs cover different domains or tasks (then the whole-run numbers compare unlike)."""
+        tasks = rows(
+            self.store,
+            """
+            SELECT run_id, domain, task_id, avg(reward) AS mean_reward FROM scored
+            WHERE run_id IN ($1, $2) GROUP BY ALL ORDER BY domain, task_id
+            """,
+            [a, b],
+        )
+        by_run = {
+            run: {(t["domain"], t["task_id"]): t["mean_reward"] for t in tasks if t["run_id"] == run} for run in (a, b)
+        }
+        shared = sorted(by_run[a].keys() & by_run[b].keys())
+        domains = {run: sorted({d for d, _ in by_run[run]}) for run in (a, b)}
+        only = {run: len(by_run[run]) - len(shared) for run in (a, b)}
+        warnings = []
+        if domains[a] != domains[b]:
+            warnings.append(
+                f"The runs cover different domains ({esc(a)}: {esc(', '.join(domains[a]))}; {esc(b)}: "
+                f"{esc(', '.join(domains[b]))})."
+            )
+        if only[a] or only[b]:
+            warnings.append(
+                f"The task sets differ: {only[a]} task(s) only in {esc(a)}, {only[b]} only in {esc(b)}, "
+                f"{len(shared)} shared. The whole-run numbers below are over different tasks; only the paired "
+                "numbers compare like with like."
+            )
+        banner = f'<p class="warning" data-metric="comparison_warning" data-run="{esc(b)}">{" ".join(warnings)}</p>'
+        if not shared:
+            return (
+                banner.replace("</p>", " They share no task: no paired comparison is made.</p>")
+                if warnings
+                else note("No shared task.")
+            )
+        result = paired([by_run[b][t] - by_run[a][t] for t in shared])
+        assert result is not None  # shared is not empty
+        mean_a = sum(by_run[a][t] for t in shared) / len(shared)
+        mean_b = sum(by_run[b][t] for t in shared) / len(shared)
+        verdict = (
+            "a difference unlikely to be chance (p < 0.05)"
+            if result.sign_test_p < 0.05
+            else "no difference the sign test can tell from chance (p ≥ 0.05)"
+        )
+        body = [
+            cell("shared tasks") + metric(fmt_count(result.tasks), "paired_tasks", b, baseline=a),
+            cell(f"mean reward of {a}") + metric(fmt_reward(mean_a), "paired_mean_a", b, baseline=a),
+            cell(f"mean reward of {b}") + metric(fmt_reward(mean_b), "paired_mean_b", b, baseline=a),
+            cell("mean Δ per task")
+            + metric(
+                fmt_delta(result.mean_delta, fmt_reward),
+                "paired_mean_delta",
+                b,
+                css=trend(result.mean_delta, 1),
+                baseline=a,
+            ),
+            cell("95% CI of mean Δ (paired bootstrap)")
+            + metric(fmt_interval(result.interval), "paired_ci", b, baseline=a),
+            cell("tasks better / worse / same")
+            + metric(f"{result.wins} / {result.losses} / {result.ties}", "paired_wins_losses", b, baseline=a),
+            cell("sign test, two-sided p") + metric(f"{result.sign_test_p:.3g}", "sign_test_p", b, baseline=a),
+        ]
+        return (
+            (banner if warnings else "")
+            + note(
+                f"Each shared task's mean reward over its trials in each run; Δ = {esc(b)} − {esc(a)}. The sign test "
+                f"counts tasks that got better against tasks that got worse (ties left out): {verdict}."
+            )
+            + table(["paired on shared tasks", ""], body)
         )
 
     def changed_tasks(self, a: str, b: str) -> str:
@@ -628,7 +857,7 @@ class Report:
         )
         body = [
             cell(c["domain"])
-            + cell(c["task_id"])
+            + task_link(c["task_id"])
             + cell(f"{fmt_reward(c['reward_a'])} ({c['passed_a'] or '—'})", "num")
             + cell(f"{fmt_reward(c['reward_b'])} ({c['passed_b'] or '—'})", "num")
             + cell(fmt_delta(c["delta"], fmt_reward), trend(c["delta"], 1))
@@ -637,15 +866,32 @@ class Report:
         return summary + table(["domain", "task", a, b, "Δ"], body)
 
     def render(self) -> str:
-        sections = [self.summary(), self.distributions(), self.failures(), self.cost(), self.comparison()]
-        nav = [("summary", "outcomes"), ("distributions", "distributions"), ("failures", "failures"), ("cost", "cost")]
+        sections = [
+            self.summary(),
+            explorer(self.store),
+            self.tools(),
+            self.failures(),
+            self.distributions(),
+            self.cost(),
+            self.rescores(),
+            self.comparison(),
+        ]
+        nav = [
+            ("summary", "outcomes"),
+            ("episodes", "episodes"),
+            ("tools", "tool errors"),
+            ("failures", "failures"),
+            ("distributions", "distributions"),
+            ("cost", "cost"),
+            ("rescores", "rescores"),
+        ]
         if self.compare is not None:
             nav.append(("compare", "comparison"))
         links = " · ".join(f'<a href="#{anchor}">{esc(label)}</a>' for anchor, label in nav)
         return (
             '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>taurl report: {esc(', '.join(self.run_ids))}</title><style>{CSS}</style></head><body>"
+            f"<title>taurl report: {esc(', '.join(self.run_ids))}</title><style>{CSS}{EXPLORER_CSS}</style></head><body>"
             + self.header()
             + f"<nav>{links}</nav><main>"
             + "".join(sections)
@@ -653,10 +899,36 @@ class Report:
         )
 
 
+def source_commit() -> str | None:
+    """The git commit of taurl's source tree, when it is a checkout (else None: an installed wheel)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None
+    try:
+        found = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return found.stdout.strip() or None if found.returncode == 0 else None
+
+
+def task_link(task_id: str) -> str:
+    """A task cell that filters the episode table to the task's episodes."""
+    return f'<td><a href="#episodes" data-show-task="{esc(task_id)}">{esc(task_id)}</a></td>'
+
+
 def example_cell(call: str, task: str, limit: int = 160) -> str:
-    """A gold call, cut to ``limit`` characters (the whole call is in the tooltip), and its task."""
+    """A gold call, cut to ``limit`` characters (the whole call is in the tooltip), and its task (a link to
+    the task's episodes)."""
     shown = call if len(call) <= limit else call[: limit - 1] + "…"
-    return f'<td class="example"><code title="{esc(call)}">{esc(shown)}</code> <span class="muted">({esc(task)})</span></td>'
+    task_id = task.split("/", 1)[-1]
+    return (
+        f'<td class="example"><code title="{esc(call)}">{esc(shown)}</code> '
+        f'(<a href="#episodes" data-show-task="{esc(task_id)}">{esc(task)}</a>)</td>'
+    )
 
 
 def call_text(action_json: str) -> str:
@@ -706,6 +978,7 @@ tbody tr:nth-child(even) { background: #fafbfc; }
 td.num, td[data-metric] { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.up { color: var(--up); font-weight: 600; }
 td.down { color: var(--down); font-weight: 600; }
+td.ci { color: var(--muted); font-size: 12px; }
 td.example { max-width: 620px; word-break: break-word; font-size: 12px; }
 code { font: 12px ui-monospace, "DejaVu Sans Mono", monospace; background: var(--head); padding: 1px 4px;
        border-radius: 4px; }
@@ -714,4 +987,5 @@ code { font: 12px ui-monospace, "DejaVu Sans Mono", monospace; background: var(-
 figure.chart { margin: 6px 0; padding: 6px; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
 figure.chart img { display: block; max-width: 100%; height: auto; }
 figure.wide { display: inline-block; }
+p.warning { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px; padding: 8px 12px; }
 """

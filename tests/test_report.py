@@ -22,6 +22,16 @@ from taurl.runner import execute
 from taurl.sim.server import SimServer
 
 CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 RUNS = ("oracle", "sim")
 TRIALS = 2
 
@@ -84,11 +94,15 @@ def report(recording) -> Path:
 
 
 class Page(HTMLParser):
-    """The parts of the page the tests read: checkable numbers, images, section ids, external references."""
+    """The parts of the page the tests read: checkable numbers (also with all their attributes, in
+    ``cells``), images, section ids, external references, embedded JSON data blocks by id."""
 
     def __init__(self, text: str) -> None:
         super().__init__()
         self.metrics: dict[tuple[str, str, str | None], list[str]] = defaultdict(list)
+        self.cells: list[tuple[dict[str, str | None], str]] = []
+        self.data: dict[str, object] = {}
+        self._script: str | None = None
         self.images: list[str] = []
         self.sections: list[str] = []
         self.external: list[str] = []
@@ -107,18 +121,33 @@ class Page(HTMLParser):
         for name in ("src", "href"):
             if a.get(name) and not a[name].startswith(("data:", "#")):
                 self.external.append(a[name])
-        if tag in ("link", "script"):
+        if tag == "link" or (tag == "script" and a.get("src")):
             self.external.append(tag)
+        if tag == "script" and a.get("type") == "application/json":
+            self._script, self._text = a["id"], []
 
     def handle_data(self, data):
-        if self._open is not None:
+        if self._open is not None or self._script is not None:
             self._text.append(data)
 
     def handle_endtag(self, tag):
+        if self._script is not None:
+            self.data[self._script] = json.loads("".join(self._text))
+            self._script = None
         if self._open is not None:
-            a = self._open
-            self.metrics[(a["data-metric"], a["data-run"], a.get("data-domain"))].append("".join(self._text))
+            a, text = self._open, "".join(self._text)
+            self.metrics[(a["data-metric"], a["data-run"], a.get("data-domain"))].append(text)
+            self.cells.append((a, text))
             self._open = None
+
+    def cell(self, name: str, **attrs: str) -> str:
+        """The text of the one number named ``name`` whose data-* attributes include ``attrs``."""
+        (found,) = [
+            text
+            for a, text in self.cells
+            if a["data-metric"] == name and all(a.get(f"data-{k}") == v for k, v in attrs.items())
+        ]
+        return found
 
     def values(self, name: str, run: str, domain: str | None = None) -> list[str]:
         found = self.metrics.get((name, run, domain))
@@ -134,8 +163,17 @@ def number(text: str) -> float:
 
 def test_report_has_every_section_inline_charts_and_data_attributes(report):
     page = Page(report.read_text())
-    assert page.sections == ["summary", "distributions", "failures", "cost", "compare"]
-    assert page.external == []  # self-contained: no stylesheet, script, image or link elsewhere
+    assert page.sections == [
+        "summary",
+        "episodes",
+        "tools",
+        "failures",
+        "distributions",
+        "cost",
+        "rescores",
+        "compare",
+    ]
+    assert page.external == []  # self-contained: no stylesheet, script, image or link elsewhere (scripts inline)
     assert len(page.images) == len(RUNS) + 1  # a reward histogram per run, one turns/tool-calls chart
     for src in page.images:
         assert src.startswith("data:image/png;base64,")
@@ -222,14 +260,7 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
 
     shot = tmp_path / "report.png"
     flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+        *CHROMIUM_FLAGS,
         f"--user-data-dir={tmp_path / 'profile'}",
         f"--screenshot={shot}",
         "--window-size=1280,2000",
@@ -240,6 +271,181 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     assert pixels.std() > 0.05  # not a blank page
     colours = {tuple(p) for p in (pixels[::4, ::4].reshape(-1, 3) * 255).round().astype(int).tolist()}
     assert len(colours) > 100  # text, tables and charts, not a flat error page
+
+
+def test_episode_table_and_transcripts_hold_every_episode(recording, report):
+    page = Page(report.read_text())
+    table = page.data["episode-rows"]
+    columns = table["columns"]
+    shown = {row[0]: dict(zip(columns, row, strict=True)) for row in table["rows"]}
+    expected = sql(
+        recording,
+        """
+        SELECT e.episode_id, e.run_id, e.task_id, e.trial, e.reward, e.terminated_by,
+               (SELECT count(*) FROM steps s WHERE s.episode_id = e.episode_id AND s.error IS NOT NULL) AS errors,
+               (SELECT count(*) FROM messages m WHERE m.episode_id = e.episode_id) AS messages
+        FROM episodes e
+        """,
+    )
+    assert set(shown) == {e["episode_id"] for e in expected}
+    for e in expected:
+        row = shown[e["episode_id"]]
+        assert (row["run"], row["task"], row["trial"], row["ended"]) == (
+            e["run_id"],
+            e["task_id"],
+            e["trial"],
+            e["terminated_by"],
+        )
+        assert row["reward"] == pytest.approx(e["reward"], abs=1e-4) and row["errors"] == e["errors"]
+        transcript = page.data["episode-transcripts"][e["episode_id"]]
+        assert len(transcript["m"]) + (transcript["sys"] is not None) == e["messages"]
+    prompts = page.data["episode-prompts"]
+    assert len(prompts) < len(expected)  # each system prompt stored once
+    calls = lookup(recording, "SELECT episode_id, name, kwargs_json FROM tool_calls WHERE run_id = 'sim' LIMIT 1")
+    (call,) = calls
+    called = [c for m in page.data["episode-transcripts"][call["episode_id"]]["m"] for c in m[2] or []]
+    assert call["name"] in [name for name, _ in called]
+
+
+def test_tool_calls_and_their_errors_equal_what_taurl_sql_returns(recording, report):
+    page = Page(report.read_text())
+    counted = sql(
+        recording,
+        """
+        SELECT run_id, name, count(*) AS calls, count(*) FILTER (WHERE error IS NOT NULL) AS errors
+        FROM steps WHERE name NOT IN ('respond', '__parse_error__') GROUP BY ALL
+        """,
+    )
+    assert counted
+    for c in counted:
+        assert number(page.cell("tool_calls", run=c["run_id"], tool=c["name"])) == c["calls"]
+        rate = page.cell("error_rate", run=c["run_id"], tool=c["name"])
+        assert number(rate) == pytest.approx(c["errors"] / c["calls"], abs=5e-4)
+
+
+def test_intervals_are_seeded_and_bracket_the_estimate(recording):
+    from taurl.report import build_report
+
+    first, second = build_report([recording]), build_report([recording])
+    assert first == second  # the bootstrap is seeded: the page is the same every time
+    page = Page(first)
+    for run in RUNS:
+        low, high = (number(v) for v in page.values("mean_reward_ci", run, "retail")[0].strip("[]").split(","))
+        (mean,) = page.values("mean_reward", run, "retail")
+        assert low <= number(mean) <= high
+    assert page.values("pass_hat_1_ci", "oracle", "retail") == ["[1.000, 1.000]"]  # every trial passes
+
+
+def test_paired_comparison_equals_per_task_deltas_from_sql(recording, report):
+    page = Page(report.read_text())
+    tasks = sql(
+        recording,
+        """
+        SELECT task_id, avg(reward) FILTER (WHERE run_id = 'sim') - avg(reward) FILTER (WHERE run_id = 'oracle') AS d
+        FROM episodes GROUP BY task_id
+        """,
+    )
+    deltas = [t["d"] for t in tasks]
+    wins, losses = sum(d > 1e-9 for d in deltas), sum(d < -1e-9 for d in deltas)
+    assert number(page.cell("paired_tasks", run="sim")) == len(tasks)
+    shown = page.cell("paired_mean_delta", run="sim").replace("−", "-")
+    assert number(shown) == pytest.approx(sum(deltas) / len(deltas), abs=5e-4)
+    assert page.cell("paired_wins_losses", run="sim") == f"{wins} / {losses} / {len(deltas) - wins - losses}"
+    n = wins + losses
+    p = min(1.0, 2 * sum(comb(n, i) for i in range(min(wins, losses) + 1)) / 2**n) if n else 1.0
+    assert number(page.cell("sign_test_p", run="sim")) == pytest.approx(p, rel=1e-3)
+    assert not [a for a, _ in page.cells if a["data-metric"] == "comparison_warning"]  # same tasks, same domain
+
+
+def oracle_recording(path: Path, runs: dict[str, tuple[str, list[int]]]) -> Path:
+    """Oracle episodes written directly: run id -> (domain, indices of the domain's test tasks)."""
+    from taurl.agent.oracle import OracleAgent
+    from taurl.record.schema import episode_row
+    from taurl.record.writer import RecordingWriter
+    from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
+    from taurl.users.scripted import ScriptedUser
+
+    with RecordingWriter(path) as writer:
+        for run_id, (domain, indices) in runs.items():
+            tasks = get_domain(domain).tasks("test")
+            for i in indices:
+                result = run_episode(EpisodeSpec(tasks[i]), OracleAgent(), ScriptedUser(), RolloutConfig())
+                writer.add(episode_row(result, run_id, "oracle", "scripted"))
+    return path
+
+
+def test_comparison_warns_when_task_sets_or_domains_differ(tmp_path):
+    from taurl.report import build_report
+
+    overlap = Page(
+        build_report([oracle_recording(tmp_path / "a", {"a": ("retail", [0, 1, 2]), "b": ("retail", [1, 2, 3])})])
+    )
+    (warning,) = [text for a, text in overlap.cells if a["data-metric"] == "comparison_warning"]
+    assert "1 task(s) only in a, 1 only in b, 2 shared" in warning
+    assert overlap.cell("paired_tasks", run="b") == "2"
+    apart = build_report([oracle_recording(tmp_path / "b", {"a": ("retail", [0]), "b": ("airline", [0])})])
+    (warning,) = [text for a, text in Page(apart).cells if a["data-metric"] == "comparison_warning"]
+    assert "different domains (a: retail; b: airline)" in warning and "no paired comparison is made" in warning
+    assert "paired_tasks" not in apart
+
+
+def test_rescores_are_shown_beside_the_recorded_rewards(tmp_path):
+    from taurl.core.reward import RewardConfig
+    from taurl.core.types import RewardBasis
+    from taurl.record.writer import RecordingWriter
+    from taurl.report import build_report
+    from taurl.rescore import rescore, rescore_id
+
+    rec = oracle_recording(tmp_path / "rec", {"r": ("retail", [0, 1])})
+    config = RewardConfig(basis=RewardBasis.ACTIONS)
+    results = rescore(RecordingStore(rec), config)
+    RecordingWriter(rec).write_rescores([r.row for r in results], rescore_id(config))
+    page = Page(build_report([rec]))
+    identity = rescore_id(config)
+    assert page.cell("rescored_episodes", run="r", rescore=identity) == "2"
+    expected = sum(r.new_reward for r in results) / 2
+    assert number(page.cell("rescored_mean_reward", run="r", rescore=identity)) == pytest.approx(expected, abs=5e-4)
+    assert all(row[-1] is not None for row in page.data["episode-rows"]["rows"])  # each episode's rescore
+
+
+def chromium(page: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    flags = [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args]
+    return subprocess.run(
+        [str(CHROMIUM), *flags, page.resolve().as_uri()], capture_output=True, text=True, timeout=90, check=True
+    )
+
+
+def test_clicking_an_episode_opens_its_transcript_in_headless_chromium(recording, report, tmp_path):
+    """A script appended to a copy of the page filters to failed episodes and clicks the first row, as a
+    person would; the DOM Chromium then holds (and the screenshot shows) that episode's transcript."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent: apt-get install chromium (Debian) to check the page renders")
+    import matplotlib.image
+
+    click = (
+        "<script>const o = document.getElementById('f-outcome'); o.value = 'fail';"
+        "o.dispatchEvent(new Event('input'));"
+        "document.querySelector('#episode-table tbody tr').click();</script></body>"
+    )
+    clicked = tmp_path / "clicked.html"
+    clicked.write_text(report.read_text().replace("</body>", click))
+    dom = chromium(clicked, tmp_path, "--dump-dom").stdout
+    opened = re.search(r'<div id="transcript">(.*?)</section>', dom, re.S)
+    assert opened, "the transcript panel stayed hidden"
+    panel = opened.group(1)
+    (first,) = lookup(
+        recording,
+        "SELECT episode_id, task_id FROM episodes WHERE NOT passed ORDER BY run_id, domain, task_id, trial LIMIT 1",
+    )
+    assert first["episode_id"] in panel and first["task_id"] in panel
+    for part in ("Reward", "Task", "Transcript", 'class="msg user', 'class="msg assistant', "→ "):
+        assert part in panel, part
+    # the same state as pixels: the blue-bordered panel is drawn
+    shot = tmp_path / "clicked.png"
+    chromium(clicked, tmp_path, f"--screenshot={shot}", "--window-size=1280,4000")
+    pixels = (matplotlib.image.imread(shot)[..., :3] * 255).round().astype(int)
+    border = (abs(pixels - [0x09, 0x69, 0xDA]).sum(axis=-1) < 30).sum()  # ~600 without it: links, nav
+    assert border > 3000  # the transcript panel's border (#0969da), absent while no episode is open
 
 
 @pytest.fixture(scope="module")
