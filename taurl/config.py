@@ -59,13 +59,15 @@ class RunConfig:
     data_dirs: dict[str, str] = field(default_factory=dict)
     limits: ClientLimits = field(default_factory=ClientLimits)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    judge_endpoint: Endpoint | None = None  # the judge reward component's model (namespace "judge")
+    judge_weight: float = 0.0
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> RunConfig:
         """The inverse of :meth:`to_record` (unknown keys from newer versions are ignored)."""
         fields = {f.name for f in dataclasses.fields(cls)}
         data = {k: v for k, v in record.items() if k in fields}
-        for key in ("agent_endpoint", "user_endpoint"):
+        for key in ("agent_endpoint", "user_endpoint", "judge_endpoint"):
             if data.get(key):
                 data[key] = Endpoint(**data[key])
         if "cache_mode" in data:
@@ -89,17 +91,32 @@ class RunConfig:
             raise ConfigError(
                 f"the {self.agent} agent needs a model: pass --agent-model (and --agent-base-url for a local server)"
             )
+        if not 0.0 <= self.judge_weight <= 1.0:
+            raise ConfigError(f"--judge-weight is a share of the reward, between 0 and 1; got {self.judge_weight}")
+        if self.judge_endpoint is None and (
+            self.judge_weight > 0 or (self.basis is not None and self.basis.uses_judge)
+        ):
+            raise ConfigError("the judge reward component needs a model: pass --judge-model (and --judge-base-url)")
 
     @property
     def reward(self) -> RewardConfig:
-        return RewardConfig(basis=self.basis, zero_on_max_steps=self.zero_on_max_steps)
+        return self.reward_config()
+
+    def reward_config(self, cache: ResponseCache | None = None) -> RewardConfig:
+        """The reward config, its judge a client of this run's (or, given, ``cache``'s) cache."""
+        judge = chat_client(self.judge_endpoint, self, cache) if self.judge_endpoint is not None else None
+        return RewardConfig(
+            basis=self.basis, zero_on_max_steps=self.zero_on_max_steps, judge_weight=self.judge_weight, judge=judge
+        )
 
     def to_record(self) -> dict[str, Any]:
         """The configuration as recorded: plain JSON, no secrets (keys live only in the environment)."""
         data = asdict(self)
-        for key in ("agent_endpoint", "user_endpoint"):
+        for key in ("agent_endpoint", "user_endpoint", "judge_endpoint"):
             if data[key]:
                 data[key]["base_url"] = redact_url(data[key]["base_url"])
+        if self.judge_endpoint is None and not self.judge_weight:
+            del data["judge_endpoint"], data["judge_weight"]  # records (and default run ids) without a judge as before
         data["cache_dir"] = str(self.cache_dir)
         data["cache_mode"] = str(self.cache_mode)
         data["basis"] = str(self.basis) if self.basis else None

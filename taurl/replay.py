@@ -4,7 +4,9 @@ Each episode is played again with its recorded assistant turns (text re-parsed w
 parser), today's tools and environment, the user simulator served from the recorded model calls
 (and, optionally, a cache directory) in ``replay`` mode, and today's reward. The first divergence
 names the turn and what differs (parsed action, observation, user message, termination, database,
-reward component) with the recorded and current values side by side.
+reward component) with the recorded and current values side by side. The judge reward component is
+re-asked from the recorded judge calls: a verdict that differs, or a transcript the judge was never
+asked about, is a ``reward: judge`` divergence.
 
 Episodes imported from τ-bench ran on older τ-bench data: a tool output that differs there is
 reported as a ``stale observation``, which does not fail the replay.
@@ -20,6 +22,7 @@ from typing import Any
 
 from taurl.agent.replay import RecordingExhaustedError, ReplayAgent
 from taurl.config import RunConfig, build_user
+from taurl.core.judge import JudgeReplayMissError
 from taurl.core.reward import InvalidTaskError, RewardConfig
 from taurl.core.types import Action, EpisodeResult, Step, Task, TerminatedBy
 from taurl.domains import DataError
@@ -185,9 +188,7 @@ class Replayer:
         config = self.run_config(row)
         agent = self.agent(row, messages)
         # the replayed episode may take exactly as many turns as the record did
-        rollout = RolloutConfig(
-            config.data_dirs, max_steps=max(1, len(steps)), reward=RewardConfig(config.basis, config.zero_on_max_steps)
-        )
+        rollout = RolloutConfig(config.data_dirs, max_steps=max(1, len(steps)), reward=config.reward_config(self.cache))
         try:
             user = build_user(config, row["trial"], self.cache)
             current = run_episode(EpisodeSpec(task, row["trial"]), agent, user, rollout)
@@ -235,7 +236,9 @@ def aborted(steps: list[Step], agent: ReplayAgent, exc: BaseException) -> list[D
         if was.action != now:
             found.append(Divergence("parsed action", turn, was.action.to_dict(), now.to_dict()))
             break
-    if isinstance(exc, ReplayMissError):
+    if isinstance(exc, JudgeReplayMissError):
+        found.append(Divergence("reward: judge", None, "a recorded judge verdict", str(exc)))
+    elif isinstance(exc, ReplayMissError):
         found.append(Divergence("user message", agent.index - 1, "a recorded simulated-user reply", str(exc)))
     else:
         found.append(Divergence("error", agent.index - 1, "the recorded episode", f"{type(exc).__name__}: {exc}"))
@@ -284,6 +287,8 @@ def compare_breakdowns(recorded: Mapping[str, Any], current: Mapping[str, Any]) 
         found.append(
             Divergence("database", None, recorded["db_diff"] or "matches gold", current["db_diff"] or "matches gold")
         )
+    if recorded.get("judge") != current.get("judge"):  # named before the reward it changes
+        found.append(Divergence("reward: judge", None, recorded.get("judge"), current.get("judge")))
     for component in ("outputs_missing", "actions_matched", "actions_score", "basis", "reward"):
         if recorded[component] != current[component]:
             found.append(Divergence(f"reward: {component}", None, recorded[component], current[component]))

@@ -2,20 +2,23 @@
 
 No model runs: the recorded actions are executed again on the episode's database and the final
 state is scored; the new scores are stored beside the old ones (``rescores`` view) with the config
-that produced them.
+that produced them. With a judge model the task's assertions are judged again from the recorded
+transcript: the new verdicts and the judge's calls are stored in the row's ``breakdown_json``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from taurl.core.hashing import canonical_json, sha256_hex
+from taurl.core.judge import PROMPT_VERSION, AssertionJudge, JudgeMissingError
 from taurl.core.reward import GoldCache, RewardConfig, compute_reward
 from taurl.core.types import Task, TerminatedBy
 from taurl.domains import get_domain
+from taurl.judge import call_records, episode_transcript
 from taurl.record.store import RecordingStore
 from taurl.replay import recorded_steps
 
@@ -34,8 +37,14 @@ def rescore_id(config: RewardConfig) -> str:
 
 
 def _config_record(config: RewardConfig) -> dict[str, Any]:
-    record = asdict(config)
-    record["basis"] = str(config.basis) if config.basis else None
+    record: dict[str, Any] = {
+        "basis": str(config.basis) if config.basis else None,
+        "zero_on_max_steps": config.zero_on_max_steps,
+        "match_think_tools": config.match_think_tools,
+    }
+    if config.judge is not None or config.judge_weight:  # absent otherwise: earlier rescore ids stay the same
+        record["judge_weight"] = config.judge_weight
+        record["judge"] = None if config.judge is None else {"model": config.judge.model, "prompt": PROMPT_VERSION}
     return record
 
 
@@ -61,14 +70,21 @@ def rescore(
             if not action.is_respond and not action.is_parse_error:
                 tools.invoke(db, action)
         gold = gold_cache.get(task, initial, tools)
-        breakdown = compute_reward(task, db, gold, actions, tools, TerminatedBy(row["terminated_by"]), config)
+        if config.judge is None and config.needs_judge(task):
+            raise JudgeMissingError(f"task {task.domain}/{task.id}: this reward needs a judge model (--judge-model)")
+        judge = AssertionJudge(config.judge) if config.judge is not None else None
+        judged = judge.judge(task, episode_transcript(row)) if judge is not None else None
+        breakdown = compute_reward(task, db, gold, actions, tools, TerminatedBy(row["terminated_by"]), config, judged)
+        stored = breakdown.to_dict()
+        if judge is not None:
+            stored["model_calls"] = call_records(judge.calls)
         new = {
             "episode_id": row["episode_id"],
             "rescore_id": identity,
             "config_json": record,
             "reward": breakdown.reward,
             "reward_basis": str(breakdown.basis),
-            "breakdown_json": json.dumps(breakdown.to_dict(), ensure_ascii=False, sort_keys=True),
+            "breakdown_json": json.dumps(stored, ensure_ascii=False, sort_keys=True),
         }
         results.append(Rescore(row["episode_id"], row["task_id"], row["reward"], breakdown.reward, new))
     return results

@@ -6,7 +6,7 @@ import warnings
 
 import typer
 
-from taurl.cli import analysis, audit, data, domains, export, recording, run, sim, train
+from taurl.cli import analysis, audit, data, domains, export, judge, recording, run, sim, train
 from taurl.cli.common import show_warning
 
 app = typer.Typer(
@@ -16,7 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # the order of registration is the order of --help
-for group in (run, recording, sim, train, analysis):
+for group in (run, recording, sim, train, analysis, judge):
     app.add_typer(group.app)
 app.add_typer(domains.app, name="domains")
 app.add_typer(data.data_app, name="data")

@@ -88,22 +88,31 @@ def rescore_command(
     ] = None,
     zero_on_max_steps: Annotated[bool, typer.Option(help="Score episodes cut off at the step limit 0.")] = False,
     match_think_tools: Annotated[bool, typer.Option(help="Count think/calculate calls in action matching.")] = False,
+    judge_model: Annotated[
+        str | None,
+        typer.Option(help="Judge tasks' assertions again with this model (its calls stored with the new scores)."),
+    ] = None,
+    judge_base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint of the judge model.")] = None,
     data_dir: DataDirOption = None,
     where: Annotated[str, typer.Option(help="SQL filter on the episodes view.")] = "TRUE",
 ) -> None:
     """Recompute rewards under another basis or reward config, without running any model; the new
     scores are stored beside the old ones (view `rescores`) with the config that produced them."""
+    from taurl.core.judge import JudgeMissingError
     from taurl.core.reward import RewardConfig
+    from taurl.judge import judge_client
+    from taurl.llm.client import ModelCallError
     from taurl.record.store import RecordingStore
     from taurl.record.writer import RecordingWriter
     from taurl.rescore import rescore, rescore_id
 
-    config = RewardConfig(basis=basis, zero_on_max_steps=zero_on_max_steps, match_think_tools=match_think_tools)
+    judge = judge_client(judge_model, judge_base_url) if judge_model else None
+    config = RewardConfig(basis, zero_on_max_steps, match_think_tools, judge=judge)
     try:
         results = rescore(
             RecordingStore(recording), config, {k: str(v) for k, v in parse_data_dirs(data_dir).items()}, where
         )
-    except (RecordingError, DataError) as exc:
+    except (RecordingError, DataError, ModelCallError, JudgeMissingError) as exc:
         raise fail(str(exc)) from exc
     identity = rescore_id(config)
     RecordingWriter(recording).write_rescores([r.row for r in results], identity)

@@ -135,6 +135,19 @@ def run_command(
     basis: Annotated[
         RewardBasis | None, typer.Option(help="Reward basis for every task (default: each task's own).")
     ] = None,
+    judge_model: Annotated[
+        str | None,
+        typer.Option(
+            help="Model that judges tasks' natural-language assertions (basis db+outputs+judge, --judge-weight)."
+        ),
+    ] = None,
+    judge_base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible endpoint of the judge model (default: OpenAI).")
+    ] = None,
+    judge_weight: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="The judge as a shaping term: (1 - w) * reward + w * assertions met."),
+    ] = 0.0,
     max_steps: Annotated[int, typer.Option(min=1, help="Actions per episode before it is cut off.")] = 30,
     zero_on_max_steps: Annotated[
         bool, typer.Option(help="Score episodes cut off at max-steps 0, as τ-bench's runner does.")
@@ -193,6 +206,8 @@ def run_command(
         seed=seed,
         basis=basis,
         zero_on_max_steps=zero_on_max_steps,
+        judge_endpoint=Endpoint(judge_model, judge_base_url, api_key_env, 0.0) if judge_model else None,
+        judge_weight=judge_weight,
         max_steps=max_steps,
         data_dirs={k: str(v) for k, v in parse_data_dirs(data_dir).items()},
         limits=ClientLimits(max_concurrent_calls, calls_per_minute, max_tokens_budget, max_cost_usd),

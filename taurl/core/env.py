@@ -3,7 +3,8 @@
 ``reset(task)`` starts an episode and returns the user's opening message; ``step(action)`` runs a
 tool or passes a reply to the user simulator. The episode ends when the user says ``###STOP###``,
 a terminate tool (``transfer_to_human_agents``) runs, or ``max_steps`` actions were taken; the
-reward is then computed on the final state.
+reward is then computed on the final state (and, when a judge model is configured, the judge
+asked once about the transcript: its model calls are in ``calls``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from taurl.core.judge import AssertionJudge, JudgeMissingError, transcript_text
 from taurl.core.reward import GoldCache, RewardConfig, compute_reward, task_start
 from taurl.core.tools import ToolRegistry
-from taurl.core.types import STOP_TOKEN, Action, RewardBreakdown, Task, TerminatedBy, ToolKind, ToolResult
+from taurl.core.types import STOP_TOKEN, Action, ModelCall, RewardBreakdown, Task, TerminatedBy, ToolKind, ToolResult
 from taurl.domains.base import Domain
 
 DEFAULT_MAX_STEPS = 30
@@ -64,7 +66,15 @@ class DomainEnv:
         self.task: Task | None = None
         self.tools: ToolRegistry = domain.tools
         self.actions: list[Action] = []
+        self.observations: list[str] = []
+        self.opening = ""
+        self.judge: AssertionJudge | None = None
         self.done = False
+
+    @property
+    def calls(self) -> list[ModelCall]:
+        """The model calls the environment itself made this episode (the judge's)."""
+        return self.judge.calls if self.judge is not None else []
 
     def reset(self, task: Task) -> str:
         if task.domain != self.domain.name:
@@ -73,8 +83,11 @@ class DomainEnv:
         self.tools = self.domain.tools_for(task.tool_set)
         self.db = task_start(self._initial, task)
         self.actions = []
+        self.observations = []
+        self.judge = AssertionJudge(self.reward_config.judge) if self.reward_config.judge is not None else None
         self.done = False
-        return self.user.reset(task)
+        self.opening = self.user.reset(task)
+        return self.opening
 
     def step(self, action: Action) -> StepOutcome:
         if self.task is None or self.done:
@@ -96,6 +109,7 @@ class DomainEnv:
             observation, source = result.observation, action.name
             if result.kind is ToolKind.TERMINATE and result.ok:
                 terminated_by = TerminatedBy.TRANSFER
+        self.observations.append(observation)
         if terminated_by is None and len(self.actions) >= self.max_steps:
             terminated_by = TerminatedBy.MAX_STEPS
         if terminated_by is None:
@@ -107,4 +121,15 @@ class DomainEnv:
         assert self.task is not None
         self.done = True
         gold = _GOLD.get(self.task, self._initial, self.tools)
-        return compute_reward(self.task, self.db, gold, self.actions, self.tools, terminated_by, self.reward_config)
+        judged = None
+        if self.judge is not None:  # asked whenever configured: its verdict is recorded even if unweighted
+            judged = self.judge.judge(
+                self.task, transcript_text(self.opening, zip(self.actions, self.observations, strict=False))
+            )
+        elif self.reward_config.needs_judge(self.task):
+            raise JudgeMissingError(
+                f"task {self.task.domain}/{self.task.id}: the reward needs a judge model (--judge-model)"
+            )
+        return compute_reward(
+            self.task, self.db, gold, self.actions, self.tools, terminated_by, self.reward_config, judged
+        )

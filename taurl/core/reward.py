@@ -12,17 +12,26 @@ changes the database; when it changes nothing, action matching decides, and the 
 be unchanged (``db+outputs+actions``): otherwise an agent that makes a change the policy forbids,
 on a task whose right answer is a refusal, would score as well as one that refuses. With no gold
 actions it falls back to ``db+outputs`` and flags the task as trivially passable.
+
+The ``judge`` component (:mod:`taurl.core.judge`) checks the task's natural-language assertions
+with a judge model: the basis ``db+outputs+judge`` requires every one met, and ``judge_weight`` w
+mixes it in as a shaping term, ``(1 - w) * reward + w * fraction met``. The judge is asked once,
+when the episode ends (by the environment); this module only combines its verdict.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from taurl.core.db import Database, clone
 from taurl.core.hashing import canonical_json
 from taurl.core.tools import ToolRegistry
-from taurl.core.types import Action, RewardBasis, RewardBreakdown, Task, TerminatedBy, ToolKind
+from taurl.core.types import Action, JudgeResult, RewardBasis, RewardBreakdown, Task, TerminatedBy, ToolKind
+
+if TYPE_CHECKING:
+    from taurl.llm.client import ChatClient
 
 
 class InvalidTaskError(ValueError):
@@ -34,6 +43,11 @@ class RewardConfig:
     basis: RewardBasis | None = None  # None: the task's own basis
     zero_on_max_steps: bool = False  # τ-bench's runner scores an episode cut off at its step limit 0
     match_think_tools: bool = False
+    judge_weight: float = 0.0  # the judge as a shaping term: (1 - w) * reward + w * fraction of assertions met
+    judge: ChatClient | None = None  # the judge model, when a basis or judge_weight needs it
+
+    def needs_judge(self, task: Task) -> bool:
+        return self.judge_weight > 0 or (self.basis or task.reward_basis).uses_judge
 
 
 @dataclass(frozen=True)
@@ -149,8 +163,12 @@ def compute_reward(
     tools: ToolRegistry,
     terminated_by: TerminatedBy | None,
     config: RewardConfig | None = None,
+    judged: JudgeResult | None = None,
 ) -> RewardBreakdown:
+    """Score the final state; ``judged`` is the judge's verdict, required when the config needs one."""
     config = config or RewardConfig()
+    if judged is None and config.needs_judge(task):
+        raise ValueError(f"task {task.domain}/{task.id}: this reward needs the judge's verdict")
     requested = config.basis or task.reward_basis
     basis = effective_basis(requested, gold, tools)
     diffs = tuple(final.diff(gold.database))
@@ -167,7 +185,10 @@ def compute_reward(
         RewardBasis.DB_OUTPUTS: float(db_ok and outputs_ok),
         RewardBasis.ACTIONS: actions_score if outputs_ok else 0.0,
         RewardBasis.DB_OUTPUTS_ACTIONS: actions_score if db_ok and outputs_ok else 0.0,
+        RewardBasis.DB_OUTPUTS_JUDGE: float(db_ok and outputs_ok and judged is not None and judged.all_met),
     }[basis]
+    if config.judge_weight > 0 and judged is not None:
+        reward = (1 - config.judge_weight) * reward + config.judge_weight * judged.score
     if config.zero_on_max_steps and terminated_by is TerminatedBy.MAX_STEPS:
         reward = 0.0
     trivially_passable = not gold.changes_db and not task.outputs and basis is RewardBasis.DB_OUTPUTS
@@ -185,4 +206,5 @@ def compute_reward(
         gold_changes_db=gold.changes_db,
         trivially_passable=trivially_passable,
         terminated_by=terminated_by,
+        judge=judged,
     )

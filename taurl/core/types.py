@@ -22,7 +22,12 @@ class RewardBasis(StrEnum):
     DB_OUTPUTS = "db+outputs"
     ACTIONS = "actions"
     DB_OUTPUTS_ACTIONS = "db+outputs+actions"
+    DB_OUTPUTS_JUDGE = "db+outputs+judge"  # and every natural-language assertion met (a judge model decides)
     AUTO = "auto"
+
+    @property
+    def uses_judge(self) -> bool:
+        return self is RewardBasis.DB_OUTPUTS_JUDGE
 
 
 class TerminatedBy(StrEnum):
@@ -80,7 +85,8 @@ class Task:
     """A user goal with its ground truth. ``actions`` are the gold actions; ``outputs`` must be said to the user.
 
     ``initial_state`` holds records put into this task's initial database (``{table: {key: record}}``,
-    added or replacing the base's), applied on reset and before the gold replay."""
+    added or replacing the base's), applied on reset and before the gold replay. ``nl_assertions``
+    are statements about the conversation a judge model checks (the ``judge`` reward component)."""
 
     id: str
     domain: str
@@ -93,6 +99,7 @@ class Task:
     tool_set: str = "default"
     metadata: dict[str, Any] = field(default_factory=dict)
     initial_state: dict[str, dict[str, Any]] = field(default_factory=dict)
+    nl_assertions: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -109,6 +116,8 @@ class Task:
         }
         if self.initial_state:  # absent when empty: tasks without one serialise as before
             data["initial_state"] = self.initial_state
+        if self.nl_assertions:  # likewise
+            data["nl_assertions"] = list(self.nl_assertions)
         return data
 
     @classmethod
@@ -125,6 +134,7 @@ class Task:
             tool_set=data.get("tool_set", "default"),
             metadata=dict(data.get("metadata") or {}),
             initial_state=dict(data.get("initial_state") or {}),
+            nl_assertions=tuple(data.get("nl_assertions") or ()),
         )
 
 
@@ -153,6 +163,41 @@ class RecordDiff:
 
 
 @dataclass(frozen=True)
+class JudgeResult:
+    """The judge component: per assertion whether it was met and why. An assertion whose verdict was
+    empty, unparseable, missing, duplicated or conflicting is not met, and ``flags`` says which."""
+
+    model: str
+    prompt_version: str
+    assertions: tuple[str, ...]
+    met: tuple[bool, ...]
+    reasons: tuple[str, ...]
+    flags: tuple[str, ...] = ()
+    call_keys: tuple[str, ...] = ()
+
+    @property
+    def score(self) -> float:
+        """The fraction of assertions met (1.0 with none: a task without assertions is flagged instead)."""
+        return sum(self.met) / len(self.met) if self.met else 1.0
+
+    @property
+    def all_met(self) -> bool:
+        return all(self.met)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "prompt_version": self.prompt_version,
+            "assertions": list(self.assertions),
+            "met": list(self.met),
+            "reasons": list(self.reasons),
+            "flags": list(self.flags),
+            "score": self.score,
+            "call_keys": list(self.call_keys),
+        }
+
+
+@dataclass(frozen=True)
 class RewardBreakdown:
     """The scalar reward with every component that produced it."""
 
@@ -169,6 +214,7 @@ class RewardBreakdown:
     gold_changes_db: bool
     trivially_passable: bool
     terminated_by: TerminatedBy | None = None
+    judge: JudgeResult | None = None
 
     @property
     def outputs_score(self) -> float:
@@ -195,6 +241,8 @@ class RewardBreakdown:
             "gold_changes_db": self.gold_changes_db,
             "trivially_passable": self.trivially_passable,
             "terminated_by": str(self.terminated_by) if self.terminated_by else None,
+            # absent when no judge ran: breakdowns without one serialise as before
+            **({"judge": self.judge.to_dict()} if self.judge is not None else {}),
         }
 
 

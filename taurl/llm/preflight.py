@@ -57,6 +57,8 @@ def models_used(config: RunConfig) -> list[ModelUse]:
         uses.append(ModelUse("agent", config.agent_endpoint))
     if config.user != "scripted":
         uses.append(ModelUse("user", config.user_endpoint))
+    if config.judge_endpoint is not None:
+        uses.append(ModelUse("judge", config.judge_endpoint))
     return uses
 
 

@@ -4,7 +4,7 @@ Each model is a pure function from an OpenAI chat-completion request (the parsed
 ``Reply``: no randomness, no clock, so the same request always gets the same answer. They are not
 meant to be clever, only to drive every path of a live episode offline: a customer that states a
 goal, answers identity questions and stops; an agent that looks identifiers up with the request's
-tools; and agents that fail in the specific ways recordings must cover.
+tools; agents and a customer that fail in the specific ways recordings must cover; and a judge.
 """
 
 from __future__ import annotations
@@ -204,6 +204,15 @@ def _customer_move(messages: list[Message]) -> tuple[str, str]:
     if _CONFIRM_RE.search(agent_said):
         return "The agent wants my confirmation.", "Yes, please go ahead."
     return "I should ask the agent to carry on.", "Could you please help me with that?"
+
+
+QUIT_REPLY = f"Never mind, I have to go. {STOP_TOKEN}"
+
+
+def sim_user_quitter(request: Request) -> Reply:
+    """A customer that breaks its instructions: it states its goal, then leaves at its next turn."""
+    turns = sum(1 for m in _messages(request) if m.get("role") == "assistant")
+    return sim_user(request) if turns == 0 else Reply(QUIT_REPLY)
 
 
 def sim_user(request: Request) -> Reply:
@@ -424,6 +433,87 @@ def _malformed_text(request: Request) -> Reply:
     return Reply(_MALFORMED_CALL) if view.first_turn else _as_text(_agent_move(view))
 
 
+# ---------------------------------------------------------------- sim-judge: a deterministic judge
+
+_BLOCKS = {
+    name: re.compile(rf"<{name}>\n(.*?)\n</{name}>", re.DOTALL) for name in ("assertions", "transcript", "outcome")
+}
+_RUBRIC = re.compile(r"<rubric>(\w+)</rubric>")
+_QUOTED = re.compile(r"'([^']+)'|\"([^\"]+)\"")
+_WORD = re.compile(r"[a-z0-9][a-z0-9.#_@-]*[a-z0-9]|[a-z0-9]")
+_COMMON = frozenset(
+    "the that this with tells told says said mentions mention must should about their from have does into what "
+    "which were been they them agent customer user when then than also only some each every asks asked".split()
+)
+# An assertion carrying "[sim-judge: FAULT]" makes the whole verdict faulty, to test how bad verdicts count.
+_JUDGE_FAULT = re.compile(r"\[sim-judge: (empty|prose|omit|duplicate|conflict)\]")
+_QUIT = re.compile(r"\b(?:never mind|have to go|forget it|give up)\b", re.IGNORECASE)
+
+
+def _block(text: str, name: str) -> str:
+    match = _BLOCKS[name].search(text)
+    return match.group(1) if match else ""
+
+
+def assertion_holds(assertion: str, transcript: str) -> bool:
+    """sim-judge's rule: every quoted phrase of the assertion is in the transcript (case-insensitive);
+    without quotes, every word of four or more characters that is not a common one."""
+    haystack = transcript.lower()
+    quoted = [a or b for a, b in _QUOTED.findall(assertion)]
+    words = quoted or [w for w in _WORD.findall(assertion.lower()) if len(w) >= 4 and w not in _COMMON]
+    return all(word.lower() in haystack for word in words)
+
+
+def _verdicts(text: str) -> str:
+    transcript = _block(text, "transcript")
+    lines = [line.partition(": ") for line in _block(text, "assertions").splitlines() if line.strip()]
+    entries = [
+        {"assertion_index": int(index), "met": assertion_holds(assertion, transcript), "reason": "rule: key words"}
+        for index, _, assertion in lines
+    ]
+    fault = next((m.group(1) for _, _, a in lines if (m := _JUDGE_FAULT.search(a))), None)
+    if fault == "empty":
+        return ""
+    if fault == "prose":
+        return "Every assertion looks fine to me."
+    if fault == "omit":
+        entries = entries[1:]
+    elif fault == "duplicate":
+        entries = [*entries, entries[0]]
+    elif fault == "conflict":
+        entries = [*entries, {**entries[0], "met": not entries[0]["met"]}]
+    return json.dumps(entries)
+
+
+def _attribution(text: str) -> str:
+    """sim-judge's fault rubric: an error ending is the environment's; a customer who left ("never
+    mind") ended early; a tool call answered ``Error:`` is the agent's bad call; else a missed action."""
+    outcome = _loads(_block(text, "outcome")) or {}
+    lines = _block(text, "transcript").splitlines()
+    said = [line for line in lines if line.startswith("Customer: ")]
+    tool_errors = [line for line in lines if line.startswith("Tool result: Error:")]
+    if outcome.get("terminated_by") == "error":
+        verdict = ("environment_error", "exception", f"the episode ended in an error: {outcome.get('error')}")
+    elif said and STOP_TOKEN in said[-1] and _QUIT.search(said[-1]):
+        verdict = ("user_error", "ended_early", f"the customer left before the goal was reached: {said[-1]}")
+    elif tool_errors:
+        kind = "unknown_tool" if "unknown tool" in tool_errors[0] else "bad_arguments"
+        verdict = ("agent_error", kind, tool_errors[0])
+    elif outcome.get("terminated_by") == "max_steps":
+        verdict = ("agent_error", "no_progress", "the agent ran out of steps")
+    else:
+        verdict = ("agent_error", "missing_action", "the agent did not do what the task needed")
+    category, kind, reason = verdict
+    return json.dumps({"category": category, "kind": kind, "reason": reason})
+
+
+def sim_judge(request: Request) -> Reply:
+    """Assertion verdicts (``<assertions>``) or a failure attribution (``<rubric>faults</rubric>``)."""
+    text = "\n".join(text_of(m) for m in _messages(request) if m.get("role") == "user")
+    rubric = _RUBRIC.search(text)
+    return Reply(_attribution(text) if rubric and rubric.group(1) == "faults" else _verdicts(text))
+
+
 Decide = Callable[[AgentView], Call | str]
 Render = Callable[[Call | str], Reply]
 
@@ -435,6 +525,8 @@ def _agent(decide: Decide, render: Render) -> Callable[[Request], Reply]:
 # Served model name -> model. The error-path agents misbehave on their first turn only (chatty: always).
 MODELS: dict[str, Callable[[Request], Reply]] = {
     "sim-user": sim_user,
+    "sim-user-quitter": sim_user_quitter,
+    "sim-judge": sim_judge,
     "sim-agent": _agent(_agent_move, _native),
     "sim-agent-text": _agent(_agent_move, _as_text),
     "sim-agent-badtool": _agent(_bad_tool_move, _native),
