@@ -7,13 +7,14 @@ import warnings
 import typer
 
 from taurl.cli import analysis, audit, data, domains, export, judge, recording, run, sim, train
-from taurl.cli.common import show_warning
+from taurl.cli.common import UntypedHelpGroup, show_warning
 
 app = typer.Typer(
     help="taurl: record, replay and score τ-bench-style tool-use episodes; train on them with SkyRL.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=UntypedHelpGroup,
 )
 # the order of registration is the order of --help
 for group in (run, recording, sim, train, analysis, judge):

@@ -10,7 +10,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from taurl.cli.common import DataDirOption, console, fail, parse_data_dirs, progress_bar
+from taurl.cli.common import (
+    DataDirOption,
+    RecordingArgument,
+    RecordingOption,
+    console,
+    fail,
+    parse_data_dirs,
+    progress_bar,
+    recordings,
+    single_recording,
+)
 from taurl.core.types import RewardBasis
 from taurl.domains import DataError
 from taurl.record.store import RecordingError
@@ -20,7 +30,8 @@ app = typer.Typer()
 
 @app.command("replay")
 def replay_command(
-    recordings: Annotated[list[str], typer.Argument(help="Recording directories or object-store URIs.")],
+    recording: RecordingArgument = None,
+    recording_option: RecordingOption = None,
     data_dir: DataDirOption = None,
     cache_dir: Annotated[
         Path | None, typer.Option(help="Also serve model calls from this cache (the recording's own calls always are).")
@@ -37,7 +48,9 @@ def replay_command(
 
     try:
         replayer = Replayer(
-            RecordingStore(recordings), {k: str(v) for k, v in parse_data_dirs(data_dir).items()}, cache_dir
+            RecordingStore(recordings(recording, recording_option)),
+            {k: str(v) for k, v in parse_data_dirs(data_dir).items()},
+            cache_dir,
         )
         rows = replayer.episodes(where)
     except RecordingError as exc:
@@ -82,7 +95,8 @@ def replay_command(
 
 @app.command("rescore")
 def rescore_command(
-    recording: Annotated[str, typer.Argument(help="Recording directory or object-store URI.")],
+    recording_arg: RecordingArgument = None,
+    recording_option: RecordingOption = None,
     basis: Annotated[
         RewardBasis | None, typer.Option(help="Reward basis to score under (default: each task's own).")
     ] = None,
@@ -106,6 +120,7 @@ def rescore_command(
     from taurl.record.writer import RecordingWriter
     from taurl.rescore import rescore, rescore_id
 
+    recording = single_recording(recording_arg, recording_option, ": rescore writes into it")
     judge = judge_client(judge_model, judge_base_url) if judge_model else None
     config = RewardConfig(basis, zero_on_max_steps, match_think_tools, judge=judge)
     try:
@@ -129,7 +144,8 @@ def rescore_command(
 
 @app.command("report")
 def report_command(
-    recordings: Annotated[list[str], typer.Argument(help="Recording directories or object-store URIs.")],
+    recording: RecordingArgument = None,
+    recording_option: RecordingOption = None,
     out: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("report.html"),
     compare: Annotated[
         tuple[str, str] | None,
@@ -145,13 +161,13 @@ def report_command(
         ),
     ] = False,
 ) -> None:
-    """A self-contained HTML report: outcomes and pass^k per run and domain, reward/turn/tool-call charts,
-    failure causes, simulated-user cost and cache hits, and a comparison of two runs."""
+    """A self-contained HTML report that opens offline: outcomes with confidence intervals, every episode in
+    a table that opens its transcript, tool errors, failure causes, cost, rescores, two runs compared."""
 
     from taurl.report import ReportError, write_report
 
     try:
-        write_report(recordings, out, compare, exclude_errors)
+        write_report(recordings(recording, recording_option), out, compare, exclude_errors)
     except (RecordingError, ReportError) as exc:
         raise fail(str(exc)) from exc
     console.print(f"wrote {out}")
@@ -159,8 +175,11 @@ def report_command(
 
 @app.command("show")
 def show_command(
-    episode_id: Annotated[str, typer.Argument(help="Episode id, or a unique prefix of at least 6 characters.")],
-    recording: Annotated[list[str], typer.Option(help="Recording directory or object-store URI (repeatable).")] = ...,
+    episode_id: Annotated[
+        str, typer.Argument(help="Episode id, a unique prefix of at least 6 characters, or RUN/TASK/TRIAL.")
+    ],
+    recording: RecordingArgument = None,
+    recording_option: RecordingOption = None,
     full: Annotated[bool, typer.Option(help="Print system prompts and tool observations whole.")] = False,
 ) -> None:
     """One episode as a readable transcript: reward breakdown, task, gold actions, every message."""
@@ -168,6 +187,6 @@ def show_command(
     from taurl.show import EpisodeNotFoundError, show
 
     try:
-        show(recording, episode_id, console, full)
+        show(recordings(recording, recording_option), episode_id, console, full)
     except (RecordingError, EpisodeNotFoundError) as exc:
         raise fail(str(exc)) from exc

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -53,6 +54,46 @@ def recordings(positional: list[str] | None, option: list[str] | None) -> list[s
     return list(dict.fromkeys(given))
 
 
+def single_recording(positional: list[str] | None, option: list[str] | None, why: str = "") -> str:
+    """The one recording a command writes to or maintains."""
+    given = recordings(positional, option)
+    if len(given) > 1:
+        raise fail(f"one recording at a time{why} (got {', '.join(given)})")
+    return given[0]
+
+
+class UntypedHelpGroup(typer.core.TyperGroup):
+    """The root command group. typer prints each parameter's Python type in help (``<str>``,
+    ``<list[str]>``, ``<bool>``); taurl's help says what a value is instead, so every command's help
+    leaves the type out (a number's range, ``[x>=1]``, stays)."""
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        return _untyped(super().get_params(ctx))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _untype_tree(command, ctx)
+        return command
+
+
+def _untyped(params: list[click.Parameter]) -> list[click.Parameter]:
+    for param in params:
+        param.display_type_rich = _no_type  # read by typer's help rendering, per parameter
+    return params
+
+
+def _no_type(ctx: click.Context) -> None:
+    return None
+
+
+def _untype_tree(command: click.Command, ctx: click.Context) -> None:
+    help_option = command.get_help_option(ctx)  # made once and kept: the one its help will show
+    _untyped([*command.params, *([help_option] if help_option else [])])
+    for sub in getattr(command, "commands", {}).values():
+        _untype_tree(sub, ctx)
+
+
 def parse_data_dirs(values: list[str] | None) -> dict[str, Path]:
     dirs: dict[str, Path] = {}
     for value in values or []:
@@ -92,6 +133,27 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+SHORT_ID = 10  # characters of a hash-like id (episode ids, request keys) a table shows
+LONG_TEXT = 60  # characters of any other text a table shows (the terminal's width may cut it further)
+HEX = frozenset("0123456789abcdef")
+
+
+def table_value(column: str, value: object) -> tuple[str, bool]:
+    """A value as a table cell shows it, and whether it was shortened: floats to 4 decimals, hash-like
+    ids to their first characters (a prefix is what `taurl show` takes), long text cut; NULL spelled out."""
+    if value is None:
+        return "[dim]NULL[/]", False
+    if isinstance(value, float):
+        if value != 0 and abs(value) < 1e-4:
+            return f"{value:.3g}", False
+        return f"{value:.4f}".rstrip("0").rstrip(".") or "0", False
+    text = printable(str(value))
+    limit = SHORT_ID if len(text) > 12 and set(text) <= HEX else LONG_TEXT
+    if len(text) > limit + 1:
+        return escape(text[:limit]) + "…", True
+    return escape(text), False
+
+
 def print_rows(columns: list[str], rows: list[tuple], output_format: str) -> None:
     if output_format == "json":
         json.dump([dict(zip(columns, row, strict=True)) for row in rows], sys.stdout, default=str, ensure_ascii=False)
@@ -103,10 +165,26 @@ def print_rows(columns: list[str], rows: list[tuple], output_format: str) -> Non
         writer.writerow(columns)
         writer.writerows(rows)
     elif output_format == "table":
-        table = Table(*columns)
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        numeric = [all(isinstance(r[i], (int, float)) or r[i] is None for r in rows) for i in range(len(columns))]
+        for column, is_number in zip(columns, numeric, strict=True):
+            # numbers and their headers whole; text wraps within the terminal's width
+            table.add_column(
+                escape(column),
+                justify="right" if is_number else "left",
+                no_wrap=is_number,
+                overflow="fold",
+                min_width=len(column) if is_number else min(len(column), 10),
+            )
+        shortened = False
         for row in rows:
-            table.add_row(*("" if v is None else str(v) for v in row))
+            cells = [table_value(column, value) for column, value in zip(columns, row, strict=True)]
+            shortened |= any(cut for _, cut in cells)
+            table.add_row(*(text for text, _ in cells))
         console.print(table)
-        console.print(f"{len(rows)} row(s)")
+        console.print(
+            f"{len(rows)} row(s)"
+            + ("; long values shortened (…): --format json prints them whole" if shortened else "")
+        )
     else:
         raise fail(f"unknown --format {output_format!r}: use table, json or csv")

@@ -7,31 +7,55 @@ from typing import Annotated
 
 import typer
 
-from taurl.cli.common import console, err, fail, print_rows
+from taurl.cli.common import (
+    RecordingArgument,
+    RecordingOption,
+    console,
+    err,
+    fail,
+    print_rows,
+    recordings,
+    single_recording,
+)
 from taurl.record.lock import RecordingLockedError
 from taurl.record.store import RecordingError
 
 app = typer.Typer()
 
 
+def is_recording(arg: str) -> bool:
+    """A positional argument that names a recording: an existing directory or an object-store URI."""
+    return "://" in arg or Path(arg).is_dir()
+
+
 @app.command("sql")
 def sql_command(
-    query: Annotated[
-        str | None,
+    args: Annotated[
+        list[str] | None,
         typer.Argument(
-            help="SQL over the views episodes, messages, steps, tool_calls, model_calls, runs, rescores. Omit for an interactive shell."
+            help="[RECORDING...] QUERY: recordings (directories or URIs; or --recording), then SQL over the views "
+            "episodes, attempts, messages, steps, tool_calls, model_calls, runs, rescores. No query: an interactive shell.",
+            show_default=False,
         ),
     ] = None,
-    recording: Annotated[list[str], typer.Option(help="Recording directory or object-store URI (repeatable).")] = ...,
+    recording: RecordingOption = None,
     output_format: Annotated[
-        str, typer.Option("--format", help="table, json (one array of row objects) or csv.")
+        str, typer.Option("--format", help="table (values shortened to fit), json (whole values) or csv.")
     ] = "table",
 ) -> None:
     """Query recordings with DuckDB SQL."""
     from taurl.record.store import RecordingStore
 
+    positional = [a for a in args or [] if is_recording(a)]
+    queries = [a for a in args or [] if not is_recording(a)]
+    if len(queries) > 1:
+        raise fail(
+            f"one query at a time (got {len(queries)} arguments that are not recordings: quote the SQL); a "
+            "recording is an existing directory or an object-store URI"
+        )
+    query = queries[0] if queries else None
     try:
-        store = RecordingStore(recording)
+        store = RecordingStore(recordings(positional, recording))
     except (RecordingError, RecordingLockedError) as exc:
         raise fail(str(exc)) from exc
     if query is None:
@@ -73,7 +97,8 @@ def _sql_shell(store, output_format: str) -> None:
 
 @app.command("compact")
 def compact_command(
-    recording: Annotated[str, typer.Option(help="Recording directory or object-store URI.")],
+    recording_arg: RecordingArgument = None,
+    recording_option: RecordingOption = None,
     duckdb_file: Annotated[
         Path | None, typer.Option("--duckdb", help="Also write one DuckDB database file with the same tables.")
     ] = None,
@@ -88,6 +113,7 @@ def compact_command(
     """Merge a recording's small segments into one (and optionally export a single DuckDB file)."""
     from taurl.record.compact import compact, export_duckdb
 
+    recording = single_recording(recording_arg, recording_option)
     try:
         result = compact(recording, unlocked)
         console.print(
