@@ -5,6 +5,8 @@ The shape is what τ-bench's ``run.py`` writes (and :mod:`taurl.importers.tauben
 names what was checked in τ-bench's terms (``r_outputs`` and each output when the task has outputs,
 else ``r_actions``, the database match), ``traj`` the conversation as OpenAI chat messages.
 ``info.taurl`` keeps the episode's identity and how it ended, which τ-bench's readers ignore.
+The rewards are the recorded ones; ``taurl import tau-bench`` scores under τ-bench's ``db+outputs``,
+so a run reads back with the same rewards when it was scored that way.
 """
 
 from __future__ import annotations

@@ -1,0 +1,69 @@
+"""The README runs as written: every command block, in order, in a fresh clone of the committed tree.
+
+Blocks whose first line is ``# needs: ...`` (a key, a GPU, a network install, data not in the
+repository) and the ``make test`` line (this suite) are left out. The clone reuses the built
+``.venv`` (its editable install is pointed at the clone by ``PYTHONPATH``; make is told the venv is
+up to date, so nothing is installed into it) and sees ``../shared`` where this checkout does.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from tests.conftest import REPO, SHARED
+
+BLOCK = re.compile(r"^```bash\n(.*?)^```", re.M | re.S)
+NEEDS = "# needs:"
+
+
+def runnable_blocks(readme: str) -> list[tuple[int, str]]:
+    """(line number, text) of each block the README says runs here, ``make test`` lines left out."""
+    found = []
+    for match in BLOCK.finditer(readme):
+        text = match.group(1)
+        if text.lstrip().startswith(NEEDS):
+            continue
+        kept = [line for line in text.splitlines() if not re.match(r"\s*make test\b", line)]
+        found.append((readme.count("\n", 0, match.start()) + 1, "\n".join(kept)))
+    return found
+
+
+def test_the_readme_marks_what_it_cannot_run_here():
+    blocks = BLOCK.findall((REPO / "README.md").read_text())
+    marked = [b for b in blocks if b.lstrip().startswith(NEEDS)]
+    assert marked and len(marked) < len(blocks)
+    for block in marked:  # a mark says why
+        assert len(block.lstrip().splitlines()[0]) > len(NEEDS) + 3
+
+
+@pytest.mark.skipif(shutil.which("git") is None or not (REPO / ".git").exists(), reason="needs a git checkout")
+def test_every_readme_command_block_runs_in_a_fresh_clone(tmp_path):
+    if not (REPO / ".venv" / "bin" / "taurl").exists():
+        pytest.skip("no built .venv: make setup first")
+    clone = tmp_path / "taurl"
+    subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True, timeout=120)
+    (clone / ".venv").symlink_to(REPO / ".venv")
+    if SHARED.exists():
+        (tmp_path / "shared").symlink_to(SHARED)
+    blocks = runnable_blocks((clone / "README.md").read_text())
+    if not SHARED.exists():
+        blocks = [(line, text) for line, text in blocks if "../shared" not in text]
+    script = ["set -eo pipefail", "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"]
+    for line, text in blocks:
+        script += [f"echo '>>> README.md line {line}' >&2", text]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(clone),  # the clone's taurl, not the checkout the venv was installed from
+        "MAKEFLAGS": "-o .venv/.installed",  # never reinstall into the shared venv
+        "COLUMNS": "120",
+    }
+    done = subprocess.run(
+        ["bash", "-c", "\n".join(script)], cwd=clone, env=env, capture_output=True, text=True, timeout=3000
+    )
+    assert done.returncode == 0, done.stderr[-4000:] + done.stdout[-2000:]
+    assert (clone / "report.html").exists() and (clone / "results.json").exists()
