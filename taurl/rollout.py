@@ -45,6 +45,7 @@ class Episode:
         self.domain = domain or get_domain(spec.task.domain)
         self.messages: list[dict] = []
         self.trace: list[Step] = []
+        self.env: DomainEnv | None = None
         self.started_at: float | None = None
         self._start = 0.0
 
@@ -52,11 +53,13 @@ class Episode:
         """Play the episode to its end; ``abort`` (checked before every turn) stops it early with
         :class:`EpisodeAborted`."""
         task, domain, config = self.spec.task, self.domain, self.config
-        env = DomainEnv(domain, self.user, config.data_dirs.get(task.domain), config.max_steps, config.reward)
+        env = self.env = DomainEnv(
+            domain, self.user, config.data_dirs.get(task.domain), config.max_steps, config.reward
+        )
         self._check(abort)
         self.started_at, self._start = time.time(), time.perf_counter()
         opening = env.reset(task)
-        self.messages.extend([self.agent.start(task, env.tools, domain.policy), msg.user(opening)])
+        self.messages.extend([self.agent.start(task, env.tools, domain.policy_for(task.tool_set)), msg.user(opening)])
         while True:
             self._check(abort)
             turn = self.agent.next_turn(self.messages)
@@ -81,7 +84,11 @@ class Episode:
             raise EpisodeAborted(f"{self.spec.task.domain}/{self.spec.task.id} trial {self.spec.trial}")
 
     def model_calls(self) -> list[ModelCall]:
-        return [*getattr(self.user, "calls", []), *getattr(self.agent, "calls", [])]
+        return [
+            *getattr(self.user, "calls", []),
+            *getattr(self.agent, "calls", []),
+            *(self.env.calls if self.env else []),
+        ]
 
     def result(self, breakdown: RewardBreakdown | None, terminated_by: TerminatedBy, error: str | None = None):
         """The episode as it stands (a copy: the episode may still be running in another thread)."""

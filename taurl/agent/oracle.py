@@ -20,7 +20,9 @@ class OracleAgent:
         work = [a for a in gold if a not in ending]
         # outputs are joined with "; " because τ-bench's check deletes commas from the reply
         summary = "; ".join(task.outputs) if task.outputs else "Your request has been handled."
-        self._plan = [*work, Action.respond(summary), *ending]
+        # a gold that ends in a hand-off with nothing to tell the user hands off at once: a reply first
+        # would let a user who stops at the first reply end the episode before the hand-off
+        self._plan = [*work, *([] if ending and not task.outputs else [Action.respond(summary)]), *ending]
         self._step = 0
         return msg.system(policy)
 

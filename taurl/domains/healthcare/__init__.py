@@ -26,6 +26,7 @@ DOMAIN = Domain(
         "R9": "cancel_appointment",
         "R10": "reschedule_appointment",
         "R11": "request_prescription_refill",
+        "R12": "update_patient_contact",
     },
 )
 
