@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from taurl.backends import is_backend
+from taurl.backends import TAU2_PREFIX, is_backend
 from taurl.core.hashing import canonical_json, sha256_hex
 from taurl.core.reward import RewardConfig
 from taurl.core.types import RewardBasis
@@ -191,6 +191,11 @@ def build_user(config: RunConfig, trial: int, cache: ResponseCache | None = None
         return ScriptedUser()
     sample = trial if config.independent_user_samples else 0
     client = chat_client(config.user_endpoint, config, cache)
+    if config.domain.startswith(TAU2_PREFIX):
+        from taurl.backends.tau2.user import Tau2User
+
+        # a τ² domain is played by the package's own user simulator, through taurl's client
+        return Tau2User(client, sample_index=sample)
     if is_backend(config.domain):
         from taurl.backends.tau_bench import PackageUser
 

@@ -1,0 +1,224 @@
+"""τ²'s environments and tasks as a taurl domain.
+
+An episode's state is a live τ² environment (:class:`Tau2State`): the package's tools change its
+pydantic databases in place, so each episode gets its own copy of the domain's databases (loaded once
+per process), set up from the task's τ² initial state the way τ²'s evaluator does (initialization
+data, initialization actions, then the tool calls of the message history). Every tool call, the
+agent's and the user's, goes through the package's ``get_response`` and is logged with its requestor:
+the ACTION check and the user-side steps read that log.
+
+Tasks keep their τ² form in ``metadata["tau2_task"]``; the taurl fields are derived from it: the
+instruction is the user scenario as τ²'s user simulator sees it, ``actions`` the assistant's gold
+actions (what the oracle plays), ``outputs`` the communicate info, ``nl_assertions`` its NL assertions.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from taurl.backends import TAU2_PREFIX
+from taurl.backends.tau2 import package
+from taurl.core.tools import Tool, ToolRegistry
+from taurl.core.types import Action, JudgeResult, RewardBasis, RewardBreakdown, Task, TerminatedBy, ToolKind
+from taurl.domains.base import DataError, Domain
+
+TERMINATE_TOOLS = ("transfer_to_human_agents",)
+KINDS = {"read": ToolKind.READ, "write": ToolKind.WRITE, "think": ToolKind.THINK, "generic": ToolKind.WRITE}
+ALL_TASKS = "base"  # τ²'s name for a domain's whole task set (mock has no other split)
+
+
+@dataclass(frozen=True)
+class ToolCallRecord:
+    """One tool call made on an episode's τ² environment, as τ²'s trajectory would hold it."""
+
+    requestor: str  # "assistant" or "user"
+    name: str
+    arguments: dict[str, Any]
+    content: str
+    error: bool
+
+
+def registry() -> Any:
+    return package("tau2.registry").registry
+
+
+class Tau2State:
+    """An episode's τ² environment, made on first use (``fork`` copies nothing)."""
+
+    def __init__(self, domain: Tau2Domain, env: Any = None):
+        self.domain = domain
+        self._env = env
+        self.calls: list[ToolCallRecord] = []
+
+    @property
+    def env(self) -> Any:
+        if self._env is None:
+            self._env = self.domain.fresh_environment()
+        return self._env
+
+    @property
+    def base_id(self) -> int:
+        return id(self.domain)
+
+    def fork(self) -> Tau2State:
+        return Tau2State(self.domain)
+
+    def call(self, requestor: str, name: str, arguments: Mapping[str, Any], call_id: str = "") -> ToolCallRecord:
+        """Run one tool call as τ²'s ``get_response`` does (errors become ``Error: ...`` content)."""
+        message = package("tau2.data_model.message")
+        tool_call = message.ToolCall(id=call_id, name=name, arguments=dict(arguments), requestor=requestor)
+        response = self.env.get_response(tool_call)
+        record = ToolCallRecord(requestor, name, dict(arguments), response.content or "", bool(response.error))
+        self.calls.append(record)
+        return record
+
+
+def start_state(domain: Tau2Domain, task: Task) -> Tau2State:
+    """A fresh environment in the task's τ² initial state; the history's tool calls are logged."""
+    state = Tau2State(domain)
+    initial = tau2_task(task).initial_state
+    if initial is None:
+        return state
+    env = state.env
+    if initial.initialization_data is not None:
+        if initial.initialization_data.agent_data is not None:
+            env.tools.update_db(initial.initialization_data.agent_data)
+        if initial.initialization_data.user_data is not None:
+            env.user_tools.update_db(initial.initialization_data.user_data)
+    for action in initial.initialization_actions or ():
+        env.run_env_function_call(action)
+    for message in initial.message_history or ():
+        for tool_call in getattr(message, "tool_calls", None) or ():
+            state.call(tool_call.requestor, tool_call.name, tool_call.arguments, tool_call.id)
+    env.sync_tools()
+    return state
+
+
+@functools.cache
+def _parsed(domain: str, task_id: str, text: str) -> Any:
+    return package("tau2.data_model.tasks").Task.model_validate_json(text)
+
+
+def tau2_task(task: Task) -> Any:
+    """The τ² task a taurl task was made from (parsed once per process)."""
+    data = task.metadata.get("tau2_task")
+    if data is None:
+        raise DataError(f"task {task.domain}/{task.id} carries no τ² task (metadata.tau2_task)")
+    return _parsed(task.domain, task.id, json.dumps(data, sort_keys=True))
+
+
+def _tool(tool: Any, kind: ToolKind) -> Tool:
+    schema = copy.deepcopy(tool.openai_schema["function"])
+    parameters = {"type": "object", "properties": {}, "required": [], **schema.get("parameters", {})}
+    name = schema["name"]
+
+    def invoke(state: Tau2State, **kwargs: Any) -> str:
+        return state.call("assistant", name, kwargs).content
+
+    return Tool(name, kind, invoke, schema.get("description", ""), parameters)
+
+
+def _task(package_task: Any, domain: str, split: str) -> Task:
+    criteria = package_task.evaluation_criteria
+    gold = [a for a in (criteria.actions or ()) if a.requestor == "assistant"] if criteria else []
+    return Task(
+        id=package_task.id,
+        domain=domain,
+        split=split,
+        instruction=str(package_task.user_scenario),
+        actions=tuple(Action(a.name, copy.deepcopy(a.arguments)) for a in gold),
+        outputs=tuple(criteria.communicate_info or ()) if criteria else (),
+        reward_basis=RewardBasis.DB_OUTPUTS,  # informative only: the τ² evaluation uses the task's own basis
+        metadata={"tau2_task": package_task.model_dump(mode="json", exclude_none=True)},
+        nl_assertions=tuple(criteria.nl_assertions or ()) if criteria else (),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Tau2Domain(Domain):
+    """A τ² domain. ``base`` holds the package's databases as loaded (never stepped)."""
+
+    tau2_name: str = ""
+    base: Any = None
+    user_tool_names: tuple[str, ...] = ()
+    _tasks: dict[str, tuple[Task, ...]] = field(default_factory=dict)
+
+    def fresh_environment(self) -> Any:
+        """A new τ² environment over copies of the loaded databases (loading them again is slower)."""
+        constructor = registry().get_env_constructor(self.tau2_name)
+        accepted = inspect.signature(constructor).parameters
+        kwargs = {"db": self.base.tools.db.model_copy(deep=True)}
+        if self.base.user_tools is not None and "user_db" in accepted:
+            kwargs["user_db"] = self.base.user_tools.db.model_copy(deep=True)
+        return constructor(**kwargs)
+
+    def database(self, data_dir: Path | str | None = None) -> Tau2State:  # type: ignore[override]
+        if data_dir is not None:
+            raise DataError(f"{self.name}: τ² domains use the package's own data; --data-dir is not supported")
+        return Tau2State(self)
+
+    def start(self, initial: Tau2State, task: Task) -> Tau2State:
+        """The state an episode of ``task`` starts from."""
+        return start_state(self, task)
+
+    def evaluate(
+        self,
+        task: Task,
+        state: Tau2State,
+        actions: Sequence[Action],
+        terminated_by: TerminatedBy | None,
+        judged: JudgeResult | None = None,
+    ) -> RewardBreakdown:
+        """τ²'s reward for an episode (see :mod:`.evaluation`)."""
+        from taurl.backends.tau2.evaluation import evaluate
+
+        return evaluate(
+            task, state, [a.kwargs.get("content", "") for a in actions if a.is_respond], terminated_by, judged
+        )
+
+    def splits(self, data_dir: Path | str | None = None) -> list[str]:
+        loader = registry().get_task_splits_loader(self.tau2_name)
+        return sorted(loader()) if loader is not None else [ALL_TASKS]
+
+    def tasks(self, split: str = "test", data_dir: Path | str | None = None) -> list[Task]:
+        """The package's tasks of ``split`` (``base`` is all of them; telecom also has ``full``, ``small``)."""
+        if data_dir is not None:
+            raise DataError(f"{self.name}: τ² domains use the package's own tasks; --data-dir is not supported")
+        if split not in self._tasks:
+            splits = self.splits()
+            if split not in splits:
+                raise DataError(f"no {split!r} split for {self.name}; splits: {', '.join(splits)}")
+            loader = registry().get_tasks_loader(self.tau2_name)
+            package_tasks = loader(split) if registry().get_task_splits_loader(self.tau2_name) else loader()
+            self._tasks[split] = tuple(_task(t, self.name, split) for t in package_tasks)
+        return list(self._tasks[split])
+
+
+@functools.cache
+def tau2_domain(tau2_name: str) -> Tau2Domain:
+    """The domain of the package's environment ``tau2_name``, built once per process."""
+    known = registry().get_domains()
+    if tau2_name not in known:
+        raise DataError(f"τ² has no domain {tau2_name!r}; its domains: {', '.join(known)}")
+    base = registry().get_env_constructor(tau2_name)()
+    kinds = {name: KINDS[str(base.tools.tool_type(name).value)] for name in base.tools.get_tools()}
+    kinds.update(dict.fromkeys(set(TERMINATE_TOOLS) & set(kinds), ToolKind.TERMINATE))
+    tools = ToolRegistry(f"{TAU2_PREFIX}{tau2_name}", (_tool(t, kinds[t.name]) for t in base.get_tools()))
+    user_tools = tuple(sorted(base.user_tools.get_tools())) if base.user_tools is not None else ()
+    return Tau2Domain(
+        name=f"{TAU2_PREFIX}{tau2_name}",
+        tools=tools,
+        policy=base.get_policy(),
+        tables={},
+        package_dir=Path(inspect.getfile(type(base))).parent,
+        tau2_name=tau2_name,
+        base=base,
+        user_tool_names=user_tools,
+    )

@@ -1,0 +1,153 @@
+"""τ²'s own user simulator, its LLM calls answered by taurl's ChatClient (namespace ``user``).
+
+The package's ``UserSimulator`` builds the prompts (its guidelines, the task's user scenario, the
+flipped conversation) and calls ``generate``; that module-level function is routed, for the thread
+running a :class:`Tau2User`, to the user's client, so its calls are cached, recorded and replayable
+like those of taurl's own users. On telecom (dual control) the user has tools acting on its device:
+a tool call it makes runs on the episode's state (:meth:`Tau2User.attach`), is logged there with
+requestor ``user`` (the ACTION check sees it) and in ``tool_calls``, and its result goes back to it
+until it answers in text. On replay the recorded model calls bring the same tool calls back and they
+are executed again on the replayed state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from taurl.backends.tau2 import package
+from taurl.backends.tau2.domain import Tau2State, ToolCallRecord, tau2_task
+from taurl.core.hashing import canonical_json
+from taurl.core.types import ModelCall, Task
+from taurl.llm.client import ChatClient, ModelCallError
+
+NAMESPACE = "user"
+FIRST_AGENT_MESSAGE = "Hi! How can I help you today?"  # τ²'s orchestrator opens every conversation so
+MAX_TOOL_ROUNDS = 10  # the user's tool calls in a row before its turn fails
+
+_LOCK = threading.Lock()
+_ROUTE = threading.local()
+
+
+class UserSimulatorError(ModelCallError):
+    """τ²'s user simulator failed on what its model said: the episode fails, not the run."""
+
+
+def _dispatcher(original: Callable[..., Any]) -> Callable[..., Any]:
+    def generate(model: str, messages: list[Any], tools: Any = None, **kwargs: Any) -> Any:
+        user = getattr(_ROUTE, "user", None)
+        if user is None:  # not a taurl episode: the package behaves as it always does
+            return original(model, messages, tools=tools, **kwargs)
+        return user._answer(messages, tools)
+
+    generate.taurl_original = original  # type: ignore[attr-defined]
+    return generate
+
+
+def _simulator_module() -> Any:
+    module = package("tau2.user.user_simulator")
+    with _LOCK:
+        if not hasattr(module.generate, "taurl_original"):
+            module.generate = _dispatcher(module.generate)
+    return module
+
+
+class Tau2User:
+    """One τ² user per episode; ``calls`` are its model calls, ``tool_calls`` its own tool calls."""
+
+    def __init__(self, client: ChatClient, sample_index: int = 0):
+        self.client = client
+        self.sample_index = sample_index
+        self.calls: list[ModelCall] = []
+        self.tool_calls: list[ToolCallRecord] = []
+        self._state: Tau2State | None = None
+        self._asked: Counter[str] = Counter()
+        self._simulator: Any = None
+        self._user_state: Any = None
+
+    def attach(self, state: Tau2State) -> None:
+        """The episode's state, on which this user's tool calls run."""
+        self._state = state
+
+    def reset(self, task: Task) -> str:
+        module = _simulator_module()
+        package_task = tau2_task(task)
+        user_tools = self._state.env.get_user_tools() if self._state and self._state.env.user_tools else None
+        self._simulator = module.UserSimulator(tools=user_tools, instructions=task.instruction, llm=self.client.model)
+        history = package_task.initial_state.message_history if package_task.initial_state else None
+        self._user_state = self._simulator.get_init_state(history or None)
+        self._asked.clear()
+        self.calls, self.tool_calls = [], []
+        return self.step(FIRST_AGENT_MESSAGE)
+
+    def step(self, agent_message: str) -> str:
+        if self._simulator is None:
+            raise RuntimeError("call reset(task) before step()")
+        message = package("tau2.data_model.message")
+        incoming: Any = message.AssistantMessage(role="assistant", content=agent_message)
+        for _ in range(MAX_TOOL_ROUNDS):
+            reply = self._generate(incoming)
+            if not reply.is_tool_call():
+                return reply.content or ""
+            results = [self._run_tool(call) for call in reply.tool_calls]
+            incoming = results[0] if len(results) == 1 else message.MultiToolMessage(role="tool", tool_messages=results)
+        raise UserSimulatorError(f"τ²'s user simulator made {MAX_TOOL_ROUNDS} rounds of tool calls without replying")
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(c.cost_usd for c in self.calls)
+
+    def _generate(self, incoming: Any) -> Any:
+        with self._routing():
+            try:
+                reply, self._user_state = self._simulator.generate_next_message(incoming, self._user_state)
+            except ModelCallError:
+                raise
+            except Exception as exc:
+                raise UserSimulatorError(f"τ²'s user simulator failed: {type(exc).__name__}: {exc}") from exc
+        return reply
+
+    def _run_tool(self, call: Any) -> Any:
+        if self._state is None:
+            raise UserSimulatorError("τ²'s user called a tool, but no episode state is attached to it")
+        record = self._state.call("user", call.name, call.arguments, call.id)
+        self.tool_calls.append(record)
+        return package("tau2.data_model.message").ToolMessage(
+            id=call.id, role="tool", content=record.content, requestor="user", error=record.error
+        )
+
+    @contextlib.contextmanager
+    def _routing(self) -> Iterator[None]:
+        previous = getattr(_ROUTE, "user", None)
+        _ROUTE.user = self
+        try:
+            yield
+        finally:
+            _ROUTE.user = previous
+
+    def _answer(self, messages: list[Any], tools: Any) -> Any:
+        """The package's ``generate`` for this user: τ²'s messages in, τ²'s AssistantMessage out."""
+        llm_utils = package("tau2.utils.llm_utils")
+        message = package("tau2.data_model.message")
+        plain = llm_utils.to_litellm_messages(messages)
+        schemas = [tool.openai_schema for tool in tools] if tools else None
+        request = canonical_json([plain, schemas])
+        draw = self._asked[request]
+        self._asked[request] += 1
+        completion = self.client.complete(
+            plain, tools=schemas, namespace=NAMESPACE, sample_index=self.sample_index + draw
+        )
+        self.calls.append(completion.call)
+        calls = [
+            message.ToolCall(
+                id=c["id"], name=c["function"]["name"], arguments=json.loads(c["function"]["arguments"] or "{}")
+            )
+            for c in completion.message.get("tool_calls") or ()
+        ]
+        return message.AssistantMessage(
+            role="assistant", content=completion.message.get("content"), tool_calls=calls or None
+        )
