@@ -15,7 +15,7 @@ from typing import Any
 
 from taurl.core.hashing import canonical_json, sha256_hex
 from taurl.core.judge import PROMPT_VERSION, AssertionJudge, JudgeMissingError
-from taurl.core.reward import GoldCache, RewardConfig, compute_reward
+from taurl.core.reward import GoldCache, RewardConfig, compute_reward, task_start
 from taurl.core.types import Task, TerminatedBy
 from taurl.domains import get_domain
 from taurl.judge import call_records, episode_transcript
@@ -64,7 +64,7 @@ def rescore(
         data_dir = {**run_dirs.get(row["run_id"], {}), **(data_dirs or {})}.get(task.domain)
         initial = domain.database(data_dir)
         tools = domain.tools_for(task.tool_set)
-        db = initial.fork()
+        db = task_start(initial, task)
         actions = [s.action for s in recorded_steps(row)]
         for action in actions:
             if not action.is_respond and not action.is_parse_error:

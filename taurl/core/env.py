@@ -81,7 +81,11 @@ class DomainEnv:
             raise ValueError(f"task {task.id} is for {task.domain}, this environment is {self.domain.name}")
         self.task = task
         self.tools = self.domain.tools_for(task.tool_set)
-        self.db = task_start(self._initial, task)
+        start = getattr(self.domain, "start", None)  # a backend whose state is more than records (τ²)
+        self.db = start(self._initial, task) if start is not None else task_start(self._initial, task)
+        attach = getattr(self.user, "attach", None)  # a user acting on the episode's state (τ²'s dual control)
+        if attach is not None:
+            attach(self.db)
         self.actions = []
         self.observations = []
         self.judge = AssertionJudge(self.reward_config.judge) if self.reward_config.judge is not None else None
@@ -120,6 +124,9 @@ class DomainEnv:
         """End the episode and score its final state."""
         assert self.task is not None
         self.done = True
+        evaluate = getattr(self.domain, "evaluate", None)  # a backend with its own evaluation (τ²)
+        if evaluate is not None:
+            return evaluate(self.task, self.db, self.actions, terminated_by)
         gold = _GOLD.get(self.task, self._initial, self.tools)
         judged = None
         if self.judge is not None:  # asked whenever configured: its verdict is recorded even if unweighted

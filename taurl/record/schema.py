@@ -96,6 +96,7 @@ SCALARS: list[tuple[str, pa.DataType]] = [
     ("n_tool_calls", pa.int32()),
     ("user_cost_usd", pa.float64()),
     ("agent_cost_usd", pa.float64()),
+    ("judge_cost_usd", pa.float64()),
     ("source_reward", pa.float64()),
     ("started_at", pa.timestamp("us")),  # UTC (a plain timestamp: DuckDB hands it to Python without pytz)
     ("finished_at", pa.timestamp("us")),
@@ -159,6 +160,7 @@ def episode_row(
     b = result.breakdown
     task = result.task
     user_cost = sum(c.cost_usd for c in result.model_calls if c.namespace.startswith("user"))
+    judge_cost = sum(c.cost_usd for c in result.model_calls if c.namespace.startswith("judge"))
     return {
         "episode_id": episode_id(run_id, task.domain, task.id, result.trial),
         "run_id": run_id,
@@ -186,7 +188,8 @@ def episode_row(
         "steps": result.steps,
         "n_tool_calls": sum(1 for s in result.trace if not s.action.is_respond and not s.action.is_parse_error),
         "user_cost_usd": user_cost,
-        "agent_cost_usd": sum(c.cost_usd for c in result.model_calls) - user_cost,
+        "agent_cost_usd": sum(c.cost_usd for c in result.model_calls) - user_cost - judge_cost,
+        "judge_cost_usd": judge_cost,
         "source_reward": source_reward,
         "started_at": _timestamp(result.started_at),
         "finished_at": _timestamp(
