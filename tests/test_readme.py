@@ -60,6 +60,7 @@ def test_every_readme_command_block_runs_in_a_fresh_clone(tmp_path):
         **os.environ,
         "PYTHONPATH": str(clone),  # the clone's taurl, not the checkout the venv was installed from
         "MAKEFLAGS": "-o .venv/.installed",  # never reinstall into the shared venv
+        "HOME": str(tmp_path / "home"),  # what a block writes under ~ stays in the test
         "COLUMNS": "120",
     }
     done = subprocess.run(
