@@ -1,7 +1,8 @@
 """The README runs as written: every command block, in order, in a fresh clone of the committed tree.
 
 Blocks whose first line is ``# needs: ...`` (a key, a GPU, a network install, data not in the
-repository) and the ``make test`` line (this suite) are left out. The clone reuses the built
+repository) and the ``make test`` and ``make bench`` lines (this suite; minutes of measurements) are
+left out. The clone reuses the built
 ``.venv`` (its editable install is pointed at the clone by ``PYTHONPATH``; make is told the venv is
 up to date, so nothing is installed into it) and sees ``../shared`` where this checkout does.
 """
@@ -22,13 +23,13 @@ NEEDS = "# needs:"
 
 
 def runnable_blocks(readme: str) -> list[tuple[int, str]]:
-    """(line number, text) of each block the README says runs here, ``make test`` lines left out."""
+    """(line number, text) of each block the README says runs here, ``make test``/``make bench`` left out."""
     found = []
     for match in BLOCK.finditer(readme):
         text = match.group(1)
         if text.lstrip().startswith(NEEDS):
             continue
-        kept = [line for line in text.splitlines() if not re.match(r"\s*make test\b", line)]
+        kept = [line for line in text.splitlines() if not re.match(r"\s*make (test|bench)\b", line)]
         found.append((readme.count("\n", 0, match.start()) + 1, "\n".join(kept)))
     return found
 
@@ -39,6 +40,8 @@ def test_the_readme_marks_what_it_cannot_run_here():
     assert marked and len(marked) < len(blocks)
     for block in marked:  # a mark says why
         assert len(block.lstrip().splitlines()[0]) > len(NEEDS) + 3
+    run = "\n".join(text for _, text in runnable_blocks((REPO / "README.md").read_text()))
+    assert "make demo" in run and "make test" not in run and "make bench" not in run
 
 
 @pytest.mark.skipif(shutil.which("git") is None or not (REPO / ".git").exists(), reason="needs a git checkout")
