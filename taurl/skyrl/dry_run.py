@@ -1,14 +1,20 @@
 """``taurl train --dry-run``: the training config and dataset, driven on a CPU.
 
-It reads the same Hydra config (taurl's part of it: data paths, ``generator.max_turns``,
+Two paths. Where the training stack imports (Python 3.12 with the ``train`` extra),
+:func:`generator_dry_run` runs skyrl-train's own generator (:mod:`taurl.skyrl.generator`): the config
+composed over its base config and validated, its dataset, its ``SkyRLGymGenerator`` and
+``InferenceEngineClient``, with a CPU policy where the vLLM engine would be. Elsewhere :func:`dry_run`
+reads the same YAML (taurl's part of it: data paths, ``generator.max_turns``,
 ``environment.skyrl_gym.tau_bench``), makes one ``tau_bench`` env per trajectory with
-``skyrl_gym.make`` as SkyRL's generator does, and steps them from a thread pool with a CPU policy:
-the oracle (gold actions written as Qwen ``<tool_call>`` text) or any OpenAI-compatible endpoint.
+``skyrl_gym.make`` as SkyRL's generator does, and steps them from a thread pool. The policy is the
+oracle (gold actions as Qwen ``<tool_call>`` text) or any OpenAI-compatible endpoint. The user is
+made offline unless asked otherwise (:func:`offline_user`).
 """
 
 from __future__ import annotations
 
-import json
+import importlib.util
+import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,12 +23,14 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from taurl.agent.parser import format_tool_call
-from taurl.core.types import Action
 from taurl.llm.cache import CacheMode
 from taurl.llm.client import ChatClient
+from taurl.skyrl.env import task_from_extras
+from taurl.skyrl.policies import DONE_REPLY, Message, gold_texts, turn
 
 CONFIG_FILE = Path(__file__).parent / "config" / "tau_bench.yaml"
+ENV_CONFIG = "environment.skyrl_gym.tau_bench"
+USER_CHOICES = ("auto", "config", "scripted", "serve-sim")
 
 
 def load_config(path: Path = CONFIG_FILE, overrides: Sequence[str] = ()) -> DictConfig:
@@ -35,6 +43,36 @@ def load_config(path: Path = CONFIG_FILE, overrides: Sequence[str] = ()) -> Dict
     return config
 
 
+def training_stack() -> str | None:
+    """skyrl-train's version where its generator can run here (the ``train`` extra), else None."""
+    if importlib.util.find_spec("skyrl_train") is None or importlib.util.find_spec("torch") is None:
+        return None
+    from importlib.metadata import version
+
+    return version("skyrl-train")
+
+
+def offline_user(config: DictConfig, choice: str) -> tuple[list[str], str]:
+    """Overrides that pick the dry run's user, and how to say it. ``auto`` keeps the config's user
+    when it can answer (scripted, its own endpoint, or an OpenAI key set) and is scripted otherwise;
+    ``serve-sim`` is an LLM user played by taurl's local simulator (the caller starts it)."""
+    if choice not in USER_CHOICES:
+        raise ValueError(f"--user {choice!r}: one of {', '.join(USER_CHOICES)}")
+    env = config.environment.skyrl_gym.tau_bench
+    configured = f"{env.user_strategy} ({env.user_model})" if env.user_strategy != "scripted" else "scripted"
+    if choice == "scripted" or (
+        choice == "auto"
+        and env.user_strategy != "scripted"
+        and not env.user_base_url
+        and not os.environ.get("OPENAI_API_KEY")
+    ):
+        reason = "" if choice == "scripted" else f": the config's {configured} user needs OPENAI_API_KEY"
+        return [f"{ENV_CONFIG}.user_strategy=scripted"], f"scripted{reason} (--user serve-sim for an offline LLM user)"
+    if choice == "serve-sim":
+        return [f"{ENV_CONFIG}.user_strategy=llm", f"{ENV_CONFIG}.user_model=sim-user"], "llm (sim-user on serve-sim)"
+    return [], f"{configured}, as configured"
+
+
 @dataclass
 class Trajectory:
     task_id: str
@@ -42,20 +80,20 @@ class Trajectory:
     reward: float
     turns: int
     metrics: dict[str, Any]
+    ended: str
+    prompt_tokens: int | None = None
+    response_tokens: int | None = None
 
 
 class OraclePolicy:
     """Writes the row's gold actions as Qwen tool-call text, then the expected outputs as a reply."""
 
     def __init__(self, extras: dict[str, Any]):
-        truth = json.loads(extras["reward_spec"]["ground_truth"])
-        replies = "; ".join(truth.get("outputs", [])) or "Your request has been handled."
-        self.texts = [format_tool_call(Action.from_dict(a)) for a in truth["actions"] if a["name"] != "respond"] + [
-            replies
-        ]
+        self.texts = gold_texts(task_from_extras(extras))
 
-    def __call__(self, conversation: list[dict[str, Any]], turn: int) -> str:
-        return self.texts[turn] if turn < len(self.texts) else "Is there anything else I can help with?"
+    def __call__(self, conversation: Sequence[Message]) -> str:
+        n = turn(conversation)
+        return self.texts[n] if n < len(self.texts) else DONE_REPLY
 
 
 class EndpointPolicy:
@@ -64,8 +102,14 @@ class EndpointPolicy:
     def __init__(self, client: ChatClient):
         self.client = client
 
-    def __call__(self, conversation: list[dict[str, Any]], turn: int) -> str:
-        return self.client.complete(conversation, namespace="agent").message.get("content") or ""
+    def __call__(self, conversation: Sequence[Message]) -> str:
+        return self.client.complete(list(conversation), namespace="agent").message.get("content") or ""
+
+
+def endpoint_policy(policy_model: str | None, policy_base_url: str | None) -> EndpointPolicy:
+    if not policy_model:
+        raise ValueError("an endpoint policy needs --policy-model (and --policy-base-url for a local server)")
+    return EndpointPolicy(ChatClient(policy_model, policy_base_url, mode=CacheMode.OFF))
 
 
 def read_rows(paths: Sequence[str], limit: int) -> list[dict[str, Any]]:
@@ -92,18 +136,20 @@ def run_trajectory(row: dict[str, Any], env_config: DictConfig, max_turns: int, 
     env = skyrl_gym.make(ENV_ID, env_config=env_config, extras=extras)
     policy = policy_factory(extras)
     conversation, _ = env.init(list(row["prompt"]))
-    reward, turn = 0.0, 0
+    reward, turns = 0.0, 0
     try:
         while True:
-            text = policy(conversation, turn)
+            text = policy(conversation)
             output = env.step(text)
-            turn += 1
+            turns += 1
             conversation = [*conversation, {"role": "assistant", "content": text}, *output["observations"]]
             if output["done"]:
                 reward = output["reward"]
                 break
+        metrics = env.get_metrics()
+        ended = next((k.removeprefix("ended_") for k, v in metrics.items() if k.startswith("ended_") and v), "-")
         return Trajectory(
-            extras["extra_info"]["task_id"], extras["extra_info"]["domain"], reward, turn, env.get_metrics()
+            extras["extra_info"]["task_id"], extras["extra_info"]["domain"], reward, turns, metrics, ended
         )
     finally:
         env.close()
@@ -117,16 +163,67 @@ def dry_run(
     policy_base_url: str | None = None,
     workers: int | None = None,
 ) -> list[Trajectory]:
+    """The env path: ``tau_bench`` envs made and stepped as SkyRL's generator would, without it."""
     rows = read_rows(list(config.data.train_data), prompts)
     env_config = config.environment.skyrl_gym.tau_bench
     max_turns = int(config.generator.max_turns)
     if policy == "oracle":
         factory = OraclePolicy
     else:
-        if not policy_model:
-            raise ValueError("an endpoint policy needs --policy-model (and --policy-base-url for a local server)")
-        client = ChatClient(policy_model, policy_base_url, mode=CacheMode.OFF)
-        factory = lambda extras: EndpointPolicy(client)  # noqa: E731
+        endpoint = endpoint_policy(policy_model, policy_base_url)
+        factory = lambda extras: endpoint  # noqa: E731
     pool_size = workers or int(config.environment.skyrl_gym.get("max_env_workers", 4))
     with ThreadPoolExecutor(max_workers=max(1, min(pool_size, len(rows) or 1))) as pool:
         return list(pool.map(lambda row: run_trajectory(row, env_config, max_turns, factory), rows))
+
+
+def generator_dry_run(
+    overrides: Sequence[str],
+    config_file: Path = CONFIG_FILE,
+    prompts: int = 4,
+    policy: str = "oracle",
+    policy_model: str | None = None,
+    policy_base_url: str | None = None,
+) -> tuple[list[Trajectory], dict[str, float]]:
+    """The generator path: one training step's generation by skyrl-train's own code over the first
+    ``prompts`` rows (``n_samples_per_prompt`` each), the vLLM engine replaced by ``policy``. Returns
+    the trajectories and skyrl-train's rollout metrics."""
+    import sys
+
+    from loguru import logger
+
+    from taurl.skyrl.generator import batch_rows, compose, generate, prompt_dataset, task_openings
+    from taurl.skyrl.policies import Oracle
+    from taurl.skyrl.tokenizer import qwen25_tokenizer
+
+    logger.remove()  # skyrl-train logs every engine request at DEBUG: warnings only here
+    logger.add(sys.stderr, level="WARNING")
+    cfg = compose(overrides, config_file)
+    tokenizer = qwen25_tokenizer()
+    batch = batch_rows(prompt_dataset(cfg, tokenizer), prompts)
+    if not batch:
+        raise ValueError(f"no prompt of {list(cfg.data.train_data)} fits trainer.max_prompt_length")
+    chosen = Oracle(task_openings(batch, cfg)) if policy == "oracle" else endpoint_policy(policy_model, policy_base_url)
+    output = generate(cfg, tokenizer, chosen, batch)
+    samples = cfg.generator.n_samples_per_prompt
+    trajectories = []
+    for i, (prompt_ids, response_ids, mask, rewards, stop) in enumerate(
+        zip(
+            output["prompt_token_ids"],
+            output["response_ids"],
+            output["loss_masks"],
+            output["rewards"],
+            output["stop_reasons"],
+            strict=True,
+        )
+    ):
+        info = batch[i // samples]["env_extras"]["extra_info"]
+        turns = sum(1 for j, bit in enumerate(mask) if bit and (j == 0 or not mask[j - 1]))
+        reward = rewards[-1] if isinstance(rewards, list) else rewards
+        trajectories.append(
+            Trajectory(
+                info["task_id"], info["domain"], float(reward), turns, {}, stop, len(prompt_ids), len(response_ids)
+            )
+        )
+    metrics = {k: float(v) for k, v in output["rollout_metrics"].items()}
+    return trajectories, metrics

@@ -1,0 +1,90 @@
+"""Scripted policies for driving SkyRL's generator on a CPU: each answers a conversation with text.
+
+A policy sees what a model sees (the conversation so far) and returns the assistant's next message.
+The oracle knows the gold: it recognises its task by the simulated user's opening message (the
+env's own user, asked once beforehand) and writes the gold calls as Qwen2.5 ``<tool_call>`` text,
+then the expected outputs as its reply. The others exercise the endings SkyRL must handle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from taurl.agent.parser import format_tool_call
+from taurl.core.types import Action, Task
+
+Message = dict[str, str]
+Policy = Callable[[Sequence[Message]], str]
+MALFORMED_CALL = '<tool_call>\n{"name": "get_user_details", "arguments": {"user_id": \n</tool_call>'
+DONE_REPLY = "Your request has been completed. Is there anything else I can help with?"
+REFUSAL = "I'm sorry, I can't help with that."
+
+
+def gold_texts(task: Task) -> list[str]:
+    """The task's gold calls as Qwen2.5 writes them, then its expected outputs as the closing reply."""
+    calls = [format_tool_call(a) for a in task.actions if not a.is_respond]
+    return calls + ["; ".join(task.outputs) or DONE_REPLY]
+
+
+def opening(conversation: Sequence[Message]) -> str:
+    return next((m["content"] for m in conversation if m["role"] == "user"), "")
+
+
+def turn(conversation: Sequence[Message]) -> int:
+    return sum(1 for m in conversation if m["role"] == "assistant")
+
+
+class Oracle:
+    """The gold, task by task; ``tasks`` maps each task's opening user message to the task."""
+
+    def __init__(self, tasks: Mapping[str, Task]):
+        self.texts = {said: gold_texts(task) for said, task in tasks.items()}
+
+    def __call__(self, conversation: Sequence[Message]) -> str:
+        said = opening(conversation)
+        if said not in self.texts:
+            raise KeyError(f"the oracle knows no task that opens with {said[:80]!r}")
+        texts, n = self.texts[said], turn(conversation)
+        return texts[n] if n < len(texts) else DONE_REPLY
+
+
+def do_nothing(conversation: Sequence[Message]) -> str:
+    return REFUSAL
+
+
+class ToolLoop:
+    """The same read call for ever: the trajectory ends at the generator's ``max_turns``."""
+
+    def __init__(self, action: Action):
+        self.text = format_tool_call(action)
+
+    def __call__(self, conversation: Sequence[Message]) -> str:
+        return self.text
+
+
+def malformed_then_stop(conversation: Sequence[Message]) -> str:
+    """A call that cannot be parsed (the env answers with a parse-error observation), then a reply."""
+    return MALFORMED_CALL if turn(conversation) == 0 else DONE_REPLY
+
+
+class LongCall:
+    """A call whose argument is ``words`` words long: with ``generator.max_input_length`` below the
+    conversation it makes, SkyRL cuts the trajectory (stop reason ``length``) without ``done``."""
+
+    def __init__(self, words: int):
+        self.text = format_tool_call(Action("think", {"thought": " ".join(["note"] * words)}))
+
+    def __call__(self, conversation: Sequence[Message]) -> str:
+        return self.text
+
+
+def conversation_from_chatml(text: str) -> list[Message]:
+    """The finished messages of a ChatML prompt (Qwen2.5's template); the open generation prompt
+    (``<|im_start|>assistant\n`` with no ``<|im_end|>`` yet) is the turn being asked for, not a message."""
+    messages = []
+    for block in text.split("<|im_start|>")[1:]:
+        head, ended, _ = block.partition("<|im_end|>")
+        if ended:
+            role, _, content = head.partition("\n")
+            messages.append({"role": role, "content": content})
+    return messages

@@ -1,0 +1,131 @@
+"""Run by tests/test_skyrl_generator.py in .venv-train (Python 3.12, skyrl-train 0.3.1, torch; no vLLM).
+
+    python tests/skyrl_generator_run.py WORK_DIR
+
+Drives ``tau_bench`` through skyrl-train's real generator (taurl.skyrl.generator) once per scenario,
+every trajectory recorded to WORK_DIR/recording (run id = scenario), and writes WORK_DIR/result.json:
+the tokenizer's known ids, each scenario's GeneratorOutput, and for every recorded episode the
+Qwen2.5 template applied to its recorded conversation (up to its last assistant message) and the
+assistant messages, so the test can compare them with the generator's token ids and loss masks.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+from loguru import logger
+
+from taurl.core.types import PARSE_ERROR, Action
+from taurl.domains import get_domain
+from taurl.record.store import RecordingStore
+from taurl.sim.server import SimServer
+from taurl.skyrl import policies
+from taurl.skyrl.dataset import Conversion, write_conversion
+from taurl.skyrl.env import recording_writer
+from taurl.skyrl.generator import batch_rows, compose, generate, prompt_dataset, task_openings
+from taurl.skyrl.tokenizer import qwen25_tokenizer
+
+DOMAINS = ("airline", "retail", "telecom", "healthcare", "doordash")
+TASKS_PER_DOMAIN = 2
+CUT_AT = 8192  # generator.max_input_length for the cut scenario (validate_cfg: >= trainer.max_prompt_length)
+
+
+def tasks_with_distinct_openings():
+    chosen = []
+    for name in DOMAINS:
+        seen, picked = set(), []
+        for task in get_domain(name).tasks("test"):
+            if task.instruction not in seen and any(not a.is_respond for a in task.actions):
+                seen.add(task.instruction)
+                picked.append(task)
+            if len(picked) == TASKS_PER_DOMAIN:
+                break
+        chosen += picked
+    return chosen
+
+
+def main(work: Path) -> None:
+    logger.remove()  # skyrl-train logs every engine request at DEBUG
+    logger.add(sys.stderr, level="WARNING")
+    tokenizer = qwen25_tokenizer()
+    data, recording = work / "data", work / "recording"
+    write_conversion(Conversion(train=tasks_with_distinct_openings()), data)
+    known = {
+        "vocab_size": len(tokenizer),
+        "im_start_system": tokenizer.encode("<|im_start|>system\n", add_special_tokens=False),
+        "eos": tokenizer.eos_token_id,
+        "pad": tokenizer.pad_token_id,
+    }
+
+    def config(run_id, *overrides, user="scripted"):
+        env = "environment.skyrl_gym.tau_bench"
+        return compose(
+            [
+                f"data.train_data=['{data / 'train.parquet'}']",
+                f"data.val_data=['{data / 'train.parquet'}']",
+                f"{env}.user_strategy={user}",
+                f"{env}.recording_dir={recording}",
+                f"{env}.cache_dir={work / 'cache'}",
+                f"{env}.run_id={run_id}",
+                "generator.n_samples_per_prompt=2",
+                *overrides,
+            ]
+        )
+
+    scenarios = {}
+
+    def run(name, cfg, policy_for):
+        dataset = prompt_dataset(cfg, tokenizer)
+        batch = batch_rows(dataset, len(dataset))
+        output = generate(cfg, tokenizer, policy_for(cfg, batch), batch)
+        scenarios[name] = {
+            "rows": len(dataset),
+            "samples": cfg.generator.n_samples_per_prompt,
+            "max_turns": cfg.generator.max_turns,
+            **{k: output[k] for k in ("prompt_token_ids", "response_ids", "loss_masks", "rewards", "stop_reasons")},
+            "rollout_metrics": {k: float(v) for k, v in output["rollout_metrics"].items()},
+        }
+
+    def oracle(cfg, batch):
+        return policies.Oracle(task_openings(batch, cfg))
+
+    def loop(cfg, batch):
+        return policies.ToolLoop(Action("get_user_details", {"user_id": "nobody"}))
+
+    run("oracle", config("oracle"), oracle)
+    run("do_nothing", config("do_nothing"), lambda cfg, batch: policies.do_nothing)
+    run("tool_loop", config("tool_loop", "generator.max_turns=4"), loop)
+    run("malformed", config("malformed"), lambda cfg, batch: policies.malformed_then_stop)
+    run(
+        "cut",
+        config(
+            "cut", f"generator.max_input_length={CUT_AT}", f"generator.sampling_params.max_generate_length={2 * CUT_AT}"
+        ),
+        lambda cfg, batch: policies.LongCall(CUT_AT - 64),  # whole (no engine cut), past max_input_length
+    )
+    with SimServer() as sim:
+        env = "environment.skyrl_gym.tau_bench"
+        llm = config("llm_user", f"{env}.user_model=sim-user", f"{env}.user_base_url={sim.base_url}", user="llm")
+        run("llm_user", llm, oracle)
+    recording_writer(str(recording)).flush()
+
+    episodes = []
+    for row in RecordingStore(recording).episode_rows():
+        messages = [{"role": m["role"], "content": m["content"]} for m in row["messages"]]
+        last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
+        episodes.append(
+            {
+                **{k: row.get(k) for k in ("run_id", "domain", "task_id", "reward", "terminated_by")},
+                "call_models": sorted({c["model"] for c in row["model_calls"]}),
+                "n_parse_errors": sum(1 for s in row["trace"] if s["name"] == PARSE_ERROR),
+                "template_ids": tokenizer.apply_chat_template(messages[: last + 1], tokenize=True),
+                "assistant": [m["content"] for m in messages if m["role"] == "assistant"],
+                "observations": [m["content"] for m in messages[2:] if m["role"] != "assistant"],
+            }
+        )
+    result = {"known": known, "scenarios": scenarios, "episodes": episodes}
+    (work / "result.json").write_text(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

@@ -1,0 +1,170 @@
+"""tau_bench through skyrl-train 0.3.1's real generator: Hydra config + validate_cfg, PromptDataset,
+SkyRLGymGenerator and InferenceEngineClient, with only the vLLM engine replaced by a scripted policy
+(tests/skyrl_generator_run.py, in .venv-train). Checks what a GPU run depends on: rewards, endings,
+token ids equal to Qwen2.5's template over the recorded conversation, loss masks, per-token rewards,
+every trajectory recorded once, and a clean replay of the recording."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from tests.conftest import REPO
+
+TRAIN_VENV = REPO / ".venv-train"
+STAMP = TRAIN_VENV / ".installed"
+NEWLINE = 198  # the "\n" Qwen2.5's template puts after each <|im_end|>
+EOS = 151645
+DOMAINS = {"airline", "retail", "telecom", "healthcare", "doordash"}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    if not STAMP.exists():
+        pytest.skip(
+            f"no skyrl-train generator environment at {TRAIN_VENV} (`make train-env` builds it: Python 3.12, "
+            "torch 2.8.0 and skyrl-train 0.3.1's CPU-side dependencies; `make test` does this first)"
+        )
+    work = tmp_path_factory.mktemp("skyrl-generator")
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    out = subprocess.run(
+        [str(TRAIN_VENV / "bin" / "python"), str(REPO / "tests" / "skyrl_generator_run.py"), str(work)],
+        capture_output=True,
+        text=True,
+        env={**env, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
+        cwd=REPO,
+        timeout=1200,
+    )
+    assert out.returncode == 0, out.stderr[-5000:]
+    return work, json.loads((work / "result.json").read_text())
+
+
+def trajectories(scenario):
+    keys = ("prompt_token_ids", "response_ids", "loss_masks", "rewards", "stop_reasons")
+    return [dict(zip(keys, values, strict=True)) for values in zip(*(scenario[k] for k in keys), strict=True)]
+
+
+def episodes(result, run_id):
+    return [e for e in result["episodes"] if e["run_id"].startswith(f"{run_id}-")]
+
+
+def paired(result, name):
+    """Each trajectory with the recorded episode whose templated conversation is its token ids."""
+    by_ids = {}
+    for episode in episodes(result, name):
+        by_ids.setdefault(tuple(episode["template_ids"]), []).append(episode)
+    pairs = []
+    for t in trajectories(result["scenarios"][name]):
+        ids = tuple(t["prompt_token_ids"] + t["response_ids"] + [NEWLINE])
+        assert by_ids.get(ids), f"{name}: a trajectory's token ids are no recorded conversation under the template"
+        pairs.append((t, by_ids[ids].pop()))
+    return pairs
+
+
+def final_rewards(scenario):
+    return [t["rewards"][-1] for t in trajectories(scenario)]
+
+
+def test_the_tokenizer_is_qwen25s(run):
+    _, result = run
+    assert result["known"] == {"vocab_size": 151665, "im_start_system": [151644, 8948, 198], "eos": EOS, "pad": 151643}
+
+
+def test_the_oracle_scores_1_on_all_five_domains_and_doing_nothing_0(run):
+    _, result = run
+    oracle = result["scenarios"]["oracle"]
+    assert oracle["rows"] == 10 and len(oracle["response_ids"]) == 20  # 2 tasks a domain, 2 samples each
+    assert final_rewards(oracle) == [1.0] * 20
+    assert {e["domain"] for e in episodes(result, "oracle")} == DOMAINS
+    assert set(oracle["stop_reasons"]) == {"stop"}
+    assert final_rewards(result["scenarios"]["do_nothing"]) == [0.0] * 20
+    assert {e["terminated_by"] for e in episodes(result, "do_nothing")} == {"user_stop"}
+
+
+def test_an_llm_user_through_serve_sim(run):
+    _, result = run
+    assert final_rewards(result["scenarios"]["llm_user"]) == [1.0] * 20
+    assert all(e["call_models"] == ["sim-user"] for e in episodes(result, "llm_user"))  # recorded user calls
+
+
+def test_a_tool_loop_ends_at_max_turns(run):
+    _, result = run
+    assert result["scenarios"]["tool_loop"]["max_turns"] == 4
+    for _, episode in paired(result, "tool_loop"):
+        assert episode["terminated_by"] == "max_steps" and len(episode["assistant"]) == 4
+        assert episode["reward"] == 0.0
+
+
+def test_a_malformed_call_gets_a_parse_error_observation(run):
+    _, result = run
+    for _, episode in paired(result, "malformed"):
+        assert episode["n_parse_errors"] == 1 and episode["terminated_by"] == "user_stop"
+        assert episode["observations"][0].startswith("Error: could not read your tool call")
+
+
+def test_a_trajectory_cut_at_max_input_length_is_recorded_as_truncated(run):
+    _, result = run
+    cut = result["scenarios"]["cut"]
+    assert set(cut["stop_reasons"]) == {"length"}
+    for t, episode in paired(result, "cut"):
+        assert episode["terminated_by"] == "truncated" and episode["reward"] == 0.0
+        assert len(episode["assistant"]) == 1  # one long call, then the conversation was past the limit
+        assert len(t["prompt_token_ids"]) + len(t["response_ids"]) > 8192
+
+
+@pytest.mark.parametrize("name", ["oracle", "do_nothing", "tool_loop", "malformed", "cut", "llm_user"])
+def test_token_ids_masks_and_rewards_match_the_recorded_conversation(run, name):
+    _, result = run
+    for t, episode in paired(result, name):
+        mask, response = t["loss_masks"], t["response_ids"]
+        assert len(mask) == len(response) == len(t["rewards"])
+        runs, start = [], None  # the stretches the loss sees: one per assistant message, each ending in eos
+        for i, bit in enumerate([*mask, 0]):
+            if bit and start is None:
+                start = i
+            elif not bit and start is not None:
+                runs.append(response[start:i])
+                start = None
+        assert len(runs) == len(episode["assistant"])
+        assert all(r[-1] == EOS for r in runs) and mask[-1] == 1 and response[-1] == EOS
+        assert t["rewards"][:-1] == [0.0] * (len(response) - 1)  # the reward sits on the last token
+        assert t["rewards"][-1] == episode["reward"]
+
+
+def test_every_trajectory_is_recorded_once(run):
+    work, result = run
+    generated = {name: len(s["response_ids"]) for name, s in result["scenarios"].items()}
+    out = subprocess.run(
+        [
+            str(REPO / ".venv" / "bin" / "taurl"),
+            "sql",
+            "--recording",
+            str(work / "recording"),
+            "--format",
+            "json",
+            "SELECT split_part(run_id, '-', 1) AS scenario, count(*) AS n, count(DISTINCT episode_id) AS distinct_n "
+            "FROM episodes GROUP BY 1 ORDER BY 1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    counted = {r["scenario"]: (r["n"], r["distinct_n"]) for r in json.loads(out.stdout)}
+    assert counted == {name: (n, n) for name, n in generated.items()}
+
+
+def test_the_recording_replays_clean(run):
+    work, result = run
+    out = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "taurl"), "replay", str(work / "recording"), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    replayed = json.loads(out.stdout)
+    assert len(replayed) == len(result["episodes"])
+    assert {r["status"] for r in replayed} == {"identical"}
+    assert not any(r["first_divergence"] or r["non_failing"] for r in replayed)
