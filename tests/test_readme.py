@@ -4,7 +4,9 @@ Blocks whose first line is ``# needs: ...`` (a key, a GPU, a network install, da
 repository) and the ``make test`` and ``make bench`` lines (this suite; minutes of measurements) are
 left out. The clone reuses the built
 ``.venv`` (its editable install is pointed at the clone by ``PYTHONPATH``; make is told the venv is
-up to date, so nothing is installed into it) and sees ``../shared`` where this checkout does.
+up to date, so nothing is installed into it) and sees ``../shared`` where this checkout does. The one
+change to the text: serve-sim listens on a free port instead of 8765, which other processes on a
+shared machine may hold.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 
 import pytest
@@ -32,6 +35,16 @@ def runnable_blocks(readme: str) -> list[tuple[int, str]]:
         kept = [line for line in text.splitlines() if not re.match(r"\s*make (test|bench)\b", line)]
         found.append((readme.count("\n", 0, match.start()) + 1, "\n".join(kept)))
     return found
+
+
+def on_free_port(text: str) -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert "taurl serve-sim &" in text and "127.0.0.1:8765" in text
+    return text.replace("taurl serve-sim &", f"taurl serve-sim --port {port} &").replace(
+        "127.0.0.1:8765", f"127.0.0.1:{port}"
+    )
 
 
 def test_the_readme_marks_what_it_cannot_run_here():
@@ -68,7 +81,12 @@ def test_every_readme_command_block_runs_in_a_fresh_clone(tmp_path):
         "COLUMNS": "120",
     }
     done = subprocess.run(
-        ["bash", "-c", "\n".join(script)], cwd=clone, env=env, capture_output=True, text=True, timeout=3000
+        ["bash", "-c", on_free_port("\n".join(script))],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3000,
     )
     assert done.returncode == 0, done.stderr[-4000:] + done.stdout[-2000:]
     assert (clone / "report.html").exists() and (clone / "results.json").exists()
