@@ -70,7 +70,7 @@ def test_sql_table_rounds_numbers_shortens_hash_ids_and_prints_null(recording):
 
 
 def test_recordings_are_accepted_positionally_or_with_the_option(recording, tmp_path):
-    query = "SELECT count(*) AS n FROM episodes"
+    query = "SELECT count(*) AS n FROM episodes -- " + "longer than a file name can be " * 10
     for args in (["sql", str(recording), query], ["sql", "--recording", str(recording), query]):
         assert json.loads(invoke(*args, "--format", "json").output) == [{"n": 2}]
     episode = "a-rather-long-run-identifier/" + get_domain("retail").tasks("test")[0].id

@@ -25,7 +25,12 @@ app = typer.Typer()
 
 def is_recording(arg: str) -> bool:
     """A positional argument that names a recording: an existing directory or an object-store URI."""
-    return "://" in arg or Path(arg).is_dir()
+    if "://" in arg:
+        return True
+    try:
+        return Path(arg).is_dir()
+    except OSError:  # SQL longer than a file name can be
+        return False
 
 
 @app.command("sql")
