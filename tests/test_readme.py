@@ -65,6 +65,9 @@ def test_every_readme_command_block_runs_in_a_fresh_clone(tmp_path):
     clone = tmp_path / "taurl"
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True, timeout=120)
     (clone / ".venv").symlink_to(REPO / ".venv")
+    # the clone's pyproject.toml is older than the shared venv's stamp: make never reinstalls taurl into
+    # the shared venv (that would point its editable install at this temporary clone)
+    os.utime(clone / "pyproject.toml", (0, 0))
     if SHARED.exists():
         (tmp_path / "shared").symlink_to(SHARED)
     blocks = runnable_blocks((clone / "README.md").read_text())
@@ -76,7 +79,6 @@ def test_every_readme_command_block_runs_in_a_fresh_clone(tmp_path):
     env = {
         **os.environ,
         "PYTHONPATH": str(clone),  # the clone's taurl, not the checkout the venv was installed from
-        "MAKEFLAGS": "-o .venv/.installed",  # never reinstall into the shared venv
         "HOME": str(tmp_path / "home"),  # what a block writes under ~ stays in the test
         "COLUMNS": "120",
     }
@@ -90,3 +92,11 @@ def test_every_readme_command_block_runs_in_a_fresh_clone(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-4000:] + done.stdout[-2000:]
     assert (clone / "report.html").exists() and (clone / "results.json").exists()
+    installed = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "python"), "-c", "import taurl; print(taurl.__file__)"],
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert installed.stdout.strip() == str(REPO / "taurl" / "__init__.py")  # the shared venv is untouched

@@ -87,7 +87,8 @@ def run_command(
     independent_user_samples: Annotated[
         bool,
         typer.Option(
-            help="Draw the user's replies independently per trial instead of one cached reply per conversation prefix."
+            "--independent-user-samples",
+            help="Draw the user's replies independently per trial instead of one cached reply per conversation prefix.",
         ),
     ] = False,
     api_key_env: Annotated[
@@ -109,12 +110,16 @@ def run_command(
     resume: Annotated[
         bool,
         typer.Option(
+            "--resume",
             help="Finish a run the recording already holds: keep its finished episodes, run the rest and re-run "
-            "errored and interrupted ones (as their next attempt)."
+            "errored and interrupted ones (as their next attempt).",
         ),
     ] = False,
     durable: Annotated[
-        bool, typer.Option(help="fsync every segment, so recorded episodes survive a machine crash, not just a kill.")
+        bool,
+        typer.Option(
+            "--durable", help="fsync every segment, so recorded episodes survive a machine crash, not just a kill."
+        ),
     ] = False,
     commit_window: Annotated[
         float,
@@ -127,8 +132,9 @@ def run_command(
     unlocked: Annotated[
         bool,
         typer.Option(
+            "--unlocked",
             help="Object-store recordings only: run without the recording's run lock (object stores have none); "
-            "you make sure no other process runs this run id."
+            "you make sure no other process runs this run id.",
         ),
     ] = False,
     seed: Annotated[int | None, typer.Option(help="Seed sent with every model call.")] = 0,
@@ -150,7 +156,8 @@ def run_command(
     ] = 0.0,
     max_steps: Annotated[int, typer.Option(min=1, help="Actions per episode before it is cut off.")] = 30,
     zero_on_max_steps: Annotated[
-        bool, typer.Option(help="Score episodes cut off at max-steps 0, as τ-bench's runner does.")
+        bool,
+        typer.Option("--zero-on-max-steps", help="Score episodes cut off at max-steps 0, as τ-bench's runner does."),
     ] = False,
     concurrency: Annotated[int, typer.Option(min=1, help="Episodes run at once.")] = 4,
     max_concurrent_calls: Annotated[
@@ -166,8 +173,9 @@ def run_command(
     exclude_errors: Annotated[
         bool,
         typer.Option(
+            "--exclude-errors",
             help="Leave episodes that errored or were interrupted out of the summary's rates (τ²'s convention); "
-            "by default they count as failures (τ-bench's)."
+            "by default they count as failures (τ-bench's).",
         ),
     ] = False,
     data_dir: DataDirOption = None,
