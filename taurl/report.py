@@ -672,7 +672,8 @@ class Report:
                    count(*) FILTER (WHERE s.success) AS passed_original,
                    count(*) FILTER (WHERE abs(r.reward - 1) <= 1e-6) AS passed_rescored,
                    count(*) FILTER (WHERE abs(r.reward - s.reward) > 1e-9) AS changed
-            FROM (SELECT DISTINCT episode_id, rescore_id, reward, reward_basis FROM rescores) r
+            FROM (SELECT DISTINCT episode_id, rescore_id, reward, reward_basis FROM rescores
+                  WHERE rescore_id NOT LIKE 'faults-%') r
                 JOIN scored s USING (episode_id)
             GROUP BY ALL ORDER BY s.run_id, r.rescore_id
             """,
@@ -701,6 +702,42 @@ class Report:
             "Rescores",
             intro,
             table(["run", "rescore", "basis", "episodes", "recorded mean", "rescored mean", "passed", "changed"], body),
+        )
+
+    def faults(self) -> str:
+        found = rows(
+            self.store,
+            """
+            SELECT s.run_id, json_extract_string(r.breakdown_json, '$.category') AS category,
+                   json_extract_string(r.breakdown_json, '$.kind') AS kind, count(DISTINCT s.episode_id) AS episodes
+            FROM rescores r JOIN scored s USING (episode_id)
+            WHERE r.rescore_id LIKE 'faults-%' AND NOT s.success
+            GROUP BY ALL ORDER BY 1, 4 DESC, 2, 3
+            """,
+        )
+        intro = (
+            "Whose fault each failed episode was, as <code>taurl judge RECORDING --rubric faults</code> recorded it "
+            "(the judge's verdicts and model calls are in the recording and replay offline). Failures the simulated "
+            "user caused matter most for RL: those episodes teach the policy the wrong thing."
+        )
+        if not found:
+            return section("faults", "Fault attribution", intro + " None here.")
+        failed = {
+            r["run_id"]: r["failed"]
+            for r in rows(
+                self.store, "SELECT run_id, count(*) FILTER (WHERE NOT success) AS failed FROM scored GROUP BY 1"
+            )
+        }
+        body = [
+            cell(f["run_id"])
+            + cell(f["category"], "down" if f["category"] == "user_error" else "")
+            + cell(f["kind"])
+            + metric(fmt_count(f["episodes"]), "faults", f["run_id"], category=f["category"], kind=f["kind"])
+            + cell(fmt_rate(f["episodes"] / failed[f["run_id"]]) if failed.get(f["run_id"]) else "-", "num")
+            for f in found
+        ]
+        return section(
+            "faults", "Fault attribution", intro, table(["run", "whose fault", "kind", "episodes", "of failed"], body)
         )
 
     def comparison(self) -> str:
@@ -874,6 +911,7 @@ class Report:
             self.distributions(),
             self.cost(),
             self.rescores(),
+            self.faults(),
             self.comparison(),
         ]
         nav = [
@@ -884,6 +922,7 @@ class Report:
             ("distributions", "distributions"),
             ("cost", "cost"),
             ("rescores", "rescores"),
+            ("faults", "faults"),
         ]
         if self.compare is not None:
             nav.append(("compare", "comparison"))

@@ -205,6 +205,15 @@ def test_failures_are_attributed_to_the_planted_cause_and_replay_offline(sim, tm
         ("quitter", "user_error", "ended_early"): failed["quitter"],
     }
     assert failed["badargs"] > 0 and failed["quitter"] > 0
+    # the report summarises it: the planted causes, the simulated user's among them
+    from taurl.report import build_report
+
+    page = build_report([tmp_path / "rec"])
+    assert (
+        f'data-metric="faults" data-run="quitter" data-category="user_error" data-kind="ended_early">'
+        f"{failed['quitter']}<" in page
+    )
+    assert f'data-run="badargs" data-category="agent_error" data-kind="bad_arguments">{failed["badargs"]}<' in page
 
     # judged once: a second run asks nothing and stores nothing new
     before = sim.stats()["by_model"].get("sim-judge", 0)
