@@ -171,6 +171,7 @@ def test_report_has_every_section_inline_charts_and_data_attributes(report):
         "distributions",
         "cost",
         "rescores",
+        "faults",
         "compare",
     ]
     assert page.external == []  # self-contained: no stylesheet, script, image or link elsewhere (scripts inline)
