@@ -93,9 +93,7 @@ def test_every_readme_command_block_runs_in_a_fresh_clone(tmp_path):
     assert done.returncode == 0, done.stderr[-4000:] + done.stdout[-2000:]
     assert (clone / "report.html").exists() and (clone / "results.json").exists()
     installed = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "python"), "-c", "import taurl; print(taurl.__file__)"],
-        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
-        cwd=tmp_path,
+        [str(REPO / ".venv" / "bin" / "python"), "-I", "-c", "import taurl; print(taurl.__file__)"],  # -I: no cwd
         capture_output=True,
         text=True,
     )
