@@ -25,6 +25,7 @@ from taurl.core.judge import json_payload, transcript_text
 from taurl.core.types import ModelCall, Task
 from taurl.llm.cache import CacheMode, ReplayMissError, ResponseCache
 from taurl.llm.client import ChatClient, ClientLimits
+from taurl.record.schema import model_call_rows
 from taurl.record.store import RecordingStore
 from taurl.replay import model_call_entries, recorded_messages, recorded_steps
 
@@ -54,28 +55,6 @@ def judge_client(
     """The judge's client: temperature 0, the process's one spend ledger, the response cache."""
     config = RunConfig(cache_dir=cache_dir, cache_mode=cache_mode, limits=limits or ClientLimits())
     return chat_client(Endpoint(model, base_url, api_key_env, 0.0), config, cache)
-
-
-def call_records(calls: Iterable[ModelCall]) -> list[dict[str, Any]]:
-    """Model calls in the recording's ``model_calls`` row shape (what :func:`model_call_entries` reads)."""
-    return [
-        {
-            "seq": index,
-            "key": c.key,
-            "namespace": c.namespace,
-            "model": c.model,
-            "sample_index": c.sample_index,
-            "cache_hit": c.cache_hit,
-            "prompt_tokens": c.prompt_tokens,
-            "completion_tokens": c.completion_tokens,
-            "cost_usd": c.cost_usd,
-            "latency_ms": c.latency_ms,
-            "attempts": c.attempts,
-            "request_json": canonical_json(c.request),
-            "response_json": canonical_json(c.response),
-        }
-        for index, c in enumerate(calls)
-    ]
 
 
 def episode_transcript(row: Mapping[str, Any]) -> str:
@@ -174,7 +153,7 @@ def attribution_row(attribution: Attribution, client: ChatClient) -> dict[str, A
         "rubric": "faults",
         "prompt_version": FAULTS_PROMPT_VERSION,
         "model": client.model,
-        "model_calls": call_records(attribution.calls),
+        "model_calls": model_call_rows(attribution.calls),
     }
     return {
         "episode_id": attribution.episode_id,

@@ -18,7 +18,8 @@ from taurl.core.judge import PROMPT_VERSION, AssertionJudge, JudgeMissingError
 from taurl.core.reward import GoldCache, RewardConfig, compute_reward, task_start
 from taurl.core.types import Task, TerminatedBy
 from taurl.domains import get_domain
-from taurl.judge import call_records, episode_transcript
+from taurl.judge import episode_transcript
+from taurl.record.schema import model_call_rows
 from taurl.record.store import RecordingStore
 from taurl.replay import recorded_steps
 
@@ -77,7 +78,7 @@ def rescore(
         breakdown = compute_reward(task, db, gold, actions, tools, TerminatedBy(row["terminated_by"]), config, judged)
         stored = breakdown.to_dict()
         if judge is not None:
-            stored["model_calls"] = call_records(judge.calls)
+            stored["model_calls"] = model_call_rows(judge.calls)
         new = {
             "episode_id": row["episode_id"],
             "rescore_id": identity,

@@ -17,12 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 
-from taurl.core.types import EpisodeResult
+from taurl.core.types import EpisodeResult, ModelCall
 
 SCHEMA_VERSION = 2
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -220,25 +221,30 @@ def episode_row(
             }
             for i, s in enumerate(result.trace)
         ],
-        "model_calls": [
-            {
-                "seq": i,
-                "key": c.key,
-                "namespace": c.namespace,
-                "model": c.model,
-                "sample_index": c.sample_index,
-                "cache_hit": c.cache_hit,
-                "prompt_tokens": c.prompt_tokens,
-                "completion_tokens": c.completion_tokens,
-                "cost_usd": c.cost_usd,
-                "latency_ms": c.latency_ms,
-                "attempts": c.attempts,
-                "request_json": _json(c.request),
-                "response_json": _json(c.response),
-            }
-            for i, c in enumerate(result.model_calls)
-        ],
+        "model_calls": model_call_rows(result.model_calls),
     }
+
+
+def model_call_rows(calls: Iterable[ModelCall]) -> list[dict[str, Any]]:
+    """Model calls as rows of the recording's ``model_calls`` column (what replay reads back)."""
+    return [
+        {
+            "seq": i,
+            "key": c.key,
+            "namespace": c.namespace,
+            "model": c.model,
+            "sample_index": c.sample_index,
+            "cache_hit": c.cache_hit,
+            "prompt_tokens": c.prompt_tokens,
+            "completion_tokens": c.completion_tokens,
+            "cost_usd": c.cost_usd,
+            "latency_ms": c.latency_ms,
+            "attempts": c.attempts,
+            "request_json": _json(c.request),
+            "response_json": _json(c.response),
+        }
+        for i, c in enumerate(calls)
+    ]
 
 
 def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
