@@ -50,67 +50,108 @@ def hash_command(
 
 @app.command("run")
 def run_command(
-    domain: Annotated[str, typer.Option(help=f"One of: {', '.join(DOMAIN_NAMES)}.")] = "airline",
+    domain: Annotated[
+        str, typer.Option(rich_help_panel="Tasks", help=f"One of: {', '.join(DOMAIN_NAMES)}.")
+    ] = "airline",
     split: Annotated[
-        str, typer.Option(help="Task split: test, train, ... (a bad one lists the domain's splits).")
+        str,
+        typer.Option(
+            rich_help_panel="Tasks", help="Task split: test, train, ... (a bad one lists the domain's splits)."
+        ),
     ] = "test",
-    task_ids: Annotated[str | None, typer.Option(help="Comma-separated task ids (default: all of the split).")] = None,
+    task_ids: Annotated[
+        str | None, typer.Option(rich_help_panel="Tasks", help="Comma-separated task ids (default: all of the split).")
+    ] = None,
     start_index: Annotated[
-        int | None, typer.Option(min=0, help="Run the split's tasks from this index on (0-based, as τ-bench's runner).")
+        int | None,
+        typer.Option(
+            rich_help_panel="Tasks",
+            min=0,
+            help="Run the split's tasks from this index on (0-based, as τ-bench's runner).",
+        ),
     ] = None,
     end_index: Annotated[
-        int | None, typer.Option(min=1, help="Run the split's tasks up to this index, exclusive (default: the end).")
+        int | None,
+        typer.Option(
+            rich_help_panel="Tasks", min=1, help="Run the split's tasks up to this index, exclusive (default: the end)."
+        ),
     ] = None,
-    trials: Annotated[int, typer.Option(min=1, help="Trials per task (for pass^k).")] = 1,
+    trials: Annotated[int, typer.Option(rich_help_panel="Tasks", min=1, help="Trials per task (for pass^k).")] = 1,
     agent: Annotated[
         str,
         typer.Option(
-            help="oracle (plays the gold actions), silent (does nothing), tool-calling (a chat model with native tool calls) or text (a chat model whose text is parsed)."
+            rich_help_panel="Agent",
+            help="oracle (plays the gold actions), silent (does nothing), tool-calling (a chat model with native tool calls) or text (a chat model whose text is parsed).",
         ),
     ] = "oracle",
-    agent_model: Annotated[str | None, typer.Option(help="Model name for the tool-calling/text agent.")] = None,
-    agent_base_url: Annotated[
-        str | None, typer.Option(help="OpenAI-compatible endpoint of the agent model (default: OpenAI).")
+    agent_model: Annotated[
+        str | None, typer.Option(rich_help_panel="Agent", help="Model name for the tool-calling/text agent.")
     ] = None,
-    agent_temperature: Annotated[float | None, typer.Option(help="Agent sampling temperature.")] = None,
+    agent_base_url: Annotated[
+        str | None,
+        typer.Option(rich_help_panel="Agent", help="OpenAI-compatible endpoint of the agent model (default: OpenAI)."),
+    ] = None,
+    agent_temperature: Annotated[
+        float | None, typer.Option(rich_help_panel="Agent", help="Agent sampling temperature.")
+    ] = None,
     user: Annotated[
         str,
         typer.Option(
-            help="User simulator: scripted (opens with the instruction, stops at the first reply), llm, react, verify or reflection."
+            rich_help_panel="Simulated user",
+            help="User simulator: scripted (opens with the instruction, stops at the first reply), llm, react, verify or reflection.",
         ),
     ] = "scripted",
-    user_model: Annotated[str, typer.Option(help="Model of the LLM user simulator.")] = "gpt-4o",
+    user_model: Annotated[
+        str, typer.Option(rich_help_panel="Simulated user", help="Model of the LLM user simulator.")
+    ] = "gpt-4o",
     user_base_url: Annotated[
-        str | None, typer.Option(help="OpenAI-compatible endpoint of the user model (default: OpenAI).")
+        str | None,
+        typer.Option(
+            rich_help_panel="Simulated user", help="OpenAI-compatible endpoint of the user model (default: OpenAI)."
+        ),
     ] = None,
-    user_temperature: Annotated[float | None, typer.Option(help="User simulator sampling temperature.")] = None,
+    user_temperature: Annotated[
+        float | None, typer.Option(rich_help_panel="Simulated user", help="User simulator sampling temperature.")
+    ] = None,
     independent_user_samples: Annotated[
         bool,
         typer.Option(
             "--independent-user-samples",
+            rich_help_panel="Simulated user",
             help="Draw the user's replies independently per trial instead of one cached reply per conversation prefix.",
         ),
     ] = False,
     api_key_env: Annotated[
-        str, typer.Option(help="Environment variable holding the API key (never written anywhere).")
+        str,
+        typer.Option(
+            rich_help_panel="Model calls", help="Environment variable holding the API key (never written anywhere)."
+        ),
     ] = "OPENAI_API_KEY",
     cache_mode: Annotated[
         CacheMode,
         typer.Option(
-            help="live: always call; record: serve hits, call misses; replay: never touch the network; off: no cache."
+            rich_help_panel="Model calls",
+            help="live: always call; record: serve hits, call misses; replay: never touch the network; off: no cache.",
         ),
     ] = CacheMode.RECORD,
-    cache_dir: Annotated[Path, typer.Option(help="Response cache directory.")] = DEFAULT_CACHE_DIR,
+    cache_dir: Annotated[
+        Path, typer.Option(rich_help_panel="Model calls", help="Response cache directory.")
+    ] = DEFAULT_CACHE_DIR,
     recording: Annotated[
-        str | None, typer.Option(help="Record every episode into this directory (or object-store URI).")
+        str | None,
+        typer.Option(
+            rich_help_panel="Recording", help="Record every episode into this directory (or object-store URI)."
+        ),
     ] = None,
     run_id: Annotated[
-        str | None, typer.Option(help="Run id in the recording (default: derived from the settings).")
+        str | None,
+        typer.Option(rich_help_panel="Recording", help="Run id in the recording (default: derived from the settings)."),
     ] = None,
     resume: Annotated[
         bool,
         typer.Option(
             "--resume",
+            rich_help_panel="Recording",
             help="Finish a run the recording already holds: keep its finished episodes, run the rest and re-run "
             "errored and interrupted ones (as their next attempt).",
         ),
@@ -118,12 +159,15 @@ def run_command(
     durable: Annotated[
         bool,
         typer.Option(
-            "--durable", help="fsync every segment, so recorded episodes survive a machine crash, not just a kill."
+            "--durable",
+            rich_help_panel="Recording",
+            help="fsync every segment, so recorded episodes survive a machine crash, not just a kill.",
         ),
     ] = False,
     commit_window: Annotated[
         float,
         typer.Option(
+            rich_help_panel="Recording",
             min=0.0,
             help="Seconds a finished episode may wait to be written with others; a SIGKILL loses at most the "
             "episodes finished this long (plus one segment write) before it.",
@@ -133,47 +177,70 @@ def run_command(
         bool,
         typer.Option(
             "--unlocked",
+            rich_help_panel="Recording",
             help="Object-store recordings only: run without the recording's run lock (object stores have none); "
             "you make sure no other process runs this run id.",
         ),
     ] = False,
-    seed: Annotated[int | None, typer.Option(help="Seed sent with every model call.")] = 0,
+    seed: Annotated[
+        int | None, typer.Option(rich_help_panel="Model calls", help="Seed sent with every model call.")
+    ] = 0,
     basis: Annotated[
-        RewardBasis | None, typer.Option(help="Reward basis for every task (default: each task's own).")
+        RewardBasis | None,
+        typer.Option(rich_help_panel="Reward", help="Reward basis for every task (default: each task's own)."),
     ] = None,
     judge_model: Annotated[
         str | None,
         typer.Option(
-            help="Model that judges tasks' natural-language assertions (basis db+outputs+judge, --judge-weight)."
+            rich_help_panel="Reward",
+            help="Model that judges tasks' natural-language assertions (basis db+outputs+judge, --judge-weight).",
         ),
     ] = None,
     judge_base_url: Annotated[
-        str | None, typer.Option(help="OpenAI-compatible endpoint of the judge model (default: OpenAI).")
+        str | None,
+        typer.Option(rich_help_panel="Reward", help="OpenAI-compatible endpoint of the judge model (default: OpenAI)."),
     ] = None,
     judge_weight: Annotated[
         float,
-        typer.Option(min=0.0, max=1.0, help="The judge as a shaping term: (1 - w) * reward + w * assertions met."),
+        typer.Option(
+            rich_help_panel="Reward",
+            min=0.0,
+            max=1.0,
+            help="The judge as a shaping term: (1 - w) * reward + w * assertions met.",
+        ),
     ] = 0.0,
-    max_steps: Annotated[int, typer.Option(min=1, help="Actions per episode before it is cut off.")] = 30,
+    max_steps: Annotated[
+        int, typer.Option(rich_help_panel="Reward", min=1, help="Actions per episode before it is cut off.")
+    ] = 30,
     zero_on_max_steps: Annotated[
         bool,
-        typer.Option("--zero-on-max-steps", help="Score episodes cut off at max-steps 0, as τ-bench's runner does."),
+        typer.Option(
+            "--zero-on-max-steps",
+            rich_help_panel="Reward",
+            help="Score episodes cut off at max-steps 0, as τ-bench's runner does.",
+        ),
     ] = False,
-    concurrency: Annotated[int, typer.Option(min=1, help="Episodes run at once.")] = 4,
+    concurrency: Annotated[int, typer.Option(rich_help_panel="Model calls", min=1, help="Episodes run at once.")] = 4,
     max_concurrent_calls: Annotated[
-        int | None, typer.Option(help="Limit on model calls in flight per endpoint (this process).")
+        int | None,
+        typer.Option(rich_help_panel="Model calls", help="Limit on model calls in flight per endpoint (this process)."),
     ] = None,
-    calls_per_minute: Annotated[int | None, typer.Option(help="Limit on model calls per minute per endpoint.")] = None,
+    calls_per_minute: Annotated[
+        int | None, typer.Option(rich_help_panel="Model calls", help="Limit on model calls per minute per endpoint.")
+    ] = None,
     max_cost_usd: Annotated[
-        float | None, typer.Option(help="Stop calling a model once this many dollars are spent.")
+        float | None,
+        typer.Option(rich_help_panel="Model calls", help="Stop calling a model once this many dollars are spent."),
     ] = None,
     max_tokens_budget: Annotated[
-        int | None, typer.Option(help="Stop calling a model once this many tokens are spent.")
+        int | None,
+        typer.Option(rich_help_panel="Model calls", help="Stop calling a model once this many tokens are spent."),
     ] = None,
     exclude_errors: Annotated[
         bool,
         typer.Option(
             "--exclude-errors",
+            rich_help_panel="Output",
             help="Leave episodes that errored or were interrupted out of the summary's rates (τ²'s convention); "
             "by default they count as failures (τ-bench's).",
         ),
@@ -182,7 +249,9 @@ def run_command(
     output_format: Annotated[
         str,
         typer.Option(
-            "--format", help="table; json (one array at the end); jsonl (one line per episode as it is recorded)."
+            "--format",
+            rich_help_panel="Output",
+            help="table; json (one array at the end); jsonl (one line per episode as it is recorded).",
         ),
     ] = "table",
 ) -> None:
