@@ -17,25 +17,10 @@ from taurl.llm.client import Completion, RetryPolicy
 from taurl.runner import execute
 from taurl.sim import models as sim_models
 from taurl.sim.server import SimServer
+from taurl.skyrl.tokenizer import CHAT_TEMPLATE
 
 FAST_RETRY = RetryPolicy(attempts=3, initial_delay=0.01, max_delay=0.05, timeout=2.0)
 DEAD_URL = "http://127.0.0.1:9/v1"
-
-# The system turn of Qwen2.5-Instruct's chat template when it is given ``tools=`` (its tokenizer_config.json)
-QWEN25_TOOLS_SYSTEM = """{%- if tools %}
-    {{- '<|im_start|>system\\n' }}
-    {%- if messages[0]['role'] == 'system' %}
-        {{- messages[0]['content'] }}
-    {%- else %}
-        {{- 'You are Qwen, created by Alibaba Cloud. You are a helpful assistant.' }}
-    {%- endif %}
-    {{- "\\n\\n# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\nYou are provided with function signatures within <tools></tools> XML tags:\\n<tools>" }}
-    {%- for tool in tools %}
-        {{- "\\n" }}
-        {{- tool | tojson }}
-    {%- endfor %}
-    {{- "\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\\"name\\": <function-name>, \\"arguments\\": <args-json-object>}\\n</tool_call><|im_end|>\\n" }}
-{%- endif %}"""
 
 
 def render_qwen25_system(system: str, tools: list[dict]) -> str:
@@ -43,7 +28,8 @@ def render_qwen25_system(system: str, tools: list[dict]) -> str:
     sandbox = pytest.importorskip("jinja2.sandbox")
     env = sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
     env.filters["tojson"] = lambda value: json.dumps(value, ensure_ascii=False)
-    return env.from_string(QWEN25_TOOLS_SYSTEM).render(messages=[{"role": "system", "content": system}], tools=tools)
+    # the whole published template: given only the system message, it renders just the system turn
+    return env.from_string(CHAT_TEMPLATE).render(messages=[{"role": "system", "content": system}], tools=tools)
 
 
 @pytest.fixture
