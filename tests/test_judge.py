@@ -4,7 +4,6 @@ all against serve-sim's deterministic judge (sim-judge) with no network beyond t
 import dataclasses
 import json
 import shutil
-import socket
 
 import pytest
 from typer.testing import CliRunner
@@ -21,6 +20,7 @@ from taurl.record.store import RecordingStore
 from taurl.replay import Replayer
 from taurl.runner import execute
 from taurl.sim.server import SimServer
+from tests.test_live_path import block_network
 
 MET = "The agent asks 'anything else'"  # sim-agent ends its replies with "Is there anything else?"
 UNMET = "The agent says 'your refund was issued'"
@@ -30,18 +30,6 @@ UNMET = "The agent says 'your refund was issued'"
 def sim():
     with SimServer() as server:
         yield server
-
-
-def block_network(monkeypatch) -> list:
-    attempts = []
-
-    def refuse(self, address):
-        attempts.append(address)
-        raise AssertionError(f"network call attempted to {address}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    return attempts
 
 
 def data_dir_with(tmp_path, assertions: list[tuple[str, ...]]):
