@@ -47,6 +47,14 @@ KINDS = {
 }
 ID_COLUMNS = "episode_id, run_id, domain, task_id, trial"
 T = TypeVar("T")
+# errors in what a query says, not in what it reads: reading every segment again would not help
+QUERY_MISTAKES = (
+    duckdb.ParserException,
+    duckdb.BinderException,
+    duckdb.CatalogException,
+    duckdb.ConversionException,
+    duckdb.TypeMismatchException,
+)
 
 
 class RecordingError(ValueError):
@@ -241,6 +249,8 @@ class RecordingStore:
         for _ in range(3):
             try:
                 return run(self.connect())
+            except QUERY_MISTAKES as exc:  # the query's own fault: no segment needs checking
+                raise RecordingError(f"{what} failed: {exc}") from exc
             except duckdb.Error as exc:
                 if not self._recover():
                     raise RecordingError(f"{what} failed: {exc}") from exc
