@@ -13,7 +13,7 @@ SKYRL_VENV := .venv-skyrl
 SKYRL_STAMP := $(SKYRL_VENV)/.installed
 TAU2_VENV := .venv-tau2
 TAU2_STAMP := $(TAU2_VENV)/.installed
-TAU2_TESTS := tests/test_tau2_backend.py
+TAU2_TESTS := $(wildcard tests/test_tau2_*.py)
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
