@@ -188,6 +188,10 @@ def build_user(config: RunConfig, trial: int, cache: ResponseCache | None = None
     from taurl.users.scripted import ScriptedUser
 
     if config.user == "scripted":
+        if config.domain.startswith(TAU2_PREFIX):
+            from taurl.backends.tau2.user import Tau2ScriptedUser
+
+            return Tau2ScriptedUser()  # also makes the task's user-side gold tool calls (τ²'s dual control)
         return ScriptedUser()
     sample = trial if config.independent_user_samples else 0
     client = chat_client(config.user_endpoint, config, cache)

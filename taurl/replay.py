@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from taurl.agent.replay import RecordingExhaustedError, ReplayAgent
+from taurl.backends import TAU2_PREFIX
 from taurl.config import RunConfig, build_user
 from taurl.core.judge import JudgeReplayMissError
 from taurl.core.reward import InvalidTaskError, RewardConfig
 from taurl.core.types import Action, EpisodeResult, Step, Task, TerminatedBy
-from taurl.domains import DataError
+from taurl.domains import DataError, get_domain
 from taurl.llm.cache import CacheMode, ReplayMissError, ResponseCache
 from taurl.llm.client import ModelCallError
 from taurl.record.store import RecordingStore
@@ -36,7 +37,9 @@ IMPORTED_PREFIX = "imported:"
 
 @dataclass(frozen=True)
 class Divergence:
-    kind: str  # parsed action | observation | user message | termination | database | reward:<component> | error
+    # parsed action | observation | user message | user tool call | user observation | termination | database
+    # | reward:<component> | error
+    kind: str
     turn: int | None  # the step it happened at; None for end-of-episode comparisons
     recorded: Any
     current: Any
@@ -102,6 +105,7 @@ def recorded_steps(row: Mapping[str, Any]) -> list[Step]:
             s["observation"],
             s["source"],
             s["error"],
+            s.get("requestor") or "assistant",
         )
         for s in row["trace"]
     ]
@@ -176,7 +180,10 @@ class Replayer:
     def agent(self, row: Mapping[str, Any], messages: list[dict[str, Any]]) -> ReplayAgent:
         """The recorded turns, re-parsed as the run parsed them (a SkyRL run records its ``pick``)."""
         pick = (self.configs.get(row["run_id"]) or {}).get("pick", "first")
-        return ReplayAgent(messages[0], [m for m in messages if m["role"] == "assistant"], row["agent"], pick)
+        start = 1
+        if row["domain"].startswith(TAU2_PREFIX):  # a τ² task's message history: not the agent's turns
+            start += len(get_domain(row["domain"]).history(Task.from_dict(json.loads(row["task_json"]))))
+        return ReplayAgent(messages[0], [m for m in messages[start:] if m["role"] == "assistant"], row["agent"], pick)
 
     def replay(self, row: Mapping[str, Any]) -> EpisodeReplay:
         result = EpisodeReplay(row["episode_id"], row["run_id"], row["domain"], row["task_id"], row["trial"])
@@ -188,7 +195,7 @@ class Replayer:
         config = self.run_config(row)
         agent = self.agent(row, messages)
         # the replayed episode may take exactly as many turns as the record did
-        rollout = RolloutConfig(config.data_dirs, max_steps=max(1, len(steps)), reward=config.reward_config(self.cache))
+        rollout = RolloutConfig(config.data_dirs, max_steps=agent_steps(steps), reward=config.reward_config(self.cache))
         try:
             user = build_user(config, row["trial"], self.cache)
             current = run_episode(EpisodeSpec(task, row["trial"]), agent, user, rollout)
@@ -207,7 +214,7 @@ class Replayer:
             return result  # it ended before its first turn: nothing to compare
         config = self.run_config(row)
         agent = self.agent(row, messages)
-        rollout = RolloutConfig(config.data_dirs, max_steps=max(1, len(steps)), reward=RewardConfig(config.basis))
+        rollout = RolloutConfig(config.data_dirs, max_steps=agent_steps(steps), reward=RewardConfig(config.basis))
         episode = Episode(EpisodeSpec(task, row["trial"]), agent, build_user(config, row["trial"], self.cache), rollout)
         try:
             episode.run()
@@ -229,25 +236,46 @@ class Replayer:
             yield self.replay(row)
 
 
+def agent_steps(steps: list[Step]) -> int:
+    """How many of the steps were the agent's (at least 1): the replay's step limit."""
+    return max(1, sum(1 for s in steps if not s.by_user))
+
+
 def aborted(steps: list[Step], agent: ReplayAgent, exc: BaseException) -> list[Divergence]:
     """Divergences of a replay that raised: a changed action before the abort is its cause, so it comes first."""
     found = []
-    for turn, (was, now) in enumerate(zip(steps, agent.actions, strict=False)):
+    turns = [turn for turn, step in enumerate(steps) if not step.by_user]  # the agent's steps, by trace index
+    for turn, was, now in zip(turns, [steps[t] for t in turns], agent.actions, strict=False):
         if was.action != now:
             found.append(Divergence("parsed action", turn, was.action.to_dict(), now.to_dict()))
             break
+    last = agent.index - 1  # the agent's last turn, as a step of the trace
+    turn = turns[last] if 0 <= last < len(turns) else last
     if isinstance(exc, JudgeReplayMissError):
         found.append(Divergence("reward: judge", None, "a recorded judge verdict", str(exc)))
     elif isinstance(exc, ReplayMissError):
-        found.append(Divergence("user message", agent.index - 1, "a recorded simulated-user reply", str(exc)))
+        found.append(Divergence("user message", turn, "a recorded simulated-user reply", str(exc)))
     else:
-        found.append(Divergence("error", agent.index - 1, "the recorded episode", f"{type(exc).__name__}: {exc}"))
+        found.append(Divergence("error", turn, "the recorded episode", f"{type(exc).__name__}: {exc}"))
     return found
 
 
+def _user_call(step: Step) -> dict[str, Any]:
+    return {"requestor": step.requestor, **step.action.to_dict()}
+
+
 def compare_steps(recorded: list[Step], current: list[Step], imported: bool) -> list[Divergence]:
+    """Step by step. A simulated user's own tool call (τ²'s dual control), executed again on the
+    replayed state, diverges as a ``user tool call`` (another tool or other arguments, or a call where
+    the agent acted) or a ``user observation`` (the tool answered otherwise)."""
     found: list[Divergence] = []
     for turn, (was, now) in enumerate(zip(recorded, current, strict=False)):
+        if was.by_user or now.by_user:
+            if was.requestor != now.requestor or was.action != now.action:
+                found.append(Divergence("user tool call", turn, _user_call(was), _user_call(now)))
+            elif was.observation != now.observation:
+                found.append(Divergence("user observation", turn, was.observation, now.observation))
+            continue
         if was.action != now.action:
             found.append(Divergence("parsed action", turn, was.action.to_dict(), now.action.to_dict()))
         if was.observation != now.observation:

@@ -59,7 +59,9 @@ class Episode:
         self._check(abort)
         self.started_at, self._start = time.time(), time.perf_counter()
         opening = env.reset(task)
-        self.messages.extend([self.agent.start(task, env.tools, domain.policy_for(task.tool_set)), msg.user(opening)])
+        self.trace.extend(env.opening_steps)
+        system = self.agent.start(task, env.tools, domain.policy_for(task.tool_set))
+        self.messages.extend([system, *env.history, msg.user(opening)])
         while True:
             self._check(abort)
             turn = self.agent.next_turn(self.messages)
@@ -68,6 +70,7 @@ class Episode:
             outcome = env.step(action)
             error = outcome.tool_result.error if outcome.tool_result else None
             self.trace.append(Step(action, outcome.observation, outcome.source, error))
+            self.trace.extend(outcome.user_steps)
             if action.is_respond:
                 self.messages.append(msg.user(outcome.observation))
             elif turn.call_id is not None:

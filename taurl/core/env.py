@@ -16,7 +16,17 @@ from typing import Protocol
 from taurl.core.judge import AssertionJudge, JudgeMissingError, transcript_text
 from taurl.core.reward import GoldCache, RewardConfig, compute_reward, task_start
 from taurl.core.tools import ToolRegistry
-from taurl.core.types import STOP_TOKEN, Action, ModelCall, RewardBreakdown, Task, TerminatedBy, ToolKind, ToolResult
+from taurl.core.types import (
+    STOP_TOKEN,
+    Action,
+    ModelCall,
+    RewardBreakdown,
+    Step,
+    Task,
+    TerminatedBy,
+    ToolKind,
+    ToolResult,
+)
 from taurl.domains.base import Domain
 
 DEFAULT_MAX_STEPS = 30
@@ -38,6 +48,7 @@ class StepOutcome:
     tool_result: ToolResult | None = None
     reward: RewardBreakdown | None = None
     terminated_by: TerminatedBy | None = None
+    user_steps: tuple[Step, ...] = ()  # the tool calls the user made before its reply (τ²'s dual control)
 
 
 class EpisodeStateError(RuntimeError):
@@ -68,6 +79,9 @@ class DomainEnv:
         self.actions: list[Action] = []
         self.observations: list[str] = []
         self.opening = ""
+        self.history: list[dict] = []  # the conversation before the opening (a τ² task's message history)
+        self.opening_steps: tuple[Step, ...] = ()  # the user's tool calls before its opening message
+        self._user_steps_seen = 0
         self.judge: AssertionJudge | None = None
         self.done = False
 
@@ -90,8 +104,19 @@ class DomainEnv:
         self.observations = []
         self.judge = AssertionJudge(self.reward_config.judge) if self.reward_config.judge is not None else None
         self.done = False
+        self._user_steps_seen = 0
+        history = getattr(self.domain, "history", None)  # a backend whose tasks start mid-conversation (τ²)
+        self.history = list(history(task)) if history is not None else []
         self.opening = self.user.reset(task)
+        self.opening_steps = self._new_user_steps()
         return self.opening
+
+    def _new_user_steps(self) -> tuple[Step, ...]:
+        """The steps a user acting on the episode's state (``tool_steps``) took since last asked."""
+        steps = getattr(self.user, "tool_steps", None) or []
+        new = tuple(steps[self._user_steps_seen :])
+        self._user_steps_seen = len(steps)
+        return new
 
     def step(self, action: Action) -> StepOutcome:
         if self.task is None or self.done:
@@ -99,8 +124,10 @@ class DomainEnv:
         self.actions.append(action)
         terminated_by = None
         result = None
+        user_steps: tuple[Step, ...] = ()
         if action.is_respond:
             observation = self.user.step(str(action.kwargs.get("content", "")))
+            user_steps = self._new_user_steps()
             source = "user"
             if STOP_TOKEN in observation:
                 terminated_by = TerminatedBy.USER_STOP
@@ -117,8 +144,10 @@ class DomainEnv:
         if terminated_by is None and len(self.actions) >= self.max_steps:
             terminated_by = TerminatedBy.MAX_STEPS
         if terminated_by is None:
-            return StepOutcome(observation, source, False, result)
-        return StepOutcome(observation, source, True, result, self.finish(terminated_by), terminated_by)
+            return StepOutcome(observation, source, False, result, user_steps=user_steps)
+        return StepOutcome(
+            observation, source, True, result, self.finish(terminated_by), terminated_by, user_steps=user_steps
+        )
 
     def finish(self, terminated_by: TerminatedBy) -> RewardBreakdown:
         """End the episode and score its final state."""

@@ -266,12 +266,22 @@ class ModelCall:
 
 @dataclass(frozen=True)
 class Step:
-    """One action and what answered it: the user (``source="user"``) or a tool (its name)."""
+    """One action and what answered it: the user (``source="user"``) or a tool (its name).
+
+    ``requestor`` is who acted: the agent (``assistant``), or the simulated user calling a tool of its
+    own (``user``: τ²'s dual control, where the user acts on its device). A user's tool calls follow
+    the agent's step they answered (or open the trace, before the agent's first turn); the agent never
+    sees them."""
 
     action: Action
     observation: str
     source: str
     error: str | None = None
+    requestor: str = "assistant"
+
+    @property
+    def by_user(self) -> bool:
+        return self.requestor == "user"
 
 
 @dataclass
@@ -298,7 +308,8 @@ class EpisodeResult:
 
     @property
     def actions(self) -> list[Action]:
-        return [step.action for step in self.trace]
+        """The agent's actions (a user's own tool calls are steps, not actions of the agent)."""
+        return [step.action for step in self.trace if not step.by_user]
 
     @property
     def steps(self) -> int:

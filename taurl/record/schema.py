@@ -9,7 +9,9 @@ Version 2 added ``attempt`` (a resumed run re-runs an errored or interrupted epi
 3, ...; the views show the latest) and ``error``, the ``terminated_by`` values ``error``,
 ``interrupted`` and ``truncated``, the agent's and user's model names, and when each episode started
 and finished (wall clock, recorded for people; replay never compares it). Version 1 segments read
-as attempt 1 with no error; their model names come from the run record.
+as attempt 1 with no error; their model names come from the run record. A step's ``requestor``
+(``user`` for a simulated user's own tool call, τ²'s dual control) came later within version 2:
+older segments read it as null, the agent's.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ STEP = pa.struct(
         ("observation", pa.string()),
         ("source", pa.string()),
         ("error", pa.string()),
+        ("requestor", pa.string()),  # "user": the simulated user's own tool call; null: the agent's step
     ]
 )
 MODEL_CALL = pa.struct(
@@ -187,7 +190,9 @@ def episode_row(
         "error": result.error,
         "turns": sum(1 for m in result.messages if m["role"] == "assistant"),
         "steps": result.steps,
-        "n_tool_calls": sum(1 for s in result.trace if not s.action.is_respond and not s.action.is_parse_error),
+        "n_tool_calls": sum(
+            1 for s in result.trace if not s.action.is_respond and not s.action.is_parse_error and not s.by_user
+        ),
         "user_cost_usd": user_cost,
         "agent_cost_usd": sum(c.cost_usd for c in result.model_calls) - user_cost - judge_cost,
         "judge_cost_usd": judge_cost,
@@ -218,6 +223,7 @@ def episode_row(
                 "observation": s.observation,
                 "source": s.source,
                 "error": s.error,
+                "requestor": s.requestor if s.by_user else None,
             }
             for i, s in enumerate(result.trace)
         ],

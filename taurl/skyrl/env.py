@@ -22,6 +22,7 @@ databases, no recording.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -127,7 +128,10 @@ def run_config(options: Mapping[str, Any], domain: str, max_steps: int) -> RunCo
 
 
 def _plain(value: Any) -> Any:
-    """OmegaConf containers to plain Python, without importing omegaconf when it is not in use."""
+    """OmegaConf containers (skyrl-train 0.3.1's config) and dataclasses (SkyRL 0.4.0's typed config,
+    taurl.skyrl.config04) to plain Python, without importing omegaconf when it is not in use."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
     if hasattr(value, "items") and not isinstance(value, dict):
         try:
             from omegaconf import OmegaConf
@@ -196,8 +200,9 @@ class TauBenchEnv(BaseTextEnv):
             # SkyRL cannot end a trajectory in init: it ends at the first step, with reward 0
             self._end(None, TerminatedBy.ERROR, exc)
             return conversation, {"task_id": self.task.id, "domain": self.task.domain, "error": self.error}
-        conversation.append(msg.user(opening))
-        self.messages.append(msg.user(opening))
+        self.trace.extend(self.env.opening_steps)  # a user acting on its own device before it spoke (τ²)
+        conversation.extend([*self.env.history, msg.user(opening)])  # a τ² task's history comes first
+        self.messages.extend([*self.env.history, msg.user(opening)])
         return conversation, {"task_id": self.task.id, "domain": self.task.domain}
 
     def step(self, action: str) -> BaseTextEnvStepOutput:
@@ -213,6 +218,7 @@ class TauBenchEnv(BaseTextEnv):
             return self._final_output()
         error = outcome.tool_result.error if outcome.tool_result else None
         self.trace.append(Step(parsed.action, outcome.observation, outcome.source, error))
+        self.trace.extend(outcome.user_steps)
         if parsed.action.is_respond:
             observation = msg.user(outcome.observation)
         else:
@@ -282,9 +288,11 @@ class TauBenchEnv(BaseTextEnv):
         b = self.breakdown
         metrics: dict[str, Any] = {
             "turns": self.turns,
-            "tool_calls": sum(1 for s in self.trace if not s.action.is_respond and not s.action.is_parse_error),
+            "tool_calls": sum(
+                1 for s in self.trace if not s.action.is_respond and not s.action.is_parse_error and not s.by_user
+            ),
             "parse_errors": sum(1 for s in self.trace if s.action.is_parse_error),
-            "tool_errors": sum(1 for s in self.trace if s.error and not s.action.is_parse_error),
+            "tool_errors": sum(1 for s in self.trace if s.error and not s.action.is_parse_error and not s.by_user),
             "user_cost_usd": sum(c.cost_usd for c in getattr(self.user, "calls", [])),
             "reward": self.reward,
             "db_match": float(b is not None and b.db_match),

@@ -6,8 +6,18 @@ running a :class:`Tau2User`, to the user's client, so its calls are cached, reco
 like those of taurl's own users. On telecom (dual control) the user has tools acting on its device:
 a tool call it makes runs on the episode's state (:meth:`Tau2User.attach`), is logged there with
 requestor ``user`` (the ACTION check sees it) and in ``tool_calls``, and its result goes back to it
-until it answers in text. On replay the recorded model calls bring the same tool calls back and they
-are executed again on the replayed state.
+until it answers in text. Each such call is also a step of the episode's trace (``tool_steps``,
+requestor ``user``), so it is recorded; on replay the recorded model calls bring the same tool calls
+back, they run again on the replayed state and their results are compared.
+
+:class:`Tau2ScriptedUser` is ``--user scripted`` on a τ² domain: no model, it opens with the task's
+user scenario and, at the agent's first reply, makes the task's user-side gold tool calls (telecom's
+device actions) on the episode's state, then stops. With the oracle agent (the assistant's gold
+actions, then its reply) that plays the gold trajectory, agent side first: on telecom that reaches
+the gold's databases on every task.
+
+A task with a message history (:mod:`.history`) starts from it: the simulator sees its part of the
+history and answers the history's last agent message (or that history's last user message opens).
 """
 
 from __future__ import annotations
@@ -21,8 +31,9 @@ from typing import Any
 
 from taurl.backends.tau2 import package
 from taurl.backends.tau2.domain import Tau2State, ToolCallRecord, tau2_task
+from taurl.backends.tau2.history import user_history
 from taurl.core.hashing import canonical_json
-from taurl.core.types import ModelCall, Task
+from taurl.core.types import STOP_TOKEN, Action, ModelCall, Step, Task
 from taurl.llm.client import ChatClient, ModelCallError
 
 NAMESPACE = "user"
@@ -64,6 +75,7 @@ class Tau2User:
         self.sample_index = sample_index
         self.calls: list[ModelCall] = []
         self.tool_calls: list[ToolCallRecord] = []
+        self.tool_steps: list[Step] = []  # the same calls as steps of the episode (requestor "user")
         self._state: Tau2State | None = None
         self._asked: Counter[str] = Counter()
         self._simulator: Any = None
@@ -75,14 +87,15 @@ class Tau2User:
 
     def reset(self, task: Task) -> str:
         module = _simulator_module()
-        package_task = tau2_task(task)
         user_tools = self._state.env.get_user_tools() if self._state and self._state.env.user_tools else None
         self._simulator = module.UserSimulator(tools=user_tools, instructions=task.instruction, llm=self.client.model)
-        history = package_task.initial_state.message_history if package_task.initial_state else None
+        history, to_answer, opening = user_history(task)
         self._user_state = self._simulator.get_init_state(history or None)
         self._asked.clear()
-        self.calls, self.tool_calls = [], []
-        return self.step(FIRST_AGENT_MESSAGE)
+        self.calls, self.tool_calls, self.tool_steps = [], [], []
+        if opening is not None:  # the history ends in the user's own message: the agent answers it
+            return opening
+        return self.step(FIRST_AGENT_MESSAGE if to_answer is None else to_answer)
 
     def step(self, agent_message: str) -> str:
         if self._simulator is None:
@@ -116,6 +129,7 @@ class Tau2User:
             raise UserSimulatorError("τ²'s user called a tool, but no episode state is attached to it")
         record = self._state.call("user", call.name, call.arguments, call.id)
         self.tool_calls.append(record)
+        self.tool_steps.append(user_step(record))
         return package("tau2.data_model.message").ToolMessage(
             id=call.id, role="tool", content=record.content, requestor="user", error=record.error
         )
@@ -151,3 +165,44 @@ class Tau2User:
         return message.AssistantMessage(
             role="assistant", content=completion.message.get("content"), tool_calls=calls or None
         )
+
+
+def user_step(record: ToolCallRecord) -> Step:
+    """A user's tool call as a step of the episode's trace."""
+    return Step(
+        Action(record.name, dict(record.arguments)),
+        record.content,
+        record.name,
+        "tool_error" if record.error else None,
+        requestor="user",
+    )
+
+
+class Tau2ScriptedUser:
+    """``--user scripted`` on a τ² domain: the task's user scenario, then, at the agent's first reply,
+    the task's user-side gold tool calls on the episode's state (none outside telecom), then stop."""
+
+    def __init__(self) -> None:
+        self.calls: list[ModelCall] = []  # it asks no model
+        self.tool_steps: list[Step] = []
+        self._state: Tau2State | None = None
+        self._pending: list[Any] = []
+
+    def attach(self, state: Tau2State) -> None:
+        self._state = state
+
+    def reset(self, task: Task) -> str:
+        criteria = tau2_task(task).evaluation_criteria
+        self._pending = [a for a in (criteria.actions or ()) if a.requestor == "user"] if criteria else []
+        self.tool_steps = []
+        _, _, opening = user_history(task)
+        return opening if opening is not None else task.instruction
+
+    def step(self, agent_message: str) -> str:
+        if self._pending and self._state is None:
+            raise UserSimulatorError("the scripted τ² user has tool calls to make, but no episode state is attached")
+        for index, action in enumerate(self._pending):
+            record = self._state.call("user", action.name, action.arguments, f"user_gold_{index}")  # type: ignore[union-attr]
+            self.tool_steps.append(user_step(record))
+        self._pending = []
+        return STOP_TOKEN

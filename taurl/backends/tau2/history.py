@@ -1,0 +1,74 @@
+"""A τ² task's message history (``initial_state.message_history``): the conversation before the episode.
+
+τ²'s orchestrator starts such a task from its history instead of its fixed first agent message: the
+agent sees the history's messages it may see (``is_valid_agent_history_message``: its own turns and
+tool results, the user's text), the user those it may see, and the history's last message says who
+speaks next. taurl supports the histories whose last message is text: the agent's (the user answers
+it: the episode's opening) or the user's (that message is the opening, the agent answers it). The
+history's tool calls ran on the episode's state when it was set up (:func:`.domain.start_state`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from taurl.backends.tau2 import package
+from taurl.backends.tau2.domain import tau2_task
+from taurl.core import messages as msg
+from taurl.core.messages import Message
+from taurl.core.types import Task
+from taurl.domains.base import DataError
+
+
+def package_history(task: Task) -> list[Any]:
+    """The task's τ² message history (τ²'s message objects; empty without one), checked to end in text."""
+    initial = tau2_task(task).initial_state
+    history = list((initial.message_history or []) if initial is not None else [])
+    if history:
+        last = history[-1]
+        if last.role not in ("assistant", "user") or last.is_tool_call() or not last.content:
+            raise DataError(
+                f"task {task.domain}/{task.id}: its τ² message history ends in a {last.role} tool message or "
+                "call; taurl starts an episode only from a history that ends in text (the agent's or the user's)"
+            )
+    return history
+
+
+def agent_history(task: Task) -> list[Message]:
+    """The history as the agent sees it, in taurl's message schema (OpenAI chat messages), up to the
+    episode's opening: a history that ends in the user's text leaves that text out (it is the opening)."""
+    history = package_history(task)
+    if history and history[-1].role == "user":
+        history = history[:-1]
+    messages: list[Message] = []
+    names: dict[str, str] = {}
+    for message in history:
+        if message.role == "user" and not message.is_tool_call() and message.content:
+            messages.append(msg.user(message.content))
+        elif message.role == "assistant" and message.is_tool_call():
+            names.update({call.id: call.name for call in message.tool_calls})
+            calls = [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
+                for c in message.tool_calls
+            ]
+            messages.append({"role": "assistant", "content": message.content, "tool_calls": calls})
+        elif message.role == "assistant" and message.content:
+            messages.append(msg.assistant_text(message.content))
+        elif message.role == "tool" and message.requestor == "assistant":
+            messages.append(msg.tool(message.id, names.get(message.id, ""), message.content or ""))
+    return messages
+
+
+def user_history(task: Task) -> tuple[list[Any], str | None, str | None]:
+    """For τ²'s user simulator: the history it starts from (τ²'s messages it may see), then either the
+    agent's text it answers first (``to_answer``) or, when the history ends in the user's own text,
+    that text (``opening``)."""
+    history = package_history(task)
+    if not history:
+        return [], None, None
+    visible = package("tau2.user.base").is_valid_user_history_message
+    last = history[-1]
+    if last.role == "user":
+        return [m for m in history if visible(m)], None, last.content
+    return [m for m in history[:-1] if visible(m)], last.content, None
