@@ -119,8 +119,8 @@ def _tool(tool: Any, kind: ToolKind) -> Tool:
     parameters = {"type": "object", "properties": {}, "required": [], **schema.get("parameters", {})}
     name = schema["name"]
 
-    def invoke(state: Tau2State, **kwargs: Any) -> str:
-        return state.call("assistant", name, kwargs).content
+    def invoke(episode: Tau2State, /, **kwargs: Any) -> str:  # positional: a tool may take a `state` (retail)
+        return episode.call("assistant", name, kwargs).content
 
     return Tool(name, kind, invoke, schema.get("description", ""), parameters)
 
