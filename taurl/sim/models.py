@@ -508,8 +508,13 @@ def _attribution(text: str) -> str:
 
 
 def sim_judge(request: Request) -> Reply:
-    """Assertion verdicts (``<assertions>``) or a failure attribution (``<rubric>faults</rubric>``)."""
+    """Assertion verdicts (``<assertions>``, or τ²-bench's own prompt: :mod:`taurl.sim.tau2_judge`) or a
+    failure attribution (``<rubric>faults</rubric>``)."""
+    from taurl.sim.tau2_judge import tau2_verdicts
+
     text = "\n".join(text_of(m) for m in _messages(request) if m.get("role") == "user")
+    if (tau2 := tau2_verdicts(text)) is not None:
+        return Reply(tau2)
     rubric = _RUBRIC.search(text)
     return Reply(_attribution(text) if rubric and rubric.group(1) == "faults" else _verdicts(text))
 

@@ -18,13 +18,18 @@ differs and each env assertion that failed, ``outputs_missing`` the communicate 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import copy
+import dataclasses
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+from taurl.backends import TAU2_PREFIX
 from taurl.backends.tau2 import package
 from taurl.backends.tau2.domain import Tau2Domain, Tau2State, start_state, tau2_task
+from taurl.core.judge import AssertionJudge, transcript_text
 from taurl.core.reward import output_found
-from taurl.core.types import JudgeResult, RecordDiff, RewardBreakdown, Task, TerminatedBy
+from taurl.core.types import Action, JudgeResult, RecordDiff, RewardBreakdown, Task, TerminatedBy
 
 ENDED_BY_A_PARTY = frozenset({TerminatedBy.USER_STOP, TerminatedBy.TRANSFER})
 
@@ -152,9 +157,10 @@ def oracle_reply(task: Task) -> str:
     return "; ".join(task.outputs) if task.outputs else "Your request has been handled."
 
 
-def gold_episode(domain: Tau2Domain, task: Task) -> tuple[Tau2State, list[Any]]:
-    """The task's gold actions (all requestors) played on a fresh state, then the oracle's reply: the
-    state taurl scores and the same trajectory as τ² messages (history included) for τ²'s evaluator."""
+def gold_episode(domain: Tau2Domain, task: Task, reply: str | None = None) -> tuple[Tau2State, list[Any]]:
+    """The task's gold actions (all requestors) played on a fresh state, then the oracle's reply (or
+    ``reply``): the state taurl scores and the same trajectory as τ² messages (history included) for
+    τ²'s evaluator."""
     message = package("tau2.data_model.message")
     package_task = tau2_task(task)
     state = start_state(domain, task)
@@ -172,12 +178,13 @@ def gold_episode(domain: Tau2Domain, task: Task) -> tuple[Tau2State, list[Any]]:
                 id=call_id, role="tool", content=record.content, requestor=action.requestor, error=record.error
             )
         )
-    messages.append(message.AssistantMessage(role="assistant", content=oracle_reply(task)))
+    messages.append(message.AssistantMessage(role="assistant", content=reply or oracle_reply(task)))
     return state, messages
 
 
-def package_reward(domain: Tau2Domain, task: Task, messages: list[Any]) -> float:
-    """τ²'s own ``evaluate_simulation`` (DB, ENV, COMMUNICATE, ACTION) of a trajectory that the agent ended."""
+def package_evaluation(task: Task, messages: list[Any], with_nl_assertions: bool = False, domain: str = "") -> Any:
+    """τ²'s own ``evaluate_simulation`` of a trajectory that the agent ended: its ``RewardInfo``.
+    ``with_nl_assertions`` also runs τ²'s NL-assertion judge (its LLM as :func:`tau2_judge` points it)."""
     evaluator = package("tau2.evaluator.evaluator")
     simulation = package("tau2.data_model.simulation")
     run = simulation.SimulationRun(
@@ -189,10 +196,15 @@ def package_reward(domain: Tau2Domain, task: Task, messages: list[Any]) -> float
         termination_reason=simulation.TerminationReason.AGENT_STOP,
         messages=messages,
     )
-    info = evaluator.evaluate_simulation(
-        run, tau2_task(task), evaluator.EvaluationType.ALL, solo_mode=False, domain=domain.tau2_name
+    kind = evaluator.EvaluationType.ALL_WITH_NL_ASSERTIONS if with_nl_assertions else evaluator.EvaluationType.ALL
+    return evaluator.evaluate_simulation(
+        run, tau2_task(task), kind, solo_mode=False, domain=domain or task.domain.removeprefix(TAU2_PREFIX)
     )
-    return float(info.reward)
+
+
+def package_reward(domain: Tau2Domain, task: Task, messages: list[Any]) -> float:
+    """τ²'s own ``evaluate_simulation`` (DB, ENV, COMMUNICATE, ACTION) of a trajectory that the agent ended."""
+    return float(package_evaluation(task, messages, domain=domain.tau2_name).reward)
 
 
 def gold_parity(domain: Tau2Domain, tasks: Sequence[Task]) -> list[tuple[str, float, float]]:
@@ -202,4 +214,125 @@ def gold_parity(domain: Tau2Domain, tasks: Sequence[Task]) -> list[tuple[str, fl
         state, messages = gold_episode(domain, task)
         ours = evaluate(task, state, [oracle_reply(task)], TerminatedBy.TRANSFER).reward
         rows.append((task.id, ours, package_reward(domain, task, messages)))
+    return rows
+
+
+def failed_checks(breakdown: RewardBreakdown) -> list[str]:
+    """What taurl's breakdown says failed (for a disagreement's report)."""
+    failed = [f"{d.table}: {d.key}" for d in breakdown.db_diff]
+    failed += [f"not said: {o!r}" for o in breakdown.outputs_missing]
+    failed += [f"gold action {i} not taken" for i in breakdown.actions_missing]
+    if breakdown.judge is not None:
+        judged = breakdown.judge
+        failed += [f"judge: {a!r} not met" for a, m in zip(judged.assertions, judged.met, strict=False) if not m]
+    return failed
+
+
+def package_failed_checks(info: Any) -> list[str]:
+    """What τ²'s ``RewardInfo`` says failed."""
+    failed = []
+    if info.db_check is not None and not info.db_check.db_match:
+        failed.append("DB hash")
+    failed += [f"env assertion {c.env_assertion.func_name}" for c in info.env_assertions or () if not c.met]
+    failed += [f"action {c.action.name}" for c in info.action_checks or () if not c.action_match]
+    failed += [f"not said: {c.info!r}" for c in info.communicate_checks or () if not c.met]
+    failed += [f"judge: {c.nl_assertion!r} not met" for c in info.nl_assertions or () if not c.met]
+    return failed
+
+
+# ---------------------------------------------------------------- NL assertions: taurl's judge and τ²'s
+
+
+def with_nl_basis(task: Task) -> Task:
+    """``task`` with NL_ASSERTION added to its τ² reward basis (τ²'s packaged bases leave it out, though
+    airline's and some retail tasks carry NL assertions): how both evaluators are made to count the judge."""
+    data = copy.deepcopy(task.metadata["tau2_task"])
+    basis = data["evaluation_criteria"]["reward_basis"]
+    if "NL_ASSERTION" not in basis:
+        basis.append("NL_ASSERTION")
+    return dataclasses.replace(task, metadata={**task.metadata, "tau2_task": data})
+
+
+def gold_transcript(task: Task, state: Tau2State, reply: str) -> str:
+    """The gold episode as taurl's judge reads it (:func:`taurl.core.judge.transcript_text`): the agent's
+    tool calls with their results, then its reply. The gold trajectory has no customer turns."""
+    history = len(state.calls) - len(tau2_task(task).evaluation_criteria.actions or ())
+    turns = [
+        (Action(call.name, dict(call.arguments)), call.content)
+        for call in state.calls[history:]
+        if call.requestor == "assistant"
+    ]
+    turns.append((Action.respond(reply), ""))
+    return transcript_text("", turns)
+
+
+@contextlib.contextmanager
+def tau2_judge(model: str, base_url: str, api_key: str = "sim") -> Iterator[None]:
+    """Point τ²'s NL-assertion evaluator at an OpenAI-compatible ``base_url`` (litellm's ``openai/``
+    provider): τ²'s judge model and its arguments are the module constants it imported from
+    ``tau2.config`` (``DEFAULT_LLM_NL_ASSERTIONS``, ``..._ARGS``), set here and restored after."""
+    module = package("tau2.evaluator.evaluator_nl_assertions")
+    saved = module.DEFAULT_LLM_NL_ASSERTIONS, module.DEFAULT_LLM_NL_ASSERTIONS_ARGS
+    module.DEFAULT_LLM_NL_ASSERTIONS = f"openai/{model}"
+    module.DEFAULT_LLM_NL_ASSERTIONS_ARGS = {**saved[1], "base_url": base_url, "api_key": api_key}
+    try:
+        yield
+    finally:
+        module.DEFAULT_LLM_NL_ASSERTIONS, module.DEFAULT_LLM_NL_ASSERTIONS_ARGS = saved
+
+
+@dataclasses.dataclass(frozen=True)
+class NLParityRow:
+    """One task's NL assertions judged both ways on its gold trajectory, and the rewards with the judge
+    in the basis (DB, COMMUNICATE and NL_ASSERTION)."""
+
+    task_id: str
+    assertions: tuple[str, ...]
+    ours: tuple[bool, ...]  # taurl's judge, per assertion
+    theirs: tuple[bool | None, ...]  # τ²'s judge, per assertion (None: τ²'s judge did not grade it)
+    our_reward: float
+    their_reward: float
+    flags: tuple[str, ...] = ()
+
+    @property
+    def agrees(self) -> bool:
+        return self.ours == self.theirs and self.our_reward == self.their_reward
+
+
+def quoting_reply(task: Task) -> str:
+    """The oracle's reply followed by the task's even-numbered NL assertions, word for word: a gold
+    trajectory on which a judge should find some assertions met and others not."""
+    return " ".join([oracle_reply(task), *task.nl_assertions[::2]])
+
+
+def nl_parity(
+    domain: Tau2Domain, tasks: Sequence[Task], judge: AssertionJudge, judge_url: str, quoting: bool = False
+) -> list[NLParityRow]:
+    """For each task with NL assertions: taurl's judge (``judge``, replayable: its client's cache records
+    or replays the calls) and τ²'s own NL-assertion evaluator (its LLM calls sent to ``judge_url`` with
+    the judge's model name) on the gold trajectory (the agent's last reply :func:`quoting_reply` if
+    ``quoting``), with NL_ASSERTION added to both bases."""
+    rows = []
+    with tau2_judge(judge.client.model, judge_url):
+        for plain in tasks:
+            if not plain.nl_assertions:
+                continue
+            task = with_nl_basis(plain)
+            reply = quoting_reply(task) if quoting else oracle_reply(task)
+            state, messages = gold_episode(domain, task, reply)
+            judged = judge.judge(task, gold_transcript(task, state, reply))
+            ours = evaluate(task, state, [reply], TerminatedBy.TRANSFER, judged)
+            info = package_evaluation(task, messages, with_nl_assertions=True, domain=domain.tau2_name)
+            graded = {check.nl_assertion: bool(check.met) for check in info.nl_assertions or ()}
+            rows.append(
+                NLParityRow(
+                    task.id,
+                    task.nl_assertions,
+                    judged.met,
+                    tuple(graded.get(a) for a in task.nl_assertions),
+                    ours.reward,
+                    float(info.reward),
+                    judged.flags,
+                )
+            )
     return rows
