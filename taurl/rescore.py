@@ -16,7 +16,7 @@ from typing import Any
 from taurl.core.hashing import canonical_json, sha256_hex
 from taurl.core.judge import PROMPT_VERSION, AssertionJudge, JudgeMissingError
 from taurl.core.reward import GoldCache, RewardConfig, compute_reward, task_start
-from taurl.core.types import Task, TerminatedBy
+from taurl.core.types import RewardBreakdown, Task, TerminatedBy
 from taurl.domains import get_domain
 from taurl.judge import episode_transcript
 from taurl.record.schema import model_call_rows
@@ -65,27 +65,43 @@ def rescore(
         data_dir = {**run_dirs.get(row["run_id"], {}), **(data_dirs or {})}.get(task.domain)
         initial = domain.database(data_dir)
         tools = domain.tools_for(task.tool_set)
-        db = task_start(initial, task)
-        actions = [s.action for s in recorded_steps(row)]
-        for action in actions:
-            if not action.is_respond and not action.is_parse_error:
-                tools.invoke(db, action)
+        start = getattr(domain, "start", None)  # a backend with its own start state and evaluation (τ²)
+        evaluate = getattr(domain, "evaluate", None)
+        db = start(initial, task) if start is not None else task_start(initial, task)
+        steps = recorded_steps(row)
+        for step in steps:
+            if step.by_user:  # the simulated user's own tool call, on its side of the state (τ²'s dual control)
+                db.call("user", step.action.name, step.action.kwargs)
+            elif not step.action.is_respond and not step.action.is_parse_error:
+                tools.invoke(db, step.action)
+        actions = [s.action for s in steps if not s.by_user]
+        ended = TerminatedBy(row["terminated_by"])
+        if evaluate is not None:  # scored by the backend's own rules (τ²: the task's reward basis)
+            breakdown = evaluate(task, db, actions, ended)
+            results.append(_rescored(row, identity, record, breakdown.to_dict(), breakdown))
+            continue
         gold = gold_cache.get(task, initial, tools)
         if config.judge is None and config.needs_judge(task):
             raise JudgeMissingError(f"task {task.domain}/{task.id}: this reward needs a judge model (--judge-model)")
         judge = AssertionJudge(config.judge) if config.judge is not None else None
         judged = judge.judge(task, episode_transcript(row)) if judge is not None else None
-        breakdown = compute_reward(task, db, gold, actions, tools, TerminatedBy(row["terminated_by"]), config, judged)
+        breakdown = compute_reward(task, db, gold, actions, tools, ended, config, judged)
         stored = breakdown.to_dict()
         if judge is not None:
             stored["model_calls"] = model_call_rows(judge.calls)
-        new = {
-            "episode_id": row["episode_id"],
-            "rescore_id": identity,
-            "config_json": record,
-            "reward": breakdown.reward,
-            "reward_basis": str(breakdown.basis),
-            "breakdown_json": json.dumps(stored, ensure_ascii=False, sort_keys=True),
-        }
-        results.append(Rescore(row["episode_id"], row["task_id"], row["reward"], breakdown.reward, new))
+        results.append(_rescored(row, identity, record, stored, breakdown))
     return results
+
+
+def _rescored(
+    row: Mapping[str, Any], identity: str, record: str, stored: dict[str, Any], breakdown: RewardBreakdown
+) -> Rescore:
+    new = {
+        "episode_id": row["episode_id"],
+        "rescore_id": identity,
+        "config_json": record,
+        "reward": breakdown.reward,
+        "reward_basis": str(breakdown.basis),
+        "breakdown_json": json.dumps(stored, ensure_ascii=False, sort_keys=True),
+    }
+    return Rescore(row["episode_id"], row["task_id"], row["reward"], breakdown.reward, new)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console, Group
@@ -41,6 +41,7 @@ class Episode:
     row: dict[str, Any]
     messages: list[dict[str, Any]]
     step_errors: dict[str, int]  # error kind (bad_arguments, tool_error, parse_error, ...) -> steps
+    steps: list[dict[str, Any]] = field(default_factory=list)  # step, name, kwargs_json, observation, requestor
 
     @property
     def breakdown(self) -> dict[str, Any]:
@@ -132,7 +133,12 @@ def load(store: RecordingStore, episode_id: str) -> Episode:
         "SELECT error, count(*) FROM steps WHERE episode_id = $1 AND error IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1",
         [episode_id],
     )
-    return Episode(row, messages, {kind: int(n) for kind, n in errors})
+    steps = _dicts(
+        store,
+        "SELECT step, name, kwargs_json, observation, requestor FROM steps WHERE episode_id = $1 ORDER BY step",
+        [episode_id],
+    )
+    return Episode(row, messages, {kind: int(n) for kind, n in errors}, steps)
 
 
 # ---------------------------------------------------------------- the database diff
@@ -353,11 +359,52 @@ def render(console: Console, episode: Episode, full: bool = False) -> None:
     transcript = Table.grid(padding=(0, 1, 1, 0))
     transcript.add_column(justify="right", no_wrap=True, min_width=9)
     transcript.add_column(ratio=1)
-    for message in episode.messages:
-        label, body = message_body(message, full)
-        transcript.add_row(Text(label, style=ROLE_STYLES.get(label, "bold")), body)
-    console.rule(f"transcript ({len(episode.messages)} messages)")
+    user_calls = user_tool_calls(episode)
+    for index, message in enumerate([*episode.messages, None]):
+        for step in user_calls.get(index, ()):
+            kwargs = json.loads(step["kwargs_json"] or "{}")
+            call = Text("→ ", style="green")
+            call.append(printable(call_text(step["name"], kwargs)), style="bold")
+            transcript.add_row(Text("user", style=ROLE_STYLES["user"]), call)
+            transcript.add_row(
+                Text("tool", style=ROLE_STYLES["tool"]), observation(printable(step["observation"] or ""), full)
+            )
+        if message is not None:
+            label, body = message_body(message, full)
+            transcript.add_row(Text(label, style=ROLE_STYLES.get(label, "bold")), body)
+    counted = f"{len(episode.messages)} messages"
+    if user_calls:
+        counted += f", {sum(map(len, user_calls.values()))} tool call(s) of the user's own"
+    console.rule(f"transcript ({counted})")
     console.print(transcript)
+
+
+def user_tool_calls(episode: Episode) -> dict[int, list[dict[str, Any]]]:
+    """The simulated user's own tool calls (τ²'s dual control; the agent never saw them) by the index
+    of the message they come before: those made before the user's opening message come before it,
+    those made while answering the agent come before that answer."""
+    placed: dict[int, list[dict[str, Any]]] = {}
+    if not any(s["requestor"] == "user" for s in episode.steps):
+        return placed
+    history = 0
+    if "tau2_task" in (episode.task.get("metadata") or {}):
+        from taurl.backends.tau2.history import agent_history
+        from taurl.core.types import Task
+
+        history = len(agent_history(Task.from_dict(episode.task)))
+    # the agent's steps, in order, are its assistant messages after the system prompt and the history
+    turns = [i for i, m in enumerate(episode.messages) if m["role"] == "assistant" and i > history]
+    agent_steps = -1
+    for step in episode.steps:
+        if step["requestor"] != "user":
+            agent_steps += 1
+            continue
+        if agent_steps < 0:
+            before = min(1 + history, len(episode.messages))
+        else:
+            before = turns[agent_steps] + 1 if agent_steps < len(turns) else len(episode.messages)
+        placed.setdefault(before, []).append(step)
+    return placed
 
 
 def show(recordings: list[str], given: str, console: Console, full: bool = False) -> str:

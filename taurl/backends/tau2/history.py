@@ -27,36 +27,55 @@ def package_history(task: Task) -> list[Any]:
     history = list((initial.message_history or []) if initial is not None else [])
     if history:
         last = history[-1]
-        if last.role not in ("assistant", "user") or last.is_tool_call() or not last.content:
-            raise DataError(
-                f"task {task.domain}/{task.id}: its τ² message history ends in a {last.role} tool message or "
-                "call; taurl starts an episode only from a history that ends in text (the agent's or the user's)"
-            )
+        _check_last(task, last.role, bool(last.is_tool_call()), bool(last.content))
     return history
+
+
+def _check_last(task: Task, role: str, calls: bool, text: bool) -> None:
+    if role not in ("assistant", "user") or calls or not text:
+        raise DataError(
+            f"task {task.domain}/{task.id}: its τ² message history ends in a {role} tool message or call; "
+            "taurl starts an episode only from a history that ends in text (the agent's or the user's)"
+        )
 
 
 def agent_history(task: Task) -> list[Message]:
     """The history as the agent sees it, in taurl's message schema (OpenAI chat messages), up to the
-    episode's opening: a history that ends in the user's text leaves that text out (it is the opening)."""
-    history = package_history(task)
-    if history and history[-1].role == "user":
+    episode's opening: a history that ends in the user's text leaves that text out (it is the opening).
+    Read from the task's JSON (``metadata["tau2_task"]``): no τ² package needed (``taurl show``)."""
+    initial = (task.metadata.get("tau2_task") or {}).get("initial_state") or {}
+    history = list(initial.get("message_history") or [])
+    if history:
+        last = history[-1]
+        _check_last(task, str(last.get("role")), bool(last.get("tool_calls")), bool(last.get("content")))
+    if history and history[-1].get("role") == "user":
         history = history[:-1]
     messages: list[Message] = []
     names: dict[str, str] = {}
     for message in history:
-        if message.role == "user" and not message.is_tool_call() and message.content:
-            messages.append(msg.user(message.content))
-        elif message.role == "assistant" and message.is_tool_call():
-            names.update({call.id: call.name for call in message.tool_calls})
-            calls = [
-                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
-                for c in message.tool_calls
-            ]
-            messages.append({"role": "assistant", "content": message.content, "tool_calls": calls})
-        elif message.role == "assistant" and message.content:
-            messages.append(msg.assistant_text(message.content))
-        elif message.role == "tool" and message.requestor == "assistant":
-            messages.append(msg.tool(message.id, names.get(message.id, ""), message.content or ""))
+        role, content, calls = message.get("role"), message.get("content"), message.get("tool_calls") or []
+        if role == "user" and not calls and content:
+            messages.append(msg.user(content))
+        elif role == "assistant" and calls:
+            names.update({call.get("id", ""): call["name"] for call in calls})
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": content,
+                    "tool_calls": [
+                        {
+                            "id": c.get("id", ""),
+                            "type": "function",
+                            "function": {"name": c["name"], "arguments": json.dumps(c.get("arguments") or {})},
+                        }
+                        for c in calls
+                    ],
+                }
+            )
+        elif role == "assistant" and content:
+            messages.append(msg.assistant_text(content))
+        elif role == "tool" and message.get("requestor", "assistant") == "assistant":
+            messages.append(msg.tool(message.get("id", ""), names.get(message.get("id", ""), ""), content or ""))
     return messages
 
 
