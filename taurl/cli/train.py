@@ -14,6 +14,44 @@ from taurl.domains import DataError
 
 app = typer.Typer()
 
+# --skyrl: (package that must import, taurl's entrypoint module, what it is, the extra that installs it)
+ENTRYPOINTS = {
+    "0.3": ("skyrl_train", "taurl.skyrl.train", "skyrl-train 0.3.1", "train"),
+    "0.4": ("skyrl.train", "taurl.skyrl.train04", "skyrl 0.4.0", "skyrl04"),
+}
+
+
+def _installed(package: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(package) is not None
+    except ModuleNotFoundError:  # skyrl.train without skyrl
+        return False
+
+
+def skyrl_entrypoint(choice: str = "auto") -> tuple[str, str]:
+    """(what runs, the module to run) for --skyrl 0.3, 0.4 or auto (the one SkyRL installed here)."""
+    if choice not in ("auto", *ENTRYPOINTS):
+        raise ValueError(f"--skyrl {choice!r}: one of auto, {', '.join(ENTRYPOINTS)}")
+    installed = [v for v, (package, *_) in ENTRYPOINTS.items() if _installed(package)]
+    if choice == "auto":
+        if len(installed) != 1:
+            found = "both are" if installed else "neither is"
+            raise ValueError(
+                f"skyrl-train 0.3.1 or skyrl 0.4.0: {found} installed here. On a GPU machine with Python 3.12 "
+                "install one (`pip install 'taurl[train]'` or `'taurl[skyrl04]'`, see README, Training) and/or pass "
+                "--skyrl 0.3|0.4; or use --dry-run to check the pipeline on this CPU"
+            )
+        choice = installed[0]
+    package, module, name, extra = ENTRYPOINTS[choice]
+    if choice not in installed:
+        raise ValueError(
+            f"{name} is not installed here: on a GPU machine with Python 3.12 run `pip install 'taurl[{extra}]'` "
+            "(see README, Training), or use --dry-run to check the pipeline on this CPU"
+        )
+    return name, module
+
 
 @app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def train_command(
@@ -38,22 +76,30 @@ def train_command(
             "or serve-sim (an LLM user on taurl's local simulator)."
         ),
     ] = "auto",
+    skyrl: Annotated[
+        str,
+        typer.Option(
+            "--skyrl",
+            help="Training run: which SkyRL, 0.3 (skyrl-train 0.3.1, the train extra), 0.4 (skyrl 0.4.0, the "
+            "skyrl04 extra) or auto (the one installed).",
+        ),
+    ] = "auto",
 ) -> None:
-    """PPO on SkyRL. Extra KEY=VALUE arguments are Hydra overrides (e.g. data.train_data=[...]).
+    """PPO on SkyRL. Extra KEY=VALUE arguments are config overrides (e.g. data.train_data=[...]).
 
-    Without --dry-run this runs `python -m taurl.skyrl.train` (a GPU machine with `pip install 'taurl[train]'`).
-    With it, one step's generation on this CPU: skyrl-train's own generator where it imports, else the envs."""
+    Without --dry-run this runs `python -m taurl.skyrl.train` (skyrl-train 0.3.1, `pip install 'taurl[train]'`)
+    or `python -m taurl.skyrl.train04` (skyrl 0.4.0, `pip install 'taurl[skyrl04]'`) on a GPU machine, saying
+    which. With it, one step's generation on this CPU: skyrl-train's own generator where it imports, else the envs."""
     overrides = list(ctx.args)
     if not dry_run:
-        import importlib.util
         import subprocess
 
-        if importlib.util.find_spec("skyrl_train") is None:
-            raise fail(
-                "skyrl-train is not installed here: on a GPU machine with Python 3.12 run `pip install 'taurl[train]'` "
-                "(see README, Training), or use --dry-run to check the pipeline on this CPU"
-            )
-        raise typer.Exit(subprocess.call([sys.executable, "-m", "taurl.skyrl.train", *overrides]))
+        try:
+            version, module = skyrl_entrypoint(skyrl)
+        except ValueError as exc:
+            raise fail(str(exc)) from exc
+        console.print(f"SkyRL {version}: python -m {module}")
+        raise typer.Exit(subprocess.call([sys.executable, "-m", module, *overrides]))
     from contextlib import ExitStack
 
     from omegaconf.errors import OmegaConfBaseException
