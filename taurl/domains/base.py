@@ -120,8 +120,13 @@ class Domain:
 def without_tools(text: str, absent: set[str]) -> str:
     """``text`` without its mentions of the ``absent`` tools: a parenthesis that names one goes, and
     otherwise the sentence that does."""
-    if not absent:
-        return text
+    return _without_tools(text, frozenset(absent)) if absent else text
+
+
+@functools.lru_cache(maxsize=4096)
+def _without_tools(text: str, absent: frozenset[str]) -> str:
+    # cached: every episode of a task set asks for the same few policies, and the sentence pattern
+    # costs milliseconds on a whole policy
     names = "|".join(sorted(map(re.escape, absent)))
     text = re.sub(rf"\s*\([^()]*\b(?:{names})\b[^()]*\)", "", text)
     return re.sub(rf"[^.\n]*(?:\n[ ]+[^.\n-][^.\n]*)*\b(?:{names})\b[^.]*\.\s?", "", text)
