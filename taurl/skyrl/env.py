@@ -164,6 +164,7 @@ def task_from_extras(extras: Mapping[str, Any]) -> Task:
         reward_basis=RewardBasis(info.get("basis") or "auto"),
         tool_set=info.get("tool_set") or "default",
         initial_state=truth.get("initial_state") or {},
+        metadata={"tau2_task": truth["tau2_task"]} if "tau2_task" in truth else {},
     )
 
 
