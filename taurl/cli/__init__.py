@@ -7,6 +7,7 @@ import warnings
 import typer
 
 from taurl.cli import analysis, audit, data, domains, export, judge, recording, run, sim, train
+from taurl.cli import importing as _importing  # noqa: F401 - adds `taurl import tau2` to data.import_app
 from taurl.cli.common import UntypedHelpGroup, show_warning
 
 app = typer.Typer(
