@@ -69,12 +69,15 @@ def import_tau2(
             sim.termination,
             "-" if sim.reward is None else f"{sim.reward:.1f}",
             ours,
-            "[green]yes[/]" if item.agrees else f"[red]no[/] {note}",
+            "[green]yes[/]" if item.agrees else ("-" if sim.skipped else "[red]no[/]") + f" {note}",
         )
     console.print(table)
     agreeing = sum(i.agrees for i in imported)
+    skipped = sum(i.simulation.skipped for i in imported)
     console.print(
-        f"{agreeing}/{len(imported)} rewards agree with τ²'s; {len(written)} episode(s) written; run {run_id} in {recording}"
+        f"{agreeing}/{len(imported) - skipped} rewards agree with τ²'s"
+        + (f" ({skipped} simulation(s) τ² skipped: not imported)" if skipped else "")
+        + f"; {len(written)} episode(s) written; run {run_id} in {recording}"
     )
-    if agreeing != len(imported):
+    if agreeing != len(imported) - skipped:
         raise typer.Exit(1)

@@ -39,12 +39,22 @@ class Tau2Simulation:
     reward: float | None  # τ²'s, None when it did not evaluate the simulation
     termination: str
     messages: list[dict[str, Any]]
+    skipped: bool = False  # τ²'s run failed on it (--skip-failed-samples): no messages, reward 0
+
+    @property
+    def conversation(self) -> list[dict[str, Any]]:
+        """The messages after the task's message history (which τ² puts first, and taurl's episode
+        starts from, like τ²'s)."""
+        from taurl.backends.tau2.domain import tau2_task
+
+        initial = tau2_task(self.task).initial_state
+        return self.messages[len((initial.message_history or []) if initial else []) :]
 
     @property
     def agent_messages(self) -> list[dict[str, Any]]:
         """The agent's turns as OpenAI assistant messages, one tool call each."""
         turns: list[dict[str, Any]] = []
-        assistant = [m for m in self.messages if m["role"] == "assistant"]
+        assistant = [m for m in self.conversation if m["role"] == "assistant"]
         if assistant and not assistant[0].get("tool_calls") and assistant[0].get("content") == GREETING:
             assistant = assistant[1:]
         for message in assistant:
@@ -65,7 +75,7 @@ class Tau2Simulation:
     def user_replies(self) -> list[dict[str, Any]]:
         """The user model's answers, in order: text, or tool calls (telecom's dual control)."""
         replies = []
-        for message in self.messages:
+        for message in self.conversation:
             if message["role"] != "user":
                 continue
             reply: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
@@ -78,7 +88,7 @@ class Tau2Simulation:
         """τ²'s recorded tool outputs for ``requestor``'s calls, in order."""
         return [
             m.get("content") or ""
-            for m in self.messages
+            for m in self.conversation
             if m["role"] == "tool" and (m.get("requestor") or "assistant") == requestor
         ]
 
@@ -127,6 +137,7 @@ def load_results(path: Path | str) -> Tau2Results:
                 None if reward_info is None else float(reward_info["reward"]),
                 str(sim["termination_reason"]),
                 list(sim["messages"]),
+                bool(sim.get("skipped")),
             )
         )
     user_info = info.get("user_info") or {}
@@ -189,6 +200,9 @@ def import_simulations(results: Tau2Results, config: Any) -> list[ImportedSimula
     client = chat_client(config.user_endpoint, config)
     imported = []
     for sim in results.simulations:
+        if sim.skipped:
+            imported.append(ImportedSimulation(sim, None, "skipped by τ² (its run failed on it; nothing recorded)"))
+            continue
         turns = sim.agent_messages
         agent = ReplayAgent(system, turns, IMPORT_AGENT)
         user = Tau2User(RecordedUserReplies(client, sim.user_replies), sample_index=sim.trial)  # type: ignore[arg-type]
