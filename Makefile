@@ -60,21 +60,27 @@ $(TRAIN_STAMP): $(TRAIN_REPORT)
 	  $(TRAIN_VENV)/bin/pip install --quiet -c $(TRAIN_VENV)/constraints.txt -r $(TRAIN_VENV)/requirements.txt -e . && \
 	  touch $(TRAIN_STAMP); fi
 
-# SkyRL 0.4.0 (the unified `skyrl` package) beside skyrl-train 0.3.1, in .venv-skyrl04 (Python 3.12), which
-# borrows .venv-train's torch 2.8.0 through a .pth file instead of downloading torch again (~3 GB).
+# SkyRL 0.4.0 (the unified `skyrl` package) beside skyrl-train 0.3.1, on Python 3.12. Both venvs below borrow
+# .venv-train's torch 2.8.0 through a .pth file instead of downloading torch again (~3 GB), and neither
+# needs the other: either can be dropped from test-skyrl's prerequisites alone.
 # 1. The skyrl04 extra must resolve as the README installs it on a GPU machine: torch 2.13.0 and
 #    flash-attn's build dependencies first, then '.[skyrl04]' with --no-build-isolation. Pip's dry run with
 #    a report, redone when pyproject.toml changes; a pin conflict fails it. --ignore-installed: the report
-#    is the whole set a fresh install gets, whatever this env holds (torch 2.8.0 here only feeds the
-#    metadata builds of flash-attn and causal-conv1d, which do not depend on its version).
+#    is the whole set a fresh install gets (the lent torch 2.8.0 only feeds the metadata builds of
+#    flash-attn and causal-conv1d, which do not depend on its version). ~270 s and ~3 GB cold.
 # 2. The config test's env: skyrl 0.4.0 without its dependencies, plus what `skyrl.train.config` and its
-#    `validate_cfg` import (no vLLM, no flash-attn).
+#    `validate_cfg` import (no vLLM, no flash-attn). ~110 s and ~150 MB cold.
 SKYRL04_VENV := .venv-skyrl04
+SKYRL04_RESOLVER := $(SKYRL04_VENV)/resolver
 SKYRL04_REPORT := $(SKYRL04_VENV)/skyrl04-resolution.json
 SKYRL04_STAMP := $(SKYRL04_VENV)/.installed
 SKYRL04_FIRST := setuptools==79.0.1 wheel==0.45.1 packaging==25.0 psutil==7.2.2 ninja==1.13.2
-TORCH_LENT := torch torchgen functorch nvidia triton sympy mpmath networkx filelock fsspec \
-	jinja2 markupsafe
+TORCH_LENT := torch torchgen functorch nvidia triton sympy mpmath networkx filelock fsspec jinja2 markupsafe
+NO_TORCH_TO_LEND = [ ! -d $(TRAIN_VENV)/lib/python3.12/site-packages/torch ]
+# $(call LEND_TORCH,venv): .venv-train's torch and the packages its import needs, on that venv's path
+LEND_TORCH = mkdir -p $(1)/torch-lent && for name in $(TORCH_LENT); do \
+	  ln -sfn $(CURDIR)/$(TRAIN_VENV)/lib/python3.12/site-packages/$$name $(1)/torch-lent/$$name; done && \
+	echo $(CURDIR)/$(1)/torch-lent > $(1)/lib/python3.12/site-packages/torch-lent.pth
 SKYRL04_LIGHT := skyrl==0.4.0 skyrl-gym==0.4.0 omegaconf==2.3.0 antlr4-python3-runtime==4.9.3 PyYAML==6.0.3 \
 	pandas==3.1.1 numpy==2.2.6 python-dateutil==2.9.0.post0 tzdata==2026.6 six==1.17.0 requests==2.34.2 \
 	urllib3==2.8.0 idna==3.20 certifi==2026.10.19.post1 charset-normalizer==3.5.3 loguru==0.7.3 \
@@ -83,22 +89,20 @@ SKYRL04_LIGHT := skyrl==0.4.0 skyrl-gym==0.4.0 omegaconf==2.3.0 antlr4-python3-r
 	yarl==1.25.1 propcache==0.5.4 aiohappyeyeballs==2.7.1 aiosignal==1.4.0 frozenlist==1.8.0 orjson==3.13.0 \
 	pybase64==1.5.1 rich==15.0.0 markdown-it-py==4.3.0 mdurl==0.1.2 pygments==2.21.0 ray==2.57.0 \
 	msgpack==1.2.4 protobuf==7.36.2 jsonschema==4.26.0 referencing==0.37.0 rpds-py==2026.9.1 \
-	jsonschema-specifications==2025.9.1 jaxtyping==0.3.11 wadler-lindig==0.1.8
+	jsonschema-specifications==2025.9.1 jaxtyping==0.3.11 wadler-lindig==0.1.8 packaging==25.0
 
 $(SKYRL04_REPORT): pyproject.toml $(TRAIN_REPORT)
-	@if [ ! -d $(TRAIN_VENV)/lib/python3.12/site-packages/torch ]; then \
-	  echo "no torch in $(TRAIN_VENV): the skyrl04 resolution check and config test will be skipped"; else \
-	  (test -x $(SKYRL04_VENV)/bin/python || $(PYTHON312) -m venv $(SKYRL04_VENV)) && \
-	  mkdir -p $(SKYRL04_VENV)/torch-lent && \
-	  for name in $(TORCH_LENT); do ln -sfn $(CURDIR)/$(TRAIN_VENV)/lib/python3.12/site-packages/$$name \
-	    $(SKYRL04_VENV)/torch-lent/$$name; done && \
-	  echo $(CURDIR)/$(SKYRL04_VENV)/torch-lent > $(SKYRL04_VENV)/lib/python3.12/site-packages/torch-lent.pth && \
-	  $(SKYRL04_VENV)/bin/pip install --quiet pip==25.3 $(SKYRL04_FIRST) && \
-	  FLASH_ATTENTION_SKIP_CUDA_BUILD=TRUE CAUSAL_CONV1D_SKIP_CUDA_BUILD=TRUE $(SKYRL04_VENV)/bin/pip install \
+	@if $(NO_TORCH_TO_LEND); then echo "no torch in $(TRAIN_VENV): the skyrl04 resolution check will be skipped"; else \
+	  (test -x $(SKYRL04_RESOLVER)/bin/python || $(PYTHON312) -m venv $(SKYRL04_RESOLVER)) && \
+	  $(call LEND_TORCH,$(SKYRL04_RESOLVER)) && \
+	  $(SKYRL04_RESOLVER)/bin/pip install --quiet pip==25.3 $(SKYRL04_FIRST) && \
+	  FLASH_ATTENTION_SKIP_CUDA_BUILD=TRUE CAUSAL_CONV1D_SKIP_CUDA_BUILD=TRUE $(SKYRL04_RESOLVER)/bin/pip install \
 	    --quiet --dry-run --ignore-installed --no-build-isolation --report $@.tmp '.[skyrl04]' && mv $@.tmp $@; fi
 
-$(SKYRL04_STAMP): $(SKYRL04_REPORT)
-	@if [ ! -f $(SKYRL04_REPORT) ]; then echo "no skyrl04 resolution: the skyrl 0.4.0 config test will be skipped"; else \
+$(SKYRL04_STAMP): $(TRAIN_REPORT)
+	@if $(NO_TORCH_TO_LEND); then echo "no torch in $(TRAIN_VENV): the skyrl 0.4.0 config test will be skipped"; else \
+	  (test -x $(SKYRL04_VENV)/bin/python || $(PYTHON312) -m venv $(SKYRL04_VENV)) && \
+	  $(call LEND_TORCH,$(SKYRL04_VENV)) && \
 	  $(SKYRL04_VENV)/bin/pip install --quiet --no-deps $(SKYRL04_LIGHT) && touch $@; fi
 
 .PHONY: skyrl04-resolution skyrl04-env
