@@ -624,7 +624,7 @@ class Report:
                    count(*) FILTER (WHERE st.error = 'parse_error') AS parse_errors,
                    count(*) FILTER (WHERE st.error IS NOT NULL) AS errors
             FROM steps st JOIN scored s USING (episode_id)
-            WHERE st.name <> 'respond'
+            WHERE st.name <> 'respond' AND st.requestor IS NULL  -- the agent's (not a τ² user's own calls)
             GROUP BY s.run_id, tool
             QUALIFY row_number() OVER (PARTITION BY s.run_id ORDER BY calls DESC, tool) <= {TOOLS_SHOWN}
             ORDER BY s.run_id, calls DESC, tool

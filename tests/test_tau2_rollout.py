@@ -25,13 +25,19 @@ from taurl.record.store import RecordingStore  # noqa: E402
 from taurl.replay import Replayer, compare_steps, recorded_steps  # noqa: E402
 from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode  # noqa: E402
 
-TELECOM_TASKS = 4  # the first telecom tasks: each has user-side gold actions
+TELECOM_TASKS = 4  # the first telecom tasks whose gold has both the agent's and the user's tool calls
 
 
 @pytest.fixture(scope="module")
 def telecom(tmp_path_factory):
     """A recording of the oracle and the scripted τ² user on the first telecom tasks."""
     recording = tmp_path_factory.mktemp("tau2") / "rec"
+    both = [
+        t.id
+        for t in get_domain("tau2:telecom").tasks("base")
+        if t.actions
+        and any(a["requestor"] == "user" for a in t.metadata["tau2_task"]["evaluation_criteria"]["actions"])
+    ]
     result = CliRunner().invoke(
         app,
         [
@@ -40,8 +46,8 @@ def telecom(tmp_path_factory):
             "tau2:telecom",
             "--split",
             "base",
-            "--end-index",
-            str(TELECOM_TASKS),
+            "--task-ids",
+            ",".join(both[:TELECOM_TASKS]),
             "--agent",
             "oracle",
             "--user",
@@ -137,7 +143,11 @@ def test_report_and_rescore_read_a_tau2_recording(telecom, tmp_path):
     out = tmp_path / "report.html"
     result = runner.invoke(app, ["report", str(telecom), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "tau2:telecom" in out.read_text()
+    html = out.read_text()
+    _, called = RecordingStore(telecom).query("SELECT DISTINCT name, requestor FROM steps WHERE name <> 'respond'")
+    assert "tau2:telecom" in html and {r for _, r in called} == {None, "user"}
+    for name, requestor in called:  # the tools table is the agent's: not the user's own calls
+        assert (f"<code>{name}</code>" in html) == (requestor is None), name
 
     result = runner.invoke(app, ["rescore", str(telecom)])
     assert result.exit_code == 0, result.output
