@@ -174,8 +174,11 @@ class ValueIndex:
 
     def __init__(self, db: Database | PlainDatabase, wanted: set[str]):
         self._places: dict[str, dict[tuple[int, str, Any], tuple[int, int, str, Any, Any]]] = {}
-        roots: list[Any] = [db[name] for name in db.table_names]
-        roots += [table for table in db.reference.values() if isinstance(table, Mapping | list)]
+        if hasattr(db, "env"):  # a τ² state: its agent-side database, as plain data
+            roots: list[Any] = [db.env.tools.db.model_dump(mode="json")]
+        else:
+            roots = [db[name] for name in db.table_names]
+            roots += [table for table in db.reference.values() if isinstance(table, Mapping | list)]
         for root in roots:
             self._walk(root, None, wanted)
 
@@ -272,7 +275,11 @@ class _TaskContext:
         self.task = task
         self.tools = domain.tools_for(task.tool_set)
         self.initial = initial
-        self.gold: GoldState = gold_cache.get(task, initial, self.tools)
+        self.domain = domain
+        # a backend with its own start state and evaluation (τ²): scored by its rules, no gold state here
+        self.backend = getattr(domain, "evaluate", None) is not None
+        self.gold: GoldState | None = None if self.backend else gold_cache.get(task, initial, self.tools)
+        self.user_calls = _user_gold(task) if self.backend else []
         calls = [a for a in task.actions if not a.is_respond]
         self.endings = [a for a in calls if self.kind(a) is ToolKind.TERMINATE]
         self.work = [a for a in calls if self.kind(a) is not ToolKind.TERMINATE]
@@ -292,21 +299,36 @@ class _TaskContext:
         The last answer is kept: a candidate tried for success is the mutant scored next."""
         if self._last is not None and self._last[0] is actions:
             return self._last[1]
-        db = task_start(self.initial, self.task)
+        db = self.start()
         taken, ok = [], []
         ended = TerminatedBy.USER_STOP
+        pending = list(self.user_calls)
         for action in actions:
             taken.append(action)
             if action.is_respond:
+                for name, arguments in pending:  # the scripted τ² user's device actions, at the first reply
+                    db.call("user", name, arguments)
+                pending = []
                 continue
             result = self.tools.invoke(db, action)
             ok.append(result.ok)
             if result.kind is ToolKind.TERMINATE and result.ok:
                 ended = TerminatedBy.TRANSFER
                 break
-        reward = compute_reward(self.task, db, self.gold, taken, self.tools, ended, config).reward
+        if self.backend:
+            try:
+                reward = self.domain.evaluate(self.task, db, taken, ended).reward  # type: ignore[attr-defined]
+            except ValueError:  # a τ² env assertion about a record the mutant never made raises: not met
+                reward = 0.0
+        else:
+            assert self.gold is not None
+            reward = compute_reward(self.task, db, self.gold, taken, self.tools, ended, config).reward
         self._last = (actions, (reward, ok))
         return reward, ok
+
+    def start(self) -> Any:
+        start = getattr(self.domain, "start", None)
+        return start(self.initial, self.task) if start is not None else task_start(self.initial, self.task)
 
 
 class RewardAuditor:
@@ -372,7 +394,8 @@ class RewardAuditor:
             yield Mutant(f"output:{n}:{output}", MutantKind.OUTPUT_REMOVED, ctx.trajectory(work, kept), False)
         calls = [a for a in task.actions if not a.is_respond and ctx.kind(a) is not ToolKind.THINK]
         silent_is_gold = not calls and not task.outputs
-        yield Mutant("do_nothing", MutantKind.DO_NOTHING, (), silent_is_gold)
+        # a τ² user acts on its device only once the agent replies: saying nothing is then not the gold
+        yield Mutant("do_nothing", MutantKind.DO_NOTHING, (), silent_is_gold and not ctx.user_calls)
         yield Mutant("refuse", MutantKind.REFUSE, (Action.respond(REFUSAL),), silent_is_gold)
         transfer = self._transfer_action(ctx)
         if transfer is None:
@@ -459,8 +482,19 @@ def _candidates(value: Any, schema: Mapping[str, Any], index: ValueIndex, used: 
     return distinct
 
 
+def _user_gold(task: Task) -> list[tuple[str, dict[str, Any]]]:
+    """A τ² task's user-side gold calls (what ``--user scripted`` does on its device), as (name, arguments)."""
+    from taurl.backends.tau2.domain import tau2_task
+
+    criteria = tau2_task(task).evaluation_criteria
+    return [(a.name, dict(a.arguments)) for a in (criteria.actions or ()) if a.requestor == "user"] if criteria else []
+
+
 def _touched_by_each(ctx: _TaskContext) -> list[set[tuple[str, str]]]:
-    """The records each gold work action changes, replaying the gold prefix by prefix."""
+    """The records each gold work action changes, replaying the gold prefix by prefix (a backend's
+    state has no record diff: no pair of its writes is known to touch the same record)."""
+    if ctx.backend:
+        return [set() for _ in ctx.work]
     touched, before = [], task_start(ctx.initial, ctx.task)
     for i, action in enumerate(ctx.work):
         after = task_start(ctx.initial, ctx.task)

