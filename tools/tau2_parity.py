@@ -33,6 +33,7 @@ from taurl.backends.tau2.evaluation import (  # noqa: E402
     package_evaluation,
     package_failed_checks,
 )
+from taurl.config import DEFAULT_CACHE_DIR  # noqa: E402
 from taurl.core.types import TerminatedBy  # noqa: E402
 from taurl.domains import get_domain  # noqa: E402
 
@@ -86,7 +87,7 @@ def nl_table(names: list[str], limit: int | None, cache_dir: Path) -> bool:
     print("domain    reply     tasks  assertions  agree  taurl met  tau2 met  reward agree  taurl 1.0  tau2 1.0")
     agreed_all = True
     with SimServer() as server:
-        client = judge_client("sim-judge", f"{server.base_url}", cache_dir=cache_dir, cache_mode=CacheMode.RECORD)
+        client = judge_client("sim-judge", server.base_url, cache_dir=cache_dir, cache_mode=CacheMode.RECORD)
         for name in names:
             domain = get_domain(f"tau2:{name}")
             tasks = [t for t in domain.tasks("base") if t.nl_assertions][:limit]
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nl", action="store_true", help="also compare the NL assertions (serve-sim's sim-judge)")
     parser.add_argument("--nl-only", action="store_true", help="only the NL assertions")
     parser.add_argument(
-        "--cache-dir", type=Path, default=Path(".taurl-cache"), help="taurl's judge calls are cached here"
+        "--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="taurl's judge calls are cached (and replayed) here"
     )
     args = parser.parse_args(argv)
     names = args.domains or list(DOMAINS)
