@@ -86,3 +86,36 @@ def test_tau2s_results_import_rescore_identically_and_replay_offline(tmp_path, m
     replayed = list(replayer.replay_all())
     assert [r.status for r in replayed] == ["identical"] * len(rows), [r.to_dict() for r in replayed]
     assert attempts == []
+
+
+def test_a_simulations_turns_leave_out_the_history_and_split_parallel_tool_calls():
+    from taurl.domains import get_domain
+    from taurl.importers.tau2 import GREETING, Tau2Simulation
+
+    task = next(t for t in get_domain("tau2:mock").tasks("base") if t.id == "update_task_with_message_history")
+    history = [
+        m.model_dump(mode="json")
+        for m in package("tau2.data_model.tasks")
+        .Task.model_validate(task.metadata["tau2_task"])
+        .initial_state.message_history
+    ]
+    calls = [{"id": f"c{i}", "name": "get_users", "arguments": {"n": i}, "requestor": "assistant"} for i in (1, 2)]
+    conversation = [
+        {"role": "user", "content": "Please mark it done."},
+        {"role": "assistant", "content": "Looking.", "tool_calls": calls},
+        {"role": "tool", "id": "c1", "content": "one", "requestor": "assistant"},
+        {"role": "tool", "id": "c2", "content": "two", "requestor": "assistant"},
+        {"role": "assistant", "content": "Done."},
+        {"role": "user", "content": "###STOP###"},
+    ]
+    sim = Tau2Simulation("s", task, 0, 1.0, "user_stop", history + conversation)
+    assert GREETING not in json.dumps(sim.agent_messages)
+    assert [
+        (m["content"], [c["function"]["arguments"] for c in m.get("tool_calls", [])]) for m in sim.agent_messages
+    ] == [
+        ("Looking.", ['{"n": 1}']),
+        (None, ['{"n": 2}']),
+        ("Done.", []),
+    ]
+    assert [r["content"] for r in sim.user_replies] == ["Please mark it done.", "###STOP###"]
+    assert sim.tool_outputs("assistant") == ["one", "two"]
