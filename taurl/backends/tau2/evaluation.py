@@ -14,6 +14,11 @@ without evaluation criteria; else the product of the checks in the task's ``rewa
 The breakdown says which check failed: ``db_diff`` names the database (agent or user) whose hash
 differs and each env assertion that failed, ``outputs_missing`` the communicate info not said,
 ``actions_missing`` the gold actions (indices into τ²'s gold list, all requestors) not taken.
+
+Parity (``tools/tau2_parity.py``): :func:`gold_parity` scores each task's gold trajectory with taurl
+and with τ²'s ``evaluate_simulation``; :func:`nl_parity` judges a task's NL assertions with taurl's
+judge and with τ²'s own NL-assertion evaluator, which :func:`tau2_judge` points at the same
+OpenAI-compatible server (serve-sim's sim-judge answers τ²'s prompt in τ²'s format).
 """
 
 from __future__ import annotations
