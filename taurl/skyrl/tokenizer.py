@@ -113,6 +113,9 @@ def qwen25_tokenizer() -> Any:
     converter = TikTokenConverter(vocab_file=str(vocabulary), pattern=PATTERN, additional_special_tokens=SPECIAL_TOKENS)
     backend = converter.converted()
     backend.normalizer = normalizers.NFC()
+    # transformers 4 adds the special tokens here already (a no-op then); 5 adds them only later, after
+    # the plain ones, which would shift every id
+    backend.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS])
     backend.add_tokens([AddedToken(t, special=False, normalized=False) for t in PLAIN_ADDED_TOKENS])
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=backend,
