@@ -107,3 +107,42 @@ def test_the_telecom_user_runs_its_tools_on_the_episodes_state():
     # the tool's result went back to the user model as a tool message
     assert any(m["role"] == "tool" and m["tool_call_id"] == "u1" for m in model.requests[1])
     assert json.loads(json.dumps(model.requests[0]))  # plain, serialisable requests
+
+
+def test_an_env_assertion_about_a_missing_record_is_not_met_instead_of_raising():
+    domain = get_domain("tau2:mock")
+    task = next(t for t in domain.tasks("base") if t.id == "create_task_1_with_env_assertions")
+    breakdown = evaluate(task, domain.start(domain.database(), task), [], TerminatedBy.USER_STOP)
+    assert breakdown.reward == 0.0
+    (failed,) = [d for d in breakdown.db_diff if d.table == "env assertion"]
+    assert "Error" in failed.actual  # what the assertion raised, named in the breakdown
+
+
+def test_a_run_with_a_judge_model_records_its_verdict_on_the_tasks_nl_assertions(tmp_path, monkeypatch):
+    from taurl.config import Endpoint, RunConfig
+    from taurl.record.store import RecordingStore
+    from taurl.replay import Replayer
+    from taurl.runner import execute
+    from taurl.sim.server import SimServer
+    from tests.test_live_path import block_network
+
+    task = next(t for t in get_domain("tau2:airline").tasks("base") if t.nl_assertions)
+    with SimServer() as sim:
+        config = RunConfig(
+            domain="tau2:airline",
+            split="base",
+            task_ids=[task.id],
+            agent="oracle",
+            user="scripted",
+            cache_dir=tmp_path / "cache",
+            judge_endpoint=Endpoint("sim-judge", sim.base_url, temperature=0.0),
+        )
+        summary = execute(config, tmp_path / "rec")
+    (result,) = summary.results
+    assert not summary.errors and result.reward == 1.0  # the package's basis leaves NL_ASSERTION out
+    assert result.breakdown.judge.assertions == task.nl_assertions
+    (call,) = [c for c in result.model_calls if c.namespace == "judge"]
+    assert result.breakdown.judge.call_keys == (call.key,)
+    attempts = block_network(monkeypatch)
+    assert [r.status for r in Replayer(RecordingStore(tmp_path / "rec")).replay_all()] == ["identical"]
+    assert attempts == []

@@ -153,16 +153,16 @@ class DomainEnv:
         """End the episode and score its final state."""
         assert self.task is not None
         self.done = True
-        evaluate = getattr(self.domain, "evaluate", None)  # a backend with its own evaluation (τ²)
-        if evaluate is not None:
-            return evaluate(self.task, self.db, self.actions, terminated_by)
-        gold = _GOLD.get(self.task, self._initial, self.tools)
         judged = None
         if self.judge is not None:  # asked whenever configured: its verdict is recorded even if unweighted
             judged = self.judge.judge(
                 self.task, transcript_text(self.opening, zip(self.actions, self.observations, strict=False))
             )
-        elif self.reward_config.needs_judge(self.task):
+        evaluate = getattr(self.domain, "evaluate", None)  # a backend with its own evaluation (τ²)
+        if evaluate is not None:  # it says itself when its task's basis needs a judge it was not given
+            return evaluate(self.task, self.db, self.actions, terminated_by, judged)
+        gold = _GOLD.get(self.task, self._initial, self.tools)
+        if judged is None and self.reward_config.needs_judge(self.task):
             raise JudgeMissingError(
                 f"task {self.task.domain}/{self.task.id}: the reward needs a judge model (--judge-model)"
             )

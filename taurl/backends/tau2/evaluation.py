@@ -115,9 +115,14 @@ def evaluate(
         db_ok = not diffs
     assertions_ok = True
     for assertion in (criteria.env_assertions or ()) if criteria else ():
-        if not state.env.run_env_assertion(assertion, raise_assertion_error=False):
+        try:
+            met, got = state.env.run_env_assertion(assertion, raise_assertion_error=False), None
+        except Exception as exc:  # noqa: BLE001 - e.g. the record it asks about does not exist
+            # τ²'s evaluator stops the simulation's scoring here; an episode's reward is 0 either way
+            met, got = False, f"{type(exc).__name__}: {exc}"
+        if not met:
             assertions_ok = False
-            diffs.append(RecordDiff("env assertion", _assertion_text(assertion), None, assertion.assert_value))
+            diffs.append(RecordDiff("env assertion", _assertion_text(assertion), got, assertion.assert_value))
 
     if reward_types.NL_ASSERTION in basis and judged is None:
         raise JudgeNeededError(
