@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from taurl.core.types import Task
+from taurl.importers.recorded_replies import RecordedReplies
 
 IMPORT_AGENT = "imported:tau2"
 GREETING = "Hi! How can I help you today?"  # τ²'s orchestrator opens every conversation with it
@@ -153,26 +154,6 @@ def agent_system_message(domain: Any) -> dict[str, Any]:
     return {"role": "system", "content": agent.system_prompt}
 
 
-class RecordedUserReplies:
-    """Stands in for the user's model: answers with the simulation's recorded user messages, while
-    the requests are built by taurl's ChatClient from what τ²'s user simulator asks, so their keys
-    are exactly those a live ``tau2:<domain>`` run's user sends."""
-
-    def __init__(self, client: Any, replies: list[dict[str, Any]]):
-        self.client = client
-        self.model = client.model
-        self.replies = list(replies)
-
-    def complete(self, messages, tools=None, namespace="default", sample_index=0, **params):
-        request = self.client.request(messages, tools, namespace, sample_index, **params)
-        if not self.replies:
-            raise LookupError("the τ² simulation has no further user message")
-        entry = {"request": request.canonical(), "response": self.replies.pop(0), "usage": {}}
-        return self.client.completion_from_entry(
-            request, request.key(), entry, cache_hit=False, latency_ms=0.0, attempts=0
-        )
-
-
 @dataclass
 class ImportedSimulation:
     simulation: Tau2Simulation
@@ -205,7 +186,7 @@ def import_simulations(results: Tau2Results, config: Any) -> list[ImportedSimula
             continue
         turns = sim.agent_messages
         agent = ReplayAgent(system, turns, IMPORT_AGENT)
-        user = Tau2User(RecordedUserReplies(client, sim.user_replies), sample_index=sim.trial)  # type: ignore[arg-type]
+        user = Tau2User(RecordedReplies(client, sim.user_replies, "the τ² simulation"), sample_index=sim.trial)  # type: ignore[arg-type]
         rollout = RolloutConfig({}, max(1, len(turns)), RewardConfig(basis=None))
         try:
             result = run_episode(EpisodeSpec(sim.task, sim.trial), agent, user, rollout)

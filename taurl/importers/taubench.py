@@ -9,6 +9,7 @@ from typing import Any
 
 from taurl.core.messages import action_of
 from taurl.core.types import Action, RewardBasis, Task
+from taurl.importers.recorded_replies import RecordedReplies
 
 
 @dataclass(frozen=True)
@@ -67,30 +68,6 @@ def _normalized(message: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class _RecordedReplies:
-    """Stands in for the user's model: answers with τ-bench's recorded user messages, while the
-    requests are built by taurl's own ChatClient, so their keys are exactly what the ``llm`` user sends."""
-
-    def __init__(self, client: Any, replies: list[str]):
-        self.client = client
-        self.replies = list(replies)
-        self.entries: dict[str, dict[str, Any]] = {}
-
-    def complete(self, messages, tools=None, namespace="default", sample_index=0, **params):
-        request = self.client.request(messages, tools, namespace, sample_index, **params)
-        if not self.replies:
-            raise LookupError("the τ-bench trajectory has no further user message")
-        entry = {
-            "request": request.canonical(),
-            "response": {"role": "assistant", "content": self.replies.pop(0)},
-            "usage": {},
-        }
-        self.entries[request.key()] = entry
-        return self.client.completion_from_entry(
-            request, request.key(), entry, cache_hit=False, latency_ms=0.0, attempts=0
-        )
-
-
 @dataclass
 class ImportedEpisode:
     run: TauBenchRun
@@ -121,7 +98,8 @@ def import_runs(
     episodes, entries = [], {}
     for run in runs:
         messages = [_normalized(m) for m in run.messages]
-        replies = _RecordedReplies(client, run.user_messages)
+        answers = [{"role": "assistant", "content": m} for m in run.user_messages]
+        replies = RecordedReplies(client, answers, "the τ-bench trajectory")
         agent = ReplayAgent(messages[0], [m for m in messages if m["role"] == "assistant"], IMPORT_AGENT)
         try:
             # τ-bench's trials are independent user samples: one sample index per trial keeps their keys apart
