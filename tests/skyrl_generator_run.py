@@ -7,6 +7,8 @@ every trajectory recorded to WORK_DIR/recording (run id = scenario), and writes 
 the tokenizer's known ids, each scenario's GeneratorOutput, and for every recorded episode the
 Qwen2.5 template applied to its recorded conversation (up to its last assistant message) and the
 assistant messages, so the test can compare them with the generator's token ids and loss masks.
+When τ² imports (`make train-tau2-env`), telecom rows go through the same generator too (oracle and
+do-nothing; result.json's ``tau2`` says why not otherwise).
 """
 
 import json
@@ -17,6 +19,7 @@ from loguru import logger
 
 from taurl.core.types import PARSE_ERROR, Action
 from taurl.domains import get_domain
+from taurl.domains.base import DataError
 from taurl.record.store import RecordingStore
 from taurl.sim.server import SimServer
 from taurl.skyrl import policies
@@ -27,6 +30,7 @@ from taurl.skyrl.tokenizer import qwen25_tokenizer
 
 DOMAINS = ("airline", "retail", "telecom", "healthcare", "doordash")
 TASKS_PER_DOMAIN = 2
+TAU2_DOMAIN, TAU2_TASKS = "tau2:telecom", 3  # telecom: the user's device calls too (dual control)
 CUT_AT = 8192  # generator.max_input_length for the cut scenario (validate_cfg: >= trainer.max_prompt_length)
 
 
@@ -44,6 +48,19 @@ def tasks_with_distinct_openings():
     return chosen
 
 
+def tau2_tasks():
+    """A few telecom training tasks with gold calls and distinct openings, none with a message history
+    (the oracle knows its task by the first user message and counts the assistant messages as its turns)."""
+    from taurl.backends.tau2.history import package_history
+
+    seen, picked = set(), []
+    for task in get_domain(TAU2_DOMAIN).tasks("train"):
+        if task.actions and task.instruction not in seen and not package_history(task):
+            seen.add(task.instruction)
+            picked.append(task)
+    return picked[:TAU2_TASKS]
+
+
 def main(work: Path) -> None:
     logger.remove()  # skyrl-train logs every engine request at DEBUG
     logger.add(sys.stderr, level="WARNING")
@@ -57,12 +74,12 @@ def main(work: Path) -> None:
         "pad": tokenizer.pad_token_id,
     }
 
-    def config(run_id, *overrides, user="scripted"):
+    def config(run_id, *overrides, user="scripted", rows=data):
         env = "environment.skyrl_gym.tau_bench"
         return compose(
             [
-                f"data.train_data=['{data / 'train.parquet'}']",
-                f"data.val_data=['{data / 'train.parquet'}']",
+                f"data.train_data=['{rows / 'train.parquet'}']",
+                f"data.val_data=['{rows / 'train.parquet'}']",
                 f"{env}.user_strategy={user}",
                 f"{env}.recording_dir={recording}",
                 f"{env}.cache_dir={work / 'cache'}",
@@ -107,6 +124,15 @@ def main(work: Path) -> None:
         env = "environment.skyrl_gym.tau_bench"
         llm = config("llm_user", f"{env}.user_model=sim-user", f"{env}.user_base_url={sim.base_url}", user="llm")
         run("llm_user", llm, oracle)
+    try:
+        chosen = tau2_tasks()
+    except DataError as exc:  # τ² is not installed here, or a dependency is missing
+        tau2 = {"skipped": str(exc)}
+    else:
+        tau2, rows = {"tasks": [t.id for t in chosen]}, work / "data-tau2"
+        write_conversion(Conversion(train=chosen), rows)
+        run("tau2_oracle", config("tau2_oracle", rows=rows), oracle)
+        run("tau2_do_nothing", config("tau2_do_nothing", rows=rows), lambda cfg, batch: policies.do_nothing)
     recording_writer(str(recording)).flush()
 
     episodes = []
@@ -118,12 +144,13 @@ def main(work: Path) -> None:
                 **{k: row.get(k) for k in ("run_id", "domain", "task_id", "reward", "terminated_by")},
                 "call_models": sorted({c["model"] for c in row["model_calls"]}),
                 "n_parse_errors": sum(1 for s in row["trace"] if s["name"] == PARSE_ERROR),
+                "n_user_calls": sum(1 for s in row["trace"] if s.get("requestor") == "user"),  # τ² telecom
                 "template_ids": tokenizer.apply_chat_template(messages[: last + 1], tokenize=True),
                 "assistant": [m["content"] for m in messages if m["role"] == "assistant"],
                 "observations": [m["content"] for m in messages[2:] if m["role"] != "assistant"],
             }
         )
-    result = {"known": known, "scenarios": scenarios, "episodes": episodes}
+    result = {"known": known, "scenarios": scenarios, "episodes": episodes, "tau2": tau2}
     (work / "result.json").write_text(json.dumps(result))
 
 

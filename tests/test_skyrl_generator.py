@@ -2,7 +2,8 @@
 SkyRLGymGenerator and InferenceEngineClient, with only the vLLM engine replaced by a scripted policy
 (tests/skyrl_generator_run.py, in .venv-train). Checks what a GPU run depends on: rewards, endings,
 token ids equal to Qwen2.5's template over the recorded conversation, loss masks, per-token rewards,
-every trajectory recorded once, and a clean replay of the recording."""
+every trajectory recorded once, and a clean replay of the recording. With τ² in .venv-train
+(`make train-tau2-env`), the same on a few τ² telecom rows (dual control: the user's device calls)."""
 
 import json
 import os
@@ -17,6 +18,7 @@ STAMP = TRAIN_VENV / ".installed"
 NEWLINE = 198  # the "\n" Qwen2.5's template puts after each <|im_end|>
 EOS = 151645
 DOMAINS = {"airline", "retail", "telecom", "healthcare", "doordash"}
+TAU2_SCENARIOS = ("tau2_oracle", "tau2_do_nothing")
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +68,11 @@ def final_rewards(scenario):
     return [t["rewards"][-1] for t in trajectories(scenario)]
 
 
+def needs_tau2(result):
+    if "skipped" in result["tau2"]:
+        pytest.skip(f"no τ² in {TRAIN_VENV} (`make train-tau2-env` adds it): {result['tau2']['skipped']}")
+
+
 def test_the_tokenizer_is_qwen25s(run):
     _, result = run
     assert result["known"] == {"vocab_size": 151665, "im_start_system": [151644, 8948, 198], "eos": EOS, "pad": 151643}
@@ -80,6 +87,22 @@ def test_the_oracle_scores_1_on_all_five_domains_and_doing_nothing_0(run):
     assert set(oracle["stop_reasons"]) == {"stop"}
     assert final_rewards(result["scenarios"]["do_nothing"]) == [0.0] * 20
     assert {e["terminated_by"] for e in episodes(result, "do_nothing")} == {"user_stop"}
+
+
+def test_tau2_telecom_rows_the_oracle_scores_1_and_doing_nothing_0(run):
+    _, result = run
+    needs_tau2(result)
+    tasks = result["tau2"]["tasks"]
+    oracle = result["scenarios"]["tau2_oracle"]
+    assert oracle["rows"] == len(tasks) == 3 and len(oracle["response_ids"]) == 6  # 2 samples each
+    assert final_rewards(oracle) == [1.0] * 6 and set(oracle["stop_reasons"]) == {"stop"}
+    assert final_rewards(result["scenarios"]["tau2_do_nothing"]) == [0.0] * 6
+    for name in TAU2_SCENARIOS:
+        recorded = episodes(result, name)
+        assert {e["domain"] for e in recorded} == {"tau2:telecom"}
+        assert sorted(e["task_id"] for e in recorded) == sorted(tasks * 2)
+    assert all(e["n_user_calls"] > 0 for e in episodes(result, "tau2_oracle"))  # the user's device calls
+    assert {e["terminated_by"] for e in episodes(result, "tau2_do_nothing")} == {"user_stop"}
 
 
 def test_an_llm_user_through_serve_sim(run):
@@ -113,9 +136,11 @@ def test_a_trajectory_cut_at_max_input_length_is_recorded_as_truncated(run):
         assert len(t["prompt_token_ids"]) + len(t["response_ids"]) > 8192
 
 
-@pytest.mark.parametrize("name", ["oracle", "do_nothing", "tool_loop", "malformed", "cut", "llm_user"])
+@pytest.mark.parametrize("name", ["oracle", "do_nothing", "tool_loop", "malformed", "cut", "llm_user", *TAU2_SCENARIOS])
 def test_token_ids_masks_and_rewards_match_the_recorded_conversation(run, name):
     _, result = run
+    if name in TAU2_SCENARIOS:
+        needs_tau2(result)
     for t, episode in paired(result, name):
         mask, response = t["loss_masks"], t["response_ids"]
         assert len(mask) == len(response) == len(t["rewards"])
@@ -155,16 +180,21 @@ def test_every_trajectory_is_recorded_once(run):
     assert counted == {name: (n, n) for name, n in generated.items()}
 
 
-def test_the_recording_replays_clean(run):
+@pytest.mark.parametrize("tau2", [False, True], ids=["builtin", "tau2"])
+def test_the_recording_replays_clean(run, tau2):
     work, result = run
+    if tau2:
+        needs_tau2(result)  # τ²'s episodes replay where τ² is installed
+    venv, where = (TRAIN_VENV, "domain LIKE 'tau2:%'") if tau2 else (REPO / ".venv", "domain NOT LIKE 'tau2:%'")
+    recorded = [e for e in result["episodes"] if e["domain"].startswith("tau2:") == tau2]
     out = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "taurl"), "replay", str(work / "recording"), "--format", "json"],
+        [str(venv / "bin" / "taurl"), "replay", str(work / "recording"), "--where", where, "--format", "json"],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     replayed = json.loads(out.stdout)
-    assert len(replayed) == len(result["episodes"])
+    assert recorded and len(replayed) == len(recorded)
     assert {r["status"] for r in replayed} == {"identical"}
     assert not any(r["first_divergence"] or r["non_failing"] for r in replayed)
