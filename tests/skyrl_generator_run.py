@@ -1,6 +1,7 @@
-"""Run by tests/test_skyrl_generator.py in .venv-train (Python 3.12, skyrl-train 0.3.1, torch; no vLLM).
+"""Run by tests/test_skyrl_generator.py in .venv-train (Python 3.12, skyrl-train 0.3.1, torch; no vLLM),
+and with ``--skyrl04`` by tests/test_skyrl04_generator.py in .venv-skyrl04-gen (SkyRL 0.4.0, lent torch).
 
-    python tests/skyrl_generator_run.py WORK_DIR
+    python tests/skyrl_generator_run.py WORK_DIR [--skyrl04]
 
 Drives ``tau_bench`` through skyrl-train's real generator (taurl.skyrl.generator) once per scenario,
 every trajectory recorded to WORK_DIR/recording (run id = scenario), and writes WORK_DIR/result.json:
@@ -13,6 +14,7 @@ do-nothing; result.json's ``tau2`` says why not otherwise).
 
 import json
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 from loguru import logger
@@ -25,7 +27,7 @@ from taurl.sim.server import SimServer
 from taurl.skyrl import policies
 from taurl.skyrl.dataset import Conversion, write_conversion
 from taurl.skyrl.env import recording_writer
-from taurl.skyrl.generator import batch_rows, compose, generate, prompt_dataset, task_openings
+from taurl.skyrl.generator import batch_rows, task_openings
 from taurl.skyrl.tokenizer import qwen25_tokenizer
 
 DOMAINS = ("airline", "retail", "telecom", "healthcare", "doordash")
@@ -61,7 +63,11 @@ def tau2_tasks():
     return picked[:TAU2_TASKS]
 
 
-def main(work: Path) -> None:
+def main(work: Path, skyrl04: bool = False) -> None:
+    if skyrl04:  # the same scenarios through SkyRL 0.4.0's generator (taurl.skyrl.generator04)
+        from taurl.skyrl.generator04 import compose, generate, prompt_dataset
+    else:
+        from taurl.skyrl.generator import compose, generate, prompt_dataset
     logger.remove()  # skyrl-train logs every engine request at DEBUG
     logger.add(sys.stderr, level="WARNING")
     tokenizer = qwen25_tokenizer()
@@ -145,14 +151,15 @@ def main(work: Path) -> None:
                 "call_models": sorted({c["model"] for c in row["model_calls"]}),
                 "n_parse_errors": sum(1 for s in row["trace"] if s["name"] == PARSE_ERROR),
                 "n_user_calls": sum(1 for s in row["trace"] if s.get("requestor") == "user"),  # τ² telecom
-                "template_ids": tokenizer.apply_chat_template(messages[: last + 1], tokenize=True),
+                "template_ids": tokenizer.apply_chat_template(messages[: last + 1], tokenize=True, return_dict=False),
                 "assistant": [m["content"] for m in messages if m["role"] == "assistant"],
                 "observations": [m["content"] for m in messages[2:] if m["role"] != "assistant"],
             }
         )
-    result = {"known": known, "scenarios": scenarios, "episodes": episodes, "tau2": tau2}
+    package = "skyrl" if skyrl04 else "skyrl-train"
+    result = {"known": known, "scenarios": scenarios, "episodes": episodes, "tau2": tau2, "skyrl": version(package)}
     (work / "result.json").write_text(json.dumps(result))
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), skyrl04="--skyrl04" in sys.argv[2:])

@@ -21,17 +21,12 @@ DOMAINS = {"airline", "retail", "telecom", "healthcare", "doordash"}
 TAU2_SCENARIOS = ("tau2_oracle", "tau2_do_nothing")
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    if not STAMP.exists():
-        pytest.skip(
-            f"no skyrl-train generator environment at {TRAIN_VENV} (`make train-env` builds it: Python 3.12, "
-            "torch 2.8.0 and skyrl-train 0.3.1's CPU-side dependencies; `make test` does this first)"
-        )
+def run_generator(tmp_path_factory, venv, *args):
+    """tests/skyrl_generator_run.py in ``venv`` (with ``args``): its work dir and result.json."""
     work = tmp_path_factory.mktemp("skyrl-generator")
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
     out = subprocess.run(
-        [str(TRAIN_VENV / "bin" / "python"), str(REPO / "tests" / "skyrl_generator_run.py"), str(work)],
+        [str(venv / "bin" / "python"), str(REPO / "tests" / "skyrl_generator_run.py"), str(work), *args],
         capture_output=True,
         text=True,
         env={**env, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
@@ -40,6 +35,16 @@ def run(tmp_path_factory):
     )
     assert out.returncode == 0, out.stderr[-5000:]
     return work, json.loads((work / "result.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    if not STAMP.exists():
+        pytest.skip(
+            f"no skyrl-train generator environment at {TRAIN_VENV} (`make train-env` builds it: Python 3.12, "
+            "torch 2.8.0 and skyrl-train 0.3.1's CPU-side dependencies; `make test` does this first)"
+        )
+    return run_generator(tmp_path_factory, TRAIN_VENV)
 
 
 def trajectories(scenario):
@@ -62,6 +67,40 @@ def paired(result, name):
         assert by_ids.get(ids), f"{name}: a trajectory's token ids are no recorded conversation under the template"
         pairs.append((t, by_ids[ids].pop()))
     return pairs
+
+
+def assert_matches_the_recording(result, name):
+    """Token ids, loss masks and per-token rewards of each trajectory against its recorded episode."""
+    for t, episode in paired(result, name):
+        mask, response = t["loss_masks"], t["response_ids"]
+        assert len(mask) == len(response) == len(t["rewards"])
+        runs, start = [], None  # the stretches the loss sees: one per assistant message, each ending in eos
+        for i, bit in enumerate([*mask, 0]):
+            if bit and start is None:
+                start = i
+            elif not bit and start is not None:
+                runs.append(response[start:i])
+                start = None
+        assert len(runs) == len(episode["assistant"])
+        assert all(r[-1] == EOS for r in runs) and mask[-1] == 1 and response[-1] == EOS
+        assert t["rewards"][:-1] == [0.0] * (len(response) - 1)  # the reward sits on the last token
+        assert t["rewards"][-1] == episode["reward"]
+
+
+def assert_replays_clean(work, result, venv, where, tau2):
+    """The recording's episodes (``where``) replayed by ``venv``'s taurl: all identical."""
+    recorded = [e for e in result["episodes"] if e["domain"].startswith("tau2:") == tau2]
+    out = subprocess.run(
+        [str(venv / "bin" / "taurl"), "replay", str(work / "recording"), "--where", where, "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    replayed = json.loads(out.stdout)
+    assert recorded and len(replayed) == len(recorded)
+    assert {r["status"] for r in replayed} == {"identical"}
+    assert not any(r["first_divergence"] or r["non_failing"] for r in replayed)
 
 
 def final_rewards(scenario):
@@ -141,20 +180,7 @@ def test_token_ids_masks_and_rewards_match_the_recorded_conversation(run, name):
     _, result = run
     if name in TAU2_SCENARIOS:
         needs_tau2(result)
-    for t, episode in paired(result, name):
-        mask, response = t["loss_masks"], t["response_ids"]
-        assert len(mask) == len(response) == len(t["rewards"])
-        runs, start = [], None  # the stretches the loss sees: one per assistant message, each ending in eos
-        for i, bit in enumerate([*mask, 0]):
-            if bit and start is None:
-                start = i
-            elif not bit and start is not None:
-                runs.append(response[start:i])
-                start = None
-        assert len(runs) == len(episode["assistant"])
-        assert all(r[-1] == EOS for r in runs) and mask[-1] == 1 and response[-1] == EOS
-        assert t["rewards"][:-1] == [0.0] * (len(response) - 1)  # the reward sits on the last token
-        assert t["rewards"][-1] == episode["reward"]
+    assert_matches_the_recording(result, name)
 
 
 def test_every_trajectory_is_recorded_once(run):
@@ -186,15 +212,4 @@ def test_the_recording_replays_clean(run, tau2):
     if tau2:
         needs_tau2(result)  # τ²'s episodes replay where τ² is installed
     venv, where = (TRAIN_VENV, "domain LIKE 'tau2:%'") if tau2 else (REPO / ".venv", "domain NOT LIKE 'tau2:%'")
-    recorded = [e for e in result["episodes"] if e["domain"].startswith("tau2:") == tau2]
-    out = subprocess.run(
-        [str(venv / "bin" / "taurl"), "replay", str(work / "recording"), "--where", where, "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    replayed = json.loads(out.stdout)
-    assert recorded and len(replayed) == len(recorded)
-    assert {r["status"] for r in replayed} == {"identical"}
-    assert not any(r["first_divergence"] or r["non_failing"] for r in replayed)
+    assert_replays_clean(work, result, venv, where, tau2)

@@ -66,7 +66,7 @@ def batch_rows(dataset: Any, count: int) -> list[dict[str, Any]]:
 def task_openings(batch: Sequence[Mapping[str, Any]], cfg: DictConfig) -> dict[str, Task]:
     """Each task by its user's opening message, asked of the env's own user (scripted or LLM) as the
     env will ask it; an opening two tasks share is an error (the oracle could not tell them apart)."""
-    options = settings(cfg.environment.skyrl_gym.get("tau_bench"))
+    options = settings(getattr(cfg.environment.skyrl_gym, "tau_bench", None))  # 0.3.1 DictConfig or 0.4.0 dataclass
     tasks: dict[str, Task] = {}
     for row in batch:
         task = task_from_extras(row["env_extras"])

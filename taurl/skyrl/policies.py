@@ -9,6 +9,7 @@ then the expected outputs as its reply. The others exercise the endings SkyRL mu
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from taurl.agent.parser import format_tool_call
 from taurl.core.types import Action, Task
@@ -88,3 +89,18 @@ def conversation_from_chatml(text: str) -> list[Message]:
             role, _, content = head.partition("\n")
             messages.append({"role": role, "content": content})
     return messages
+
+
+def engine_reply(
+    policy: Policy, tokenizer: Any, prompt_ids: Sequence[int], max_tokens: int | None
+) -> tuple[str, list[int], str]:
+    """What a token-in-token-out engine returns for one prompt: the policy's next message as text and as
+    token ids ended by eos, and the stop reason (``length`` when over ``max_tokens``, cut there, as vLLM
+    does). Shared by the stub engines of skyrl-train 0.3.1 and SkyRL 0.4.0."""
+    conversation = conversation_from_chatml(tokenizer.decode(list(prompt_ids), skip_special_tokens=False))
+    ids = tokenizer.encode(policy(conversation), add_special_tokens=False)
+    ids.append(tokenizer.eos_token_id)
+    stop = "stop"
+    if max_tokens is not None and len(ids) > max_tokens:
+        ids, stop = ids[:max_tokens], "length"
+    return tokenizer.decode(ids, skip_special_tokens=True), ids, stop

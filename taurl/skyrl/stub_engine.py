@@ -14,7 +14,7 @@ from typing import Any
 
 from skyrl_train.inference_engines.base import InferenceEngineInput, InferenceEngineInterface, InferenceEngineOutput
 
-from taurl.skyrl.policies import Policy, conversation_from_chatml
+from taurl.skyrl.policies import Policy, engine_reply
 
 
 class PolicyEngine(InferenceEngineInterface):
@@ -28,13 +28,8 @@ class PolicyEngine(InferenceEngineInterface):
         max_tokens = (input_batch.get("sampling_params") or {}).get("max_tokens")
         responses, response_ids, stop_reasons = [], [], []
         for prompt_ids in input_batch["prompt_token_ids"]:
-            conversation = conversation_from_chatml(self.tokenizer.decode(prompt_ids, skip_special_tokens=False))
-            ids = self.tokenizer.encode(self.policy(conversation), add_special_tokens=False)
-            ids.append(self.tokenizer.eos_token_id)
-            stop = "stop"
-            if max_tokens is not None and len(ids) > max_tokens:
-                ids, stop = ids[:max_tokens], "length"
-            responses.append(self.tokenizer.decode(ids, skip_special_tokens=True))
+            text, ids, stop = engine_reply(self.policy, self.tokenizer, prompt_ids, max_tokens)
+            responses.append(text)
             response_ids.append(ids)
             stop_reasons.append(stop)
         return InferenceEngineOutput(
