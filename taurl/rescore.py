@@ -15,7 +15,7 @@ from typing import Any
 
 from taurl.core.hashing import canonical_json, sha256_hex
 from taurl.core.judge import PROMPT_VERSION, AssertionJudge, JudgeMissingError
-from taurl.core.reward import GoldCache, RewardConfig, compute_reward, task_start
+from taurl.core.reward import GoldCache, RewardConfig, compute_reward
 from taurl.core.types import RewardBreakdown, Task, TerminatedBy
 from taurl.domains import get_domain
 from taurl.judge import episode_transcript
@@ -65,9 +65,8 @@ def rescore(
         data_dir = {**run_dirs.get(row["run_id"], {}), **(data_dirs or {})}.get(task.domain)
         initial = domain.database(data_dir)
         tools = domain.tools_for(task.tool_set)
-        start = getattr(domain, "start", None)  # a backend with its own start state and evaluation (τ²)
-        evaluate = getattr(domain, "evaluate", None)
-        db = start(initial, task) if start is not None else task_start(initial, task)
+        evaluate = getattr(domain, "evaluate", None)  # a backend with its own evaluation (τ²)
+        db = domain.start(initial, task)
         steps = recorded_steps(row)
         for step in steps:
             if step.by_user:  # the simulated user's own tool call, on its side of the state (τ²'s dual control)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from taurl.core.judge import AssertionJudge, JudgeMissingError, transcript_text
-from taurl.core.reward import GoldCache, RewardConfig, compute_reward, task_start
+from taurl.core.reward import GoldCache, RewardConfig, compute_reward
 from taurl.core.tools import ToolRegistry
 from taurl.core.types import (
     STOP_TOKEN,
@@ -95,8 +95,7 @@ class DomainEnv:
             raise ValueError(f"task {task.id} is for {task.domain}, this environment is {self.domain.name}")
         self.task = task
         self.tools = self.domain.tools_for(task.tool_set)
-        start = getattr(self.domain, "start", None)  # a backend whose state is more than records (τ²)
-        self.db = start(self._initial, task) if start is not None else task_start(self._initial, task)
+        self.db = self.domain.start(self._initial, task)
         attach = getattr(self.user, "attach", None)  # a user acting on the episode's state (τ²'s dual control)
         if attach is not None:
             attach(self.db)
@@ -105,8 +104,7 @@ class DomainEnv:
         self.judge = AssertionJudge(self.reward_config.judge) if self.reward_config.judge is not None else None
         self.done = False
         self._user_steps_seen = 0
-        history = getattr(self.domain, "history", None)  # a backend whose tasks start mid-conversation (τ²)
-        self.history = list(history(task)) if history is not None else []
+        self.history = list(self.domain.history(task))
         self.opening = self.user.reset(task)
         self.opening_steps = self._new_user_steps()
         return self.opening

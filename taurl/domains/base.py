@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from taurl.core.db import Database
+from taurl.core.reward import task_start
 from taurl.core.tools import Tool, ToolRegistry
 from taurl.core.types import Action, RewardBasis, Task
 
@@ -80,6 +81,16 @@ class Domain:
             title, _, rest = text.partition("\n\n")
             text = f"{title}\n\n{scope.read_text(encoding='utf-8').strip()}\n\n{rest.partition(chr(10) * 2)[2]}"
         return text.strip() + "\n"
+
+    def start(self, initial: Database, task: Task) -> Database:
+        """The state an episode of ``task`` starts from: ``initial`` with the task's own records (a
+        backend whose state is more than records, τ², builds its own)."""
+        return task_start(initial, task)
+
+    def history(self, task: Task) -> list[dict[str, Any]]:
+        """The conversation before the user's opening, as the agent sees it (τ²'s tasks may start
+        mid-conversation; a built-in task never does)."""
+        return []
 
     @property
     def builtin_data_dir(self) -> Path:
