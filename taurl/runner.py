@@ -32,11 +32,20 @@ from taurl.record.writer import DEFAULT_COMMIT_WINDOW, RecordingWriteError, Reco
 from taurl.rollout import EpisodeSpec, RolloutConfig, RunControl, run_episodes
 from taurl.task_selection import select_tasks
 
-__all__ = ["RecordingWriteError", "RunExistsError", "RunSummary", "execute", "interruptible"]
+__all__ = ["RecordingWriteError", "ReportingError", "RunExistsError", "RunSummary", "execute", "interruptible"]
 
 
 class RunExistsError(DataError):
     """The recording already holds this run id and the run was not asked to resume."""
+
+
+class ReportingError(RuntimeError):
+    """Telling the caller of a recorded episode failed (``on_episode`` raised: a closed stdout, say).
+    The run stopped starting episodes; the running ones finished and were recorded."""
+
+    def __init__(self, cause: BaseException):
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.cause = cause
 
 
 @dataclass
@@ -48,6 +57,7 @@ class RunSummary:
     interrupted: bool = False
     budget_spent: str | None = None  # the budget message, when a spend limit stopped the run
     unrecorded: int = 0  # episodes that ended but could not be written (the recording failed)
+    reporting_error: ReportingError | None = None  # on_episode raised: the run stopped starting episodes
 
     @property
     def errors(self) -> list[EpisodeResult]:
@@ -56,6 +66,14 @@ class RunSummary:
 
 def select_specs(config: RunConfig) -> list[EpisodeSpec]:
     tasks = select_tasks(config.domain, config.split, config.data_dirs.get(config.domain), config.task_ids)
+    seen: set[tuple[str, str]] = set()
+    for task in tasks:
+        if (task.domain, task.id) in seen:
+            raise DataError(
+                f"task {task.domain}/{task.id} is selected twice: a run plays each task once per trial "
+                "(use --trials for more episodes of it)"
+            )
+        seen.add((task.domain, task.id))
     return [EpisodeSpec(task, trial) for task in tasks for trial in range(config.trials)]
 
 
@@ -158,12 +176,21 @@ def _run(
     reported = threading.Lock()
     pending: dict[str, EpisodeResult] = {}  # episode id -> result, until its segment is in place
 
+    def tell(result: EpisodeResult) -> None:
+        """``on_episode``, which may fail (a closed stdout): the first failure stops the run starting
+        episodes, as a first Ctrl-C does, and no later episode is told."""
+        if on_episode is None or summary.reporting_error is not None:
+            return
+        try:
+            on_episode(result)
+        except Exception as exc:
+            summary.reporting_error = ReportingError(exc)
+            control.stop()
+
     def recorded(rows: list[dict]) -> None:  # the writer's thread, once a batch is durable
         with reported:
             for row in rows:
-                result = pending.pop(row["episode_id"])
-                if on_episode is not None:
-                    on_episode(result)
+                tell(pending.pop(row["episode_id"]))
 
     writer = None
     if recording is not None:
@@ -190,8 +217,7 @@ def _run(
                 summary.budget_spent = summary.budget_spent or result.error.partition(": ")[2]
                 control.stop()  # nothing more can be spent: start no new episode
             if writer is None:
-                if on_episode is not None:
-                    on_episode(result)
+                tell(result)
                 continue
             previous = attempts.get((result.task.domain, result.task.id, result.trial), (0, False))[0]
             row = episode_row(
@@ -210,7 +236,7 @@ def _run(
             except RecordingWriteError:
                 control.abort()  # nothing more can be recorded: stop spending
     finally:
-        stopped = control.stopping.is_set() and summary.budget_spent is None
+        stopped = control.stopping.is_set() and summary.budget_spent is None and summary.reporting_error is None
         summary.interrupted = stopped and (writer is None or writer.error is None)
         summary.not_run = control.not_started
         if writer is not None:

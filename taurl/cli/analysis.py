@@ -55,6 +55,12 @@ def replay_command(
         rows = replayer.episodes(where)
     except RecordingError as exc:
         raise fail(str(exc)) from exc
+    if not rows:  # an empty (or emptied) recording must never pass as "identical"
+        raise fail(
+            f"nothing to replay: no recorded episode{'' if where == 'TRUE' else f' matches --where {where!r}'} in "
+            f"{', '.join(str(r) for r in recordings(recording, recording_option))}",
+            1,
+        )
     results = []
     start = time.perf_counter()
     with progress_bar(output_format == "json") as progress:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shlex
 import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich import box
@@ -28,6 +30,9 @@ from taurl.record.writer import DEFAULT_COMMIT_WINDOW
 from taurl.rollout import pass_hat_k
 from taurl.task_selection import select_tasks
 from taurl.terminal import printable
+
+if TYPE_CHECKING:
+    from taurl.runner import RunSummary
 
 SHORT_ID = 8  # characters of an episode id in the table: enough for `taurl show`
 app = typer.Typer()
@@ -331,6 +336,8 @@ def run_command(
         raise fail(f"{exc}. Episodes recorded before this are kept: free the space, then add --resume.", 1) from exc
     except (ConfigError, DataError, PreflightError, RecordingError, RecordingLockedError, ValueError) as exc:
         raise fail(str(exc)) from exc
+    if summary.reporting_error is not None:
+        stop_reporting(summary, recording)
     results = sorted(summary.results, key=lambda r: (r.task.id, r.trial))
     if output_format == "json":
         json.dump([episode_summary(r, summary.run_id) for r in results], sys.stdout, indent=1, ensure_ascii=False)
@@ -369,6 +376,25 @@ def run_command(
         raise typer.Exit(130)
     if summary.errors or summary.budget_spent:
         raise typer.Exit(1)
+
+
+def stop_reporting(summary: RunSummary, recording: str | None) -> NoReturn:
+    """The run stopped because an episode could not be reported (a closed stdout: ``| head``): say so
+    on stderr, in one line, and exit as a pipe's writer does (141) or with 1 for any other failure."""
+    cause = summary.reporting_error.cause
+    closed = isinstance(cause, BrokenPipeError) or (isinstance(cause, OSError) and cause.errno == errno.EPIPE)
+    if closed:  # nothing more can reach the reader; keep Python's own exit flush from complaining
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    what = "stdout was closed" if closed else f"reporting an episode failed ({summary.reporting_error})"
+    unfinished = sum(1 for r in summary.results if not r.terminated_by.finished)
+    recorded = f"{len(summary.results) - summary.unrecorded} episode(s) recorded" if recording else "nothing recorded"
+    err.print(
+        f"[yellow]stopped:[/] {escape(what)}: no new episode started; {recorded}, {unfinished} unfinished, "
+        f"{summary.not_run} not run" + (f"; continue with --resume --run-id {summary.run_id}" if recording else ""),
+        soft_wrap=True,
+    )
+    raise typer.Exit(141 if closed else 1)
 
 
 def next_commands(recording: str, run_id: str, results: list[EpisodeResult]) -> list[str]:

@@ -250,7 +250,16 @@ def load_tasks(path: Path, domain: str, split: str) -> list[Task]:
             f'{path}: expected a list of tasks or an object with a "tasks" list, got {json_kind(data)}'
             + (f" with keys {', '.join(map(repr, list(data)[:5]))}" if isinstance(data, dict) else "")
         )
-    return [_task(path, position, row, domain, split) for position, row in enumerate(rows)]
+    tasks = [_task(path, position, row, domain, split) for position, row in enumerate(rows)]
+    first: dict[str, int] = {}
+    for position, task in enumerate(tasks):
+        if task.id in first:
+            raise DataError(
+                f"{path}: tasks {first[task.id]} and {position} share the id {task.id!r}: task ids must be unique "
+                "(a run records one episode per task and trial)"
+            )
+        first[task.id] = position
+    return tasks
 
 
 def _task(path: Path, position: int, row: Any, domain: str, split: str) -> Task:

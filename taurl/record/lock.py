@@ -1,9 +1,10 @@
 """Advisory locks on a recording: one process at a time runs (or resumes) a run id, or compacts.
 
 A lock is an ``flock`` on ``<recording>/.locks/<name>.lock``, which holds the holder's host, pid and
-command line for the message a second process gets. The kernel releases it when its holder dies
-(even by SIGKILL), so a lock is never stale. Object stores have no such primitive that pyarrow can
-use (no conditional create), so locking an object-store recording is refused with a message saying
+purpose (``running RUN_ID``, ``compacting``) for the message a second process gets: never its command
+line, which may carry a key (``--agent-base-url http://user:key@host``). The kernel releases it when
+its holder dies (even by SIGKILL), so a lock is never stale. Object stores have no such primitive
+that pyarrow can use (no conditional create), so locking an object-store recording is refused with a message saying
 so; pass ``unlocked=True`` (``--unlocked``) to go ahead, taking the responsibility of running one
 process at a time. The store's views keep (run, task, trial) unique either way.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
-import sys
 from pathlib import Path
 
 from taurl.record.location import Location, RecordingLocationError
@@ -59,14 +59,13 @@ class RecordingLock:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
-            holder = _read(handle) or "another process"
+            holder = _read(handle) or f"another process is {self.purpose}"
             os.close(handle)
             raise RecordingLockedError(
-                f"{self.location.display} is busy: {holder} is {self.purpose} (lock {self.path}); wait for it to "
-                "finish, or stop it"
+                f"{self.location.display} is busy: {holder} (lock {self.path}); wait for it to finish, or stop it"
             ) from None
         os.ftruncate(handle, 0)
-        os.pwrite(handle, f"pid {os.getpid()} on {socket.gethostname()} ({' '.join(sys.argv)[:200]})".encode(), 0)
+        os.pwrite(handle, f"pid {os.getpid()} on {socket.gethostname()} is {self.purpose}".encode(), 0)
         self._handle = handle
         return self
 

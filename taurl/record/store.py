@@ -3,19 +3,28 @@
 Views: ``episodes`` (one row per episode: the latest attempt of each (run, domain, task, trial),
 with ``passed`` and the models), ``attempts`` (every attempt, for the history of resumed episodes),
 ``messages``, ``steps``, ``tool_calls`` (steps that called a tool), ``model_calls`` (unnested from
-the latest attempts), ``runs`` (one row per run: its config, models, episodes and extent in time)
-and ``rescores``. A segment that cannot be read (a footer cut short by a crash, corrupt
+the latest attempts), ``runs`` (one row per run: its config, models, episodes and extent in time),
+``rescores``, and a training run's ``train_steps`` and ``trajectories`` (its episodes' tokens). A segment that cannot be read (a footer cut short by a crash, corrupt
 pages) is named in a warning and skipped, never read in part; segments that a compacted segment
 replaces are skipped too.
 
-Queries can read the recording and nothing else: one SELECT (or EXPLAIN) statement at a time, no
-file writes, no reads outside the recording's segment files, no ATTACH/INSTALL/LOAD, and the
-connection's configuration locked.
+Queries can read the recording and nothing else. A query is checked on DuckDB's own parse tree
+before it runs: one SELECT statement (or EXPLAIN of one, never EXPLAIN ANALYZE, which runs its
+statement), calling no table function but a few that compute (``range``, ``unnest`` ...), so no
+COPY, EXPORT, ATTACH, SET or file function in any wrapper. The connection it runs on reads only the
+recording's regular segment files (symbolic links are skipped), spills to a private temporary
+directory removed on close, and has its configuration locked.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import stat
+import tempfile
+import threading
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -37,6 +46,9 @@ from taurl.record.schema import (
     RUN_SCHEMA,
     SCALARS,
     SCHEMA_VERSION,
+    TOKENS,
+    TRAIN_STEP_PREFIX,
+    TRAIN_STEP_SCHEMA,
 )
 
 REPLACES_KEY = b"taurl.replaces"
@@ -44,6 +56,7 @@ KINDS = {
     "episodes": (EPISODE_PREFIX, EPISODE_SCHEMA),
     "runs": (RUN_PREFIX, RUN_SCHEMA),
     "rescores": (RESCORE_PREFIX, RESCORE_SCHEMA),
+    "train_steps": (TRAIN_STEP_PREFIX, TRAIN_STEP_SCHEMA),
 }
 ID_COLUMNS = "episode_id, run_id, domain, task_id, trial"
 T = TypeVar("T")
@@ -85,6 +98,9 @@ def scan(location: Location) -> Segments:
         if kind is None:
             continue
         path = location.path(name)
+        if location.is_local and (problem := not_a_regular_file(path)):
+            result.skipped.append((path, problem))
+            continue
         try:
             metadata = pq.read_metadata(path, filesystem=location.fs)
         except Exception as exc:  # truncated or corrupt: pyarrow says why
@@ -103,6 +119,19 @@ def scan(location: Location) -> Segments:
         result.files[kind] = [p for p in paths if p.rsplit("/", 1)[-1] not in replaced]
         result.replaced[kind] = sorted(p.rsplit("/", 1)[-1] for p in paths if p.rsplit("/", 1)[-1] in replaced)
     return result
+
+
+def not_a_regular_file(path: str) -> str | None:
+    """Why a local segment path is not read (a symbolic link could point anywhere), or None."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link: segments are read only as regular files inside the recording"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    return None
 
 
 def duckdb_type(dtype: pa.DataType) -> str:
@@ -136,6 +165,7 @@ class RecordingStore:
                     raise RecordingError(f"{loc.display} is a file, not a recording: a recording is a directory")
                 raise RecordingError(f"no recording at {loc.display}: the directory does not exist")
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._spill: str | None = None
         self._unreadable: dict[str, str] = {}  # path -> reason, found while querying
         self._warned: set[str] = set()
         self._scan()
@@ -215,13 +245,28 @@ class RecordingStore:
             "max(finished_at) AS finished_at FROM episodes_full GROUP BY run_id) e USING (run_id)"
         )
         con.execute("CREATE VIEW rescores AS SELECT * FROM rescores_raw")
+        # a training run (taurl train --backend tinker): each step's latest attempt, and each trajectory's tokens
+        con.execute(
+            "CREATE VIEW train_steps AS SELECT * FROM train_steps_raw "
+            "QUALIFY row_number() OVER (PARTITION BY run_id, step ORDER BY attempt DESC, finished_at DESC) = 1"
+        )
+        tokens = ", ".join(name for name, _ in TOKENS)
+        con.execute(
+            f"CREATE VIEW trajectories AS SELECT {ID_COLUMNS}, attempt, train_step, train_group, sampler_version, "
+            f"advantage, reward, terminated_by, {tokens} FROM episodes_full WHERE token_ids IS NOT NULL"
+        )
         return con
 
     def _lock_down(self, con: duckdb.DuckDBPyConnection) -> None:
         """From here on the connection reads the recording's segment files and nothing else. The views
         read their files at query time, so those files (and only those) stay allowed."""
         local = [path for kind in KINDS for loc, path in self.files(kind) if loc.is_local]
+        # a query that outgrows memory spills here, not into ./.tmp of whatever directory taurl runs in
+        self._spill = tempfile.mkdtemp(prefix="taurl-query-")
+        con.execute("SET temp_directory = ?", [self._spill])
+        con.execute("SET python_enable_replacements = false")  # no Python variable read as a table
         con.execute("SET allowed_paths = ?", [local])
+        con.execute("SET allowed_directories = []")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
 
@@ -292,23 +337,55 @@ class RecordingStore:
         an SQL expression over the ``episodes`` columns."""
         sql = f"SELECT * FROM episodes_full WHERE ({where}\n) ORDER BY domain, task_id, trial, run_id"
         check_read_only(sql, what=f"--where {where!r}")
+        node = _parse_tree(sql)["statements"][0]["node"]
+        if node.get("type") != "SELECT_NODE" or (node.get("from_table") or {}).get("table_name") != "episodes_full":
+            raise QueryRefusedError(f"--where {where!r} is not one condition on the episodes' columns")
         return self._reading(lambda con: con.sql(sql).to_arrow_table().to_pylist(), f"reading episodes ({where})")
 
     def close(self) -> None:
         if self._con is not None:
             self._con.close()
             self._con = None
+        if self._spill is not None:
+            shutil.rmtree(self._spill, ignore_errors=True)
+            self._spill = None
 
 
 class QueryRefusedError(RecordingError):
     """A statement that would do more than read the recording."""
 
 
-READ_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+# table functions a query may call: they compute, they touch no file and no setting
+SAFE_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest", "json_each", "json_tree"})
+LEADING_EXPLAIN = re.compile(r"\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*EXPLAIN\b", re.IGNORECASE | re.DOTALL)
+_parser: duckdb.DuckDBPyConnection | None = None
+_parser_lock = threading.Lock()
+
+
+def _parse_tree(sql: str) -> dict[str, Any]:
+    """DuckDB's own parse tree of one SELECT statement (its JSON serialisation)."""
+    global _parser
+    with _parser_lock:
+        if _parser is None:
+            _parser = duckdb.connect(config={"enable_external_access": False})
+        text = _parser.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0]
+    return json.loads(text)
+
+
+def _table_functions(node: Any) -> Iterable[str]:
+    if isinstance(node, dict):
+        if node.get("type") == "TABLE_FUNCTION":
+            yield str((node.get("function") or {}).get("function_name", "?"))
+        for value in node.values():
+            yield from _table_functions(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _table_functions(value)
 
 
 def check_read_only(sql: str, what: str = "the query") -> None:
-    """Refuse anything but one SELECT or EXPLAIN statement, before DuckDB runs any of it."""
+    """Refuse anything but one SELECT statement (or EXPLAIN of one), checked on DuckDB's parse tree
+    before DuckDB runs any of it."""
     try:
         sql.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -322,8 +399,30 @@ def check_read_only(sql: str, what: str = "the query") -> None:
             f"{what} holds {len(statements)} statements: taurl runs one read-only statement (SELECT) at a time"
         )
     kind = statements[0].type
-    if kind not in READ_STATEMENTS:
+    if kind is duckdb.StatementType.EXPLAIN:
+        explain = LEADING_EXPLAIN.match(sql)
+        inner = sql[explain.end() :] if explain else ""
+        if re.match(r"\s*(?:\(|ANALY[SZ]E\b)", inner, re.IGNORECASE) or not inner.strip():
+            raise QueryRefusedError(
+                f"{what} is EXPLAIN with options or ANALYZE, which runs its statement: use plain EXPLAIN SELECT ..."
+            )
+        check_read_only(inner, what)
+        return
+    if kind is not duckdb.StatementType.SELECT:
         raise QueryRefusedError(
             f"{what} is a {kind.name} statement: recordings are read-only here; use SELECT "
             "(to export results, use --format csv or json and redirect the output)"
+        )
+    tree = _parse_tree(sql)
+    if tree.get("error"):
+        raise QueryRefusedError(
+            f"{what} cannot be checked as a plain SELECT ({tree.get('error_message')}): write it as SELECT ... "
+            "(PIVOT and UNPIVOT statements: use GROUP BY with FILTER, or the PIVOT clause inside a SELECT)"
+        )
+    refused = sorted({name for name in _table_functions(tree) if name.lower() not in SAFE_TABLE_FUNCTIONS})
+    if refused:
+        raise QueryRefusedError(
+            f"{what} calls {', '.join(refused)}: queries read the recording's views (episodes, steps, tool_calls, "
+            f"messages, model_calls, attempts, runs, rescores, train_steps, trajectories) and no files; allowed "
+            f"table functions: {', '.join(sorted(SAFE_TABLE_FUNCTIONS))}"
         )

@@ -50,6 +50,10 @@ class RecordingWriteError(RuntimeError):
     """The recording could not be written (disk full, permissions, object store): names it and the cause."""
 
 
+class RecordingCallbackError(RuntimeError):
+    """``on_durable`` raised: every row was still written; ``close`` raises this once it has."""
+
+
 def write_segment(
     location: Location, name: str, table: pa.Table, metadata: dict[str, str] | None = None, durable: bool = False
 ) -> str:
@@ -174,6 +178,7 @@ class RecordingWriter:
         self.commit_window = max(0.0, commit_window)
         self.on_durable = on_durable
         self._error: RecordingWriteError | None = None
+        self._callback_error: RecordingCallbackError | None = None
         self.episodes_written = 0
         self._pid = -1
         self._forget_parent()
@@ -275,7 +280,14 @@ class RecordingWriter:
             raise self._error from exc
         self.episodes_written += len(rows)
         if self.on_durable is not None:
-            self.on_durable(rows)
+            try:
+                self.on_durable(rows)
+            except Exception as exc:  # the rows are durable: keep recording, fail the close
+                if self._callback_error is None:
+                    self._callback_error = RecordingCallbackError(
+                        f"the recorder's on_durable callback failed: {type(exc).__name__}: {exc}"
+                    )
+                    self._callback_error.__cause__ = exc
 
     def _commit_loop(self) -> None:
         while True:
@@ -295,6 +307,8 @@ class RecordingWriter:
                 self._write(batch)
             except RecordingWriteError:
                 pass  # kept in self._error, raised to the caller on its next add/flush/close
+            except BaseException as exc:  # a row that cannot become a segment: the thread must not die silently
+                self._error = self._failed(exc)
             with self._lock:
                 self._writing = False
                 if self._error is not None:
@@ -322,9 +336,12 @@ class RecordingWriter:
         self._write(batch)
 
     def close(self) -> None:
-        """Write what is buffered and stop the commit thread; raises if any write failed."""
+        """Write what is buffered and stop the commit thread; raises if any write, or ``on_durable``,
+        failed."""
         try:
             self.flush()
+            if self._callback_error is not None:
+                raise self._callback_error
         finally:
             with self._lock:
                 self._closed = True
