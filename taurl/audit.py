@@ -34,7 +34,8 @@ from typing import Any
 
 from taurl.core.db import Database, PlainDatabase
 from taurl.core.reward import GoldCache, GoldState, InvalidTaskError, RewardConfig, compute_reward, task_start
-from taurl.core.types import Action, Task, TerminatedBy, ToolKind
+from taurl.core.types import Action, RewardBasis, Task, TerminatedBy, ToolKind
+from taurl.domains import get_domain
 from taurl.domains.base import DataError, Domain, read_json
 
 MAX_CANDIDATES = 8  # alternative values tried per argument before it counts as having none
@@ -388,6 +389,17 @@ class RewardAuditor:
         for n, output in enumerate(task.outputs):
             kept = task.outputs[:n] + task.outputs[n + 1 :]
             yield Mutant(f"output:{n}:{output}", MutantKind.OUTPUT_REMOVED, ctx.trajectory(work, kept), False)
+        yield from self._trivial_mutants(ctx, notes)
+
+    def trivial(self, task: Task) -> tuple[str, ...]:
+        """The trivial policies (``do_nothing``, ``refuse``, ``transfer``) whose trajectory earns ``task``'s
+        reward in full. Raises :class:`InvalidTaskError` when the task's gold cannot run."""
+        ctx = _TaskContext(task, self.domain, self.initial, self._gold)
+        mutants = self._trivial_mutants(ctx, [])
+        return tuple(str(m.kind) for m in mutants if ctx.run(m.actions, self.config)[0] == 1.0)
+
+    def _trivial_mutants(self, ctx: _TaskContext, notes: list[str]) -> Iterator[Mutant]:
+        task = ctx.task
         calls = [a for a in task.actions if not a.is_respond and ctx.kind(a) is not ToolKind.THINK]
         silent_is_gold = not calls and not task.outputs
         # a τ² user acts on its device only once the agent replies: saying nothing is then not the gold
@@ -534,6 +546,34 @@ class _Pools:
                 if ctx.kind(action) is ToolKind.READ and not ctx.tools.check(action):
                     return [action]
         return []
+
+
+# ---------------------------------------------------------------- tasks not worth training on
+
+TRIVIAL_POLICIES = (str(MutantKind.DO_NOTHING), str(MutantKind.REFUSE), str(MutantKind.TRANSFER))
+TRIVIAL_REASON = "a do-nothing, refuse or transfer-at-once policy already earns the reward in full"
+
+
+def trivial_passes(
+    tasks: Sequence[Task], data_dirs: Mapping[str, str | Path] | None = None, basis: RewardBasis | None = None
+) -> list[tuple[str, ...]]:
+    """Per task, in order: which of :data:`TRIVIAL_POLICIES` already earn its reward (1.0 under the
+    task's basis, or ``basis``). Empty: only doing the task earns it, so it is worth training on.
+
+    The audit's own mutants, scored offline and deterministically: no reply at all, one refusal, a
+    transfer to a human at once (a τ² scripted user's device actions follow the first reply). Tasks of
+    any domain mix, built-in, ``tau_bench:`` or ``tau2:``; ``data_dirs`` maps a domain to its data
+    directory. Raises :class:`DataError` for an unknown domain and :class:`InvalidTaskError` for a
+    task whose gold cannot run, each naming it."""
+    auditors: dict[str, RewardAuditor] = {}
+    config = RewardConfig(basis=basis)
+    verdicts = []
+    for task in tasks:
+        if task.domain not in auditors:
+            where = (data_dirs or {}).get(task.domain)
+            auditors[task.domain] = RewardAuditor(get_domain(task.domain), where, config)
+        verdicts.append(auditors[task.domain].trivial(task))
+    return verdicts
 
 
 # ---------------------------------------------------------------- baselines

@@ -1,6 +1,6 @@
 """How good a task set is, measured: gold-action validity, executability, read-only share, how often a
-silent agent would pass under each reward basis, and an evidence-based normalisation of invented
-argument names.
+silent agent would pass under each reward basis, which tasks a trivial policy already passes (left out
+of training), and an evidence-based normalisation of invented argument names.
 
 Validity follows the seed system's own definition: the tool exists, every required argument is
 present, and no argument the tool does not declare is given (types are checked separately: a task
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taurl.agent.silent import SilentAgent
+from taurl.audit import TRIVIAL_POLICIES, TRIVIAL_REASON, trivial_passes
 from taurl.core.db import Database
 from taurl.core.reward import InvalidTaskError, RewardConfig
 from taurl.core.tools import ToolRegistry
@@ -237,6 +238,46 @@ def _silent_pass(tasks: Sequence[Task], data_dirs: Mapping[str, Any], stats: dic
             stats[task.domain][f"silent_pass:{basis}"] += result.reward == 1.0
             if basis is RewardBasis.AUTO:
                 stats[task.domain]["read_only_tasks"] += not result.breakdown.gold_changes_db
+
+
+def leave_out_trivial(
+    train: Sequence[Task], validation: Sequence[Task], data_dirs: Mapping[str, Any], keep: bool, report: dict[str, Any]
+) -> tuple[list[Task], list[Task]]:
+    """The reward audit's verdict applied to a converted task set: train tasks whose reward a trivial
+    policy already earns (:func:`taurl.audit.trivial_passes`) are left out of training unless ``keep``
+    (RL on them teaches doing nothing); validation keeps its own, since evaluation measures the whole
+    set. Returns (train tasks kept, train tasks left out) and adds the counts per domain, and why, to
+    ``report`` (each domain's and the total's ``trivial``, and the top-level ``trivial``)."""
+    tasks = [*train, *validation]
+    verdicts = trivial_passes(tasks, data_dirs)
+    counts: dict[str, Counter[str]] = {d: Counter() for d in report["domains"]}
+    kept, left_out = [], []
+    for n, (task, passes) in enumerate(zip(tasks, verdicts, strict=True)):
+        in_train = n < len(train)
+        counts.setdefault(task.domain, Counter()).update(passes)
+        if passes:
+            counts[task.domain]["train" if in_train else "validation"] += 1
+        if in_train:
+            (left_out if passes and not keep else kept).append(task)
+    if not keep:
+        for task in left_out:
+            counts[task.domain]["left_out_of_train"] += 1
+    total: Counter[str] = Counter()
+    for domain, counter in counts.items():
+        total.update(counter)
+        report["domains"].setdefault(domain, {})["trivial"] = _trivial_summary(counter)
+    report["total"]["trivial"] = _trivial_summary(total)
+    report["trivial"] = {"reason": TRIVIAL_REASON, "policies": list(TRIVIAL_POLICIES), "left_out_of_train": not keep}
+    return kept, left_out
+
+
+def _trivial_summary(counter: Counter[str]) -> dict[str, Any]:
+    return {
+        "train": counter["train"],
+        "left_out_of_train": counter["left_out_of_train"],
+        "validation": counter["validation"],
+        "passed_by": {policy: counter[policy] for policy in TRIVIAL_POLICIES},
+    }
 
 
 def _summary(counter: Counter[str]) -> dict[str, Any]:

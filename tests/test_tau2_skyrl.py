@@ -44,6 +44,7 @@ def test_convert_makes_rows_the_env_rebuilds_tau2_tasks_from(tmp_path):
     assert result.exit_code == 0, result.output
     rows = pq.read_table(tmp_path / "d" / "train.parquet").to_pylist()
     rows += pq.read_table(tmp_path / "d" / "validation.parquet").to_pylist()
+    rows += pq.read_table(tmp_path / "d" / "trivial.parquet").to_pylist()  # train tasks a trivial policy passes
     tasks = {t.id: t for t in get_domain("tau2:telecom").tasks("small")}
     assert sorted(r["extra_info"]["task_id"] for r in rows) == sorted(tasks)
     for row in rows:

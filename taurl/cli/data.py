@@ -29,7 +29,10 @@ def data_convert(
         typer.Argument(help="The seed system's novel_sft_dataset.json (omit to convert taurl's own task sets)."),
     ] = None,
     out: Annotated[
-        Path, typer.Option(help="Output directory: train.parquet, validation.parquet, rejects.jsonl, quality.json.")
+        Path,
+        typer.Option(
+            help="Output directory: train.parquet, validation.parquet, trivial.parquet, rejects.jsonl, quality.json."
+        ),
     ] = Path("data/tau_bench"),
     domain: Annotated[
         list[str] | None, typer.Option(help="taurl task sets: domains to convert (repeatable; default all).")
@@ -45,12 +48,22 @@ def data_convert(
     normalize: Annotated[
         bool, typer.Option(help="Apply the evidence-based alias table for invented argument names.")
     ] = True,
+    keep_trivial: Annotated[
+        bool,
+        typer.Option(
+            help="Train on tasks a do-nothing, refuse or transfer-at-once policy already passes too "
+            "(by default they are left out of train.parquet and written to trivial.parquet)."
+        ),
+    ] = False,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Write SkyRL parquet (and a quality report) from taurl's task sets or the seed system's file."""
+    """Write SkyRL parquet (and a quality report) from taurl's task sets or the seed system's file.
+    Train tasks whose reward a trivial policy already earns are left out of training (the reward audit's
+    verdict, see `taurl audit rewards`); validation keeps them."""
     import dataclasses
 
-    from taurl.quality import assess
+    from taurl.core.reward import InvalidTaskError
+    from taurl.quality import assess, leave_out_trivial
     from taurl.skyrl.dataset import Conversion, split_tasks, write_conversion
 
     dirs = {k: str(v) for k, v in parse_data_dirs(data_dir).items()}
@@ -75,12 +88,17 @@ def data_convert(
     except (DataError, OSError, ValueError, KeyError) as exc:
         raise fail(f"cannot convert: {exc}") from exc
     train, validation = split_tasks(assessment.accepted, validation_fraction, seed)
-    conversion = Conversion(train, validation, assessment.rejects, assessment.report)
+    try:
+        train, trivial = leave_out_trivial(train, validation, dirs, keep_trivial, assessment.report)
+    except (DataError, InvalidTaskError) as exc:
+        raise fail(f"cannot convert: {exc}") from exc
+    conversion = Conversion(train, validation, assessment.rejects, assessment.report, trivial)
     write_conversion(conversion, out)
     print_quality(assessment.report)
     console.print(
-        f"{len(tasks)} task(s): {len(train)} train, {len(validation)} validation, {len(assessment.rejects)} rejected "
-        f"-> {out}/ (train.parquet, validation.parquet, rejects.jsonl, quality.json)"
+        f"{len(tasks)} task(s): {len(train)} train, {len(validation)} validation, {len(trivial)} trivial, "
+        f"{len(assessment.rejects)} rejected "
+        f"-> {out}/ (train.parquet, validation.parquet, trivial.parquet, rejects.jsonl, quality.json)"
     )
     if conversion.total != len(tasks):
         raise fail(f"internal error: {len(tasks)} tasks in, {conversion.total} accounted for")
@@ -109,7 +127,17 @@ def print_quality(report: dict) -> None:
         table.add_row(label, *(str(value(row)) for _, row in columns))
     for basis in report["total"]["silent_pass"]:
         table.add_row(f"silent agent passes, {basis}", *(str(row["silent_pass"][basis]) for _, row in columns))
+    trivial = report.get("trivial")
+    if trivial:
+        table.add_row(
+            "trivial: train / validation",
+            *(f"{row['trivial']['train']} / {row['trivial']['validation']}" for _, row in columns),
+        )
+        table.add_row("left out of train", *(str(row["trivial"]["left_out_of_train"]) for _, row in columns))
     console.print(table)
+    if trivial:
+        where = "left out of train.parquet (in trivial.parquet)" if trivial["left_out_of_train"] else "kept"
+        console.print(f"trivial: {trivial['reason']}; {where}")
     aliases = report["normalization"]["aliases"]
     if aliases:
         grouped: dict[tuple[str, str, str], list[str]] = defaultdict(list)

@@ -7,7 +7,9 @@ string: Arrow would merge every row's kwargs into one struct, and the seed data'
 argument types make that fail; a ``tau2:<domain>`` task's also holds ``tau2_task``, its τ² form, from
 which the env rebuilds its initial state, message history, user-side actions and evaluation), ``extra_info`` (domain, task id, split, instruction, basis, ...) and
 ``data_source`` (the domain: SkyRL reports eval metrics per data source, ``eval/<domain>/...``).
-Nothing is dropped silently: every input task lands in train, validation or ``rejects.jsonl``.
+Nothing is dropped silently: every input task lands in train, validation, ``trivial.parquet`` (train tasks
+whose reward a trivial policy already earns, left out of training; same rows, for evaluation) or
+``rejects.jsonl``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from taurl.skyrl import ENV_ID
 
 TRAIN_FILE = "train.parquet"
 VALIDATION_FILE = "validation.parquet"
+TRIVIAL_FILE = "trivial.parquet"
 REJECTS_FILE = "rejects.jsonl"
 QUALITY_FILE = "quality.json"
 EXTRA_INFO_FIELDS = ("domain", "task_id", "split", "instruction", "basis", "user_id", "tool_set")
@@ -85,15 +88,21 @@ class Conversion:
     validation: list[Task] = field(default_factory=list)
     rejects: list[dict[str, Any]] = field(default_factory=list)
     quality: dict[str, Any] = field(default_factory=dict)
+    trivial: list[Task] = field(default_factory=list)  # train tasks left out: a trivial policy passes them
 
     @property
     def total(self) -> int:
-        return len(self.train) + len(self.validation) + len(self.rejects)
+        return len(self.train) + len(self.validation) + len(self.trivial) + len(self.rejects)
 
 
 def write_conversion(conversion: Conversion, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for name, tasks in ((TRAIN_FILE, conversion.train), (VALIDATION_FILE, conversion.validation)):
+    files = (
+        (TRAIN_FILE, conversion.train),
+        (VALIDATION_FILE, conversion.validation),
+        (TRIVIAL_FILE, conversion.trivial),
+    )
+    for name, tasks in files:
         rows = [task_row(t) for t in tasks]
         table = pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
         pq.write_table(table, out / name)
