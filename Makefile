@@ -94,6 +94,11 @@ NO_TORCH_TO_LEND = [ ! -d $(TRAIN_VENV)/lib/python3.12/site-packages/torch ]
 LEND_TORCH = mkdir -p $(1)/torch-lent && for name in $(TORCH_LENT); do \
 	  ln -sfn $(CURDIR)/$(TRAIN_VENV)/lib/python3.12/site-packages/$$name $(1)/torch-lent/$$name; done && \
 	echo $(CURDIR)/$(1)/torch-lent > $(1)/lib/python3.12/site-packages/torch-lent.pth
+# $(call LEND_TORCH_INSTALLED,venv): the same, plus torch's metadata without its requirements, so that pip counts
+# torch 2.8.0 as installed (else a requirement on torch brings torch again with its 4.7 GB of CUDA libraries)
+LEND_TORCH_INSTALLED = $(call LEND_TORCH,$(1)) && mkdir -p $(1)/torch-lent/torch-2.8.0.dist-info && \
+	grep -v '^Requires-Dist:' $(TRAIN_VENV)/lib/python3.12/site-packages/torch-2.8.0.dist-info/METADATA \
+	  > $(1)/torch-lent/torch-2.8.0.dist-info/METADATA
 SKYRL04_LIGHT := skyrl==0.4.0 skyrl-gym==0.4.0 omegaconf==2.3.0 antlr4-python3-runtime==4.9.3 PyYAML==6.0.3 \
 	pandas==3.1.1 numpy==2.2.6 python-dateutil==2.9.0.post0 tzdata==2026.6 six==1.17.0 requests==2.34.2 \
 	urllib3==2.8.0 idna==3.20 certifi==2026.10.19.post1 charset-normalizer==3.5.3 loguru==0.7.3 \
@@ -130,10 +135,7 @@ SKYRL04_GEN_STAMP := $(SKYRL04_GEN_VENV)/.installed
 $(SKYRL04_GEN_STAMP): $(TRAIN_REPORT) tools/skyrl04_gen_requirements.txt tools/skyrl04_gen_constraints.txt
 	@if $(NO_TORCH_TO_LEND); then echo "no torch in $(TRAIN_VENV): the skyrl 0.4.0 generator test will be skipped"; else \
 	  (test -x $(SKYRL04_GEN_VENV)/bin/python || $(PYTHON312) -m venv $(SKYRL04_GEN_VENV)) && \
-	  $(call LEND_TORCH,$(SKYRL04_GEN_VENV)) && \
-	  mkdir -p $(SKYRL04_GEN_VENV)/torch-lent/torch-2.8.0.dist-info && \
-	  grep -v '^Requires-Dist:' $(TRAIN_VENV)/lib/python3.12/site-packages/torch-2.8.0.dist-info/METADATA \
-	    > $(SKYRL04_GEN_VENV)/torch-lent/torch-2.8.0.dist-info/METADATA && \
+	  $(call LEND_TORCH_INSTALLED,$(SKYRL04_GEN_VENV)) && \
 	  { $(SKYRL04_GEN_VENV)/bin/pip install --quiet --no-deps skyrl==0.4.0 && \
 	    $(SKYRL04_GEN_VENV)/bin/pip install --quiet -c tools/skyrl04_gen_constraints.txt \
 	      -r tools/skyrl04_gen_requirements.txt -e . && touch $@ || \
@@ -143,6 +145,24 @@ $(SKYRL04_GEN_STAMP): $(TRAIN_REPORT) tools/skyrl04_gen_requirements.txt tools/s
 skyrl04-resolution: $(SKYRL04_REPORT)
 skyrl04-env: $(SKYRL04_STAMP)
 skyrl04-gen-env: $(SKYRL04_GEN_STAMP)
+
+# A local Tinker training server on this CPU (taurl.tinker.server, tests/test_tinker_server.py): SkyRL 0.4.0's
+# Tinker API with its JAX backend, the tinker SDK and taurl, from the tinker-server extra at the pins of
+# tools/tinker_server_constraints.txt (pip's resolution of that extra), .venv-train's torch 2.8.0 lent as above
+# (skyrl's JAX backend imports torch and peft without running them). A failed install skips those tests, saying so.
+TINKER_VENV := .venv-tinker
+TINKER_STAMP := $(TINKER_VENV)/.installed
+
+$(TINKER_STAMP): $(TRAIN_REPORT) pyproject.toml tools/tinker_server_constraints.txt
+	@if $(NO_TORCH_TO_LEND); then echo "no torch in $(TRAIN_VENV): the local Tinker server tests will be skipped"; else \
+	  (test -x $(TINKER_VENV)/bin/python || $(PYTHON312) -m venv $(TINKER_VENV)) && \
+	  $(call LEND_TORCH_INSTALLED,$(TINKER_VENV)) && \
+	  { $(TINKER_VENV)/bin/pip install --quiet pip==25.3 && \
+	    $(TINKER_VENV)/bin/pip install --quiet -c tools/tinker_server_constraints.txt -e '.[tinker-server]' && \
+	    touch $@ || echo "SkyRL's Tinker server could not be installed into $(TINKER_VENV): its tests will be skipped"; }; fi
+
+.PHONY: tinker-env
+tinker-env: $(TINKER_STAMP)
 
 .PHONY: setup skyrl-env tau2-env train-resolution train-env train-tau2-env demo test lint bench data
 setup: $(STAMP)

