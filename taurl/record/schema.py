@@ -11,7 +11,11 @@ Version 2 added ``attempt`` (a resumed run re-runs an errored or interrupted epi
 and finished (wall clock, recorded for people; replay never compares it). Version 1 segments read
 as attempt 1 with no error; their model names come from the run record. A step's ``requestor``
 (``user`` for a simulated user's own tool call, τ²'s dual control) came later within version 2:
-older segments read it as null, the agent's.
+older segments read it as null, the agent's. So did the training fields of an episode that is a
+trajectory of a training run (``taurl train --backend tinker``): its step, group, the sampler version it
+was drawn from, its advantage, and its tokens (``token_ids``; ``token_mask``, true where the agent
+sampled the token; ``token_logprobs``, the sampler's log-probability of each sampled token), all null
+elsewhere; and the ``train-steps-`` segments, one row per training step. Older readers ignore both.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 EPISODE_PREFIX = "episodes-"
 RUN_PREFIX = "runs-"
 RESCORE_PREFIX = "rescores-"
+TRAIN_STEP_PREFIX = "train-steps-"
 TEMP_PREFIX = ".tmp-"
 
 MESSAGE = pa.struct(
@@ -107,6 +112,17 @@ SCALARS: list[tuple[str, pa.DataType]] = [
     ("duration_ms", pa.float64()),
     ("breakdown_json", pa.string()),
     ("task_json", pa.string()),
+    # a training run's trajectory (null elsewhere)
+    ("train_step", pa.int32()),
+    ("train_group", pa.int32()),
+    ("sampler_version", pa.int32()),  # optimizer steps applied to the weights it was sampled from
+    ("advantage", pa.float64()),  # null: left out of its group (it did not finish), or not a training episode
+]
+# a training run's trajectory as the model saw it: columns of the trajectories view, not of episodes
+TOKENS: list[tuple[str, pa.DataType]] = [
+    ("token_ids", pa.list_(pa.int32())),
+    ("token_mask", pa.list_(pa.bool_())),
+    ("token_logprobs", pa.list_(pa.float64())),
 ]
 # nested column -> the view that unnests it
 NESTED_VIEWS = {"messages": "messages", "trace": "steps", "model_calls": "model_calls"}
@@ -115,7 +131,7 @@ NESTED: list[tuple[str, pa.DataType]] = [
     ("trace", pa.list_(STEP)),
     ("model_calls", pa.list_(MODEL_CALL)),
 ]
-EPISODE_SCHEMA = pa.schema(SCALARS + NESTED, metadata={"taurl.schema_version": str(SCHEMA_VERSION)})
+EPISODE_SCHEMA = pa.schema(SCALARS + NESTED + TOKENS, metadata={"taurl.schema_version": str(SCHEMA_VERSION)})
 RUN_SCHEMA = pa.schema(
     [
         ("run_id", pa.string()),
@@ -133,6 +149,54 @@ RESCORE_SCHEMA = pa.schema(
         ("reward_basis", pa.string()),
         ("breakdown_json", pa.string()),
     ]
+)
+
+# where a training step's time goes, each a seconds_<phase> column of train_steps (and seconds_total)
+TRAIN_PHASES = ("sample", "record", "forward_backward", "optim", "checkpoint", "sampler", "measure", "eval")
+UPDATE_CHECK = pa.struct(
+    [
+        ("episode_id", pa.string()),
+        ("advantage", pa.float64()),
+        ("logprob_before", pa.float64()),  # the trajectory's agent tokens, summed, before the update
+        ("logprob_after", pa.float64()),  # and after it
+    ]
+)
+TRAIN_STEP_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("step", pa.int32()),
+        ("attempt", pa.int32()),
+        ("schema_version", pa.int32()),
+        ("sampler_version", pa.int32()),
+        ("tasks", pa.int32()),
+        ("trajectories", pa.int32()),
+        ("errored", pa.int32()),
+        ("groups", pa.int32()),
+        ("groups_zero_signal", pa.int32()),
+        ("reward_mean", pa.float64()),
+        ("reward_std", pa.float64()),
+        ("pass_rate", pa.float64()),
+        ("advantage_mean", pa.float64()),
+        ("advantage_std", pa.float64()),
+        ("advantage_min", pa.float64()),
+        ("advantage_max", pa.float64()),
+        ("loss", pa.float64()),
+        ("grad_norm", pa.float64()),
+        ("learning_rate", pa.float64()),
+        ("tokens", pa.int64()),
+        ("agent_tokens", pa.int64()),
+        ("cut_turns", pa.int32()),
+        *[(f"seconds_{phase}", pa.float64()) for phase in (*TRAIN_PHASES, "total")],
+        ("checkpoint", pa.string()),
+        ("eval_run_id", pa.string()),
+        ("eval_trials", pa.int32()),
+        ("eval_reward_mean", pa.float64()),
+        ("eval_pass_1", pa.float64()),
+        ("eval_pass_k", pa.float64()),
+        ("update_check", pa.list_(UPDATE_CHECK)),
+        ("finished_at", pa.timestamp("us")),
+    ],
+    metadata={"taurl.schema_version": str(SCHEMA_VERSION)},
 )
 
 
