@@ -9,10 +9,14 @@ the tokenizer's known ids, each scenario's GeneratorOutput, and for every record
 Qwen2.5 template applied to its recorded conversation (up to its last assistant message) and the
 assistant messages, so the test can compare them with the generator's token ids and loss masks.
 When τ² imports (`make train-tau2-env`), telecom rows go through the same generator too (oracle and
-do-nothing; result.json's ``tau2`` says why not otherwise).
+do-nothing; result.json's ``tau2`` says why not otherwise). skyrl-train's own evaluation pass
+(``RayPPOTrainer.eval``, not with ``--skyrl04``) runs over an eval parquet of the same tasks, the oracle
+on some of each domain's and doing nothing on the rest (run id ``eval``): result.json's ``eval`` holds
+its metrics.
 """
 
 import json
+import os
 import sys
 from importlib.metadata import version
 from pathlib import Path
@@ -34,6 +38,7 @@ DOMAINS = ("airline", "retail", "telecom", "healthcare", "doordash")
 TASKS_PER_DOMAIN = 2
 TAU2_DOMAIN, TAU2_TASKS = "tau2:telecom", 3  # telecom: the user's device calls too (dual control)
 CUT_AT = 8192  # generator.max_input_length for the cut scenario (validate_cfg: >= trainer.max_prompt_length)
+EVAL_SAMPLES, EVAL_BATCH = 2, 4  # eval_n_samples_per_prompt; eval_batch_size (rows): several batches
 
 
 def tasks_with_distinct_openings():
@@ -63,12 +68,54 @@ def tau2_tasks():
     return picked[:TAU2_TASKS]
 
 
+def oracle_known(tasks):
+    """The tasks the eval's oracle knows: the first ``n % 3`` of the n-th domain's (and two of τ²'s), so
+    that each domain has its own pass rate (airline 0, retail 1/2, telecom 1, healthcare 0, doordash 1/2)."""
+    by_domain = {}
+    for task in tasks:
+        by_domain.setdefault(task.domain, []).append(task)
+    known = []
+    for n, (domain, own) in enumerate(by_domain.items()):
+        known += own[: 2 if domain.startswith("tau2:") else n % 3]
+    return known
+
+
+def run_evaluation(work: Path, config, tokenizer, tau2_chosen):
+    """skyrl-train's evaluation pass over an eval parquet of a few tasks per domain: the oracle on
+    :func:`oracle_known`'s, doing nothing on the others."""
+    from taurl.skyrl.generator import evaluate, prompt_dataset
+
+    tasks = [*tasks_with_distinct_openings(), *tau2_chosen]
+    rows = work / "data-eval"
+    write_conversion(Conversion(validation=tasks), rows)
+    cfg = config(
+        "eval",
+        f"data.val_data=['{rows / 'validation.parquet'}']",
+        f"generator.eval_n_samples_per_prompt={EVAL_SAMPLES}",
+        f"trainer.eval_batch_size={EVAL_BATCH}",
+        f"trainer.export_path={work / 'export'}",
+    )
+    known = {(t.domain, t.id) for t in oracle_known(tasks)}
+    openings = task_openings(batch_rows(prompt_dataset(cfg, tokenizer, cfg.data.val_data), len(tasks)), cfg)
+    oracle = policies.Oracle(
+        {said: t for said, t in openings.items() if (t.domain, t.id) in known}, otherwise=policies.do_nothing
+    )
+    metrics = evaluate(cfg, tokenizer, oracle)
+    dumped = {  # the trainer's per-data-source dump: each sample's reward (on its last token)
+        path.stem: [json.loads(line)["score"][-1] for line in path.read_text().splitlines()]
+        for path in sorted((work / "export" / "dumped_evals").glob("*/*.jsonl"))
+        if path.stem != "aggregated_results"
+    }
+    return {"rows": len(tasks), "samples": EVAL_SAMPLES, "oracle": sorted(known), "metrics": metrics, "dumped": dumped}
+
+
 def main(work: Path, skyrl04: bool = False) -> None:
     if skyrl04:  # the same scenarios through SkyRL 0.4.0's generator (taurl.skyrl.generator04)
         from taurl.skyrl.generator04 import compose, generate, prompt_dataset
     else:
         from taurl.skyrl.generator import compose, generate, prompt_dataset
     logger.remove()  # skyrl-train logs every engine request at DEBUG
+    os.environ["LOG_LEVEL"] = "WARNING"  # the level skyrl-train's trainer resets its logging to
     logger.add(sys.stderr, level="WARNING")
     tokenizer = qwen25_tokenizer()
     data, recording = work / "data", work / "recording"
@@ -130,6 +177,7 @@ def main(work: Path, skyrl04: bool = False) -> None:
         env = "environment.skyrl_gym.tau_bench"
         llm = config("llm_user", f"{env}.user_model=sim-user", f"{env}.user_base_url={sim.base_url}", user="llm")
         run("llm_user", llm, oracle)
+    chosen = []
     try:
         chosen = tau2_tasks()
     except DataError as exc:  # τ² is not installed here, or a dependency is missing
@@ -139,6 +187,8 @@ def main(work: Path, skyrl04: bool = False) -> None:
         write_conversion(Conversion(train=chosen), rows)
         run("tau2_oracle", config("tau2_oracle", rows=rows), oracle)
         run("tau2_do_nothing", config("tau2_do_nothing", rows=rows), lambda cfg, batch: policies.do_nothing)
+    if not skyrl04:
+        evaluation = run_evaluation(work, config, tokenizer, chosen)
     recording_writer(str(recording)).flush()
 
     episodes = []
@@ -158,6 +208,8 @@ def main(work: Path, skyrl04: bool = False) -> None:
         )
     package = "skyrl" if skyrl04 else "skyrl-train"
     result = {"known": known, "scenarios": scenarios, "episodes": episodes, "tau2": tau2, "skyrl": version(package)}
+    if not skyrl04:
+        result["eval"] = evaluation
     (work / "result.json").write_text(json.dumps(result))
 
 

@@ -3,7 +3,9 @@ SkyRLGymGenerator and InferenceEngineClient, with only the vLLM engine replaced 
 (tests/skyrl_generator_run.py, in .venv-train). Checks what a GPU run depends on: rewards, endings,
 token ids equal to Qwen2.5's template over the recorded conversation, loss masks, per-token rewards,
 every trajectory recorded once, and a clean replay of the recording. With τ² in .venv-train
-(`make train-tau2-env`), the same on a few τ² telecom rows (dual control: the user's device calls)."""
+(`make train-tau2-env`), the same on a few τ² telecom rows (dual control: the user's device calls).
+skyrl-train's own evaluation pass (``RayPPOTrainer.eval``) over an eval parquet: its metrics per data
+source against the recording's pass rates."""
 
 import json
 import os
@@ -183,9 +185,8 @@ def test_token_ids_masks_and_rewards_match_the_recorded_conversation(run, name):
     assert_matches_the_recording(result, name)
 
 
-def test_every_trajectory_is_recorded_once(run):
-    work, result = run
-    generated = {name: len(s["response_ids"]) for name, s in result["scenarios"].items()}
+def sql(work, query):
+    """``taurl sql`` over the run's recording, as JSON rows."""
     out = subprocess.run(
         [
             str(REPO / ".venv" / "bin" / "taurl"),
@@ -194,16 +195,64 @@ def test_every_trajectory_is_recorded_once(run):
             str(work / "recording"),
             "--format",
             "json",
-            "SELECT split_part(run_id, '-', 1) AS scenario, count(*) AS n, count(DISTINCT episode_id) AS distinct_n "
-            "FROM episodes GROUP BY 1 ORDER BY 1",
+            query,
         ],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert out.returncode == 0, out.stderr
-    counted = {r["scenario"]: (r["n"], r["distinct_n"]) for r in json.loads(out.stdout)}
-    assert counted == {name: (n, n) for name, n in generated.items()}
+    return json.loads(out.stdout)
+
+
+def test_every_trajectory_is_recorded_once(run):
+    work, result = run
+    generated = {name: len(s["response_ids"]) for name, s in result["scenarios"].items()}
+    if "eval" in result:  # skyrl-train 0.3.1's evaluation pass (not run under SkyRL 0.4.0)
+        generated["eval"] = result["eval"]["rows"] * result["eval"]["samples"]
+    counted = sql(
+        work,
+        "SELECT split_part(run_id, '-', 1) AS scenario, count(*) AS n, count(DISTINCT episode_id) AS distinct_n "
+        "FROM episodes GROUP BY 1 ORDER BY 1",
+    )
+    assert {r["scenario"]: (r["n"], r["distinct_n"]) for r in counted} == {
+        name: (n, n) for name, n in generated.items()
+    }
+
+
+def test_skyrl_evaluate_reports_per_data_source_the_pass_rates_the_recording_gives(run):
+    """The trainer's eval pass (oracle on some tasks of each domain, doing nothing on the others, 2
+    samples each): its metrics per data source are the recording's mean reward and pass rate per domain,
+    its pass_at_2 the share of tasks with a passing episode, its dump the recorded rewards."""
+    work, result = run
+    evaluation = result["eval"]
+    metrics, n = evaluation["metrics"], evaluation["samples"]
+    where = "WHERE run_id LIKE 'eval-%'"
+    recorded = sql(
+        work,
+        f"SELECT domain, avg(reward) AS mean_reward, avg(passed::DOUBLE) AS pass_rate, count(*) AS episodes, "
+        f"list(reward ORDER BY reward) AS rewards FROM episodes {where} GROUP BY domain",
+    )
+    tasks_passed = sql(
+        work,
+        "SELECT domain, avg(p) AS share FROM (SELECT domain, task_id, bool_or(passed)::DOUBLE AS p "
+        f"FROM episodes {where} GROUP BY domain, task_id) GROUP BY domain",
+    )
+    by_domain = {r["domain"]: r for r in recorded}
+    share = {r["domain"]: r["share"] for r in tasks_passed}
+    sources = {key.split("/")[1] for key in metrics} - {"all"}
+    assert sources == set(by_domain) == DOMAINS | ({"tau2:telecom"} if "tasks" in result["tau2"] else set())
+    for domain, row in by_domain.items():
+        assert row["episodes"] % n == 0 and row["mean_reward"] == row["pass_rate"]  # rewards are 0 or 1 here
+        assert metrics[f"eval/{domain}/avg_score"] == pytest.approx(row["pass_rate"], abs=1e-12)
+        assert metrics[f"eval/{domain}/pass_at_{n}"] == pytest.approx(share[domain], abs=1e-12)
+        assert sorted(evaluation["dumped"][domain]) == row["rewards"]
+    # the oracle knew the first n % 3 tasks of the n-th domain: each domain its own pass rate
+    expected = {"airline": 0.0, "retail": 0.5, "telecom": 1.0, "healthcare": 0.0, "doordash": 0.5}
+    assert {d: metrics[f"eval/{d}/avg_score"] for d in expected} == expected
+    everything = [r for row in recorded for r in row["rewards"]]
+    assert len(everything) == evaluation["rows"] * n
+    assert metrics["eval/all/avg_score"] == pytest.approx(sum(everything) / len(everything), abs=1e-12)
 
 
 @pytest.mark.parametrize("tau2", [False, True], ids=["builtin", "tau2"])

@@ -78,23 +78,27 @@ def task_openings(batch: Sequence[Mapping[str, Any]], cfg: DictConfig) -> dict[s
     return tasks
 
 
-def generate(cfg: DictConfig, tokenizer: Any, policy: Policy, batch: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """One training step's generation over ``batch`` (``n_samples_per_prompt`` each); the trainer's
-    output checks included. Returns skyrl-train's ``GeneratorOutput``."""
+def _generator(cfg: DictConfig, tokenizer: Any, policy: Policy) -> Any:
+    """skyrl-train's ``SkyRLGymGenerator`` and its ``InferenceEngineClient`` over the policy's engine."""
     from skyrl_train.generators.skyrl_gym_generator import SkyRLGymGenerator
-    from skyrl_train.generators.utils import prepare_generator_input
     from skyrl_train.inference_engines.inference_engine_client import InferenceEngineClient
-    from skyrl_train.inference_engines.utils import get_sampling_params_for_backend
-    from skyrl_train.utils.trainer_utils import validate_generator_output
 
     from taurl.skyrl import register
     from taurl.skyrl.stub_engine import PolicyEngine
 
     register()
     client = InferenceEngineClient([PolicyEngine(policy, tokenizer)], tokenizer, cfg)
-    generator = SkyRLGymGenerator(
-        cfg.generator, cfg.environment.skyrl_gym, client, tokenizer, cfg.trainer.policy.model.path
-    )
+    return SkyRLGymGenerator(cfg.generator, cfg.environment.skyrl_gym, client, tokenizer, cfg.trainer.policy.model.path)
+
+
+def generate(cfg: DictConfig, tokenizer: Any, policy: Policy, batch: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One training step's generation over ``batch`` (``n_samples_per_prompt`` each); the trainer's
+    output checks included. Returns skyrl-train's ``GeneratorOutput``."""
+    from skyrl_train.generators.utils import prepare_generator_input
+    from skyrl_train.inference_engines.utils import get_sampling_params_for_backend
+    from skyrl_train.utils.trainer_utils import validate_generator_output
+
+    generator = _generator(cfg, tokenizer, policy)
     sampling = get_sampling_params_for_backend(cfg.generator.backend, cfg.generator.sampling_params)
     generator_input, _ = prepare_generator_input(
         list(batch), cfg.generator.n_samples_per_prompt, sampling, cfg.environment.env_class, "train", 0
@@ -102,3 +106,19 @@ def generate(cfg: DictConfig, tokenizer: Any, policy: Policy, batch: Sequence[Ma
     output = asyncio.run(generator.generate(generator_input, disable_tqdm=True))
     validate_generator_output(len(generator_input["prompts"]), output)
     return output
+
+
+def evaluate(cfg: DictConfig, tokenizer: Any, policy: Policy) -> dict[str, float]:
+    """skyrl-train's evaluation pass as its trainer runs it before training and every ``eval_interval``
+    steps: ``RayPPOTrainer.eval`` over ``data.val_data`` (its eval dataloader, ``eval_batch_size`` rows a
+    batch, ``eval_n_samples_per_prompt`` samples each), returning ``evaluate``'s metrics:
+    ``eval/<data_source>/avg_score``, ``.../pass_at_<n>`` (a task passes when any sample's reward is
+    above 0), ``.../mean_positive_reward``, and the same over ``eval/all``. The trainer object is built
+    but neither Ray nor a model is started: nothing but its ``eval`` runs."""
+    from skyrl_train.trainer import RayPPOTrainer
+
+    dataset = prompt_dataset(cfg, tokenizer, cfg.data.val_data)
+    generator = _generator(cfg, tokenizer, policy)
+    # the training dataset is only batched by the constructor, never read by eval: the eval rows serve
+    trainer = RayPPOTrainer(cfg, None, tokenizer, dataset, generator.inference_engine_client, generator, None, dataset)
+    return asyncio.run(trainer.eval())

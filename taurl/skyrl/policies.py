@@ -36,14 +36,18 @@ def turn(conversation: Sequence[Message]) -> int:
 
 
 class Oracle:
-    """The gold, task by task; ``tasks`` maps each task's opening user message to the task."""
+    """The gold, task by task; ``tasks`` maps each task's opening user message to the task. A task it
+    does not know is an error, or left to ``otherwise`` (a mix of the oracle and another policy)."""
 
-    def __init__(self, tasks: Mapping[str, Task]):
+    def __init__(self, tasks: Mapping[str, Task], otherwise: Policy | None = None):
         self.texts = {said: gold_texts(task) for said, task in tasks.items()}
+        self.otherwise = otherwise
 
     def __call__(self, conversation: Sequence[Message]) -> str:
         said = opening(conversation)
         if said not in self.texts:
+            if self.otherwise is not None:
+                return self.otherwise(conversation)
             raise KeyError(f"the oracle knows no task that opens with {said[:80]!r}")
         texts, n = self.texts[said], turn(conversation)
         return texts[n] if n < len(texts) else DONE_REPLY
