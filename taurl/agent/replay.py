@@ -1,8 +1,8 @@
 """The replay agent: plays back recorded assistant messages, re-parsing text with today's parser.
 
 Native tool calls are re-read from the message (their arguments re-decoded); text from a text
-policy (the ``text`` agent, a SkyRL policy) goes through :func:`taurl.agent.parser.parse` again, so
-a parser change shows up as a divergence in replay.
+policy (the ``text`` agent, a policy trained by SkyRL or Tinker) goes through
+:func:`taurl.agent.parser.parse` again, so a parser change shows up as a divergence in replay.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from taurl.core.messages import Message
 from taurl.core.tools import ToolRegistry
 from taurl.core.types import Action, Task
 
-TEXT_POLICIES = ("text", "skyrl-policy")
+TEXT_POLICIES = ("text", "skyrl-policy", "tinker-policy")
 
 
 class RecordingExhaustedError(LookupError):

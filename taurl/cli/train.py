@@ -9,10 +9,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from taurl.cli.common import console, fail
+from taurl.cli.common import DataDirOption, console, fail, parse_data_dirs
+from taurl.config import DEFAULT_CACHE_DIR
+from taurl.core.types import RewardBasis
 from taurl.domains import DataError
 
 app = typer.Typer()
+TINKER = "Tinker backend (--backend tinker)"
 
 # --skyrl: (package that must import, taurl's entrypoint module, what it is, the extra that installs it)
 ENTRYPOINTS = {
@@ -73,7 +76,8 @@ def train_command(
         str,
         typer.Option(
             help="Dry run user: auto (the config's when it can answer here, else scripted), config, scripted, "
-            "or serve-sim (an LLM user on taurl's local simulator)."
+            "or serve-sim (an LLM user on taurl's local simulator). --backend tinker: scripted (auto), llm, react, "
+            "verify or reflection (with --user-model)."
         ),
     ] = "auto",
     skyrl: Annotated[
@@ -84,13 +88,189 @@ def train_command(
             "skyrl04 extra) or auto (the one installed).",
         ),
     ] = "auto",
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="skyrl: PPO on SkyRL (GPU machine, or --dry-run here); tinker: group-relative RL through the Tinker "
+            "API, every trajectory recorded (the options below).",
+        ),
+    ] = "skyrl",
+    base_model: Annotated[
+        str | None,
+        typer.Option(
+            rich_help_panel=TINKER,
+            help="The model to train with LoRA (a Qwen-vocabulary model; with "
+            "--serve-local, a local checkpoint directory).",
+        ),
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            rich_help_panel=TINKER, help="A Tinker server (default: the hosted service, key from TINKER_API_KEY)."
+        ),
+    ] = None,
+    serve_local: Annotated[
+        bool,
+        typer.Option(
+            "--serve-local",
+            rich_help_panel=TINKER,
+            help="Start SkyRL's Tinker server (JAX) on this machine for the run (make tinker-env).",
+        ),
+    ] = False,
+    workdir: Annotated[
+        Path | None,
+        typer.Option(
+            rich_help_panel=TINKER,
+            help="--serve-local: the server's directory (its checkpoints; kept for "
+            "--resume). Default .taurl/tinker/RUN_ID.",
+        ),
+    ] = None,
+    domain: Annotated[
+        str | None, typer.Option(rich_help_panel=TINKER, help="Train on this domain's task set (or --data).")
+    ] = None,
+    split: Annotated[str, typer.Option(rich_help_panel=TINKER, help="The task set's split.")] = "train",
+    task_ids: Annotated[
+        str | None, typer.Option(rich_help_panel=TINKER, help="Comma-separated task ids (default: the whole split).")
+    ] = None,
+    data: Annotated[
+        list[Path] | None,
+        typer.Option(
+            rich_help_panel=TINKER,
+            help="Train on SkyRL parquet rows (taurl data convert), each with its own prompt. Repeatable.",
+        ),
+    ] = None,
+    eval_split: Annotated[
+        str | None, typer.Option(rich_help_panel=TINKER, help="Held-out split of --domain to evaluate on.")
+    ] = None,
+    eval_data: Annotated[
+        list[Path] | None, typer.Option(rich_help_panel=TINKER, help="Held-out parquet rows to evaluate on.")
+    ] = None,
+    tasks_per_step: Annotated[int, typer.Option(rich_help_panel=TINKER, min=1, help="B: tasks per step.")] = 8,
+    group_size: Annotated[int, typer.Option(rich_help_panel=TINKER, min=2, help="G: samples per task.")] = 8,
+    steps: Annotated[int, typer.Option(rich_help_panel=TINKER, min=1, help="Training steps.")] = 10,
+    learning_rate: Annotated[float, typer.Option(rich_help_panel=TINKER, help="Adam's learning rate.")] = 4e-5,
+    lora_rank: Annotated[int, typer.Option(rich_help_panel=TINKER, min=1, help="LoRA rank.")] = 32,
+    loss: Annotated[
+        str, typer.Option(rich_help_panel=TINKER, help="importance_sampling or ppo (clipped ratio, --ppo-clip).")
+    ] = "importance_sampling",
+    ppo_clip: Annotated[float, typer.Option(rich_help_panel=TINKER, help="ppo: the ratio's clip range.")] = 0.2,
+    advantage: Annotated[
+        str,
+        typer.Option(
+            rich_help_panel=TINKER, help="grpo (group mean and std), dr_grpo (mean only) or rloo (leave-one-out mean)."
+        ),
+    ] = "grpo",
+    max_turns: Annotated[int, typer.Option(rich_help_panel=TINKER, min=1, help="Agent actions per episode.")] = 30,
+    max_tokens: Annotated[
+        int, typer.Option(rich_help_panel=TINKER, min=1, help="Tokens the policy may sample per turn.")
+    ] = 512,
+    temperature: Annotated[float, typer.Option(rich_help_panel=TINKER, help="Sampling temperature.")] = 1.0,
+    seed: Annotated[
+        int, typer.Option(rich_help_panel=TINKER, help="Seeds the task order, the LoRA init and every sample.")
+    ] = 0,
+    eval_every: Annotated[
+        int,
+        typer.Option(
+            rich_help_panel=TINKER, min=0, help="Evaluate (pass^1) after every N steps; 0: only after the last step."
+        ),
+    ] = 0,
+    eval_trials: Annotated[
+        int, typer.Option(rich_help_panel=TINKER, min=1, help="Trials per held-out task after the last step (pass^k).")
+    ] = 1,
+    recording: Annotated[
+        str | None, typer.Option(rich_help_panel=TINKER, help="Record every trajectory and step here (required).")
+    ] = None,
+    run_id: Annotated[
+        str | None, typer.Option(rich_help_panel=TINKER, help="Run id (default: derived from the settings and tasks).")
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            rich_help_panel=TINKER,
+            help="Continue the run from its last checkpoint; recorded "
+            "trajectories are trained on, never sampled again.",
+        ),
+    ] = False,
+    checkpoint_every: Annotated[
+        int, typer.Option(rich_help_panel=TINKER, min=1, help="save_state every N steps (and after the last).")
+    ] = 1,
+    durable: Annotated[
+        bool, typer.Option("--durable", rich_help_panel=TINKER, help="fsync every segment written.")
+    ] = False,
+    unlocked: Annotated[
+        bool,
+        typer.Option("--unlocked", rich_help_panel=TINKER, help="Object-store recordings: run without the run lock."),
+    ] = False,
+    keep_trivial: Annotated[
+        bool,
+        typer.Option(
+            "--keep-trivial",
+            rich_help_panel=TINKER,
+            help="Train on tasks a do-nothing, refuse or transfer policy already passes too (left out by default).",
+        ),
+    ] = False,
+    measure_update: Annotated[
+        bool,
+        typer.Option(
+            "--measure-update",
+            rich_help_panel=TINKER,
+            help="Record each trajectory's summed logprob before and after the update (train_steps.update_check).",
+        ),
+    ] = False,
+    user_model: Annotated[str, typer.Option(rich_help_panel=TINKER, help="The LLM user's model.")] = "gpt-4o",
+    user_base_url: Annotated[
+        str | None, typer.Option(rich_help_panel=TINKER, help="The LLM user's OpenAI-compatible endpoint.")
+    ] = None,
+    basis: Annotated[
+        RewardBasis | None, typer.Option(rich_help_panel=TINKER, help="Reward basis (default: each task's own).")
+    ] = None,
+    judge_model: Annotated[
+        str | None, typer.Option(rich_help_panel=TINKER, help="Judge model (basis db+outputs+judge, --judge-weight).")
+    ] = None,
+    judge_base_url: Annotated[
+        str | None, typer.Option(rich_help_panel=TINKER, help="The judge's OpenAI-compatible endpoint.")
+    ] = None,
+    judge_weight: Annotated[
+        float, typer.Option(rich_help_panel=TINKER, min=0.0, max=1.0, help="The judge as a shaping term.")
+    ] = 0.0,
+    cache_dir: Annotated[
+        Path, typer.Option(rich_help_panel=TINKER, help="The user's and judge's response cache.")
+    ] = DEFAULT_CACHE_DIR,
+    data_dir: DataDirOption = None,
 ) -> None:
-    """PPO on SkyRL. Extra KEY=VALUE arguments are config overrides (e.g. data.train_data=[...]).
+    """PPO on SkyRL, or (--backend tinker) RL through the Tinker API. SkyRL: extra KEY=VALUE arguments are config
+    overrides (e.g. data.train_data=[...]).
 
     Without --dry-run this runs `python -m taurl.skyrl.train` (skyrl-train 0.3.1, `pip install 'taurl[train]'`)
     or `python -m taurl.skyrl.train04` (skyrl 0.4.0, `pip install 'taurl[skyrl04]'`) on a GPU machine, saying
     which. With it, one step's generation on this CPU: skyrl-train's own generator where it imports, else the envs."""
     overrides = list(ctx.args)
+    if backend == "tinker":
+        if overrides or dry_run:
+            raise fail(
+                f"--backend tinker takes no {'--dry-run' if dry_run else 'config overrides'} ({' '.join(overrides)}): "
+                "see taurl train --help, Tinker options"
+            )
+        from taurl.cli.train_tinker import TinkerOptions, train_tinker
+        from taurl.tinker.loop import TrainSettings
+
+        if base_model is None:
+            raise fail("--backend tinker needs --base-model")
+        settings = TrainSettings(
+            base_model, steps, tasks_per_step, group_size, learning_rate, lora_rank, loss, ppo_clip, advantage,
+            max_tokens, temperature, eval_every, eval_trials, checkpoint_every, measure_update,
+        )  # fmt: skip
+        options = TinkerOptions(
+            domain, split, task_ids, list(data or []), eval_split, list(eval_data or []), base_url, serve_local,
+            workdir, recording, run_id, resume, durable, unlocked, keep_trivial,
+            "scripted" if user == "auto" else user, user_model, user_base_url, basis, judge_model, judge_base_url, judge_weight, max_turns, seed, cache_dir,
+            {k: str(v) for k, v in parse_data_dirs(data_dir).items()},
+        )  # fmt: skip
+        train_tinker(settings, options)
+        return
+    if backend != "skyrl":
+        raise fail(f"unknown --backend {backend!r}: skyrl or tinker")
     if not dry_run:
         import subprocess
 

@@ -22,9 +22,7 @@ databases, no recording.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
-import json
 import os
 import socket
 import threading
@@ -39,7 +37,7 @@ from taurl.config import DEFAULT_CACHE_DIR, Endpoint, RunConfig, build_user
 from taurl.core import messages as msg
 from taurl.core.env import DEFAULT_MAX_STEPS, DomainEnv
 from taurl.core.reward import RewardConfig
-from taurl.core.types import Action, EpisodeResult, RewardBasis, RewardBreakdown, Step, Task, TerminatedBy
+from taurl.core.types import EpisodeResult, RewardBasis, RewardBreakdown, Step, TerminatedBy
 from taurl.domains import get_domain
 from taurl.llm.cache import CacheMode
 from taurl.llm.client import BudgetExceededError, ClientLimits, ModelCallError, RetryPolicy
@@ -47,6 +45,8 @@ from taurl.llm.url import redact_url
 from taurl.record.schema import episode_row
 from taurl.record.writer import RecordingWriter
 from taurl.rollout import describe_error
+from taurl.skyrl.rows import plain as _plain
+from taurl.skyrl.rows import task_from_extras
 
 POLICY_AGENT = "skyrl-policy"  # the recorded agent: replay re-parses its text
 DEFAULTS: dict[str, Any] = {
@@ -124,47 +124,6 @@ def run_config(options: Mapping[str, Any], domain: str, max_steps: int) -> RunCo
             ledger=f"ray:taurl-spend-{options['run_id']}" if options["spend_ledger"] == "ray" else None,
         ),
         retry=RetryPolicy(**options["user_retry"]) if options["user_retry"] else RetryPolicy(),
-    )
-
-
-def _plain(value: Any) -> Any:
-    """OmegaConf containers (skyrl-train 0.3.1's config) and dataclasses (SkyRL 0.4.0's typed config,
-    taurl.skyrl.config04) to plain Python, without importing omegaconf when it is not in use."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if hasattr(value, "items") and not isinstance(value, dict):
-        try:
-            from omegaconf import OmegaConf
-
-            return OmegaConf.to_container(value, resolve=True)
-        except ImportError:
-            return dict(value)
-    return value
-
-
-def task_from_extras(extras: Mapping[str, Any]) -> Task:
-    """The task a dataset row (see :mod:`taurl.skyrl.dataset`) describes."""
-    extras = _plain(extras)
-    info = _plain(extras.get("extra_info") or {})
-    spec = _plain(extras.get("reward_spec") or {})
-    if not info.get("domain") or "ground_truth" not in spec:
-        raise ValueError(
-            "a tau_bench row needs extra_info.domain and reward_spec.ground_truth (make it with `taurl data convert`)"
-        )
-    truth = spec["ground_truth"]
-    truth = json.loads(truth) if isinstance(truth, str) else truth
-    return Task(
-        id=str(info.get("task_id")),
-        domain=info["domain"],
-        split=info.get("split", "train"),
-        user_id=info.get("user_id"),
-        instruction=info["instruction"],
-        actions=tuple(Action.from_dict(a) for a in truth.get("actions", [])),
-        outputs=tuple(truth.get("outputs", [])),
-        reward_basis=RewardBasis(info.get("basis") or "auto"),
-        tool_set=info.get("tool_set") or "default",
-        initial_state=truth.get("initial_state") or {},
-        metadata={"tau2_task": truth["tau2_task"]} if "tau2_task" in truth else {},
     )
 
 
