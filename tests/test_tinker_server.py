@@ -7,6 +7,8 @@ import json
 import math
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +149,42 @@ def test_a_server_whose_engine_is_not_ready_in_time_is_stopped(tmp_path):
     assert "\n" not in str(error.value)
     assert server._process is None
     assert group_members(int((tmp_path / "group").read_text())) == []
+
+
+def test_a_server_whose_owner_is_killed_stops_too(tiny_qwen3, tmp_path):
+    owner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from taurl.tinker.server import LocalTinkerServer; "
+            "LocalTinkerServer(sys.argv[1], Path(sys.argv[2])).start()",
+            str(tiny_qwen3),
+            str(tmp_path),
+        ],
+        cwd=REPO,
+    )
+    try:
+        api = wait_for(lambda: next(iter(children(owner.pid)), None))
+        wait_for(lambda: any(b"engine" in command(pid) for pid in group_members(api)) or None)
+    finally:
+        owner.kill()
+        owner.wait()
+    assert wait_for(lambda: group_members(api) == [] or None), f"left running: {group_members(api)}"
+
+
+def wait_for(probe, seconds: float = 60):
+    deadline = time.monotonic() + seconds
+    while (value := probe()) is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return value
+
+
+def children(pid: int) -> list[int]:
+    return [int(p) for p in (Path("/proc") / str(pid) / "task" / str(pid) / "children").read_text().split()]
+
+
+def command(pid: int) -> bytes:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return b""

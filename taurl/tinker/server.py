@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 from typing import Self
 
-from taurl.tinker.skyrl_launch import READY_ENV
+from taurl.tinker.skyrl_launch import PARENT_ENV, READY_ENV
 
 # The tinker SDK refuses API keys without this prefix; the local server checks none.
 LOCAL_API_KEY = "tml-local"
@@ -95,7 +95,13 @@ class LocalTinkerServer:
         ready.unlink(missing_ok=True)
         port = self.port or free_port()
         # skyrl logs through rich, which wraps lines at 80 columns when not on a terminal
-        env = {**os.environ, READY_ENV: str(ready), "PYTHONUNBUFFERED": "1", "COLUMNS": "240"}
+        env = {
+            **os.environ,
+            READY_ENV: str(ready),
+            PARENT_ENV: str(os.getpid()),
+            "PYTHONUNBUFFERED": "1",
+            "COLUMNS": "240",
+        }
         with self.log.open("ab") as log:
             self._process = subprocess.Popen(
                 self.command(port),

@@ -7,16 +7,34 @@ same interpreter instead, through ``engine``, which also writes the file named b
 once the engine has loaded the base model and is about to serve requests (the API answers ``/healthz`` about
 45 s earlier). FLAGS are skyrl's own: ``EngineConfig``'s fields as ``--kebab-case`` options, plus ``--host``
 and ``--port`` for ``api``.
+
+On Linux each process asks the kernel for SIGTERM when its parent exits (the API's parent is the process that
+started the server, the engine's is the API), so a server whose owner was killed does not linger.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
 READY_ENV = "TAURL_TINKER_ENGINE_READY"
+PARENT_ENV = "TAURL_TINKER_PARENT_PID"
+PR_SET_PDEATHSIG = 1
+
+
+def exit_with_parent() -> None:
+    """SIGTERM this process when its parent (the pid in ``$TAURL_TINKER_PARENT_PID``) exits; Linux only."""
+    parent = os.environ.get(PARENT_ENV)
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != int(parent):  # the parent was gone before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def engine_command(config) -> list[str]:
@@ -41,6 +59,7 @@ def run_api(argv: list[str]) -> None:
     )
     # the API's lifespan builds the engine's command through this module-level function
     api._build_uv_run_cmd_engine = lambda _parent_command, config: engine_command(config)
+    os.environ[PARENT_ENV] = str(os.getpid())  # for the engine
     uvicorn.run(
         api.app,
         host=args["host"],
@@ -65,6 +84,7 @@ def run_engine(argv: list[str]) -> None:
 def main(argv: list[str]) -> None:
     if not argv or argv[0] not in ("api", "engine"):
         sys.exit("usage: python -m taurl.tinker.skyrl_launch api|engine [skyrl EngineConfig flags]")
+    exit_with_parent()
     (run_api if argv[0] == "api" else run_engine)(argv[1:])
 
 
