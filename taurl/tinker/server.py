@@ -86,7 +86,10 @@ class LocalTinkerServer:
         ]
 
     def start(self, timeout: float = 300) -> str:
-        """Start the server and wait until its engine serves requests; return its base URL."""
+        """Start the server and wait until its engine serves requests; return its base URL.
+
+        On Linux the server exits when the thread that started it exits (the kernel's parent-death signal
+        follows the forking thread): call this from a thread that outlives the server, e.g. the main one."""
         if self._process is not None:
             raise TinkerServerError(f"the local Tinker server is already running at {self.base_url}")
         self.workdir.mkdir(parents=True, exist_ok=True)
