@@ -35,7 +35,7 @@ from typing import Any
 from taurl.core.db import Database, PlainDatabase
 from taurl.core.reward import GoldCache, GoldState, InvalidTaskError, RewardConfig, compute_reward, task_start
 from taurl.core.types import Action, RewardBasis, Task, TerminatedBy, ToolKind
-from taurl.domains import get_domain
+from taurl.domains import DOMAIN_NAMES, get_domain
 from taurl.domains.base import DataError, Domain, read_json
 
 MAX_CANDIDATES = 8  # alternative values tried per argument before it counts as having none
@@ -595,6 +595,15 @@ class Accepted:
 
 
 BASELINE_FIELDS = ("domain", "split", "task", "mutant")
+BASELINE_FILE = "audit_baseline.json"  # beside a built-in domain's tools: the loopholes it accepts, with reasons
+
+
+def builtin_baseline(domain: str) -> Path | None:
+    """The baseline a built-in domain ships (``taurl/domains/<name>/audit_baseline.json``), if it has one."""
+    if domain not in DOMAIN_NAMES:
+        return None
+    path = Path(__file__).parent / "domains" / domain / BASELINE_FILE
+    return path if path.is_file() else None
 
 
 def load_baseline(path: Path) -> list[Accepted]:
@@ -628,13 +637,15 @@ class Finding:
     split: str
     task: str
     result: MutantResult
+    reason: str | None = None  # why a baseline accepts it; None: a new loophole
 
     @property
     def key(self) -> tuple[str, str, str, str]:
         return (self.domain, self.split, self.task, self.result.mutant)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"domain": self.domain, "split": self.split, "task": self.task, **self.result.to_dict()}
+        found = {"domain": self.domain, "split": self.split, "task": self.task, **self.result.to_dict()}
+        return found if self.reason is None else {**found, "reason": self.reason}
 
 
 @dataclass
@@ -647,12 +658,24 @@ class Verdict:
 
 
 def judge(audits: Sequence[DomainAudit], baseline: Sequence[Accepted] = ()) -> Verdict:
-    known = {a.key for a in baseline}
-    found = [Finding(a.domain, t.split, t.task_id, r) for a in audits for t, r in a.loopholes()]
+    """Entries of tasks that were not audited (another split, a dataset holding some of the tasks) are
+    neither used nor stale."""
+    reasons = {a.key: a.reason for a in baseline}
+    found = [
+        Finding(
+            audit.domain,
+            task.split,
+            task.task_id,
+            result,
+            reasons.get((audit.domain, task.split, task.task_id, result.mutant)),
+        )
+        for audit in audits
+        for task, result in audit.loopholes()
+    ]
     keys = {f.key for f in found}
-    audited = {(a.domain, a.split) for a in audits}
+    audited = {(a.domain, t.split, t.task_id) for a in audits for t in a.tasks}
     return Verdict(
-        new=[f for f in found if f.key not in known],
-        accepted=[f for f in found if f.key in known],
-        stale=[a for a in baseline if (a.domain, a.split) in audited and a.key not in keys],
+        new=[f for f in found if f.reason is None],
+        accepted=[f for f in found if f.reason is not None],
+        stale=[a for a in baseline if a.key[:3] in audited and a.key not in keys],
     )

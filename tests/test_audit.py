@@ -2,6 +2,7 @@
 domains audit clean against their committed baselines; exit codes and the JSON report."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -104,13 +105,12 @@ def test_baseline_accepts_known_loopholes_and_names_stale_ones(counter, tmp_path
         load_baseline(path)
 
 
-def test_builtin_domains_audit_clean_against_their_baselines():
-    result = CliRunner().invoke(
-        app, ["audit", "rewards", "--format", "json", "--baseline", str(AIRLINE_BASELINE)], catch_exceptions=False
-    )
+def test_builtin_domains_audit_clean_against_their_own_baselines_by_default():
+    result = CliRunner().invoke(app, ["audit", "rewards", "--format", "json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["new"] == [] and report["stale"] == []
+    assert [Path(p) for p in report["baselines"]] == [AIRLINE_BASELINE]  # the other four have nothing to accept
     assert {(a["domain"], a["split"]) for a in report["audits"]} == {
         (d, s) for d in DOMAIN_NAMES for s in ("train", "test")
     }
@@ -118,18 +118,35 @@ def test_builtin_domains_audit_clean_against_their_baselines():
         gold = [r for t in audit["task_results"] for r in t["results"] if r["kind"] == "gold"]
         assert len(gold) == audit["tasks"] and all(r["observed"] == 1.0 for r in gold)
     accepted = {(f["task"], f["kind"]) for f in report["accepted"]}
-    assert accepted and all(kind == "argument" for _, kind in accepted)
+    assert len(accepted) == 7 and all(kind == "argument" for _, kind in accepted)
+    assert all("non-free bags" in f["reason"] for f in report["accepted"])
 
 
-def test_cli_exits_1_on_a_loophole_outside_the_baseline():
+def test_builtin_baseline_is_listed_with_reasons_and_no_baseline_ignores_it(tmp_path):
     runner = CliRunner()
-    failing = runner.invoke(app, ["audit", "rewards", "--domain", "airline", "--split", "test"])
+    args = ["audit", "rewards", "--domain", "airline", "--split", "test"]
+    passing = runner.invoke(app, args, env={"COLUMNS": "80"}, terminal_width=80)
+    assert passing.exit_code == 0, passing.output
+    lines = passing.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    (row,) = [line for line in lines if "airline" in line and "test" in line and "│" in line]
+    assert row.split("│")[1:-1] == [" airline ", " test  ", "    82 ", "     757 ", " argument 1  ", "         0 ",
+                                     "        1 ", "   0 "]  # fmt: skip
+    assert f"baseline: {AIRLINE_BASELINE}" in passing.stdout
+    assert "accepted airline/airline-test-061" in passing.stdout and "non-free bags" in passing.stdout
+    assert "no new loophole (1 accepted by a baseline)" in passing.stdout
+    failing = runner.invoke(app, [*args, "--no-baseline"], env={"COLUMNS": "200"}, terminal_width=200)
     assert failing.exit_code == 1
     assert "airline-test-061 arg:3:update_reservation_baggages.payment_id" in failing.stdout
-    passing = runner.invoke(
-        app, ["audit", "rewards", "--domain", "airline", "--split", "test", "--baseline", str(AIRLINE_BASELINE)]
-    )
-    assert passing.exit_code == 0, passing.output
+    assert "baseline:" not in failing.stdout and "1 new loophole(s)" in failing.stdout
+    explicit = runner.invoke(app, [*args, "--no-baseline", "--baseline", str(AIRLINE_BASELINE)])
+    assert explicit.exit_code == 0, explicit.output
+    # other data for the domain (here a copy): its built-in baseline is not about it
+    airline = get_domain("airline")
+    shutil.copytree(airline.builtin_data_dir, tmp_path, dirs_exist_ok=True)
+    shutil.copy(airline.package_dir / "tasks" / "test.json", tmp_path / "tasks_test.json")
+    elsewhere = runner.invoke(app, [*args, "--format", "json", "--data-dir", f"airline={tmp_path}"])
+    assert elsewhere.exit_code == 1 and json.loads(elsewhere.stdout)["baselines"] == []
     assert runner.invoke(app, ["audit", "rewards", "--domain", "nowhere"]).exit_code == 2
 
 

@@ -6,16 +6,19 @@ import json
 import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from taurl.cli.common import DataDirOption, console, err, fail, parse_data_dirs, progress_bar
+from taurl.cli.tables import Col, print_table
 from taurl.core.reward import RewardConfig
 from taurl.core.types import RewardBasis, Task
 from taurl.domains import DOMAIN_NAMES, DataError, get_domain
+
+if TYPE_CHECKING:
+    from taurl.audit import DomainAudit, Finding, Verdict
 
 app = typer.Typer(help="Check that rewards cannot be gamed.", no_args_is_help=True)
 
@@ -61,19 +64,28 @@ def audit_rewards(
         list[Path] | None,
         typer.Option(help="JSON/YAML of accepted loopholes, each with a reason: only others fail. Repeatable."),
     ] = None,
+    no_baseline: Annotated[
+        bool,
+        typer.Option(
+            "--no-baseline",
+            help="Ignore the baselines the built-in domains ship (taurl/domains/<name>/audit_baseline.json): "
+            "their accepted loopholes fail too.",
+        ),
+    ] = False,
     output_format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """Mutate each task's gold trajectory (drop a write, change an argument to another valid value, add an
     unrelated write, insert reads, reorder writes, leave an output out, do nothing, transfer at once,
-    refuse) and score every mutant with the real environment and reward, offline. Exits 1 when a loophole
-    is found that no --baseline accepts."""
-    from taurl.audit import RewardAuditor, judge, load_baseline
+    refuse) and score every mutant with the real environment and reward, offline. A built-in domain's own
+    baseline applies (its accepted loopholes are listed with their reasons) unless --no-baseline or --data-dir
+    gives it other data. Exits 1 when a loophole is found that no baseline accepts."""
+    from taurl.audit import RewardAuditor, builtin_baseline, judge, load_baseline
 
     if output_format not in ("table", "json"):
         raise fail(f"unknown --format {output_format!r}: use table or json")
     dirs = parse_data_dirs(data_dir)
     try:
-        accepted = [entry for path in baseline or [] for entry in load_baseline(path)]
+        baselines = list(baseline or [])
         if dataset:
             if domain or split:
                 raise fail("--dataset audits the tasks in the file: leave out --domain and --split")
@@ -85,6 +97,10 @@ def audit_rewards(
                 # an installed τ-bench does not list its splits: its test split unless told
                 for s in split or get_domain(name).splits(where) or ["test"]:
                     groups[(name, s)] = get_domain(name).tasks(s, where)
+        if not no_baseline:  # a built-in baseline is about the built-in data
+            shipped = (builtin_baseline(name) for name in dict.fromkeys(n for n, _ in groups) if name not in dirs)
+            baselines += [path for path in shipped if path is not None]
+        accepted = [entry for path in baselines for entry in load_baseline(path)]
         config = RewardConfig(basis=basis)
         auditors: dict[str, RewardAuditor] = {}
         audits = []
@@ -100,6 +116,7 @@ def audit_rewards(
     verdict = judge(audits, accepted)
     if output_format == "json":
         report = {
+            "baselines": [str(path) for path in baselines],
             "audits": [a.to_dict() for a in audits],
             "new": [f.to_dict() for f in verdict.new],
             "accepted": [f.to_dict() for f in verdict.accepted],
@@ -108,14 +125,33 @@ def audit_rewards(
         json.dump(report, sys.stdout, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        table = Table("domain", "split", "tasks", "mutants", "loopholes by kind", "order-sensitive", "accepted", "new")
-        for audit in audits:
-            here = (audit.domain, audit.split)
-            kinds = ", ".join(f"{kind} {n}" for kind, n in audit.counts().items() if n) or "0"
-            new_here = sum(1 for f in verdict.new if (f.domain, f.split) == here)
-            table.add_row(
-                audit.domain,
-                audit.split,
+        _print_audit(audits, verdict, baselines)
+    for entry in verdict.stale:
+        err.print(f"[yellow]stale baseline entry[/] (no longer found): {escape(' '.join(entry.key))}", soft_wrap=True)
+    if verdict.new:
+        raise typer.Exit(1)
+
+
+def _print_audit(audits: list[DomainAudit], verdict: Verdict, baselines: list[Path]) -> None:
+    columns = [
+        Col("domain"),
+        Col("split"),
+        Col("tasks", justify="right"),
+        Col("mutants", justify="right", drop=2),
+        Col("loopholes by kind", whole=False),
+        Col("order\nsensitive", justify="right", drop=1),
+        Col("accepted", justify="right"),
+        Col("new", justify="right"),
+    ]
+    rows = []
+    for audit in audits:
+        here = (audit.domain, audit.split)
+        kinds = ", ".join(f"{kind} {n}" for kind, n in audit.counts().items() if n) or "0"
+        new_here = sum(1 for f in verdict.new if (f.domain, f.split) == here)
+        rows.append(
+            (
+                escape(audit.domain),
+                escape(audit.split),
                 str(len(audit.tasks)),
                 str(audit.mutants),
                 escape(kinds),
@@ -123,17 +159,26 @@ def audit_rewards(
                 str(sum(1 for f in verdict.accepted if (f.domain, f.split) == here)),
                 f"[red]{new_here}[/]" if new_here else "0",
             )
-        console.print(table)
-        for finding in verdict.new[:SHOWN_FINDINGS]:
-            r = finding.result
-            console.print(
-                f"[red]loophole[/] {escape(finding.domain)}/{escape(finding.task)} {escape(r.mutant)}: "
-                f"expected {r.expected}, scored {r.observed:g}",
-                soft_wrap=True,
-            )
-        if len(verdict.new) > SHOWN_FINDINGS:
-            console.print(f"... {len(verdict.new) - SHOWN_FINDINGS} more (--format json lists every one)")
-    for entry in verdict.stale:
-        err.print(f"[yellow]stale baseline entry[/] (no longer found): {escape(' '.join(entry.key))}", soft_wrap=True)
+        )
+    print_table(console, columns, rows, "; --format json has them")
+    for path in baselines:
+        console.print(f"baseline: {escape(str(path))}", soft_wrap=True)
+    for finding in verdict.accepted:
+        console.print(f"[green]accepted[/] {_named(finding)}: {escape(finding.reason or '')}")
+    for finding in verdict.new[:SHOWN_FINDINGS]:
+        r = finding.result
+        console.print(
+            f"[red]loophole[/] {_named(finding)}: expected {r.expected}, scored {r.observed:g}", soft_wrap=True
+        )
+    if len(verdict.new) > SHOWN_FINDINGS:
+        console.print(f"... {len(verdict.new) - SHOWN_FINDINGS} more (--format json lists every one)")
     if verdict.new:
-        raise typer.Exit(1)
+        console.print(
+            f"[red]{len(verdict.new)} new loophole(s)[/]: fix the reward or the task, or accept each in a --baseline with its reason"
+        )
+    else:
+        console.print(f"no new loophole ({len(verdict.accepted)} accepted by a baseline)")
+
+
+def _named(finding: Finding) -> str:
+    return f"{escape(finding.domain)}/{escape(finding.task)} {escape(finding.result.mutant)}"
