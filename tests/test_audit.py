@@ -129,9 +129,8 @@ def test_builtin_baseline_is_listed_with_reasons_and_no_baseline_ignores_it(tmp_
     assert passing.exit_code == 0, passing.output
     lines = passing.stdout.splitlines()
     assert all(len(line) <= 80 for line in lines)
-    (row,) = [line for line in lines if "airline" in line and "test" in line and "│" in line]
-    assert row.split("│")[1:-1] == [" airline ", " test  ", "    82 ", "     757 ", " argument 1  ", "         0 ",
-                                     "        1 ", "   0 "]  # fmt: skip
+    (row,) = [line.split() for line in lines if line.startswith("airline")]
+    assert row == ["airline", "test", "82", "757", "argument:1", "0", "1", "0"]  # every column, values whole
     assert f"baseline: {AIRLINE_BASELINE}" in passing.stdout
     assert "accepted airline/airline-test-061" in passing.stdout and "non-free bags" in passing.stdout
     assert "no new loophole (1 accepted by a baseline)" in passing.stdout

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich import box
 from rich.markup import escape
 
 from taurl.cli.common import DataDirOption, console, err, fail, parse_data_dirs, progress_bar
@@ -138,7 +139,7 @@ def _print_audit(audits: list[DomainAudit], verdict: Verdict, baselines: list[Pa
         Col("split"),
         Col("tasks", justify="right"),
         Col("mutants", justify="right", drop=2),
-        Col("loopholes by kind", whole=False),
+        Col("loophole\nkinds", whole=False),
         Col("order\nsensitive", justify="right", drop=1),
         Col("accepted", justify="right"),
         Col("new", justify="right"),
@@ -146,7 +147,7 @@ def _print_audit(audits: list[DomainAudit], verdict: Verdict, baselines: list[Pa
     rows = []
     for audit in audits:
         here = (audit.domain, audit.split)
-        kinds = ", ".join(f"{kind} {n}" for kind, n in audit.counts().items() if n) or "0"
+        kinds = " ".join(f"{kind}:{n}" for kind, n in audit.counts().items() if n) or "0"
         new_here = sum(1 for f in verdict.new if (f.domain, f.split) == here)
         rows.append(
             (
@@ -160,7 +161,9 @@ def _print_audit(audits: list[DomainAudit], verdict: Verdict, baselines: list[Pa
                 f"[red]{new_here}[/]" if new_here else "0",
             )
         )
-    print_table(console, columns, rows, "; --format json has them")
+    print_table(
+        console, columns, rows, "; --format json has them", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False
+    )
     for path in baselines:
         console.print(f"baseline: {escape(str(path))}", soft_wrap=True)
     for finding in verdict.accepted:
