@@ -181,15 +181,21 @@ demo: $(STAMP)
 # while the SkyRL and τ² environments download beside it (a cold `make test` would otherwise wait
 # minutes for them); their suites start when their environments are ready. -k: every suite reports.
 test: $(STAMP)
-	@$(MAKE) --no-print-directory -k -j4 --output-sync=target test-core test-skyrl test-tau2
+	@$(MAKE) --no-print-directory -k -j4 --output-sync=target test-core test-skyrl test-tau2 test-tinker
 
 # the tests that drive the SkyRL environments (they subprocess into them, or read their reports)
 SKYRL_TESTS := $(wildcard tests/test_skyrl_config.py tests/test_skyrl_dry_run.py tests/test_skyrl_generator.py \
 	tests/test_skyrl_train_resolution.py tests/test_skyrl04_*.py)
 
-.PHONY: test-core test-skyrl test-tau2
+# the tests that start SkyRL's local Tinker server (they subprocess into .venv-tinker)
+TINKER_TESTS := $(wildcard tests/test_tinker_*.py)
+
+.PHONY: test-core test-skyrl test-tau2 test-tinker
 test-core: $(STAMP)
-	$(VENV)/bin/pytest -q --taurl-recordings recordings $(addprefix --ignore=,$(SKYRL_TESTS))
+	$(VENV)/bin/pytest -q --taurl-recordings recordings $(addprefix --ignore=,$(SKYRL_TESTS) $(TINKER_TESTS))
+
+test-tinker: $(STAMP) tinker-env
+	$(VENV)/bin/pytest -q $(TINKER_TESTS)
 
 test-skyrl: $(STAMP) skyrl-env train-resolution train-env train-tau2-env skyrl04-resolution skyrl04-env skyrl04-gen-env
 	$(VENV)/bin/pytest -q $(SKYRL_TESTS)
