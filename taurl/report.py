@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from taurl import __version__
-from taurl.record.store import RecordingStore
+from taurl.paths import writable_file, write_atomically
+from taurl.record.store import QueryLimits, RecordingStore
 from taurl.report_explorer import CSS as EXPLORER_CSS
 from taurl.report_explorer import explorer
 from taurl.report_stats import Interval, mean_reward_interval, paired, pass_hat_interval
@@ -978,11 +979,14 @@ def call_text(action_json: str) -> str:
 
 
 def build_report(
-    recordings: Sequence[str | Path], compare: tuple[str, str] | None = None, exclude_errors: bool = False
+    recordings: Sequence[str | Path],
+    compare: tuple[str, str] | None = None,
+    exclude_errors: bool = False,
+    limits: QueryLimits | None = None,
 ) -> str:
     """The report's HTML for the recordings (raises RecordingError or ReportError)."""
     figure_class()  # fail before any query if matplotlib is missing
-    store = RecordingStore(list(recordings))
+    store = RecordingStore(list(recordings), limits)
     try:
         return Report(store, [str(r) for r in recordings], compare, exclude_errors).render()
     finally:
@@ -990,11 +994,16 @@ def build_report(
 
 
 def write_report(
-    recordings: Sequence[str | Path], out: Path, compare: tuple[str, str] | None = None, exclude_errors: bool = False
+    recordings: Sequence[str | Path],
+    out: Path,
+    compare: tuple[str, str] | None = None,
+    exclude_errors: bool = False,
+    limits: QueryLimits | None = None,
 ) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(build_report(recordings, compare, exclude_errors), encoding="utf-8")
-    return out
+    """Write the report whole or not at all; an ``out`` that cannot be written is refused before any query
+    (:class:`taurl.paths.OutputPathError`)."""
+    writable_file(out)
+    return write_atomically(out, build_report(recordings, compare, exclude_errors, limits))
 
 
 CSS = """

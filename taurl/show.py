@@ -18,7 +18,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from taurl.record.store import RecordingStore
+from taurl.record.store import QueryLimits, RecordingStore
 from taurl.terminal import printable
 
 MIN_PREFIX = 6
@@ -407,9 +407,11 @@ def user_tool_calls(episode: Episode) -> dict[int, list[dict[str, Any]]]:
     return placed
 
 
-def show(recordings: list[str], given: str, console: Console, full: bool = False) -> str:
+def show(
+    recordings: list[str], given: str, console: Console, full: bool = False, limits: QueryLimits | None = None
+) -> str:
     """Print the episode ``given`` names (its id or a unique prefix); returns the full id."""
-    store = RecordingStore(recordings)
+    store = RecordingStore(recordings, limits)
     try:
         episode_id = resolve(store, given)
         render(console, load(store, episode_id), full)

@@ -12,18 +12,24 @@ from rich.table import Table
 
 from taurl.cli.common import (
     DataDirOption,
+    QueryMemoryOption,
+    QueryTimeoutOption,
     RecordingArgument,
     RecordingOption,
     console,
     fail,
     parse_data_dirs,
     progress_bar,
+    query_limits,
     recordings,
     single_recording,
+    writable_recording,
 )
 from taurl.core.types import RewardBasis
 from taurl.domains import DataError
-from taurl.record.store import RecordingError
+from taurl.paths import OutputPathError
+from taurl.record.location import RecordingLocationError
+from taurl.record.store import DEFAULT_QUERY_MEMORY, DEFAULT_QUERY_TIMEOUT, RecordingError
 
 app = typer.Typer()
 
@@ -39,6 +45,8 @@ def replay_command(
     where: Annotated[str, typer.Option(help="SQL filter on the episodes view, e.g. \"domain = 'retail'\".")] = "TRUE",
     output_format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     show_all: Annotated[bool, typer.Option("--all", help="List identical episodes too.")] = False,
+    timeout: QueryTimeoutOption = DEFAULT_QUERY_TIMEOUT,
+    memory: QueryMemoryOption = DEFAULT_QUERY_MEMORY,
 ) -> None:
     """Re-run recorded episodes offline (no network, no key) and report the first divergence of each."""
     import time
@@ -48,7 +56,7 @@ def replay_command(
 
     try:
         replayer = Replayer(
-            RecordingStore(recordings(recording, recording_option)),
+            RecordingStore(recordings(recording, recording_option), query_limits(timeout, memory)),
             {k: str(v) for k, v in parse_data_dirs(data_dir).items()},
             cache_dir,
         )
@@ -115,6 +123,8 @@ def rescore_command(
     judge_base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint of the judge model.")] = None,
     data_dir: DataDirOption = None,
     where: Annotated[str, typer.Option(help="SQL filter on the episodes view.")] = "TRUE",
+    timeout: QueryTimeoutOption = DEFAULT_QUERY_TIMEOUT,
+    memory: QueryMemoryOption = DEFAULT_QUERY_MEMORY,
 ) -> None:
     """Recompute rewards under another basis or reward config, without running any model; the new
     scores are stored beside the old ones (view `rescores`) with the config that produced them."""
@@ -123,20 +133,29 @@ def rescore_command(
     from taurl.judge import judge_client
     from taurl.llm.client import ModelCallError
     from taurl.record.store import RecordingStore
-    from taurl.record.writer import RecordingWriter
+    from taurl.record.writer import RecordingWriteError, RecordingWriter
     from taurl.rescore import rescore, rescore_id
 
     recording = single_recording(recording_arg, recording_option, ": rescore writes into it")
+    limits = query_limits(timeout, memory)
     judge = judge_client(judge_model, judge_base_url) if judge_model else None
     config = RewardConfig(basis, zero_on_max_steps, match_think_tools, judge=judge)
     try:
-        results = rescore(
-            RecordingStore(recording), config, {k: str(v) for k, v in parse_data_dirs(data_dir).items()}, where
-        )
-    except (RecordingError, DataError, ModelCallError, JudgeMissingError) as exc:
+        store = RecordingStore(recording, limits)
+        writable_recording(recording)  # before the work, not after it
+        results = rescore(store, config, {k: str(v) for k, v in parse_data_dirs(data_dir).items()}, where)
+        identity = rescore_id(config)
+        RecordingWriter(recording).write_rescores([r.row for r in results], identity)
+    except (
+        RecordingError,
+        RecordingWriteError,
+        RecordingLocationError,
+        OutputPathError,
+        DataError,
+        ModelCallError,
+        JudgeMissingError,
+    ) as exc:
         raise fail(str(exc)) from exc
-    identity = rescore_id(config)
-    RecordingWriter(recording).write_rescores([r.row for r in results], identity)
     changed = [r for r in results if r.new_reward != r.old_reward]
     old = sum(r.old_reward for r in results) / len(results) if results else 0.0
     new = sum(r.new_reward for r in results) / len(results) if results else 0.0
@@ -145,7 +164,7 @@ def rescore_command(
     )
     table.add_row(str(len(results)), f"{old:.3f}", f"{new:.3f}", str(len(changed)), identity)
     console.print(table)
-    console.print(f"stored in {recording}: SELECT * FROM rescores WHERE rescore_id = '{identity}'")
+    console.print(f"stored in {recording}: SELECT * FROM rescores WHERE rescore_id = '{identity}'", markup=False)
 
 
 @app.command("report")
@@ -166,17 +185,20 @@ def report_command(
             "convention); by default they count as failures (τ-bench's)."
         ),
     ] = False,
+    timeout: QueryTimeoutOption = DEFAULT_QUERY_TIMEOUT,
+    memory: QueryMemoryOption = DEFAULT_QUERY_MEMORY,
 ) -> None:
     """A self-contained HTML report that opens offline: outcomes with confidence intervals, every episode in
     a table that opens its transcript, tool errors, failure causes, cost, rescores, two runs compared."""
 
     from taurl.report import ReportError, write_report
 
+    limits = query_limits(timeout, memory)
     try:
-        write_report(recordings(recording, recording_option), out, compare, exclude_errors)
-    except (RecordingError, ReportError) as exc:
+        write_report(recordings(recording, recording_option), out, compare, exclude_errors, limits)
+    except (RecordingError, ReportError, OutputPathError) as exc:
         raise fail(str(exc)) from exc
-    console.print(f"wrote {out}")
+    console.print(f"wrote {out}", markup=False)
 
 
 @app.command("show")
@@ -187,12 +209,14 @@ def show_command(
     recording: RecordingArgument = None,
     recording_option: RecordingOption = None,
     full: Annotated[bool, typer.Option(help="Print system prompts and tool observations whole.")] = False,
+    timeout: QueryTimeoutOption = DEFAULT_QUERY_TIMEOUT,
+    memory: QueryMemoryOption = DEFAULT_QUERY_MEMORY,
 ) -> None:
     """One episode as a readable transcript: reward breakdown, task, gold actions, every message."""
 
     from taurl.show import EpisodeNotFoundError, show
 
     try:
-        show(recordings(recording, recording_option), episode_id, console, full)
+        show(recordings(recording, recording_option), episode_id, console, full, query_limits(timeout, memory))
     except (RecordingError, EpisodeNotFoundError) as exc:
         raise fail(str(exc)) from exc

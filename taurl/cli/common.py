@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -46,6 +48,72 @@ RecordingOption = Annotated[
 ]
 
 
+QueryTimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--query-timeout",
+        min=0,
+        rich_help_panel="Query limits",
+        help="Seconds a read of the recordings may take; past it the command stops with an error, never a partial "
+        "answer (0: no limit).",
+    ),
+]
+QueryMemoryOption = Annotated[
+    str,
+    typer.Option(
+        "--query-memory",
+        rich_help_panel="Query limits",
+        help="Memory DuckDB may use for a read, e.g. 2GB or 512MB; a query that needs more spills to disk or fails "
+        "with an error, never a partial answer.",
+    ),
+]
+
+
+def query_limits(timeout: float, memory: str):
+    """The store's limits from --query-timeout and --query-memory (a bad value: one line, exit 2)."""
+    from taurl.record.store import QueryLimits, RecordingError
+
+    try:
+        return QueryLimits(timeout or None, memory)
+    except RecordingError as exc:
+        raise fail(str(exc)) from exc
+
+
+def output_directory(out: Path) -> Path:
+    """Before the work that fills it: one line (exit 2) unless ``out`` is, or could be made, a directory
+    that takes new files. Creates nothing."""
+    from taurl.paths import OutputPathError, writable_directory
+
+    try:
+        return writable_directory(out, create=False)
+    except OutputPathError as exc:
+        raise fail(str(exc)) from exc
+
+
+@contextlib.contextmanager
+def writing_into(out: Path) -> Iterator[Path]:
+    """A staging directory for a command's files, moved into ``out`` together once the block is done; a
+    failure (a full disk ...) leaves ``out`` as it was and ends the command with one line (exit 1)."""
+    from taurl.paths import OutputPathError, staged_directory
+
+    try:
+        with staged_directory(out) as staging:
+            yield staging
+    except OutputPathError as exc:
+        raise fail(str(exc), 1) from exc
+
+
+def writable_recording(recording: str) -> None:
+    """Before the work whose results a command stores in a recording: one line if a local recording
+    cannot take a new file (read-only, a part of its path a file, a symbolic link loop ...)."""
+    from taurl.paths import writable_directory
+    from taurl.record.location import resolve
+
+    location = resolve(recording)
+    if location.is_local:
+        writable_directory(Path(location.root))
+
+
 def recordings(positional: list[str] | None, option: list[str] | None) -> list[str]:
     """The recordings a command reads, given positionally, with --recording, or both."""
     given = [*(positional or []), *(option or [])]
@@ -65,7 +133,14 @@ def single_recording(positional: list[str] | None, option: list[str] | None, why
 class UntypedHelpGroup(typer.core.TyperGroup):
     """The root command group. typer prints each parameter's Python type in help (``<str>``,
     ``<list[str]>``, ``<bool>``); taurl's help says what a value is instead, so every command's help
-    leaves the type out (a number's range, ``[x>=1]``, stays)."""
+    leaves the type out (a number's range, ``[x>=1]``, stays). Errors that already say, in one line,
+    which recording or file and what went wrong end any command with that line (exit 1), never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except user_facing_errors() as exc:  # evaluated only when something was raised
+            raise fail(str(exc), 1) from exc
 
     def get_params(self, ctx: click.Context) -> list[click.Parameter]:
         return _untyped(super().get_params(ctx))
@@ -75,6 +150,18 @@ class UntypedHelpGroup(typer.core.TyperGroup):
         if command is not None:
             _untype_tree(command, ctx)
         return command
+
+
+def user_facing_errors() -> tuple[type[Exception], ...]:
+    """Error types whose message is a whole one-line explanation naming the path (imported late: the CLI
+    starts without loading the recording modules)."""
+    from taurl.paths import OutputPathError
+    from taurl.record.location import RecordingLocationError
+    from taurl.record.lock import RecordingLockedError
+    from taurl.record.store import RecordingError
+    from taurl.record.writer import RecordingWriteError
+
+    return (OutputPathError, RecordingError, RecordingLocationError, RecordingLockedError, RecordingWriteError)
 
 
 def _untyped(params: list[click.Parameter]) -> list[click.Parameter]:

@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from taurl.cli.common import DataDirOption, console, err, fail, parse_data_dirs
+from taurl.cli.common import (
+    DataDirOption,
+    console,
+    err,
+    fail,
+    output_directory,
+    parse_data_dirs,
+    writable_recording,
+    writing_into,
+)
 from taurl.config import DEFAULT_CACHE_DIR, Endpoint, RunConfig
 from taurl.core.types import RewardBasis
 from taurl.domains import DOMAIN_NAMES, DataError, get_domain
@@ -67,6 +76,7 @@ def data_convert(
     from taurl.skyrl.dataset import Conversion, split_tasks, write_conversion
 
     dirs = {k: str(v) for k, v in parse_data_dirs(data_dir).items()}
+    output_directory(out)
     try:
         if source is not None:
             from taurl.importers.ctu import load_seed_tasks
@@ -93,12 +103,14 @@ def data_convert(
     except (DataError, InvalidTaskError) as exc:
         raise fail(f"cannot convert: {exc}") from exc
     conversion = Conversion(train, validation, assessment.rejects, assessment.report, trivial)
-    write_conversion(conversion, out)
+    with writing_into(out) as staging:
+        write_conversion(conversion, staging)
     print_quality(assessment.report)
     console.print(
         f"{len(tasks)} task(s): {len(train)} train, {len(validation)} validation, {len(trivial)} trivial, "
         f"{len(assessment.rejects)} rejected "
-        f"-> {out}/ (train.parquet, validation.parquet, trivial.parquet, rejects.jsonl, quality.json)"
+        f"-> {out}/ (train.parquet, validation.parquet, trivial.parquet, rejects.jsonl, quality.json)",
+        markup=False,
     )
     if conversion.total != len(tasks):
         raise fail(f"internal error: {len(tasks)} tasks in, {conversion.total} accounted for")
@@ -184,6 +196,7 @@ def data_repair(
     from taurl.skyrl.dataset import Conversion, split_tasks, write_conversion
 
     dirs = {k: str(v) for k, v in parse_data_dirs(data_dir).items()}
+    output_directory(out)
     try:
         tasks = load_seed_tasks(source)
         result = repair_seed(tasks, dirs, accept_hazards)
@@ -191,14 +204,15 @@ def data_repair(
         raise fail(f"cannot repair: {exc}") from exc
     train, validation = split_tasks(result.accepted, validation_fraction, seed)
     conversion = Conversion(train, validation, result.rejects, result.report)
-    write_conversion(conversion, out)
-    with open(out / "repairs.jsonl", "w") as handle:
+    with writing_into(out) as staging, open(staging / "repairs.jsonl", "w") as handle:
+        write_conversion(conversion, staging)
         for row in result.provenance:
             handle.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
     print_funnel(result.report)
     console.print(
         f"{len(tasks)} task(s): {len(train)} train, {len(validation)} validation, {len(result.rejects)} rejected "
-        f"-> {out}/ (train.parquet, validation.parquet, rejects.jsonl, repairs.jsonl, quality.json)"
+        f"-> {out}/ (train.parquet, validation.parquet, rejects.jsonl, repairs.jsonl, quality.json)",
+        markup=False,
     )
     if conversion.total != len(tasks):
         raise fail(f"internal error: {len(tasks)} tasks in, {conversion.total} accounted for")
@@ -261,6 +275,7 @@ def import_tau_bench(
     dirs = parse_data_dirs([v if "=" in v else f"{domain}={v}" for v in data_dir or []])
     if domain not in dirs:
         raise fail(f"give τ-bench's {domain} data directory with --data-dir (the runs' tools are re-executed on it)")
+    writable_recording(out)  # before the runs are played again, not after
     try:
         runs = load_results(results, domain, split)
     except (OSError, ValueError, KeyError) as exc:
@@ -306,7 +321,8 @@ def import_tau_bench(
     console.print(table)
     agreeing = sum(e.agrees for e in episodes)
     console.print(
-        f"{agreeing}/{len(episodes)} rewards agree with τ-bench's; {len(entries)} user request(s) recorded; run {run_id} in {out}"
+        f"{agreeing}/{len(episodes)} rewards agree with τ-bench's; {len(entries)} user request(s) recorded; run {run_id} in {out}",
+        markup=False,
     )
     if agreeing != len(episodes):
         raise typer.Exit(1)

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from taurl.cli.common import RecordingArgument, RecordingOption, console, fail, recordings
-from taurl.record.store import RecordingError
+from taurl.cli.common import (
+    QueryMemoryOption,
+    QueryTimeoutOption,
+    RecordingArgument,
+    RecordingOption,
+    console,
+    fail,
+    query_limits,
+    recordings,
+)
+from taurl.paths import OutputPathError
+from taurl.record.store import DEFAULT_QUERY_MEMORY, DEFAULT_QUERY_TIMEOUT, RecordingError
 
 app = typer.Typer(help="Write recorded episodes in other tools' formats.", no_args_is_help=True)
 
@@ -21,14 +32,24 @@ def export_tau_bench(
     where: Annotated[
         str, typer.Option(help="SQL filter on the episodes view, e.g. \"run_id = 'sim'\" (one run, one domain).")
     ] = "TRUE",
+    timeout: QueryTimeoutOption = DEFAULT_QUERY_TIMEOUT,
+    memory: QueryMemoryOption = DEFAULT_QUERY_MEMORY,
 ) -> None:
     """τ-bench's results file ([{task_id, reward, info, traj, trial}]) from one run of one domain;
-    `taurl import tau-bench` reads it back with the same rewards."""
+    `taurl import tau-bench` reads it back with the same rewards (given the run's data directory, which
+    this prints). Episodes whose reward the format cannot carry (unfinished, judged, past τ-bench's
+    30 steps) are refused, with the --where that leaves them out."""
     from taurl.export import ExportError, write_tau_bench
     from taurl.record.store import RecordingStore
 
+    limits = query_limits(timeout, memory)
     try:
-        count = write_tau_bench(RecordingStore(recordings(recording, recording_option)), out, where)
-    except (RecordingError, ExportError) as exc:
+        exported = write_tau_bench(RecordingStore(recordings(recording, recording_option), limits), out, where)
+    except (RecordingError, ExportError, OutputPathError) as exc:
         raise fail(str(exc)) from exc
-    console.print(f"wrote {count} episode(s) to {out}")
+    console.print(f"wrote {exported.episodes} episode(s) to {out}", markup=False)
+    if exported.data_dir:
+        read_back = shlex.join(
+            ["taurl", "import", "tau-bench", str(out), "--domain", exported.domain, "--data-dir", exported.data_dir]
+        )
+        console.print(f"read it back with: {read_back} --out RECORDING", markup=False, soft_wrap=True)

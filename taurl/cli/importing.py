@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from taurl.cli.common import console, fail
+from taurl.cli.common import console, fail, writable_recording
 from taurl.cli.data import import_app
 from taurl.config import DEFAULT_CACHE_DIR, Endpoint, RunConfig
 from taurl.domains import DataError
@@ -28,8 +29,14 @@ def import_tau2(
     simulated-user requests are recorded so that `taurl replay` replays it offline."""
     from taurl.importers.tau2 import IMPORT_AGENT, import_simulations, load_results
     from taurl.record.schema import episode_row
-    from taurl.record.writer import RecordingWriter
+    from taurl.record.writer import RecordingWriter, check_run_id
 
+    try:
+        if run_id is not None:
+            check_run_id(run_id)
+        writable_recording(recording)  # before the simulations are played again, not after
+    except ValueError as exc:  # a refused run id, an unwritable or impossible recording path
+        raise fail(str(exc)) from exc
     try:
         loaded = load_results(results)
     except (OSError, ValueError, KeyError, DataError) as exc:
@@ -77,7 +84,7 @@ def import_tau2(
     console.print(
         f"{agreeing}/{len(imported) - skipped} rewards agree with τ²'s"
         + (f" ({skipped} simulation(s) τ² skipped: not imported)" if skipped else "")
-        + f"; {len(written)} episode(s) written; run {run_id} in {recording}"
+        + f"; {len(written)} episode(s) written; run {escape(run_id)} in {escape(recording)}"
     )
     if agreeing != len(imported) - skipped:
         raise typer.Exit(1)

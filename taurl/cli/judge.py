@@ -8,10 +8,20 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from taurl.cli.common import console, fail, print_rows
+from taurl.cli.common import (
+    QueryMemoryOption,
+    QueryTimeoutOption,
+    console,
+    fail,
+    print_rows,
+    query_limits,
+    writable_recording,
+)
 from taurl.config import DEFAULT_CACHE_DIR
 from taurl.llm.cache import CacheMode
-from taurl.record.store import RecordingError
+from taurl.paths import OutputPathError
+from taurl.record.location import RecordingLocationError
+from taurl.record.store import DEFAULT_QUERY_MEMORY, DEFAULT_QUERY_TIMEOUT, RecordingError
 
 app = typer.Typer()
 
@@ -46,6 +56,8 @@ def judge_command(
         ),
     ] = False,
     output_format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    timeout: QueryTimeoutOption = DEFAULT_QUERY_TIMEOUT,
+    memory: QueryMemoryOption = DEFAULT_QUERY_MEMORY,
 ) -> None:
     """Attribute each failed episode to its cause with a judge model; the verdicts and the judge's calls are
     stored in the recording (view `rescores`, rescore_id `faults-...`). Episodes already judged are skipped."""
@@ -61,12 +73,13 @@ def judge_command(
     )
     from taurl.llm.client import ClientLimits, ModelCallError
     from taurl.record.store import RecordingStore
-    from taurl.record.writer import RecordingWriter
+    from taurl.record.writer import RecordingWriteError, RecordingWriter
 
     if rubric not in RUBRICS:
         raise fail(f"unknown --rubric {rubric!r}; known: {', '.join(RUBRICS)}")
+    limits = query_limits(timeout, memory)
     try:
-        store = RecordingStore(recording)
+        store = RecordingStore(recording, limits)
         if replay:
             replayed = replay_attributions(store, judge_model)
             rows = [(r.episode_id, "identical" if r.identical else "diverged", r.problem) for r in replayed]
@@ -74,14 +87,22 @@ def judge_command(
             if any(not r.identical for r in replayed):
                 raise typer.Exit(1)
             return
-        limits = ClientLimits(max_total_tokens=max_tokens_budget, max_cost_usd=max_cost_usd)
-        client = judge_client(judge_model, judge_base_url, api_key_env, cache_dir, CacheMode.RECORD, limits)
+        writable_recording(recording)  # before the judge is paid, not after
+        spend = ClientLimits(max_total_tokens=max_tokens_budget, max_cost_usd=max_cost_usd)
+        client = judge_client(judge_model, judge_base_url, api_key_env, cache_dir, CacheMode.RECORD, spend)
         identity = faults_id(client)
         found = attribute_failures(store, client, where, skip=stored_attributions(store, identity))
-    except (RecordingError, ModelCallError, ValueError) as exc:
+        if found:
+            RecordingWriter(recording).write_rescores([attribution_row(a, client) for a in found], identity)
+    except (
+        RecordingError,
+        RecordingWriteError,
+        RecordingLocationError,
+        OutputPathError,
+        ModelCallError,
+        ValueError,
+    ) as exc:
         raise fail(str(exc)) from exc
-    if found:
-        RecordingWriter(recording).write_rescores([attribution_row(a, client) for a in found], identity)
     rows = [(a.name, a.category, a.kind, ", ".join(a.flags), a.reason) for a in found]
     print_rows(["episode", "category", "kind", "flags", "reason"], rows, output_format)
     if output_format == "table":
@@ -89,4 +110,4 @@ def judge_command(
         for (category, kind), count in sorted(category_counts(found).items()):
             table.add_row(category, kind, str(count))
         console.print(table)
-        console.print(f"stored in {recording}: SELECT * FROM rescores WHERE rescore_id = '{identity}'")
+        console.print(f"stored in {recording}: SELECT * FROM rescores WHERE rescore_id = '{identity}'", markup=False)

@@ -6,31 +6,38 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from taurl.cli.common import (
+    QueryMemoryOption,
+    QueryTimeoutOption,
     RecordingArgument,
     RecordingOption,
     console,
     err,
     fail,
     print_rows,
+    query_limits,
     recordings,
     single_recording,
 )
+from taurl.paths import OutputPathError
+from taurl.record.location import RecordingLocationError
 from taurl.record.lock import RecordingLockedError
-from taurl.record.store import RecordingError
+from taurl.record.store import DEFAULT_QUERY_MEMORY, DEFAULT_QUERY_TIMEOUT, RecordingError
+from taurl.record.writer import RecordingWriteError
+from taurl.terminal import printable
 
 app = typer.Typer()
 
 
-def is_recording(arg: str) -> bool:
-    """A positional argument that names a recording: an existing directory or an object-store URI."""
-    if "://" in arg:
-        return True
-    try:
-        return Path(arg).is_dir()
-    except OSError:  # SQL longer than a file name can be
-        return False
+def split_sql_arguments(args: list[str], option: list[str] | None) -> tuple[list[str], str | None]:
+    """The recordings and the query among `taurl sql`'s arguments, by position alone, never by what the
+    text looks like: the last argument is the query and the ones before it name recordings, except that a
+    single argument without --recording is the recording (no query: the interactive shell)."""
+    if option or len(args) >= 2:
+        return args[:-1], (args[-1] if args else None)
+    return args, None
 
 
 @app.command("sql")
@@ -38,8 +45,10 @@ def sql_command(
     args: Annotated[
         list[str] | None,
         typer.Argument(
-            help="[RECORDING...] QUERY: recordings (directories or URIs; or --recording), then SQL over the views "
-            "episodes, attempts, messages, steps, tool_calls, model_calls, runs, rescores. No query: an interactive shell.",
+            help="RECORDING... QUERY: recordings (directories or URIs), then the SQL as one quoted argument, over the "
+            "views episodes, attempts, messages, steps, tool_calls, model_calls, runs, rescores, train_steps, "
+            "trajectories. The last argument is always the query (with --recording it may be the only one); a "
+            "recording alone opens an interactive shell.",
             show_default=False,
         ),
     ] = None,
@@ -47,22 +56,22 @@ def sql_command(
     output_format: Annotated[
         str, typer.Option("--format", help="table (values shortened to fit), json (whole values) or csv.")
     ] = "table",
+    timeout: QueryTimeoutOption = DEFAULT_QUERY_TIMEOUT,
+    memory: QueryMemoryOption = DEFAULT_QUERY_MEMORY,
 ) -> None:
-    """Query recordings with DuckDB SQL."""
+    """Query recordings with DuckDB SQL: `taurl sql RECORDING "SELECT ..."`."""
     from taurl.record.store import RecordingStore
 
-    positional = [a for a in args or [] if is_recording(a)]
-    queries = [a for a in args or [] if not is_recording(a)]
-    if len(queries) > 1:
-        raise fail(
-            f"one query at a time (got {len(queries)} arguments that are not recordings: quote the SQL); a "
-            "recording is an existing directory or an object-store URI"
-        )
-    query = queries[0] if queries else None
+    args = args or []
+    positional, query = split_sql_arguments(args, recording)
+    limits = query_limits(timeout, memory)
     try:
-        store = RecordingStore(recordings(positional, recording))
+        store = RecordingStore(recordings(positional, recording), limits)
     except (RecordingError, RecordingLockedError) as exc:
-        raise fail(str(exc)) from exc
+        hint = ""
+        if query is None and len(args) == 1 and " " in args[0]:
+            hint = ' (to query, name the recording first: taurl sql RECORDING "SELECT ...")'
+        raise fail(f"{exc}{hint}") from exc
     if query is None:
         _sql_shell(store, output_format)
         return
@@ -96,7 +105,7 @@ def _sql_shell(store, output_format: str) -> None:
                 columns, rows = store.query(buffer)
                 print_rows(columns, rows, output_format)
             except RecordingError as exc:
-                err.print(f"[red]{exc}[/]")
+                err.print(f"[red]{escape(printable(str(exc)))}[/]")
             buffer = ""
 
 
@@ -116,17 +125,21 @@ def compact_command(
     ] = False,
 ) -> None:
     """Merge a recording's small segments into one (and optionally export a single DuckDB file)."""
+    from taurl.paths import writable_file
     from taurl.record.compact import compact, export_duckdb
 
     recording = single_recording(recording_arg, recording_option)
     try:
+        if duckdb_file is not None:
+            writable_file(duckdb_file)  # before the compaction, not after it
         result = compact(recording, unlocked)
         console.print(
             f"{result.segments_before} segment(s), {result.episodes} episode(s)"
-            + (f" -> {result.merged}" if result.merged else ": nothing to merge")
+            + (f" -> {result.merged}" if result.merged else ": nothing to merge"),
+            markup=False,
         )
         if duckdb_file is not None:
             counts = export_duckdb(recording, duckdb_file)
-            console.print(f"wrote {duckdb_file}: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
-    except (RecordingError, RecordingLockedError) as exc:
+            console.print(f"wrote {duckdb_file}: " + ", ".join(f"{t} {n}" for t, n in counts.items()), markup=False)
+    except (RecordingError, RecordingLockedError, RecordingLocationError, RecordingWriteError, OutputPathError) as exc:
         raise fail(str(exc)) from exc

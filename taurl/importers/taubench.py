@@ -33,11 +33,14 @@ class TauBenchRun:
 
 def load_results(path: Path | str, domain: str, split: str = "test") -> list[TauBenchRun]:
     """Runs of a results file; the task is taken from the run itself (``info.task``), since published
-    runs were made with older task texts than τ-bench's current ones."""
+    runs were made with older task texts than τ-bench's current ones. A file ``taurl export tau-bench``
+    wrote also says (``info.taurl``) which reward basis each task asked for and its tool set; τ-bench's
+    own files are scored under its ``db+outputs`` with its tools."""
     rows = json.loads(Path(path).read_text())
     runs = []
     for row in rows:
         spec = row["info"]["task"]
+        exported = row["info"].get("taurl") or {}
         task = Task(
             id=str(row["task_id"]),
             domain=domain,
@@ -46,7 +49,8 @@ def load_results(path: Path | str, domain: str, split: str = "test") -> list[Tau
             instruction=spec["instruction"],
             actions=tuple(Action.from_dict(a) for a in spec.get("actions", [])),
             outputs=tuple(spec.get("outputs", [])),
-            reward_basis=RewardBasis.DB_OUTPUTS,
+            reward_basis=RewardBasis(exported.get("reward_basis", RewardBasis.DB_OUTPUTS)),
+            tool_set=exported.get("tool_set", "default"),
         )
         runs.append(TauBenchRun(task, int(row.get("trial", 0)), float(row["reward"]), list(row["traj"])))
     return runs
@@ -87,7 +91,8 @@ def import_runs(
     requests as cache entries."""
     from taurl.agent.replay import RecordingExhaustedError, ReplayAgent
     from taurl.config import chat_client
-    from taurl.core.reward import RewardConfig
+    from taurl.core.reward import InvalidTaskError, RewardConfig
+    from taurl.domains import DataError
     from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.users.llm import LLMUser
 
@@ -106,7 +111,7 @@ def import_runs(
             result = run_episode(
                 EpisodeSpec(run.task, run.trial), agent, LLMUser(replies, sample_index=run.trial), rollout
             )
-        except (RecordingExhaustedError, LookupError) as exc:
+        except (RecordingExhaustedError, LookupError, InvalidTaskError, DataError) as exc:
             episodes.append(ImportedEpisode(run, None, f"{type(exc).__name__}: {exc}"))
             continue
         entries.update(replies.entries)

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from taurl.paths import OutputPathError, describe_os_error, temporary_sibling, writable_directory, writable_file
 from taurl.record.location import Location
 from taurl.record.lock import RecordingLock
-from taurl.record.store import KINDS, REPLACES_KEY, RecordingStore, SkippedSegmentWarning
-from taurl.record.writer import remove_abandoned_temp_files, write_segment
+from taurl.record.schema import TEMP_PREFIX
+from taurl.record.store import KINDS, REPLACES_KEY, RecordingStore, SkippedSegmentWarning, first_line
+from taurl.record.writer import RecordingWriteError, remove_abandoned_temp_files, write_segment
+
+COMPACTED = "compacted-"  # in a merged segment's name, after its kind's prefix
 
 
 @dataclass(frozen=True)
@@ -31,10 +37,13 @@ def compact(location: str | Path, unlocked: bool = False) -> CompactionResult:
     Holds the recording's compaction lock (a second ``compact`` waits for the first, then finds
     nothing left to merge: idempotent). A merged segment names every file it replaces, including
     files an earlier, interrupted compaction had already replaced, so a reader that lists the
-    directory at any moment counts each episode once; the replaced files are deleted afterwards."""
+    directory at any moment counts each episode once; the replaced files are deleted afterwards. A
+    compaction killed while writing leaves a temporary file, which the next one removes first; one that
+    cannot write (a full disk) changes nothing and raises :class:`RecordingWriteError`."""
     store = RecordingStore(location)
     loc = store.locations[0]
     with RecordingLock(loc, "compact", "compacting", unlocked).acquire(wait=True):
+        remove_orphaned_compaction_files(loc)
         store = RecordingStore(location)  # what is there now that the lock is ours
         result = CompactionResult(0, 0, None)
         for kind, (prefix, schema) in KINDS.items():
@@ -47,8 +56,14 @@ def compact(location: str | Path, unlocked: bool = False) -> CompactionResult:
                 merged = pa.concat_tables(tables).combine_chunks()
                 rows = merged.num_rows
                 names = sorted({path.rsplit("/", 1)[-1] for path in files} | set(leftovers))
-                name = f"{prefix}compacted-{uuid.uuid4().hex[:12]}.parquet"
-                merged_path = write_segment(loc, name, merged, {REPLACES_KEY.decode(): json.dumps(names)})
+                name = f"{prefix}{COMPACTED}{uuid.uuid4().hex[:12]}.parquet"
+                try:
+                    merged_path = write_segment(loc, name, merged, {REPLACES_KEY.decode(): json.dumps(names)})
+                except OSError as exc:
+                    raise RecordingWriteError(
+                        f"cannot write to the recording {loc.display}: {describe_os_error(exc)}; the {kind} "
+                        "segments were left as they were"
+                    ) from exc
                 for replaced in names:
                     with contextlib.suppress(FileNotFoundError):
                         loc.fs.delete_file(loc.path(replaced))
@@ -56,6 +71,23 @@ def compact(location: str | Path, unlocked: bool = False) -> CompactionResult:
                 result = CompactionResult(len(files), rows, merged_path)
         remove_abandoned_temp_files(loc)
     return result
+
+
+def remove_orphaned_compaction_files(loc: Location) -> list[str]:
+    """Delete the temporary files of compactions that died while writing: called with the compaction
+    lock held, when no other compaction can be writing one. Returns what was removed."""
+    if not loc.is_local:
+        return []  # an object appears whole or not at all: no temporary objects
+    orphans = [
+        name
+        for name in loc.list_files()
+        if name.startswith(TEMP_PREFIX)
+        and any(name[len(TEMP_PREFIX) :].startswith(p + COMPACTED) for p, _ in KINDS.values())
+    ]
+    for name in orphans:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(loc.path(name))
+    return [loc.path(name) for name in orphans]
 
 
 def read_readable(loc: Location, files: list[str], schema: pa.Schema) -> tuple[list[pa.Table], list[str]]:
@@ -74,17 +106,29 @@ def read_readable(loc: Location, files: list[str], schema: pa.Schema) -> tuple[l
 
 
 def export_duckdb(location: str | Path, database_file: Path) -> dict[str, int]:
-    """One DuckDB database file with the store's tables, for users who want a single file."""
+    """One DuckDB database file with the store's tables, for users who want a single file. It appears
+    whole, replacing an earlier file of that name, or not at all (:class:`OutputPathError`)."""
     store = RecordingStore(location)
-    con = store.views_connection()
-    database_file = Path(database_file)
-    if database_file.exists():
-        database_file.unlink()
-    con.execute(f"ATTACH '{database_file.as_posix()}' AS export")
+    database_file = writable_file(Path(database_file))
+    writable_directory(database_file.parent)
+    temp = temporary_sibling(database_file)
     counts = {}
-    for table in ("episodes", "messages", "steps", "tool_calls", "model_calls", "runs", "rescores"):
-        con.execute(f"CREATE TABLE export.{table} AS SELECT * FROM {table}")
-        counts[table] = con.execute(f"SELECT count(*) FROM export.{table}").fetchone()[0]
-    con.execute("DETACH export")
-    con.close()
+    con = store.views_connection()
+    try:
+        quoted = temp.as_posix().replace("'", "''")
+        con.execute(f"ATTACH '{quoted}' AS export")
+        for table in ("episodes", "messages", "steps", "tool_calls", "model_calls", "runs", "rescores"):
+            con.execute(f"CREATE TABLE export.{table} AS SELECT * FROM {table}")
+            counts[table] = con.execute(f"SELECT count(*) FROM export.{table}").fetchone()[0]
+        con.execute("DETACH export")
+        os.replace(temp, database_file)
+    except (duckdb.Error, OSError) as exc:
+        cause = describe_os_error(exc) if isinstance(exc, OSError) else first_line(exc)
+        raise OutputPathError(f"cannot write {database_file}: {cause}") from exc
+    finally:
+        con.close()
+        store.close()
+        for leftover in (temp, temp.with_name(temp.name + ".wal")):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
     return counts

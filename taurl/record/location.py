@@ -42,7 +42,10 @@ class Location:
 def resolve(location: str | Path) -> Location:
     text = str(location)
     if "://" not in text:
-        path = Path(text).expanduser().resolve()
+        try:
+            path = Path(text).expanduser().resolve()
+        except (RuntimeError, OSError) as exc:  # Python < 3.13 raises RuntimeError for a symbolic link loop
+            raise RecordingLocationError(f"cannot use the recording {text}: its path is a symbolic link loop") from exc
         return Location(pafs.LocalFileSystem(), path.as_posix(), str(path))
     parts = urlsplit(text)
     if any(key in parts.query for key in SECRET_QUERY_KEYS):

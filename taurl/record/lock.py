@@ -64,8 +64,12 @@ class RecordingLock:
             raise RecordingLockedError(
                 f"{self.location.display} is busy: {holder} (lock {self.path}); wait for it to finish, or stop it"
             ) from None
-        os.ftruncate(handle, 0)
-        os.pwrite(handle, f"pid {os.getpid()} on {socket.gethostname()} is {self.purpose}".encode(), 0)
+        try:
+            os.ftruncate(handle, 0)
+            os.pwrite(handle, f"pid {os.getpid()} on {socket.gethostname()} is {self.purpose}".encode(), 0)
+        except OSError as exc:  # a full disk: nothing could be recorded anyway
+            os.close(handle)  # releases the lock
+            raise RecordingLocationError(f"cannot use the recording {self.location.display}: {exc.strerror}") from exc
         self._handle = handle
         return self
 

@@ -4,9 +4,9 @@ Views: ``episodes`` (one row per episode: the latest attempt of each (run, domai
 with ``passed`` and the models), ``attempts`` (every attempt, for the history of resumed episodes),
 ``messages``, ``steps``, ``tool_calls`` (steps that called a tool), ``model_calls`` (unnested from
 the latest attempts), ``runs`` (one row per run: its config, models, episodes and extent in time),
-``rescores``, and a training run's ``train_steps`` and ``trajectories`` (its episodes' tokens). A segment that cannot be read (a footer cut short by a crash, corrupt
-pages) is named in a warning and skipped, never read in part; segments that a compacted segment
-replaces are skipped too.
+``rescores``, and a training run's ``train_steps`` and ``trajectories`` (its episodes' tokens). A
+segment that cannot be read (a footer cut short by a crash, corrupt pages) is named in a warning and
+skipped, never read in part; segments that a compacted segment replaces are skipped too.
 
 Queries can read the recording and nothing else. A query is checked on DuckDB's own parse tree
 before it runs: one SELECT statement (or EXPLAIN of one, never EXPLAIN ANALYZE, which runs its
@@ -14,10 +14,15 @@ statement), calling no table function but a few that compute (``range``, ``unnes
 COPY, EXPORT, ATTACH, SET or file function in any wrapper. The connection it runs on reads only the
 recording's regular segment files (symbolic links are skipped), spills to a private temporary
 directory removed on close, and has its configuration locked.
+
+A query answers whole or fails: past its time limit or its memory limit (:class:`QueryLimits`) it
+stops with one message, and a resource error (out of memory, a thread that cannot start, a file the
+system will not open) is never taken for a damaged segment.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -25,8 +30,9 @@ import shutil
 import stat
 import tempfile
 import threading
+import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,7 +41,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from taurl.record.location import Location, resolve
+from taurl.paths import blocked
+from taurl.record.location import Location, RecordingLocationError, resolve
 from taurl.record.schema import (
     EPISODE_PREFIX,
     EPISODE_SCHEMA,
@@ -68,14 +75,71 @@ QUERY_MISTAKES = (
     duckdb.ConversionException,
     duckdb.TypeMismatchException,
 )
+DEFAULT_QUERY_TIMEOUT = 300.0  # seconds
+DEFAULT_QUERY_MEMORY = "4GB"
+MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 
 
 class RecordingError(ValueError):
     """A recording that cannot be read; says which file and what to do."""
 
 
+class QueryLimitError(RecordingError):
+    """A read that ran out of time, memory or another resource: it gave no answer rather than part of one."""
+
+
 class SkippedSegmentWarning(UserWarning):
     pass
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """What one read of a recording may take: ``timeout`` seconds in all (None: no limit) and ``memory``
+    for DuckDB (a size such as ``2GB``; a query that needs more spills to disk where it can, else fails)."""
+
+    timeout: float | None = DEFAULT_QUERY_TIMEOUT
+    memory: str = DEFAULT_QUERY_MEMORY
+
+    def __post_init__(self) -> None:
+        if self.timeout is not None and not self.timeout > 0:
+            raise RecordingError(f"query time limit {self.timeout!r}: give a number of seconds above 0")
+        if not MEMORY_SIZE.fullmatch(self.memory.strip()):
+            raise RecordingError(f"query memory limit {self.memory!r} is not a size: give e.g. 2GB, 512MB or 1.5GiB")
+
+
+def is_damage(problem: BaseException) -> bool:
+    """Whether a failed read of a Parquet file says its bytes are bad, as opposed to the machine running
+    short (memory, threads, open files) or the read being cut off: only damage makes a segment unreadable.
+    pyarrow raises OSError without an errno for bytes it cannot decode, and with one when the system
+    refused (ENOMEM, EAGAIN, EMFILE, EIO ...)."""
+    if isinstance(problem, (MemoryError, pa.ArrowCapacityError, pa.ArrowCancelled)):
+        return False
+    if isinstance(problem, OSError):
+        return problem.errno is None
+    return isinstance(
+        problem,
+        (
+            pa.ArrowInvalid,
+            pa.ArrowNotImplementedError,
+            pa.ArrowTypeError,
+            pa.ArrowKeyError,
+            pa.ArrowIndexError,
+            pa.ArrowSerializationError,
+        ),
+    )
+
+
+def check_pages(location: Location, path: str) -> None:
+    """Decode every page of a segment, a small batch at a time on this thread, so that checking a
+    segment needs little memory whatever its size; raises what pyarrow raises for a bad page."""
+    with pq.ParquetFile(path, filesystem=location.fs, pre_buffer=False, buffer_size=1 << 20) as segment:
+        for _ in segment.iter_batches(batch_size=256, use_threads=False):
+            pass
+
+
+def first_line(problem: BaseException) -> str:
+    text = str(problem).strip()
+    return text.splitlines()[0] if text else type(problem).__name__
 
 
 @dataclass
@@ -103,7 +167,11 @@ def scan(location: Location) -> Segments:
             continue
         try:
             metadata = pq.read_metadata(path, filesystem=location.fs)
+        except FileNotFoundError:
+            continue  # compacted away since the listing
         except Exception as exc:  # truncated or corrupt: pyarrow says why
+            if not is_damage(exc):
+                raise QueryLimitError(f"cannot read {path}: {first_line(exc)}") from exc
             result.skipped.append((path, f"unreadable Parquet footer ({exc})"))
             continue
         schema_meta = metadata.schema.to_arrow_schema().metadata or {}
@@ -153,17 +221,20 @@ def duckdb_type(dtype: pa.DataType) -> str:
 
 
 class RecordingStore:
-    """SQL over one or more recordings. ``locations``: local directories or object-store URIs."""
+    """SQL over one or more recordings. ``locations``: local directories or object-store URIs; ``limits``:
+    the time and memory each read may take."""
 
-    def __init__(self, locations: Iterable[str | Path] | str | Path):
+    def __init__(self, locations: Iterable[str | Path] | str | Path, limits: QueryLimits | None = None):
         if isinstance(locations, (str, Path)):
             locations = [locations]
-        self.locations = [resolve(loc) for loc in locations]
+        self.limits = limits or QueryLimits()
+        try:
+            self.locations = [resolve(loc) for loc in locations]
+        except RecordingLocationError as exc:
+            raise RecordingError(str(exc)) from exc
         for loc in self.locations:
-            if loc.is_local and not Path(loc.root).is_dir():
-                if Path(loc.root).exists():
-                    raise RecordingError(f"{loc.display} is a file, not a recording: a recording is a directory")
-                raise RecordingError(f"no recording at {loc.display}: the directory does not exist")
+            if loc.is_local:
+                check_recording_directory(loc)
         self._con: duckdb.DuckDBPyConnection | None = None
         self._spill: str | None = None
         self._unreadable: dict[str, str] = {}  # path -> reason, found while querying
@@ -200,6 +271,7 @@ class RecordingStore:
     def views_connection(self) -> duckdb.DuckDBPyConnection:
         """A new connection with the views and nothing locked: only for taurl's own exports."""
         con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+        con.execute("SET memory_limit = ?", [self.limits.memory.strip()])
         for kind, (_, schema) in KINDS.items():
             self._register_raw(con, f"{kind}_raw", kind, schema)
         scalars = ", ".join(name for name, _ in SCALARS)
@@ -289,28 +361,55 @@ class RecordingStore:
         con.execute(f"CREATE VIEW {view} AS " + " UNION ALL BY NAME ".join(parts))
 
     def _reading(self, run: Callable[[duckdb.DuckDBPyConnection], T], what: str) -> T:
-        """Run a read; if a segment turns out unreadable (corrupt pages behind a valid footer) or gone
-        (compacted meanwhile), name it, leave it out and try again."""
+        """Run a read within the limits; if a segment turns out unreadable (corrupt pages behind a valid
+        footer) or gone (compacted meanwhile), name it, leave it out and try again. Out of time, memory
+        or another resource, the read fails whole."""
+        timeout = self.limits.timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         for _ in range(3):
+            stopped = threading.Event()
             try:
-                return run(self.connect())
+                con = self.connect()
+                with _time_limit(con, deadline, stopped):
+                    return run(con)
             except QUERY_MISTAKES as exc:  # the query's own fault: no segment needs checking
                 raise RecordingError(f"{what} failed: {exc}") from exc
-            except duckdb.Error as exc:
-                if not self._recover():
+            except (duckdb.Error, MemoryError) as exc:
+                if stopped.is_set() or isinstance(exc, duckdb.InterruptException):
+                    self.close()  # an interrupt may still be pending on it: a later read gets a new connection
+                    raise QueryLimitError(
+                        f"{what} stopped at its time limit of {timeout:g} s: narrow it (WHERE, LIMIT), or raise "
+                        "the limit (--query-timeout SECONDS, 0 for none)"
+                    ) from exc
+                if isinstance(exc, (duckdb.OutOfMemoryException, MemoryError)):
+                    self.close()
+                    raise QueryLimitError(
+                        f"{what} ran out of memory (limit {self.limits.memory}): {first_line(exc)}; narrow it, "
+                        "or raise the limit (--query-memory SIZE)"
+                    ) from exc
+                if not self._recover(what, exc):
                     raise RecordingError(f"{what} failed: {exc}") from exc
+            finally:
+                if stopped.is_set():
+                    self.close()
         raise RecordingError(f"{what} failed: the recording kept changing while it was read; try again")
 
-    def _recover(self) -> bool:
+    def _recover(self, what: str, cause: BaseException) -> bool:
         """After a read error: rescan (segments may have been compacted away) and check every segment's
-        pages; True when something changed, so the read is worth trying again."""
+        pages; True when something changed, so the read is worth trying again. A segment is marked
+        unreadable only for damage; a check the machine cannot finish fails the read instead."""
         before = {p for kind in KINDS for _, p in self.files(kind)}
         for loc, path in [(loc, p) for kind in KINDS for loc, p in self.files(kind)]:
             try:
-                pq.read_table(path, filesystem=loc.fs)
+                check_pages(loc, path)
             except FileNotFoundError:
                 continue
             except Exception as problem:  # pyarrow names what is wrong with the file
+                if not is_damage(problem):
+                    raise QueryLimitError(
+                        f"{what} failed ({first_line(cause)}), and checking {path} for damage could not finish "
+                        f"({first_line(problem)}): no segment was skipped; try again with more memory"
+                    ) from problem
                 self._unreadable[path] = f"unreadable Parquet data ({problem})"
         self.close()
         self._scan()
@@ -349,6 +448,48 @@ class RecordingStore:
         if self._spill is not None:
             shutil.rmtree(self._spill, ignore_errors=True)
             self._spill = None
+
+
+@contextlib.contextmanager
+def _time_limit(con: duckdb.DuckDBPyConnection, deadline: float | None, stopped: threading.Event) -> Iterator[None]:
+    """Interrupt what ``con`` runs once ``deadline`` (time.monotonic) passes; ``stopped`` tells that it did."""
+    if deadline is None:
+        yield
+        return
+    running = threading.Lock()
+
+    def stop() -> None:
+        with running:
+            if not done:
+                stopped.set()
+                con.interrupt()
+
+    done = False
+    timer = threading.Timer(max(0.0, deadline - time.monotonic()), stop)
+    timer.daemon = True
+    try:
+        timer.start()
+    except RuntimeError as exc:  # no thread to be had: the machine is out of memory or threads
+        raise MemoryError(f"cannot start the timer of the time limit ({exc})") from exc
+    try:
+        yield
+    finally:
+        with running:
+            done = True
+        timer.cancel()
+
+
+def check_recording_directory(location: Location) -> None:
+    """A local recording to read must be a directory that exists: say what it is otherwise."""
+    root = Path(location.root)
+    try:
+        mode = root.stat().st_mode
+    except FileNotFoundError:
+        raise RecordingError(f"no recording at {location.display}: the directory does not exist") from None
+    except OSError as exc:
+        raise RecordingError(f"cannot open the recording {location.display}: {blocked(root, exc)}") from None
+    if not stat.S_ISDIR(mode):
+        raise RecordingError(f"{location.display} is a file, not a recording: a recording is a directory")
 
 
 class QueryRefusedError(RecordingError):

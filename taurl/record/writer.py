@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import socket
 import threading
 import time
@@ -44,6 +45,8 @@ from taurl.record.schema import (
 
 DEFAULT_COMMIT_WINDOW = 0.05  # seconds an episode may wait for its batch: bigger batches, fewer files
 STALE_TEMP_SECONDS = 3600.0  # a temp file of another host is taken as abandoned after this long
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
+NOT_IN_FILE_NAMES = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class RecordingWriteError(RuntimeError):
@@ -52,6 +55,18 @@ class RecordingWriteError(RuntimeError):
 
 class RecordingCallbackError(RuntimeError):
     """``on_durable`` raised: every row was still written; ``close`` raises this once it has."""
+
+
+def check_run_id(run_id: str) -> str:
+    """A run id someone chose (``--run-id``), refused in one line unless it is 1 to 200 ASCII letters,
+    digits, '.', '_', '-' and ':', starting with a letter or digit: it is typed into SQL and shell
+    commands, and a segment's file name is made from it."""
+    if not RUN_ID.fullmatch(run_id):
+        raise ValueError(
+            f"run id {run_id!r} is not allowed: use 1 to 200 letters (a-z, A-Z), digits, '.', '_', '-' and ':', "
+            "starting with a letter or digit"
+        )
+    return run_id
 
 
 def write_segment(
@@ -241,7 +256,8 @@ class RecordingWriter:
         with self._lock:
             self._ensure_process()
             self._raise_pending()
-            name = f"{RUN_PREFIX}{run_id}-{self._writer_id}.parquet"
+            # the id as a plain file name: whatever the id, the segment stays inside the recording
+            name = f"{RUN_PREFIX}{NOT_IN_FILE_NAMES.sub('_', run_id)[:100]}-{self._writer_id}.parquet"
         self._write_now(name, pa.Table.from_pylist([row], schema=RUN_SCHEMA))
 
     def write_rescores(self, rows: list[dict[str, Any]], rescore_id: str) -> None:
