@@ -473,13 +473,21 @@ def print_results(results: list[EpisodeResult], trials: int, run_id: str, exclud
     complete = [successes[t] for t, n in per_task_trials.items() if n == trials]  # pass^k needs every trial
     mean = sum(r.reward for r in counted) / len(counted) if counted else float("nan")
     title = "summary" + (" (errored and interrupted episodes left out)" if exclude_errors else "")
-    summary = Table(
-        "episodes", "did not finish", "mean reward", *(f"pass^{k}" for k in range(1, trials + 1)), title=title
-    )
-    summary.add_row(
-        str(len(results)),
-        str(sum(1 for r in results if not r.terminated_by.finished)),
-        f"{mean:.3f}",
-        *(f"{pass_hat_k(complete, trials, k):.3f}" for k in range(1, trials + 1)),
-    )
+    figures = [
+        ("episodes", str(len(results))),
+        ("did not finish", str(sum(1 for r in results if not r.terminated_by.finished))),
+        ("mean reward", f"{mean:.3f}"),
+        *((f"pass^{k}", f"{pass_hat_k(complete, trials, k):.3f}") for k in range(1, trials + 1)),
+    ]
+    print_summary(title, figures)
+
+
+def print_summary(title: str, figures: list[tuple[str, str]]) -> None:
+    """A row a figure, under its title: a column each would not fit 80 columns past a few trials."""
+    console.print(title, markup=False)
+    summary = Table(box=box.SIMPLE, show_header=False, show_edge=False, pad_edge=False)
+    summary.add_column(no_wrap=True)
+    summary.add_column(justify="right", no_wrap=True)
+    for figure in figures:
+        summary.add_row(*figure)
     console.print(summary)
