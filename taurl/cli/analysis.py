@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from taurl.cli.common import (
@@ -25,6 +26,7 @@ from taurl.cli.common import (
     single_recording,
     writable_recording,
 )
+from taurl.cli.tables import Col, print_table
 from taurl.core.types import RewardBasis
 from taurl.domains import DataError
 from taurl.paths import OutputPathError
@@ -82,19 +84,22 @@ def replay_command(
         json.dump([r.to_dict() for r in results], sys.stdout, ensure_ascii=False, default=str)
         sys.stdout.write("\n")
     else:
-        table = Table("episode", "status", "first divergence", title="replay")
+        listed = []
         for r in results:
             if show_all or not r.identical or r.divergences:
                 first = r.first
                 detail = (
                     f"turn {first.turn}: {first.kind}"
                     if first and first.turn is not None
-                    else (first.kind if first else f"{len(r.divergences)} stale observation(s)")
+                    else (
+                        first.kind if first else f"{len(r.divergences)} stale observation(s)" if r.divergences else "-"
+                    )
                 )
                 style = "red" if not r.identical else "yellow"
-                table.add_row(r.name, f"[{style}]{r.status}[/]", detail)
-        if table.row_count:
-            console.print(table)
+                listed.append((escape(r.name), f"[{style}]{r.status}[/]", escape(detail)))
+        if listed:
+            columns = [Col("episode"), Col("status"), Col("first divergence", whole=False)]
+            print_table(console, columns, listed, title="replay")
         for r in diverged[:5]:
             console.print(f"[bold]{r.name}[/] ({r.episode_id}) first divergence at {r.first.describe()}")
         stale = sum(1 for r in results if r.identical and r.divergences)

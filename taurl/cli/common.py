@@ -14,7 +14,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from taurl.domains import DOMAIN_NAMES, known_domain
 from taurl.terminal import printable
@@ -252,23 +251,30 @@ def print_rows(columns: list[str], rows: list[tuple], output_format: str) -> Non
         writer.writerow(columns)
         writer.writerows(rows)
     elif output_format == "table":
-        table = Table(box=None, header_style="bold", pad_edge=False)
-        numeric = [all(isinstance(r[i], (int, float)) or r[i] is None for r in rows) for i in range(len(columns))]
-        for column, is_number in zip(columns, numeric, strict=True):
-            # numbers and their headers whole; text wraps within the terminal's width
-            table.add_column(
+        from taurl.cli.tables import Col, print_table
+
+        cells = [[table_value(column, value) for column, value in zip(columns, row, strict=True)] for row in rows]
+        # numbers and single-word values (ids, names) whole, other text wraps; if still too wide, the
+        # rightmost columns are left out (and named)
+        layout = [
+            Col(
                 escape(column),
-                justify="right" if is_number else "left",
-                no_wrap=is_number,
-                overflow="fold",
-                min_width=len(column) if is_number else min(len(column), 10),
+                whole=all(not text or len(text.split()) == 1 for text in (row[i][0] for row in cells)),
+                justify="right" if all(isinstance(r[i], (int, float)) or r[i] is None for r in rows) else "left",
+                drop=None if i == 0 else len(columns) - i,
             )
-        shortened = False
-        for row in rows:
-            cells = [table_value(column, value) for column, value in zip(columns, row, strict=True)]
-            shortened |= any(cut for _, cut in cells)
-            table.add_row(*(text for text, _ in cells))
-        console.print(table)
+            for i, column in enumerate(columns)
+        ]
+        print_table(
+            console,
+            layout,
+            [[text for text, _ in row] for row in cells],
+            "; --format json prints every column",
+            box=None,
+            header_style="bold",
+            pad_edge=False,
+        )
+        shortened = any(cut for row in cells for _, cut in row)
         console.print(
             f"{len(rows)} row(s)"
             + ("; long values shortened (…): --format json prints them whole" if shortened else "")

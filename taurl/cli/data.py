@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from taurl.cli.common import (
@@ -19,6 +21,7 @@ from taurl.cli.common import (
     writable_recording,
     writing_into,
 )
+from taurl.cli.tables import Col, print_table
 from taurl.config import DEFAULT_CACHE_DIR, Endpoint, RunConfig
 from taurl.core.types import RewardBasis
 from taurl.domains import DOMAIN_NAMES, DataError, get_domain
@@ -119,7 +122,7 @@ def data_convert(
 def print_quality(report: dict) -> None:
     """One column per domain (and the total), one row per measure: fits a terminal with five domains."""
     columns = [*report["domains"].items(), ("total", report["total"])]
-    table = Table("", *(name for name, _ in columns), title="task quality")
+    rows: list[tuple[str, ...]] = []
 
     def share(value: float | None) -> str:
         return "-" if value is None else f"{value:.0%}"
@@ -136,17 +139,20 @@ def print_quality(report: dict) -> None:
         ("read-only (accepted)", lambda r: share(r["read_only_share"])),
     ]
     for label, value in measures:
-        table.add_row(label, *(str(value(row)) for _, row in columns))
+        rows.append((label, *(str(value(row)) for _, row in columns)))
     for basis in report["total"]["silent_pass"]:
-        table.add_row(f"silent agent passes, {basis}", *(str(row["silent_pass"][basis]) for _, row in columns))
+        rows.append((f"silent agent passes, {basis}", *(str(row["silent_pass"][basis]) for _, row in columns)))
     trivial = report.get("trivial")
     if trivial:
-        table.add_row(
-            "trivial: train / validation",
-            *(f"{row['trivial']['train']} / {row['trivial']['validation']}" for _, row in columns),
+        rows.append(
+            (
+                "trivial: train / validation",
+                *(f"{row['trivial']['train']} / {row['trivial']['validation']}" for _, row in columns),
+            )
         )
-        table.add_row("left out of train", *(str(row["trivial"]["left_out_of_train"]) for _, row in columns))
-    console.print(table)
+        rows.append(("left out of train", *(str(row["trivial"]["left_out_of_train"]) for _, row in columns)))
+    layout = [Col("", whole=False), *(Col(escape(name), justify="right") for name, _ in columns)]
+    print_table(console, layout, rows, title="task quality", box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0))
     if trivial:
         where = "left out of train.parquet (in trivial.parquet)" if trivial["left_out_of_train"] else "kept"
         console.print(f"trivial: {trivial['reason']}; {where}")
@@ -158,17 +164,19 @@ def print_quality(report: dict) -> None:
             key = (a["domain"], a["tool"], a["declared"])
             grouped[key].append(a["invented"])
             evidence[key] += a["evidence"]
-        alias_table = Table(
-            "domain",
-            "tool",
-            "invented names",
-            "→ declared",
-            "calls",
-            title="argument aliases applied (unambiguous only; see quality.json for why)",
-        )
-        for key, names in sorted(grouped.items()):
-            alias_table.add_row(key[0], key[1], ", ".join(sorted(names)), key[2], str(evidence[key]))
-        console.print(alias_table)
+        alias_columns = [
+            Col("domain"),
+            Col("tool"),
+            Col("invented names", whole=False),
+            Col("→ declared"),
+            Col("calls", justify="right"),
+        ]
+        alias_rows = [
+            (escape(key[0]), escape(key[1]), escape(", ".join(sorted(names))), escape(key[2]), str(evidence[key]))
+            for key, names in sorted(grouped.items())
+        ]
+        title = "argument aliases applied (unambiguous only; see quality.json for why)"
+        print_table(console, alias_columns, alias_rows, title=title)
 
 
 @data_app.command("repair")

@@ -8,9 +8,10 @@ from collections import defaultdict
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from taurl.cli.common import console, err, fail, progress_bar
+from taurl.cli.tables import Col, print_table
 from taurl.domains import DOMAIN_NAMES, DataError, get_domain
 
 app = typer.Typer(help="Describe the built-in domains.", no_args_is_help=True)
@@ -19,7 +20,9 @@ app = typer.Typer(help="Describe the built-in domains.", no_args_is_help=True)
 @app.command("list")
 def domains_list() -> None:
     """One line per domain: its tools by kind and its built-in task counts."""
-    table = Table("domain", "tools", "read", "write", "think", "terminate", "train", "test")
+    columns = [Col("domain"), *(Col(h, justify="right") for h in ("tools", "read", "write", "think", "terminate"))]
+    columns += [Col("train", justify="right"), Col("test", justify="right")]
+    rows = []
     for name in DOMAIN_NAMES:
         domain = get_domain(name)
         kinds = defaultdict(int)
@@ -31,10 +34,10 @@ def domains_list() -> None:
                 counts.append(str(len(domain.tasks(split))))
             except DataError:
                 counts.append("-")
-        table.add_row(
-            name, str(len(domain.tools)), *(str(kinds[k]) for k in ("read", "write", "think", "terminate")), *counts
+        rows.append(
+            (name, str(len(domain.tools)), *(str(kinds[k]) for k in ("read", "write", "think", "terminate")), *counts)
         )
-    console.print(table)
+    print_table(console, columns, rows)
 
 
 @app.command("show")
@@ -44,10 +47,15 @@ def domains_show(name: Annotated[str, typer.Argument(help="Domain name.")]) -> N
         domain = get_domain(name)
     except DataError as exc:
         raise fail(str(exc)) from exc
-    table = Table("tool", "kind", "accepts", "description", title=f"{name} tools")
-    for tool in domain.tools:
-        table.add_row(tool.name, str(tool.kind), tool.signature_text().removeprefix(tool.name), tool.description)
-    console.print(table)
+    # two columns: the name (and kind) whole, what it accepts and does wrapping beside it
+    rows = [
+        (
+            f"{escape(tool.name)}\n[dim]({tool.kind})[/]",
+            f"{escape(tool.signature_text().removeprefix(tool.name))}\n{escape(tool.description)}",
+        )
+        for tool in domain.tools
+    ]
+    print_table(console, [Col("tool (kind)"), Col("accepts; what it does", whole=False)], rows, title=f"{name} tools")
     console.rule("policy")
     console.print(domain.policy)
 
@@ -75,7 +83,7 @@ def domains_validate(
         json.dump([r.to_dict() for r in results], sys.stdout)
         sys.stdout.write("\n")
     else:
-        table = Table("", *(r.domain for r in results), title="domain validation")
+        columns = [Col("", whole=False), *(Col(escape(r.domain)) for r in results)]
 
         def mark(ok: bool, text: str) -> str:
             return f"[green]{text}[/]" if ok else f"[red]{text}[/]"
@@ -98,9 +106,9 @@ def domains_validate(
             ("tasks changing the database", lambda r: mark(r.db_changing_share >= 0.5, f"{r.db_changing_share:.0%}")),
             ("refusal tasks", lambda r: mark(r.refusals > 0, str(r.refusals))),
         ]
-        for label, cell in rows:
-            table.add_row(label, *(cell(r) for r in results))
-        console.print(table)
+        print_table(
+            console, columns, [(label, *(cell(r) for r in results)) for label, cell in rows], title="domain validation"
+        )
         for r in results:
             for failure in r.failures:
                 err.print(f"[red]{r.domain}:[/] {failure}")

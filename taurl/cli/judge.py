@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from taurl.cli.common import (
     QueryMemoryOption,
@@ -17,6 +17,7 @@ from taurl.cli.common import (
     query_limits,
     writable_recording,
 )
+from taurl.cli.tables import Col, print_table
 from taurl.config import DEFAULT_CACHE_DIR
 from taurl.llm.cache import CacheMode
 from taurl.paths import OutputPathError
@@ -106,8 +107,11 @@ def judge_command(
     rows = [(a.name, a.category, a.kind, ", ".join(a.flags), a.reason) for a in found]
     print_rows(["episode", "category", "kind", "flags", "reason"], rows, output_format)
     if output_format == "table":
-        table = Table("category", "kind", "failed episodes", title=f"failure attribution ({judge_model})")
-        for (category, kind), count in sorted(category_counts(found).items()):
-            table.add_row(category, kind, str(count))
-        console.print(table)
-        console.print(f"stored in {recording}: SELECT * FROM rescores WHERE rescore_id = '{identity}'", markup=False)
+        counts = [(c, k, str(n)) for (c, k), n in sorted(category_counts(found).items())]
+        columns = [Col("category"), Col("kind"), Col("failed\nepisodes", justify="right")]
+        print_table(console, columns, counts, title=escape(f"failure attribution ({judge_model})"))
+        console.print(
+            f"stored in {recording}: SELECT * FROM rescores WHERE rescore_id = '{identity}'",
+            markup=False,
+            soft_wrap=True,
+        )

@@ -1,6 +1,7 @@
 """A run's progress on stderr: how far, how long still, how well so far, what it has cost.
 
-On a terminal, a bar with ETA, mean reward, pass rate and spend. Elsewhere (a log file, CI) a bar
+On a terminal, a bar with ETA, and below it the mean reward, pass rate and spend (one line of both would
+not fit 80 columns: the counts and times would be cut); the bar takes the width the rest leaves. Elsewhere (a log file, CI) a bar
 draws nothing, so plain lines instead: one at each tenth of the run and one every ``interval``
 seconds between them, so a long run is never silent.
 """
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -20,6 +22,8 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column
+from rich.text import Text
 
 from taurl.core.types import EpisodeResult
 
@@ -52,6 +56,16 @@ class RunStats:
         return text + (f", spent ${self.spent:.2f}" if self.model_calls else "")
 
 
+class _BarAndStats(Progress):
+    """The bar on one line, each task's ``stats`` field on the next."""
+
+    def get_renderables(self) -> Iterator[RenderableType]:
+        yield self.make_tasks_table(self.tasks)
+        for task in self.tasks:
+            if task.fields.get("stats"):
+                yield Text(f"  {task.fields['stats']}")
+
+
 class RunProgress:
     """Use as a context manager; call :meth:`start` with the total, :meth:`episode` for each one
     recorded (from any thread)."""
@@ -68,14 +82,14 @@ class RunProgress:
         self._tenths = 0
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick, daemon=True)
-        self._bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[stats]}"),
+        whole = Column(no_wrap=True)
+        self._bar = _BarAndStats(
+            TextColumn("{task.description}", table_column=whole),
+            BarColumn(bar_width=None),  # what the other columns leave
+            MofNCompleteColumn(table_column=whole),
+            TimeElapsedColumn(table_column=whole),
+            TextColumn("eta", table_column=whole),
+            TimeRemainingColumn(table_column=whole),
             console=console,
             transient=True,
             disable=quiet or self.plain,
