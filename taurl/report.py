@@ -26,6 +26,7 @@ from taurl.record.store import QueryLimits, RecordingStore
 from taurl.report_explorer import CSS as EXPLORER_CSS
 from taurl.report_explorer import explorer
 from taurl.report_stats import Interval, mean_reward_interval, paired, pass_hat_interval
+from taurl.report_training import training_section
 from taurl.rollout import pass_hat_k
 
 INSTALL_HINT = "pip install 'taurl[report]'"
@@ -904,8 +905,10 @@ class Report:
         return summary + table(["domain", "task", a, b, "Δ"], body)
 
     def render(self) -> str:
+        training = training_section(self.store, self.colours)
         sections = [
             self.summary(),
+            training,
             explorer(self.store),
             self.tools(),
             self.failures(),
@@ -917,6 +920,7 @@ class Report:
         ]
         nav = [
             ("summary", "outcomes"),
+            *([("training", "training")] if training else []),
             ("episodes", "episodes"),
             ("tools", "tool errors"),
             ("failures", "failures"),

@@ -22,6 +22,7 @@ import pytest
 
 from taurl.core.types import RewardBasis, Task
 from taurl.record.store import RecordingStore
+from taurl.report import fmt_rate, fmt_reward
 from taurl.skyrl.dataset import ROW_SCHEMA, task_row
 from taurl.tinker.batches import step_tasks
 from tests.conftest import REPO
@@ -34,6 +35,22 @@ UNREACHABLE = "never said"
 PROMPT = "You are a customer service agent. Answer briefly."
 
 
+def write_rows(path, tasks: list[Task]) -> None:
+    rows = []
+    for task in tasks:
+        row = task_row(task)
+        row["prompt"] = [{"role": "system", "content": PROMPT}]
+        rows.append(row)
+    pq.write_table(pa.Table.from_pylist(rows, schema=ROW_SCHEMA), path)
+
+
+def says(task_id: str, output: str) -> Task:
+    return Task(
+        id=task_id, domain="airline", split="train", user_id=None, instruction="Hello, please answer me.",
+        outputs=(output,), reward_basis=RewardBasis.DB_OUTPUTS,
+    )  # fmt: skip
+
+
 def rows_file(path) -> None:
     tasks = [
         Task(id=f"say-{i}", domain="airline", split="train", user_id=None, instruction="Hello, please answer me.")
@@ -41,13 +58,7 @@ def rows_file(path) -> None:
     ]
     first = {t.id for t in step_tasks(tasks, 1, PER_STEP, seed=0)}
     letters = iter(REACHABLE)
-    rows = []
-    for task in tasks:
-        output = UNREACHABLE if task.id in first else next(letters)
-        row = task_row(Task(**{**vars(task), "outputs": (output,), "reward_basis": RewardBasis.DB_OUTPUTS}))
-        row["prompt"] = [{"role": "system", "content": PROMPT}]
-        rows.append(row)
-    pq.write_table(pa.Table.from_pylist(rows, schema=ROW_SCHEMA), path)
+    write_rows(path, [says(t.id, UNREACHABLE if t.id in first else next(letters)) for t in tasks])
 
 
 def query(recording, sql, params=None) -> list[dict]:
@@ -77,15 +88,21 @@ def trained(tmp_path_factory):
     model, rows, recording, workdir = work / "model", work / "rows.parquet", work / "rec", work / "server"
     subprocess.run([str(TINKER_VENV / "bin" / "python"), "tools/make_tiny_qwen3.py", str(model)], cwd=REPO, check=True)
     rows_file(rows)
+    write_rows(work / "held-out.parquet", [says("held-out", "d")])
     command = [
         str(TINKER_VENV / "bin" / "taurl"), "train", "--backend", "tinker", "--base-model", str(model),
         "--serve-local", "--workdir", str(workdir), "--data", str(rows), "--tasks-per-step", str(PER_STEP),
         "--group-size", str(GROUP), "--steps", str(STEPS), "--learning-rate", "1e-3", "--lora-rank", "8",
-        "--max-tokens", "12", "--max-turns", "2", "--measure-update", "--recording", str(recording),
-        "--run-id", RUN_ID,
+        "--max-tokens", "12", "--max-turns", "2", "--measure-update", "--eval-data", str(work / "held-out.parquet"),
+        "--eval-every", "2", "--eval-trials", "2", "--recording", str(recording), "--run-id", RUN_ID,
     ]  # fmt: skip
-    # the two servers (the killed run's and the resumed one's) share their compiled programs
-    env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": str(work / "jax-cache")}
+    # XLA's cheapest compilation: compiling is most of the test's time, running the tiny model nothing; and the
+    # two servers (the killed run's and the resumed one's) share their compiled programs
+    env = {
+        **os.environ,
+        "XLA_FLAGS": "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true",
+        "JAX_COMPILATION_CACHE_DIR": str(work / "jax-cache"),
+    }
     with open(work / "first.log", "w") as log:
         first = subprocess.Popen(
             command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
@@ -138,28 +155,28 @@ def test_every_trajectory_is_recorded_once_with_its_tokens_and_logprobs(trained)
         assert t["advantage"] is not None and t["terminated_by"] == "user_stop"
 
 
-def test_the_tokens_are_the_chat_template_over_each_recorded_conversation(trained):
-    checked = subprocess.run(
-        [str(TINKER_VENV / "bin" / "python"), "tests/tinker_tokens_run.py", "recording", str(trained["recording"]), RUN_ID],
+@pytest.fixture(scope="module")
+def token_checks(trained):
+    """tests/tinker_tokens_run.py in .venv-tinker: a scripted multi-turn episode, and the run's trajectories."""
+    out = subprocess.run(
+        [str(TINKER_VENV / "bin" / "python"), "tests/tinker_tokens_run.py", str(trained["recording"]), RUN_ID],
         cwd=REPO, capture_output=True, text=True, check=True,
     )  # fmt: skip
-    trajectories = json.loads(checked.stdout)["trajectories"]
+    return json.loads(out.stdout)
+
+
+def test_the_tokens_are_the_chat_template_over_each_recorded_conversation(token_checks):
+    trajectories = token_checks["recording"]["trajectories"]
     assert len(trajectories) == STEPS * PER_STEP * GROUP
     for t in trajectories:
         assert t["mismatch"] is None, t
         assert t["given_tokens_are_the_tokenizers"] and t["logprobs_where_sampled"], t
 
 
-def test_token_bookkeeping_over_a_multi_turn_episode():
+def test_token_bookkeeping_over_a_multi_turn_episode(token_checks):
     """Tool call, observation, a turn cut at the token limit, the user's turn, a reply: one sequence that is
     the template's own tokenisation of the conversation, the agent's tokens (and only they) marked sampled."""
-    if not (TINKER_VENV / ".installed").exists():
-        pytest.skip(f"no Tinker environment at {TINKER_VENV} (`make tinker-env`)")
-    out = subprocess.run(
-        [str(TINKER_VENV / "bin" / "python"), "tests/tinker_tokens_run.py", "scripted"],
-        cwd=REPO, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    r = json.loads(out.stdout)
+    r = token_checks["scripted"]
     assert r["actions"][0] == r["expected_call"] and r["actions"][1]["name"] == "respond"
     assert [m["role"] for m in r["messages"][1:]] == [
         "user",
@@ -239,4 +256,43 @@ def test_sql_reads_train_steps_and_replay_is_identical_offline(trained):
         [str(REPO / ".venv" / "bin" / "taurl"), "replay", rec], capture_output=True, text=True, cwd=REPO
     )
     assert replay.returncode == 0, replay.stdout + replay.stderr
-    assert f"{STEPS * PER_STEP * GROUP} identical" in " ".join(replay.stdout.split()), replay.stdout
+    episodes = STEPS * PER_STEP * GROUP + 1 + 2  # and the evaluations after steps 2 and 3
+    assert f"{episodes} episode(s) replayed offline" in " ".join(replay.stdout.split()), replay.stdout
+    assert f"{episodes} identical" in " ".join(replay.stdout.split()), replay.stdout
+
+
+def test_the_held_out_task_is_evaluated_every_2_steps_and_after_the_last_with_2_trials(trained):
+    rec = trained["recording"]
+    steps = {s["step"]: s for s in query(rec, "SELECT * FROM train_steps WHERE run_id = ?", [RUN_ID])}
+    assert steps[1]["eval_run_id"] is None
+    for step, trials in ((2, 1), (3, 2)):
+        s = steps[step]
+        assert (s["eval_run_id"], s["eval_trials"]) == (f"{RUN_ID}-eval-{step:04d}", trials)
+        episodes = query(
+            rec, "SELECT trial, reward, train_step, sampler_version, advantage FROM episodes WHERE run_id = ?",
+            [s["eval_run_id"]],
+        )  # fmt: skip
+        assert sorted(e["trial"] for e in episodes) == list(range(trials))
+        assert all(e["train_step"] == e["sampler_version"] == step and e["advantage"] is None for e in episodes)
+        passed = sum(1 for e in episodes if e["reward"] == 1.0)
+        assert s["eval_pass_1"] == pytest.approx(passed / trials)
+        assert s["eval_pass_k"] == pytest.approx(1.0 if passed == trials else 0.0)
+
+
+def test_the_report_plots_reward_and_pass_rate_per_step(trained, tmp_path):
+    out = tmp_path / "report.html"
+    subprocess.run(
+        [str(REPO / ".venv" / "bin" / "taurl"), "report", str(trained["recording"]), "--out", str(out)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    page = out.read_text()
+    section = page[page.index('<section id="training">') :]
+    section = section[: section.index("</section>")]
+    assert section.count("<img") == 1  # one chart: the one training run
+    steps = query(trained["recording"], "SELECT step, reward_mean, pass_rate FROM train_steps ORDER BY step")
+    for s in steps:
+        for name, shown in (
+            ("train_reward", fmt_reward(s["reward_mean"])),
+            ("train_pass_rate", fmt_rate(s["pass_rate"])),
+        ):
+            assert f'data-metric="{name}" data-run="{RUN_ID}" data-step="{s["step"]}">{shown}<' in section

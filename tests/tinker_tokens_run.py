@@ -1,12 +1,12 @@
 """The Tinker policy's token bookkeeping with the real Qwen2.5 tokenizer and chat template (run in .venv-tinker
 by tests/test_tinker_train.py; prints JSON).
 
-    python tests/tinker_tokens_run.py scripted
-        one airline episode through taurl's rollout with the policy sampling from a scripted sampler (the network
+    python tests/tinker_tokens_run.py [REC RUN_ID]
+        "scripted": one airline episode through taurl's rollout with the policy sampling from a scripted sampler (the network
         edge: it answers a tool call, then a reply cut at the token limit, then a reply, as token ids): the
         trajectory's tokens, which were sampled, and the template's tokenisation of the recorded conversation.
-    python tests/tinker_tokens_run.py recording REC RUN_ID
-        every trajectory of a training run checked against its recorded conversation.
+        "recording" (given REC and RUN_ID): every trajectory of a training run checked against its recorded
+        conversation.
 """
 
 from __future__ import annotations
@@ -119,10 +119,9 @@ def recording(chat: ChatFormat, path: str, run_id: str) -> dict:
 
 def main() -> None:
     chat = ChatFormat(qwen25_tokenizer())
-    if sys.argv[1] == "scripted":
-        result = scripted(chat)
-    else:
-        result = recording(chat, sys.argv[2], sys.argv[3])
+    result = {"scripted": scripted(chat)}
+    if len(sys.argv) == 3:
+        result["recording"] = recording(chat, sys.argv[1], sys.argv[2])
     json.dump(result, sys.stdout)
 
 
