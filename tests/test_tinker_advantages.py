@@ -73,7 +73,7 @@ def test_each_step_takes_distinct_tasks_and_an_epoch_covers_the_set():
 
 
 def test_a_batch_larger_than_the_task_set_is_refused():
-    with pytest.raises(ValueError, match="3 distinct tasks, and the task set has 2"):
+    with pytest.raises(ValueError, match=r"3 distinct tasks \(--tasks-per-step\), and the task set has 2"):
         step_tasks(tasks(2), 1, 3, seed=0)
 
 

@@ -62,6 +62,7 @@ def train_tinker(settings: TrainSettings, options: TinkerOptions) -> None:
     from taurl.record.store import RecordingError
     from taurl.rollout import RunControl
     from taurl.runner import RecordingWriteError, RunExistsError, interruptible
+    from taurl.tinker.batches import step_tasks
     from taurl.tinker.loop import Trainer, TrainingStopped, TrainSetup
 
     if options.recording is None:
@@ -79,6 +80,7 @@ def train_tinker(settings: TrainSettings, options: TinkerOptions) -> None:
         # the user and reward settings are checked as `taurl run` checks them (the policy is not one of its agents)
         dataclasses.replace(config, agent="oracle").validate()
         tasks, eval_tasks, left_out = task_sets(options, config)
+        step_tasks(tasks, 1, settings.tasks_per_step, options.seed)  # a step larger than the task set fails here
         preflight(config)
     except (ValueError, DataError, ConfigError, PreflightError) as exc:
         raise fail(str(exc)) from exc

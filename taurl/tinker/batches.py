@@ -15,7 +15,7 @@ def step_tasks(tasks: Sequence[Task], step: int, batch: int, seed: int) -> list[
     seeded with (seed, epoch) and taken ``batch`` at a time; the tasks left over at an epoch's end (when
     ``batch`` does not divide the set) wait for a later epoch's shuffle."""
     if not 1 <= batch <= len(tasks):
-        raise ValueError(f"a step takes {batch} distinct tasks, and the task set has {len(tasks)}")
+        raise ValueError(f"a step takes {batch} distinct tasks (--tasks-per-step), and the task set has {len(tasks)}")
     per_epoch = len(tasks) // batch
     epoch, position = divmod(step - 1, per_epoch)
     order = list(range(len(tasks)))
