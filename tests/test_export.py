@@ -74,3 +74,57 @@ def test_an_export_holds_one_run_of_one_domain(tmp_path):
     assert (
         results[0]["traj"][0]["role"] == "system" and results[0]["info"]["task"]["instruction"] == tasks[0].instruction
     )
+
+
+def test_a_built_in_run_of_every_domain_reads_back_with_the_same_rewards(tmp_path):
+    """The simulator's agent and user on every built-in domain, and the oracle on airline train tasks that
+    need its extra tools (lookup_passenger, get_airport_info ...): exported, then imported with the data
+    directory the export names, every reward agrees."""
+    import shlex
+
+    from taurl.sim.server import SimServer
+
+    runs = [
+        ["--domain", domain, "--end-index", "6", "--agent", "tool-calling", "--agent-model", "sim-agent"]
+        for domain in ("airline", "retail", "telecom", "healthcare", "doordash")
+    ]
+    extended = [t.id for t in get_domain("airline").tasks("train") if t.tool_set != "default"][:6]
+    runs.append(["--domain", "airline", "--split", "train", "--task-ids", ",".join(extended)])
+    with SimServer() as sim:
+        for index, args in enumerate(runs):
+            rec, results = tmp_path / f"rec{index}", tmp_path / f"results{index}.json"
+            endpoints = ["--agent-base-url", sim.base_url] if "sim-agent" in args else []
+            user = ["--user", "llm", "--user-model", "sim-user", "--user-base-url", sim.base_url]
+            taurl("run", *args, *endpoints, *user, "--cache-mode", "off", "--recording", str(rec), "--run-id", "sim")
+            printed = taurl("export", "tau-bench", str(rec), "--out", str(results))
+            read_back = shlex.split(printed.split("read it back with: ", 1)[1].removesuffix(" --out RECORDING"))
+            assert read_back[:3] == ["taurl", "import", "tau-bench"]
+            count = len(json.loads(results.read_text()))
+            imported = taurl(*read_back[1:], "--out", str(tmp_path / f"back{index}"), "--user-model", "sim-user")
+            assert f"{count}/{count} rewards agree" in imported, args
+            assert rewards(tmp_path / f"back{index}") == rewards(rec), args
+
+
+def test_an_export_refuses_what_tau_bench_results_cannot_carry(tmp_path):
+    task = get_domain("retail").tasks("test")[0]
+    result = run_episode(EpisodeSpec(task), OracleAgent(), ScriptedUser(), RolloutConfig())
+    row = episode_row(result, "r", "oracle", "scripted")
+    judged = json.loads(row["breakdown_json"]) | {"basis": "db+outputs+judge"}
+    variants = {
+        "errored": {"terminated_by": "error", "reward": 0.0},
+        "judged": {"breakdown_json": json.dumps(judged)},
+        "cut": {"terminated_by": "max_steps", "reward": 1.0},
+    }
+    with RecordingWriter(tmp_path / "rec") as writer:
+        for trial, changes in enumerate(variants.values(), start=1):
+            writer.add(row | {"trial": trial, "episode_id": f"{row['episode_id']}-{trial}"} | changes)
+        writer.add(row)
+    store = RecordingStore(tmp_path / "rec")
+    with pytest.raises(ExportError, match=r"1 episode\(s\) \(.*/1\) did not finish.*--where \"terminated_by NOT IN"):
+        tau_bench_results(store)
+    with pytest.raises(ExportError, match="judge model's verdicts"):
+        tau_bench_results(store, "trial <> 1")
+    with pytest.raises(ExportError, match=r"limit of 30 steps.*--where \"\(trial NOT IN \(1, 2\)\) AND steps <= 30"):
+        tau_bench_results(store, "trial NOT IN (1, 2)")
+    assert [r["trial"] for r in tau_bench_results(store, "trial = 0")] == [0]
+    store.close()

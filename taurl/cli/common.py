@@ -104,13 +104,14 @@ def writing_into(out: Path) -> Iterator[Path]:
 
 def writable_recording(recording: str) -> None:
     """Before the work whose results a command stores in a recording: one line if a local recording
-    cannot take a new file (read-only, a part of its path a file, a symbolic link loop ...)."""
+    cannot take a new file (read-only, a part of its path a file, a symbolic link loop ...). Creates
+    nothing: a recording that does not exist yet is made by its first write."""
     from taurl.paths import writable_directory
     from taurl.record.location import resolve
 
     location = resolve(recording)
     if location.is_local:
-        writable_directory(Path(location.root))
+        writable_directory(Path(location.root), create=False)
 
 
 def recordings(positional: list[str] | None, option: list[str] | None) -> list[str]:

@@ -16,6 +16,7 @@ import os
 import socket
 from pathlib import Path
 
+from taurl.paths import blocked
 from taurl.record.location import Location, RecordingLocationError
 
 LOCK_DIR = ".locks"
@@ -55,7 +56,9 @@ class RecordingLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             handle = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise RecordingLocationError(f"cannot use the recording {self.location.display}: {exc.strerror}") from exc
+            raise RecordingLocationError(
+                f"cannot use the recording {self.location.display}: {blocked(self.path.parent, exc)}"
+            ) from exc
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:

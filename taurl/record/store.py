@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -335,6 +336,8 @@ class RecordingStore:
         local = [path for kind in KINDS for loc, path in self.files(kind) if loc.is_local]
         # a query that outgrows memory spills here, not into ./.tmp of whatever directory taurl runs in
         self._spill = tempfile.mkdtemp(prefix="taurl-query-")
+        # removed on close, or when the store is collected or the process exits without closing it
+        self._spill_removal = weakref.finalize(self, shutil.rmtree, self._spill, True)
         con.execute("SET temp_directory = ?", [self._spill])
         con.execute("SET python_enable_replacements = false")  # no Python variable read as a table
         con.execute("SET allowed_paths = ?", [local])
@@ -446,7 +449,7 @@ class RecordingStore:
             self._con.close()
             self._con = None
         if self._spill is not None:
-            shutil.rmtree(self._spill, ignore_errors=True)
+            self._spill_removal()
             self._spill = None
 
 
