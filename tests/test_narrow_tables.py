@@ -126,6 +126,13 @@ def test_data_convert_quality_table(tmp_path):
     cells = row_of(lines, "tasks")
     assert cells[1:] == [str(r["tasks"]) for r in quality["domains"].values()] + [str(quality["total"]["tasks"])]
     assert_whole(lines, *DOMAIN_NAMES, "total")
+    tokens = quality["prompt_tokens"]  # Qwen2.5's count of each split's prompts, also in quality.json
+    assert tokens["tokenizer"] == "Qwen2.5's tokenizer" and tokens["train"]["prompts"] == 1111  # README: 1,111 train
+    for split in ("train", "validation"):
+        counts = tokens[split]
+        assert row_of(lines, split) == [split, *(f"{counts[k]:,}" for k in ("prompts", "min", "median", "max"))]
+    longest = max(tokens[s]["max"] for s in ("train", "validation"))
+    assert f"training needs generator.max_input_length >= {longest} + " in out
 
 
 def test_a_table_too_wide_leaves_the_lowest_ranked_columns_out_and_names_them():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -26,6 +26,10 @@ from taurl.config import DEFAULT_CACHE_DIR, Endpoint, RunConfig
 from taurl.core.types import RewardBasis
 from taurl.domains import DOMAIN_NAMES, DataError, get_domain
 from taurl.llm.cache import CacheMode
+
+if TYPE_CHECKING:
+    from taurl.core.types import Task
+    from taurl.skyrl.budget import PromptLengths
 
 data_app = typer.Typer(
     help="Convert task sets to SkyRL's parquet format and measure their quality.", no_args_is_help=True
@@ -105,10 +109,12 @@ def data_convert(
         train, trivial = leave_out_trivial(train, validation, dirs, keep_trivial, assessment.report)
     except (DataError, InvalidTaskError) as exc:
         raise fail(f"cannot convert: {exc}") from exc
+    lengths = measure_prompts({"train": train, "validation": validation, "trivial": trivial}, assessment.report)
     conversion = Conversion(train, validation, assessment.rejects, assessment.report, trivial)
     with writing_into(out) as staging:
         write_conversion(conversion, staging)
     print_quality(assessment.report)
+    print_prompt_lengths(lengths)
     console.print(
         f"{len(tasks)} task(s): {len(train)} train, {len(validation)} validation, {len(trivial)} trivial, "
         f"{len(assessment.rejects)} rejected "
@@ -117,6 +123,33 @@ def data_convert(
     )
     if conversion.total != len(tasks):
         raise fail(f"internal error: {len(tasks)} tasks in, {conversion.total} accounted for")
+
+
+def measure_prompts(parts: dict[str, list[Task]], report: dict) -> dict[str, PromptLengths | None]:
+    """Each split's prompt tokens, also put in the quality report (quality.json's prompt_tokens)."""
+    from taurl.skyrl.budget import TOKENIZER, prompt_lengths
+    from taurl.skyrl.dataset import task_row
+
+    lengths = {name: prompt_lengths(task_row(t)["prompt"] for t in tasks) for name, tasks in parts.items()}
+    report["prompt_tokens"] = {"tokenizer": TOKENIZER, **{k: v.to_dict() for k, v in lengths.items() if v}}
+    return lengths
+
+
+def print_prompt_lengths(lengths: dict[str, PromptLengths | None]) -> None:
+    """Prompt tokens per split: a training config's generator.max_input_length must leave room for the
+    longest plus one turn (`taurl train` checks)."""
+    from taurl.skyrl.budget import TOKENIZER
+
+    rows = [(name, *(f"{v:,}" for v in found.to_dict().values())) for name, found in lengths.items() if found]
+    columns = [Col("split"), *(Col(h, justify="right") for h in ("prompts", "min", "median", "max"))]
+    print_table(console, columns, rows, title=f"prompt tokens ({TOKENIZER})")
+    if rows:
+        longest = max(found.max for found in lengths.values() if found)
+        console.print(
+            f"training needs generator.max_input_length >= {longest} + generator.sampling_params.max_generate_length "
+            "(taurl train checks)",
+            markup=False,
+        )
 
 
 def print_quality(report: dict) -> None:
@@ -211,12 +244,14 @@ def data_repair(
     except (DataError, OSError, ValueError, KeyError) as exc:
         raise fail(f"cannot repair: {exc}") from exc
     train, validation = split_tasks(result.accepted, validation_fraction, seed)
+    lengths = measure_prompts({"train": train, "validation": validation}, result.report)
     conversion = Conversion(train, validation, result.rejects, result.report)
     with writing_into(out) as staging, open(staging / "repairs.jsonl", "w") as handle:
         write_conversion(conversion, staging)
         for row in result.provenance:
             handle.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
     print_funnel(result.report)
+    print_prompt_lengths(lengths)
     console.print(
         f"{len(tasks)} task(s): {len(train)} train, {len(validation)} validation, {len(result.rejects)} rejected "
         f"-> {out}/ (train.parquet, validation.parquet, rejects.jsonl, repairs.jsonl, quality.json)",

@@ -242,8 +242,8 @@ def train_command(
     """PPO on SkyRL, or (--backend tinker) RL through the Tinker API. SkyRL: extra KEY=VALUE arguments are config
     overrides (e.g. data.train_data=[...]).
 
-    Without --dry-run this runs `python -m taurl.skyrl.train` (skyrl-train 0.3.1, `pip install 'taurl[train]'`)
-    or `python -m taurl.skyrl.train04` (skyrl 0.4.0, `pip install 'taurl[skyrl04]'`) on a GPU machine, saying
+    Without --dry-run this runs `python -m taurl.skyrl.train` (skyrl-train 0.3.1, `pip install 'taurl\\[train]'`)
+    or `python -m taurl.skyrl.train04` (skyrl 0.4.0, `pip install 'taurl\\[skyrl04]'`) on a GPU machine, saying
     which. With it, one step's generation on this CPU: skyrl-train's own generator where it imports, else the envs."""
     overrides = list(ctx.args)
     if backend == "tinker":
@@ -279,6 +279,7 @@ def train_command(
         except ValueError as exc:
             raise fail(str(exc)) from exc
         console.print(f"SkyRL {version}: python -m {module}")
+        _print_prompt_budget(overrides)
         raise typer.Exit(subprocess.call([sys.executable, "-m", module, *overrides]))
     from contextlib import ExitStack
 
@@ -291,11 +292,18 @@ def train_command(
     config_file = config or dry.CONFIG_FILE
     try:
         with ExitStack() as stack:
+            dry.check_overrides(overrides, config_file)
             user_overrides, user_said = dry.offline_user(dry.load_config(config_file, overrides), user)
             if user == "serve-sim":
                 sim = stack.enter_context(SimServer())
                 user_overrides.append(f"{dry.ENV_CONFIG}.user_base_url={sim.base_url}")
+            recording_overrides, recording = dry.recording_override(overrides)
+            user_overrides += recording_overrides
             console.print(f"user: {user_said}")
+            console.print(
+                f"recording: {recording} (every trajectory; taurl sql --recording {recording} ...)", markup=False
+            )
+            _print_prompt_budget(overrides, config_file)
             version = dry.training_stack()
             if version:
                 console.print(
@@ -324,3 +332,17 @@ def train_command(
     console.print(
         "metrics (as SkyRL aggregates them): " + ", ".join(f"{k}={v:.3g}" for k, v in sorted(metrics.items()))
     )
+
+
+def _print_prompt_budget(overrides: list[str], config_file: Path | None = None) -> None:
+    """Refuse a generator.max_input_length that leaves no room for the datasets' longest prompt plus one turn
+    (SkyRL's agent_loop would crash), before anything starts; else say what room it leaves."""
+    from taurl.skyrl.budget import check_room
+    from taurl.skyrl.dry_run import CONFIG_FILE, load_config
+
+    try:
+        said = check_room(load_config(config_file or CONFIG_FILE, overrides))
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    if said:
+        console.print(said, markup=False)

