@@ -23,6 +23,11 @@ from taurl.llm.url import redact_url
 AGENTS = ("oracle", "silent", "tool-calling", "text")
 USERS = ("scripted", "llm", "react", "verify", "reflection")
 DEFAULT_CACHE_DIR = Path(".taurl/cache")
+# Settings that say how a run runs, not what it runs: a resumed run may change them. So may where its
+# models are reached (an endpoint's base URL and key variable); every other recorded setting is the run's.
+HOW_IT_RUNS = ("cache_mode", "cache_dir", "limits", "retry")
+ENDPOINTS = {"agent_endpoint": "agent", "user_endpoint": "user", "judge_endpoint": "judge"}
+SHOWN_CHARS = 60  # of a setting's value in a message
 
 
 class ConfigError(ValueError):
@@ -121,6 +126,39 @@ class RunConfig:
         data["cache_mode"] = str(self.cache_mode)
         data["basis"] = str(self.basis) if self.basis else None
         return data
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that make a run this run: the record without :data:`HOW_IT_RUNS`, each model as
+        its name and temperature (``agent_model``, ...), and a model only where it is called."""
+        record = self.to_record()
+        for name in HOW_IT_RUNS:
+            record.pop(name, None)
+        called = {
+            "agent": self.agent not in ("oracle", "silent"),
+            "user": self.user != "scripted",
+            "judge": self.judge_endpoint is not None,
+        }
+        for key, role in ENDPOINTS.items():
+            endpoint = record.pop(key, None)
+            if endpoint and called[role]:
+                record[f"{role}_model"] = endpoint["model"]
+                record[f"{role}_temperature"] = endpoint["temperature"]
+        return record
+
+    def differences(self, record: dict[str, Any]) -> list[str]:
+        """Where a run recorded as ``record`` (a :meth:`to_record`) is another run than this one:
+        ``name: recorded X, now Y`` for each differing setting of :meth:`identity`."""
+        then, now = RunConfig.from_record(record).identity(), self.identity()
+
+        def shown(value: Any) -> str:
+            text = canonical_json(value) if isinstance(value, (dict, list)) else repr(value)
+            return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
+
+        return [
+            f"{name}: recorded {shown(then.get(name))}, now {shown(now.get(name))}"
+            for name in sorted(then.keys() | now.keys())
+            if then.get(name) != now.get(name)
+        ]
 
     def default_run_id(self) -> str:
         """Stable for the same settings, so ``--resume`` finds the run again."""

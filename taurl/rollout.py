@@ -155,13 +155,15 @@ def run_episodes(
     config: RolloutConfig,
     concurrency: int = 1,
     control: RunControl | None = None,
+    stop_after: Callable[[EpisodeResult], bool] | None = None,
 ) -> Iterator[EpisodeResult]:
     """Yield each episode as it ends: finished, errored (any exception inside it ends that episode
     only, recorded with ``terminated_by = error``) or, when ``control`` aborts the run, interrupted.
 
     Episodes start lazily, at most ``concurrency`` at a time, each with its own agent and user made
     for its trial; once ``control`` stops the run no new episode starts (the count of those never
-    started is left in ``control.not_started``).
+    started is left in ``control.not_started``). An episode for which ``stop_after`` is true stops the
+    run as it ends, before any worker takes another (a spent budget: the episodes after it would fail at once).
     """
     control = control or RunControl()
     pending = iter(specs)
@@ -181,6 +183,8 @@ def run_episodes(
         with lock:
             if running.pop(index, None) is not None:
                 results.put(result)
+                if stop_after is not None and stop_after(result):
+                    control.stop()
 
     def worker(index: int) -> None:
         while (spec := next_spec(index)) is not None:

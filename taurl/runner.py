@@ -5,14 +5,16 @@ inside it: recorded with ``terminated_by = error`` and the error, reward 0, its 
 calls so far; the run goes on) or, when the run is aborted, interrupted (recorded the same way).
 ``on_episode`` hears of an episode only once it is in the recording (see the writer for the commit
 window). A recording that already holds the run id is refused unless ``resume``: resuming keeps
-finished episodes and re-runs errored and interrupted ones as their next attempt. One process at a
-time runs a run id (a lock on the recording). A recording that cannot be written stops the run with
-:class:`RecordingWriteError`, keeping what is already durable.
+finished episodes and re-runs errored and interrupted ones as their next attempt, and only with the
+settings the run was recorded with (:meth:`RunConfig.differences`: how it runs may change, what it
+runs may not). One process at a time runs a run id (a lock on the recording). A recording that
+cannot be written stops the run with :class:`RecordingWriteError`, keeping what is already durable.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -32,11 +34,23 @@ from taurl.record.writer import DEFAULT_COMMIT_WINDOW, RecordingWriteError, Reco
 from taurl.rollout import EpisodeSpec, RolloutConfig, RunControl, run_episodes
 from taurl.task_selection import select_tasks
 
-__all__ = ["RecordingWriteError", "ReportingError", "RunExistsError", "RunSummary", "execute", "interruptible"]
+__all__ = [
+    "RecordingWriteError",
+    "ReportingError",
+    "RunExistsError",
+    "RunSettingsError",
+    "RunSummary",
+    "execute",
+    "interruptible",
+]
 
 
 class RunExistsError(DataError):
     """The recording already holds this run id and the run was not asked to resume."""
+
+
+class RunSettingsError(DataError):
+    """A resume whose settings are not those the run was recorded with: nothing was run or recorded."""
 
 
 class ReportingError(RuntimeError):
@@ -48,16 +62,30 @@ class ReportingError(RuntimeError):
         self.cause = cause
 
 
+@dataclass(frozen=True)
+class KeptEpisode:
+    """A finished episode a resumed run kept from the recording: what the run's summary needs of it."""
+
+    domain: str
+    task_id: str
+    trial: int
+    reward: float
+
+
 @dataclass
 class RunSummary:
     run_id: str
     results: list[EpisodeResult] = field(default_factory=list)  # every episode that ended, recorded or not
-    resumed: int = 0  # finished episodes a resumed run kept
+    kept: list[KeptEpisode] = field(default_factory=list)  # finished episodes a resumed run kept
     not_run: int = 0  # episodes never started: the run was stopped (signal, spent budget, failed recording)
     interrupted: bool = False
     budget_spent: str | None = None  # the budget message, when a spend limit stopped the run
     unrecorded: int = 0  # episodes that ended but could not be written (the recording failed)
     reporting_error: ReportingError | None = None  # on_episode raised: the run stopped starting episodes
+
+    @property
+    def resumed(self) -> int:
+        return len(self.kept)
 
     @property
     def errors(self) -> list[EpisodeResult]:
@@ -80,24 +108,65 @@ def select_specs(config: RunConfig) -> list[EpisodeSpec]:
 Attempts = dict[tuple[str, str, int], tuple[int, bool]]
 
 
-def recorded_attempts(recording: str | Path, run_id: str) -> tuple[bool, Attempts]:
-    """Whether the recording knows ``run_id`` (a run record or any episode), and for each of its
-    episodes, (domain, task_id, trial) -> (latest attempt, whether that attempt finished)."""
+@dataclass
+class RecordedRun:
+    """What a recording holds of a run id: whether anything (a run record or any episode), each
+    episode's latest attempt, the rewards of the finished ones, and its run records' settings."""
+
+    known: bool = False
+    attempts: Attempts = field(default_factory=dict)  # (domain, task_id, trial) -> (latest attempt, finished)
+    rewards: dict[tuple[str, str, int], float] = field(default_factory=dict)  # finished episodes only
+    configs: list[dict] = field(default_factory=list)  # one per distinct run record
+
+
+def recorded_run(recording: str | Path, run_id: str) -> RecordedRun:
+    """What ``recording`` holds of ``run_id`` (nothing when the recording does not exist yet)."""
     location = resolve(recording)
     if location.is_local and not Path(location.root).exists():
-        return False, {}
+        return RecordedRun()
     store = RecordingStore(recording)
     try:
         unfinished = ", ".join(f"'{t}'" for t in (TerminatedBy.ERROR, TerminatedBy.INTERRUPTED, TerminatedBy.TRUNCATED))
         _, rows = store.query(
-            f"SELECT domain, task_id, trial, attempt, terminated_by NOT IN ({unfinished}) FROM episodes WHERE run_id = ?",
+            f"SELECT domain, task_id, trial, attempt, terminated_by NOT IN ({unfinished}), reward FROM episodes "
+            "WHERE run_id = ?",
             [run_id],
         )
-        _, runs = store.query("SELECT count(*) FROM runs WHERE run_id = ?", [run_id])
+        _, runs = store.query("SELECT DISTINCT config_json FROM runs_raw WHERE run_id = ? ORDER BY 1", [run_id])
     finally:
         store.close()
-    attempts = {(d, t, int(n)): (int(a), bool(ok)) for d, t, n, a, ok in rows}
-    return bool(attempts) or runs[0][0] > 0, attempts
+    run = RecordedRun(configs=[json.loads(config) for (config,) in runs])
+    for domain, task, trial, attempt, finished, reward in rows:
+        key = (domain, task, int(trial))
+        run.attempts[key] = (int(attempt), bool(finished))
+        if finished:
+            run.rewards[key] = float(reward)
+    run.known = bool(run.attempts) or bool(runs)
+    return run
+
+
+def recorded_attempts(recording: str | Path, run_id: str) -> tuple[bool, Attempts]:
+    """Whether the recording knows ``run_id`` (a run record or any episode), and for each of its
+    episodes, (domain, task_id, trial) -> (latest attempt, whether that attempt finished)."""
+    run = recorded_run(recording, run_id)
+    return run.known, run.attempts
+
+
+def check_same_settings(config: RunConfig, run: RecordedRun, run_id: str, where: str) -> None:
+    """Refuse to resume ``run_id`` with settings other than those it was recorded with."""
+    for recorded in run.configs:
+        try:
+            differences = config.differences(recorded)
+        except (TypeError, ValueError, KeyError) as exc:  # not a record `taurl run` wrote (a training run's, say)
+            raise RunSettingsError(
+                f"run {run_id!r} in {where} was not recorded by a run like this one (its settings do not read as "
+                f"a run's: {type(exc).__name__}: {exc}): give this run another --run-id. Nothing was run."
+            ) from exc
+        if differences:
+            raise RunSettingsError(
+                f"run {run_id!r} in {where} was recorded with other settings: {'; '.join(differences)}. Resume it "
+                "with the settings it was recorded with, or give this run another --run-id. Nothing was run."
+            )
 
 
 def execute(
@@ -130,15 +199,18 @@ def execute(
         lock.acquire()
     try:
         if recording is not None:
-            known, attempts = recorded_attempts(recording, run_id)
-            if known and not resume:
+            recorded = recorded_run(recording, run_id)
+            where = resolve(recording).display
+            if recorded.known and not resume:
                 raise RunExistsError(
-                    f"{resolve(recording).display} already holds run {run_id!r}: add --resume to finish it (finished "
+                    f"{where} already holds run {run_id!r}: add --resume to finish it (finished "
                     "episodes are kept, errored and interrupted ones run again), or give this run another --run-id"
                 )
-            remaining = [s for s in specs if not attempts.get((s.task.domain, s.task.id, s.trial), (0, False))[1]]
-            summary.resumed = len(specs) - len(remaining)
-            specs = remaining
+            check_same_settings(config, recorded, run_id, where)
+            attempts = recorded.attempts
+            keys = [(s.task.domain, s.task.id, s.trial) for s in specs]
+            summary.kept = [KeptEpisode(*key, recorded.rewards[key]) for key in keys if key in recorded.rewards]
+            specs = [s for s, key in zip(specs, keys, strict=True) if key not in recorded.rewards]
         if on_start is not None:
             on_start(len(specs))
         _run(
@@ -211,11 +283,11 @@ def _run(
             rollout,
             concurrency,
             control,
+            stop_after=budget_spent,  # nothing more can be spent: start no new episode
         ):
             summary.results.append(result)
-            if result.error and result.error.startswith(f"{BudgetExceededError.__name__}:"):
-                summary.budget_spent = summary.budget_spent or result.error.partition(": ")[2]
-                control.stop()  # nothing more can be spent: start no new episode
+            if budget_spent(result):
+                summary.budget_spent = summary.budget_spent or (result.error or "").partition(": ")[2]
             if writer is None:
                 tell(result)
                 continue
@@ -248,16 +320,23 @@ def _run(
         raise writer.error
 
 
+def budget_spent(result: EpisodeResult) -> bool:
+    """Whether the episode ended because a spend limit refused its next model call."""
+    return bool(result.error) and result.error.startswith(f"{BudgetExceededError.__name__}:")
+
+
 @contextmanager
 def interruptible(control: RunControl, on_signal: Callable[[int], None] | None = None) -> Iterator[RunControl]:
-    """SIGINT/SIGTERM stop the run gracefully: the first stops starting episodes (running ones
-    finish), the second aborts the running ones. ``on_signal`` hears the count (1, 2, ...) so the
-    caller can say what happens. Main thread only."""
+    """SIGINT stops the run gracefully: the first stops starting episodes (running ones finish), the
+    second aborts the running ones. SIGTERM aborts at once, as a second SIGINT: whoever sends it
+    (a supervisor, a scheduler, ``kill``) will not wait for episodes that may be blocked in a model
+    call. ``on_signal`` hears the count (1 for a first SIGINT, 2 or more once aborting) so the caller
+    can say what happens. Main thread only."""
     count = 0
 
     def handle(signum: int, frame: object) -> None:
         nonlocal count
-        count += 1
+        count = count + 1 if signum == signal.SIGINT else max(count + 1, 2)
         if count == 1:
             control.stop()
         else:

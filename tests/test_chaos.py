@@ -256,19 +256,18 @@ def test_a_full_disk_stops_the_run_with_one_message_and_keeps_a_readable_recordi
 def test_a_rerun_without_resume_is_refused_and_two_resumes_cannot_overlap(sim, tmp_path):
     rec = tmp_path / "rec"
     args = run_args(sim, rec, tmp_path, "--task-ids", ",".join(task_ids(2)), trials=1)
-    first = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert first.returncode == 0, first.stderr
+    # a budget too small for any call: both episodes end errored at once, left for a resume to run
+    first = subprocess.run([*args, "--max-tokens-budget", "100"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 1 and "spend limit reached" in first.stderr, first.stderr
     again = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert again.returncode == 2
     assert "already holds run 'chaos'" in again.stderr and "--resume" in again.stderr and "--run-id" in again.stderr
     assert query(rec, "SELECT count(*) FROM attempts") == [(2,)]
     # a long resume holds the run: a second one is refused, naming the holder
     sim.set_faults(["timeout"] * 50)
-    holder = Run(run_args(sim, rec, tmp_path, "--resume", trials=1), tmp_path / "log")
+    holder = Run([*args, "--resume"], tmp_path / "log")
     wait_for(lambda: any(p.read_text().startswith("pid ") for p in rec.joinpath(".locks").glob("run-*.lock")))
-    second = subprocess.run(
-        run_args(sim, rec, tmp_path, "--resume", trials=1), cwd=REPO, capture_output=True, text=True, timeout=60
-    )
+    second = subprocess.run([*args, "--resume"], cwd=REPO, capture_output=True, text=True, timeout=60)
     holder.process.kill()
     holder.finish()
     assert second.returncode == 2

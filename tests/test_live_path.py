@@ -9,6 +9,7 @@ from taurl.domains import get_domain
 from taurl.llm.cache import CacheMode, ReplayMissError
 from taurl.llm.client import ChatClient, RetryPolicy
 from taurl.record.store import RecordingStore
+from taurl.rollout import RunControl
 from taurl.runner import execute
 from taurl.sim.server import SimServer
 
@@ -109,19 +110,22 @@ def test_injected_faults_are_retried_and_recorded(tmp_path, sim):
 
 
 def test_a_model_that_keeps_failing_fails_its_episode_clearly_and_loses_nothing(tmp_path, sim):
-    config = live_config(sim, tmp_path, n=3)
-    first = execute(config, tmp_path / "rec", run_id="r")
-    assert len(first.results) == 3
-    config.task_ids = [t.id for t in get_domain("retail").tasks("test")][:5]
+    config = live_config(sim, tmp_path, n=5)
+    control = RunControl()
+    # stopped at the first episode recorded, as a Ctrl-C would: the rest are left to the resume
+    first = execute(
+        config, tmp_path / "rec", run_id="r", control=control, on_episode=lambda _: control.stop(), concurrency=1
+    )
+    assert 1 <= len(first.results) < 5 and first.not_run >= 1 and not first.errors
     sim.set_faults(["500"] * 40)
     config.retry = RetryPolicy(attempts=2, initial_delay=0.01, max_delay=0.01, timeout=1.0)
     second = execute(config, tmp_path / "rec", run_id="r", resume=True, concurrency=1)
-    assert second.resumed == 3 and second.errors
+    assert second.resumed == len(first.results) and second.errors
     assert "failed after 2 attempts" in second.errors[0].error and "InternalServerError" in second.errors[0].error
     _, rows = RecordingStore(tmp_path / "rec").query(
         "SELECT count(DISTINCT episode_id) FROM episodes WHERE run_id = 'r'"
     )
-    assert rows[0][0] == 3 + len(second.results)
+    assert rows[0][0] == 5 == second.resumed + len(second.results)
 
 
 def test_no_api_key_is_written_anywhere(tmp_path, sim, monkeypatch):

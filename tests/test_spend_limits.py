@@ -2,13 +2,23 @@
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
 
 from taurl.llm import client as client_module
 from taurl.llm import ledger as ledger_module
 from taurl.llm.cache import CacheMode
-from taurl.llm.client import BudgetExceededError, ChatClient, ClientLimits, RetryPolicy, reservation
+from taurl.llm.client import (
+    BudgetExceededError,
+    ChatClient,
+    ClientLimits,
+    RetryPolicy,
+    checked_usage,
+    estimate,
+    reservation,
+)
+from taurl.llm.request import ChatRequest
 from taurl.sim.server import SimServer
 
 FAST_RETRY = RetryPolicy(attempts=2, initial_delay=0.01, max_delay=0.05, timeout=1.0)
@@ -202,3 +212,56 @@ def test_a_run_stops_at_its_budget_across_agent_and_user(sim, tmp_path):
     assert {c.model for c in calls} == {"sim-agent", "sim-user"}
     assert sum(c.prompt_tokens + c.completion_tokens for c in calls) <= spent <= budget
     assert spent > budget // 2  # it ran until the budget stopped it (8 episodes need far more)
+
+
+def counts(prompt, completion, total):
+    return SimpleNamespace(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
+
+
+@pytest.mark.parametrize(
+    ("usage", "flag"),
+    [
+        (counts(10, 5, 15), None),
+        (counts(10, 5, None), None),  # no total: the sum is charged
+        (None, "missing"),
+        (counts(10, None, None), "missing"),
+        (counts(-1, 5, 4), "negative"),
+        (counts(10, 5, -104_000_000_000), "negative"),
+        (counts(0, 5, 5), "implausible"),  # every request has a prompt
+        (counts(10**6, 5, 10**6 + 5), "implausible"),  # more prompt tokens than the prompt has bytes
+        (counts(10, 17, 27), "implausible"),  # over the request's max_tokens of 16
+        (counts(10, 5, 0), "implausible"),  # a total that is not the sum
+        (counts(10.5, 5, 15.5), "implausible"),
+        (counts(True, 5, 6), "implausible"),
+    ],
+)
+def test_usage_no_call_could_have_is_charged_at_the_estimate_and_flagged(usage, flag):
+    request = ChatRequest("sim-user", [{"role": "user", "content": "hello"}], params={"max_tokens": 16})
+    prompt, completion, got = checked_usage(usage, request)
+    assert got == flag
+    assert (prompt, completion) == (
+        (usage.prompt_tokens, usage.completion_tokens) if flag is None else estimate(request)
+    )
+
+
+def test_a_dollar_budget_holds_against_a_server_that_reports_no_usage(sim, monkeypatch):
+    monkeypatch.setitem(client_module.PRICES, "sim-agent", (2000.0, 8000.0))  # USD per million tokens
+    sim.set_faults(["no-usage"] * 5000)
+    budget = 2.0
+    client = ChatClient(
+        "sim-agent",
+        sim.base_url,
+        mode=CacheMode.OFF,
+        limits=ClientLimits(max_cost_usd=budget),
+        retry=PATIENT,
+        params={"max_tokens": 32},
+    )
+    done, refusals = spend_concurrently([client])
+
+    _, cost = process_ledger().spent()
+    assert all(call.usage_flag == "missing" for _, _, call in done)
+    assert all((call.prompt_tokens, call.completion_tokens) == estimate(request) for _, request, call in done)
+    assert cost == pytest.approx(sum(call.cost_usd for _, _, call in done))
+    # before usage was checked, these calls cost nothing and the run never stopped
+    assert budget - min(held for _, (_, held) in refusals) < cost <= budget
+    assert sim.stats()["requests"] == len(done)

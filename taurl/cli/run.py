@@ -22,7 +22,7 @@ from taurl.config import DEFAULT_CACHE_DIR, ConfigError, Endpoint, RunConfig
 from taurl.core.types import EpisodeResult, RewardBasis, TerminatedBy
 from taurl.domains import DOMAIN_NAMES, DataError, get_domain
 from taurl.llm.cache import CacheMode
-from taurl.llm.client import ClientLimits
+from taurl.llm.client import DEFAULT_CALL_TIMEOUT, ClientLimits, RetryPolicy
 from taurl.llm.preflight import PreflightError, preflight
 from taurl.record.schema import episode_id
 from taurl.record.store import RecordingError
@@ -32,7 +32,7 @@ from taurl.task_selection import select_tasks
 from taurl.terminal import printable
 
 if TYPE_CHECKING:
-    from taurl.runner import RunSummary
+    from taurl.runner import KeptEpisode, RunSummary
 
 SHORT_ID = 8  # characters of an episode id in the table: enough for `taurl show`
 app = typer.Typer()
@@ -158,7 +158,11 @@ def run_command(
             "--resume",
             rich_help_panel="Recording",
             help="Finish a run the recording already holds: keep its finished episodes, run the rest and re-run "
-            "errored and interrupted ones (as their next attempt).",
+            "errored and interrupted ones (as their next attempt). Only with the settings it was recorded with "
+            "(tasks, trials, agent, user, models, reward, seed...): any other is refused, nothing run. What may "
+            "change: --concurrency, --cache-dir, --cache-mode, --max-cost-usd, --max-tokens-budget, "
+            "--max-concurrent-calls, --calls-per-minute, --call-timeout, --format, --exclude-errors, --durable, "
+            "--commit-window, the base URLs and --api-key-env. The summary covers the whole run.",
         ),
     ] = False,
     durable: Annotated[
@@ -241,6 +245,16 @@ def run_command(
         int | None,
         typer.Option(rich_help_panel="Model calls", help="Stop calling a model once this many tokens are spent."),
     ] = None,
+    call_timeout: Annotated[
+        float,
+        typer.Option(
+            rich_help_panel="Model calls",
+            min=0.1,
+            help="Seconds one model call may take from its first attempt, retries and waits included (each attempt "
+            "at most 120 s, its whole answer read): a server that hangs or trickles its answer fails the call, "
+            "and its episode, by then.",
+        ),
+    ] = DEFAULT_CALL_TIMEOUT,
     exclude_errors: Annotated[
         bool,
         typer.Option(
@@ -262,10 +276,12 @@ def run_command(
 ) -> None:
     """Run episodes (optionally recording them) and print each episode's reward and a summary.
 
-    Every model the run calls is checked first (key, endpoint, model): a problem is one message, exit 2, nothing run.
+    Every model the run calls is checked first (key, endpoint, model, a writable cache): a problem is one message,
+    exit 2, nothing run. A model's usage is not taken on trust: a call whose server reports none, or a negative or
+    implausible count, is charged its estimate against the spend limits and flagged (model_calls.usage_flag).
 
-    Ctrl-C (or SIGTERM) once: no new episode starts, running ones finish and are recorded, exit 130.
-    Twice: running episodes end at once, recorded as interrupted with what they did so far."""
+    Ctrl-C once: no new episode starts, running ones finish and are recorded, exit 130.
+    Twice, or SIGTERM: running episodes end at once, recorded as interrupted with what they did so far."""
     from taurl.record.lock import RecordingLockedError
     from taurl.rollout import RunControl
     from taurl.runner import RecordingWriteError, execute, interruptible
@@ -293,6 +309,7 @@ def run_command(
         max_steps=max_steps,
         data_dirs={k: str(v) for k, v in parse_data_dirs(data_dir).items()},
         limits=ClientLimits(max_concurrent_calls, calls_per_minute, max_tokens_budget, max_cost_usd),
+        retry=RetryPolicy(call_timeout=call_timeout),
     )
     control = RunControl()
 
@@ -343,7 +360,7 @@ def run_command(
         json.dump([episode_summary(r, summary.run_id) for r in results], sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
     elif output_format == "table":
-        print_results(results, trials, summary.run_id, exclude_errors)
+        print_results(results, trials, summary.run_id, exclude_errors, summary.kept)
         if summary.resumed:
             console.print(
                 f"resumed run {summary.run_id}: {summary.resumed} finished episode(s) already recorded were kept"
@@ -367,6 +384,8 @@ def run_command(
         err.print(
             f"[yellow]spend limit reached:[/] {escape(summary.budget_spent)}; {summary.not_run} episode(s) not run"
         )
+    if config.limits.max_total_tokens is not None or config.limits.max_cost_usd is not None:
+        print_spend(config.limits)
     if summary.interrupted:
         interrupted = sum(1 for r in summary.results if r.terminated_by is TerminatedBy.INTERRUPTED)
         err.print(
@@ -376,6 +395,17 @@ def run_command(
         raise typer.Exit(130)
     if summary.errors or summary.budget_spent:
         raise typer.Exit(1)
+
+
+def print_spend(limits: ClientLimits) -> None:
+    """What the run spent against its limits, as its budget counted it (model calls in the recording
+    hold no attempt that failed, though an attempt that timed out was charged its reservation)."""
+    from taurl.llm.ledger import ledger_for
+
+    tokens, cost = ledger_for(limits.ledger).spent()
+    spent = [f"{tokens} of {limits.max_total_tokens} tokens"] if limits.max_total_tokens is not None else []
+    spent += [f"${cost:.4f} of ${limits.max_cost_usd:.4f}"] if limits.max_cost_usd is not None else []
+    err.print(f"spent {' and '.join(spent)}")
 
 
 def stop_reporting(summary: RunSummary, recording: str | None) -> NoReturn:
@@ -432,7 +462,14 @@ def episode_summary(result: EpisodeResult, run_id: str) -> dict:
     }
 
 
-def print_results(results: list[EpisodeResult], trials: int, run_id: str, exclude_errors: bool = False) -> None:
+def print_results(
+    results: list[EpisodeResult],
+    trials: int,
+    run_id: str,
+    exclude_errors: bool = False,
+    kept: list[KeptEpisode] | None = None,
+) -> None:
+    """A row per episode that ran, then the summary of the whole run: those and the ``kept`` ones of a resume."""
     # borderless, one space between columns, short headers: 80 columns show every field whole
     # (the longest: an id, healthcare-test-0000, #, 0.00, db+out+act, ✓, 1/1, 1.00, interrupted, 30)
     table = Table(
@@ -464,18 +501,26 @@ def print_results(results: list[EpisodeResult], trials: int, run_id: str, exclud
             cells += [basis, "✓" if b.db_match else "✗", outputs, f"{b.actions_score:.2f}", str(r.terminated_by)]
         table.add_row(*cells, str(r.steps))
     console.print(table)
-    counted = [r for r in results if r.terminated_by.finished] if exclude_errors else results
+    kept = kept or []
+    # (task, reward, finished) of every episode of the run: a kept one finished
+    episodes = [(r.task.id, r.reward, r.terminated_by.finished) for r in results]
+    episodes += [(k.task_id, k.reward, True) for k in kept]
+    counted = [e for e in episodes if e[2]] if exclude_errors else episodes
     per_task_trials: dict[str, int] = defaultdict(int)
     successes: dict[str, int] = defaultdict(int)
-    for r in counted:
-        per_task_trials[r.task.id] += 1
-        successes[r.task.id] += int(r.reward == 1.0)
+    for task_id, reward, _ in counted:
+        per_task_trials[task_id] += 1
+        successes[task_id] += int(reward == 1.0)
     complete = [successes[t] for t, n in per_task_trials.items() if n == trials]  # pass^k needs every trial
-    mean = sum(r.reward for r in counted) / len(counted) if counted else float("nan")
-    title = "summary" + (" (errored and interrupted episodes left out)" if exclude_errors else "")
+    mean = sum(reward for _, reward, _ in counted) / len(counted) if counted else float("nan")
+    title = (
+        "summary"
+        + (f" of the whole run ({len(kept)} kept, {len(results)} run now)" if kept else "")
+        + (" (errored and interrupted episodes left out)" if exclude_errors else "")
+    )
     figures = [
-        ("episodes", str(len(results))),
-        ("did not finish", str(sum(1 for r in results if not r.terminated_by.finished))),
+        ("episodes", str(len(episodes))),
+        ("did not finish", str(sum(1 for e in episodes if not e[2]))),
         ("mean reward", f"{mean:.3f}"),
         *((f"pass^{k}", f"{pass_hat_k(complete, trials, k):.3f}") for k in range(1, trials + 1)),
     ]

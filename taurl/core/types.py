@@ -262,6 +262,9 @@ class ModelCall:
     cost_usd: float = 0.0
     latency_ms: float = 0.0
     attempts: int = 1
+    # why the tokens are the request's estimate rather than the server's count: "missing", "negative" or
+    # "implausible" usage (None: the server's count)
+    usage_flag: str | None = None
 
 
 @dataclass(frozen=True)

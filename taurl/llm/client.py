@@ -6,6 +6,13 @@ time and never stored anywhere else. Each call: request key → cache (by mode) 
 process, or Ray run) → retries with backoff on 429, 5xx, timeouts, connection errors and malformed
 responses → a :class:`ModelCall` record with tokens, cost, latency and whether it was a cache hit.
 
+An endpoint is input, not trusted. Time: from its first attempt a call ends within
+``RetryPolicy.call_timeout`` (every attempt, wait and retry included), each attempt within
+``RetryPolicy.timeout``, and the whole answer must have arrived by then, not just some byte of it
+(:mod:`taurl.llm.http`), so a server that hangs or trickles fails the call, never blocks it.
+Usage: an answer whose usage is missing, negative or implausible (see :func:`checked_usage`) is
+charged, and recorded, at the reservation's estimate, with ``ModelCall.usage_flag`` saying why.
+
 Budgets hold across models: every client of a process (agent, user, judge) spends from one ledger
 (:func:`~taurl.llm.ledger.ledger_for`, keyed by ``ClientLimits.ledger``), and each attempt reserves
 its worst case (:func:`reservation`) before it is sent. An attempt is sent only if spent + reserved
@@ -13,7 +20,8 @@ by calls in flight + its own reservation fits the calling client's budgets; if o
 flight stand in the way it waits for them to settle (at most the call timeout), else it is refused
 with :class:`BudgetExceededError`. When it ends, its reservation is released and its usage charged.
 So total spend ≤ budget + what calls spend beyond their reservations, and when every reservation is
-an upper bound (``max_tokens`` set, prompt estimate ≥ the server's count) total spend ≤ budget.
+an upper bound (``max_tokens`` set, prompt estimate ≥ the server's count) total spend ≤ budget;
+a server that reports no usage, or a count no call could produce, spends exactly its reservation.
 Clients with different limits share the spent and reserved amounts; each checks its own budgets.
 """
 
@@ -68,12 +76,20 @@ class ClientLimits:
     ledger: str | None = None
 
 
+DEFAULT_CALL_TIMEOUT = 300.0
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
+    """Retries with exponential backoff. ``timeout``: seconds one attempt may take, its whole answer
+    read; ``call_timeout``: seconds the call may take from its first attempt, every retry and wait
+    between them included."""
+
     attempts: int = 5
     initial_delay: float = 1.0
     max_delay: float = 30.0
     timeout: float = 120.0
+    call_timeout: float = DEFAULT_CALL_TIMEOUT
 
 
 # A call's reservation: its prompt at this many bytes of JSON a token (BPE tokenisers count about 4
@@ -81,6 +97,11 @@ class RetryPolicy:
 # limit, or this many tokens when the request sets none (an estimate, not a bound).
 PROMPT_BYTES_PER_TOKEN = 3
 DEFAULT_COMPLETION_RESERVE = 1024
+# What a server may plausibly count: a prompt token covers at least one byte of what was sent, and a chat
+# template adds some tokens around it; a completion stays within the request's limit; no call is larger than
+# the largest context window served.
+TEMPLATE_TOKENS = 2048
+MAX_CALL_TOKENS = 1 << 24
 
 
 def price_of(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
@@ -90,19 +111,62 @@ def price_of(model: str, prompt_tokens: int, completion_tokens: int) -> float | 
     return (prompt_tokens * prices[0] + completion_tokens * prices[1]) / 1_000_000
 
 
-def reservation(request: ChatRequest) -> tuple[int, float]:
-    """What an attempt holds in the ledger while in flight: (tokens, dollars) of its worst case.
-
-    Prompt: the UTF-8 bytes of the JSON of its messages and tools as sent, over
-    ``PROMPT_BYTES_PER_TOKEN``, rounded up. Completion: ``max_completion_tokens`` or ``max_tokens``
-    (per choice, times ``n``), else ``DEFAULT_COMPLETION_RESERVE``. Deterministic: the same request
-    always reserves the same amount."""
+def _prompt_bytes(request: ChatRequest) -> int:
+    """The UTF-8 bytes of the JSON of a request's messages and tools as sent."""
     sent = request.api_kwargs()
     body = json.dumps([sent["messages"], sent.get("tools")], separators=(",", ":"), ensure_ascii=False, default=str)
-    prompt = math.ceil(len(body.encode("utf-8")) / PROMPT_BYTES_PER_TOKEN)
+    return len(body.encode("utf-8"))
+
+
+def _completion_limit(request: ChatRequest) -> int | None:
+    """The request's completion limit over all its choices, if it sets one."""
     limit = request.params.get("max_completion_tokens") or request.params.get("max_tokens")
-    completion = (limit or DEFAULT_COMPLETION_RESERVE) * (request.params.get("n") or 1)
+    return limit * (request.params.get("n") or 1) if limit else None
+
+
+def estimate(request: ChatRequest) -> tuple[int, int]:
+    """(prompt, completion) tokens a request is reserved, and charged when its usage cannot be taken.
+
+    Prompt: :func:`_prompt_bytes` over ``PROMPT_BYTES_PER_TOKEN``, rounded up. Completion:
+    ``max_completion_tokens`` or ``max_tokens`` (per choice, times ``n``), else
+    ``DEFAULT_COMPLETION_RESERVE`` per choice. Deterministic: the same request, the same estimate."""
+    prompt = math.ceil(_prompt_bytes(request) / PROMPT_BYTES_PER_TOKEN)
+    completion = _completion_limit(request) or DEFAULT_COMPLETION_RESERVE * (request.params.get("n") or 1)
+    return prompt, completion
+
+
+def reservation(request: ChatRequest) -> tuple[int, float]:
+    """What an attempt holds in the ledger while in flight: (tokens, dollars) of its :func:`estimate`."""
+    prompt, completion = estimate(request)
     return prompt + completion, price_of(request.model, prompt, completion) or 0.0
+
+
+def checked_usage(usage: Any, request: ChatRequest) -> tuple[int, int, str | None]:
+    """The (prompt, completion) tokens to charge for an answer, and why the server's count was not
+    taken (None when it was): ``missing`` (no usage, or no prompt or completion count), ``negative``,
+    or ``implausible`` (not whole numbers; a prompt of 0 tokens or of more than its bytes plus
+    ``TEMPLATE_TOKENS``; a completion over the request's limit; a total that is not their sum; more
+    than ``MAX_CALL_TOKENS``). A count not taken is replaced by the request's :func:`estimate`."""
+    prompt, completion = (getattr(usage, name, None) for name in ("prompt_tokens", "completion_tokens"))
+    total = getattr(usage, "total_tokens", None)
+    counts = [count for count in (prompt, completion, total) if count is not None]
+    if prompt is None or completion is None:
+        flag = "missing"
+    elif not all(isinstance(count, int) and not isinstance(count, bool) for count in counts):
+        flag = "implausible"
+    elif any(count < 0 for count in counts):
+        flag = "negative"
+    elif (
+        prompt == 0
+        or prompt > _prompt_bytes(request) + TEMPLATE_TOKENS
+        or completion > (_completion_limit(request) or MAX_CALL_TOKENS)
+        or (total is not None and total != prompt + completion)
+        or prompt + completion > MAX_CALL_TOKENS
+    ):
+        flag = "implausible"
+    else:
+        return prompt, completion, None
+    return *estimate(request), flag
 
 
 class _EndpointLimiter:
@@ -228,6 +292,7 @@ class ChatClient:
             cost_usd=cost,
             latency_ms=latency_ms,
             attempts=attempts,
+            usage_flag=entry.get("usage_flag"),
         )
         return Completion(entry["response"], call)
 
@@ -244,8 +309,14 @@ class ChatClient:
                             "replay with a recorded cache"
                         )
                     api_key = "not-needed"  # local OpenAI-compatible servers (vLLM, serve-sim) ignore it
+                from taurl.llm.http import DeadlineHttpClient
+
                 self._sdk = openai.OpenAI(
-                    base_url=self.base_url, api_key=api_key, max_retries=0, timeout=self.retry.timeout
+                    base_url=self.base_url,
+                    api_key=api_key,
+                    max_retries=0,
+                    timeout=self.retry.timeout,
+                    http_client=DeadlineHttpClient(timeout=self.retry.timeout),
                 )
             return self._sdk
 
@@ -257,12 +328,14 @@ class ChatClient:
         hold = reservation(request)
         where = f"{request.model} at {redact_url(self.base_url) or 'api.openai.com'}"
         delay = self.retry.initial_delay
+        deadline: float | None = None  # set when the first attempt gets its slot: queueing for one is not the call's
         last_error: Exception | None = None
         for attempt in range(1, self.retry.attempts + 1):
             limiter.wait_for_rate()
             try:
                 with limiter.slot():
-                    entry = self._send(request, key, ledger, hold)
+                    deadline = deadline or time.monotonic() + self.retry.call_timeout
+                    entry = self._send(request, key, ledger, hold, deadline)
             except (
                 openai.RateLimitError,
                 openai.InternalServerError,
@@ -274,9 +347,17 @@ class ChatClient:
             ) as exc:
                 last_error = exc
                 retry_after = _retry_after(exc)
-                if attempt < self.retry.attempts:
-                    time.sleep(min(retry_after if retry_after is not None else delay, self.retry.max_delay))
-                    delay = min(delay * 2, self.retry.max_delay)
+                wait = min(retry_after if retry_after is not None else delay, self.retry.max_delay)
+                if attempt == self.retry.attempts:
+                    continue
+                if time.monotonic() + wait >= deadline:
+                    raise ModelCallError(
+                        f"{where}: request {key[:16]} not answered within the call timeout of "
+                        f"{self.retry.call_timeout:g} s ({attempt} attempt(s)); last error: "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
+                time.sleep(wait)
+                delay = min(delay * 2, self.retry.max_delay)
                 continue
             except openai.APIStatusError as exc:
                 raise ModelCallError(
@@ -288,19 +369,29 @@ class ChatClient:
             f"{type(last_error).__name__}: {last_error}"
         ) from last_error
 
-    def _send(self, request: ChatRequest, key: str, ledger: SpendLedger, hold: tuple[int, float]) -> dict[str, Any]:
-        """One attempt: reserve ``hold`` (or refuse), send, settle. A timed-out or garbled call is
-        charged its reservation, since the model may have run and been billed; one the server
-        turned away (429, 5xx, 4xx) or that never connected is charged nothing."""
+    def _send(
+        self, request: ChatRequest, key: str, ledger: SpendLedger, hold: tuple[int, float], deadline: float
+    ) -> dict[str, Any]:
+        """One attempt, ended by ``deadline`` at the latest: reserve ``hold`` (or refuse), send,
+        settle. A timed-out or garbled call is charged its reservation, since the model may have run
+        and been billed; one the server turned away (429, 5xx, 4xx) or that never connected is charged
+        nothing; an answer is charged its checked usage (:func:`checked_usage`)."""
         import openai
 
-        self._reserve(ledger, hold, key)
+        from taurl.llm import http
+
+        self._reserve(ledger, hold, key, wait=max(0.0, min(self.retry.timeout, deadline - time.monotonic())))
         used: tuple[int, float] = (0, 0.0)
+        ends = min(time.monotonic() + self.retry.timeout, deadline)
         try:
-            entry = _entry_from_response(self._client().chat.completions.create(**request.api_kwargs()), request)
+            with http.deadline(ends):
+                raw = self._client().chat.completions.create(
+                    **request.api_kwargs(), timeout=max(ends - time.monotonic(), 0.001)
+                )
+            entry = _entry_from_response(raw, request)
             usage = entry["usage"]
             used = (
-                usage["total_tokens"],
+                usage["prompt_tokens"] + usage["completion_tokens"],
                 price_of(request.model, usage["prompt_tokens"], usage["completion_tokens"]) or 0.0,
             )
             return entry
@@ -315,9 +406,9 @@ class ChatClient:
         finally:
             ledger.settle(*hold, *used)
 
-    def _reserve(self, ledger: SpendLedger, hold: tuple[int, float], key: str) -> None:
+    def _reserve(self, ledger: SpendLedger, hold: tuple[int, float], key: str, wait: float) -> None:
         limits = self.limits
-        refusal = ledger.reserve(*hold, limits.max_total_tokens, limits.max_cost_usd, wait=self.retry.timeout)
+        refusal = ledger.reserve(*hold, limits.max_total_tokens, limits.max_cost_usd, wait=wait)
         if refusal is None:
             return
         scope = "this run's" if limits.ledger else "this process's"
@@ -355,7 +446,8 @@ def _retry_after(exc: Exception) -> float | None:
 
 
 def _entry_from_response(raw: Any, request: ChatRequest) -> dict[str, Any]:
-    """The cache entry for a response: the canonical request, the assistant message, usage."""
+    """The cache entry for a response: the canonical request, the assistant message, the usage to
+    charge and, when that is not the server's own count, ``usage_flag`` (:func:`checked_usage`)."""
     choices = getattr(raw, "choices", None)
     if not choices or getattr(choices[0], "message", None) is None:
         raise MalformedResponseError(
@@ -368,13 +460,11 @@ def _entry_from_response(raw: Any, request: ChatRequest) -> dict[str, Any]:
             {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
             for c in message.tool_calls
         ]
-    usage = getattr(raw, "usage", None)
+    prompt, completion, flag = checked_usage(getattr(raw, "usage", None), request)
+    usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
     return {
         "request": request.canonical(),
         "response": response,
-        "usage": {
-            "prompt_tokens": getattr(usage, "prompt_tokens", 0) or 0,
-            "completion_tokens": getattr(usage, "completion_tokens", 0) or 0,
-            "total_tokens": getattr(usage, "total_tokens", 0) or 0,
-        },
+        "usage": usage,
+        **({"usage_flag": flag} if flag else {}),
     }

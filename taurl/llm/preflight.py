@@ -9,18 +9,24 @@ message naming the model, the endpoint and what to do. It checks:
 - the endpoint: it answers at all (connection refused, unknown host and timeouts are reported);
 - the key again: the endpoint does not refuse it (401/403);
 - the model: the endpoint lists it (an endpoint without a model list, 404/405, is given the benefit
-  of the doubt).
+  of the doubt);
+- the response cache: in ``record`` and ``live`` modes its directory can be written, so no answer
+  is paid for and then lost.
 
-Nothing is checked in ``replay`` cache mode, which never touches the network.
+Nothing is checked in ``replay`` cache mode, which never touches the network. The check's HTTP has
+a deadline (:mod:`taurl.llm.http`): a server that trickles its answer fails it like one that is silent.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+import sqlite3
+import tempfile
+import time
 from dataclasses import dataclass
 
-from taurl.config import Endpoint, RunConfig
+from taurl.config import Endpoint, RunConfig, response_cache
 from taurl.llm.cache import CacheMode
 from taurl.llm.url import redact_url
 
@@ -64,13 +70,33 @@ def models_used(config: RunConfig) -> list[ModelUse]:
 
 def preflight(config: RunConfig, timeout: float = DEFAULT_TIMEOUT) -> None:
     """Raise :class:`PreflightError` unless every model ``config`` calls can be called."""
+    uses = models_used(config)
+    if uses:
+        check_cache(config)
     listed: dict[tuple[str | None, str], list[str] | None] = {}  # one model list per endpoint and key
-    for use in models_used(config):
+    for use in uses:
         key = check_key(use)
         where = (use.endpoint.base_url, use.endpoint.api_key_env)
         if where not in listed:
             listed[where] = list_models(use, key, timeout)
         check_model(use, listed[where])
+
+
+def check_cache(config: RunConfig) -> None:
+    """The response cache opens and its directory takes a new file, where the run will store answers."""
+    if config.cache_mode not in (CacheMode.RECORD, CacheMode.LIVE):
+        return
+    directory = config.cache_dir
+    try:
+        response_cache(directory)
+        with tempfile.NamedTemporaryFile(dir=directory.expanduser(), prefix=".taurl-write-check-"):
+            pass
+    except (OSError, sqlite3.Error) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise PreflightError(
+            f"cannot write the response cache at {directory} ({reason}): give --cache-dir a directory you can "
+            "write, or --cache-mode off. Nothing was run."
+        ) from exc
 
 
 def check_key(use: ModelUse) -> str:
@@ -93,14 +119,18 @@ def list_models(use: ModelUse, key: str, timeout: float) -> list[str] | None:
     """The ids the endpoint lists, or None when it has no model list."""
     import openai
 
+    from taurl.llm import http
+
     client = openai.OpenAI(
         base_url=use.endpoint.base_url,
         api_key=key,
         max_retries=0,
         timeout=openai.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
+        http_client=http.DeadlineHttpClient(),
     )
     try:
-        return [model.id for model in client.models.list()]
+        with http.deadline(time.monotonic() + timeout):
+            return [model.id for model in client.models.list()]
     except openai.APITimeoutError as exc:
         raise PreflightError(
             f"{use.where} (serving {use.describe()}) did not answer within {timeout:g} s: check the server is up "

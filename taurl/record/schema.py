@@ -75,6 +75,8 @@ MODEL_CALL = pa.struct(
         ("attempts", pa.int32()),
         ("request_json", pa.string()),
         ("response_json", pa.string()),
+        # why the tokens are an estimate: the server's usage was missing, negative or implausible (older segments: null)
+        ("usage_flag", pa.string()),
     ]
 )
 SCALARS: list[tuple[str, pa.DataType]] = [
@@ -312,6 +314,7 @@ def model_call_rows(calls: Iterable[ModelCall]) -> list[dict[str, Any]]:
             "attempts": c.attempts,
             "request_json": _json(c.request),
             "response_json": _json(c.response),
+            "usage_flag": c.usage_flag,
         }
         for i, c in enumerate(calls)
     ]

@@ -14,12 +14,20 @@ Faults form a FIFO queue; every chat-completion request takes the next one (or n
 - ``truncated``: drop the connection half-way through the body, or after some stream chunks;
 - ``surrogate``: a valid answer whose text ends in a lone UTF-16 surrogate (``\\ud800``), which JSON
   allows and Python decodes but UTF-8 cannot hold: a reply that breaks careless code downstream;
+- ``no-usage``: a valid answer without ``usage`` (a stream: without its usage chunk);
+- ``negative-usage``: a valid answer whose usage counts are negative;
+- ``trickle``: a valid answer sent one byte every ``trickle_interval`` seconds, until the client hangs
+  up or ``timeout_delay`` seconds have passed (then the connection is dropped);
 - ``ok``: no fault (a placeholder, to fault a later request).
+
+A hostile endpoint is a queue of one fault over and over: ``["no-usage"] * 1000``, or ``["timeout"]``
+with a long ``timeout_delay`` for a server that never answers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import math
@@ -39,13 +47,27 @@ from starlette.types import Receive, Scope, Send
 
 from taurl.sim.models import MODELS, Reply, canonical_json
 
-FAULTS = ("ok", "429", "500", "503", "timeout", "malformed", "truncated", "surrogate")
+FAULTS = (
+    "ok",
+    "429",
+    "500",
+    "503",
+    "timeout",
+    "malformed",
+    "truncated",
+    "surrogate",
+    "no-usage",
+    "negative-usage",
+    "trickle",
+)
 CREATED = 1_700_000_000  # fixed "creation time": responses must not depend on the clock
 LOOPBACK = "127.0.0.1"
 _CHUNK_CHARS = 16
 _DISCONNECT_POLL = 0.05
 # openai ignores ``retry-after: 0`` (it falls back to its 0.5 s+ jittered backoff) but honours the millisecond header.
 _RETRY_NOW = {"retry-after": "0", "retry-after-ms": "1"}
+# what a server with broken accounting reports (the magnitude a real one was seen to)
+NEGATIVE_USAGE = {"prompt_tokens": -104_000_000_000, "completion_tokens": 59, "total_tokens": -103_999_999_941}
 _ERRORS = {
     429: ("Rate limit reached for simulated requests.", "rate_limit_error", "rate_limit_exceeded"),
     500: ("The simulated server had an error while processing your request.", "server_error", None),
@@ -63,8 +85,11 @@ def check_faults(faults: list[str]) -> list[str]:
 class SimState:
     """The fault queue and request counters, shared by the server's event loop and the test thread."""
 
-    def __init__(self, faults: list[str] | None = None, timeout_delay: float = 5.0) -> None:
+    def __init__(
+        self, faults: list[str] | None = None, timeout_delay: float = 5.0, trickle_interval: float = 1.0
+    ) -> None:
         self.timeout_delay = timeout_delay
+        self.trickle_interval = trickle_interval
         self._lock = threading.Lock()
         self._faults: deque[str] = deque(check_faults(faults or []))
         self._by_model: Counter[str] = Counter()
@@ -109,8 +134,10 @@ def _tokens(chars: int) -> int:
 class Completion:
     """One answer to one request, rendered as a ``chat.completion`` object or as stream chunks."""
 
-    def __init__(self, request: dict[str, Any], reply: Reply) -> None:
+    def __init__(self, request: dict[str, Any], reply: Reply, usage: dict[str, int] | None = None) -> None:
+        """``usage``: what to report instead of the true count (``{}``: report none)."""
         self.request = request
+        self.reported_usage = usage
         self.model = str(request.get("model"))
         self.key = _digest(canonical_json(request))
         self.content, self.finish_reason = self._limited(reply)
@@ -136,7 +163,9 @@ class Completion:
             return reply.content[: limit * 4], "length"
         return reply.content, "stop"
 
-    def usage(self) -> dict[str, int]:
+    def usage(self) -> dict[str, int] | None:
+        if self.reported_usage is not None:
+            return self.reported_usage or None
         prompt = _tokens(len(canonical_json([self.request.get("messages"), self.request.get("tools")])))
         written = len(self.content or "") + sum(len(canonical_json(call["function"])) for call in self.tool_calls)
         completion = _tokens(written)
@@ -150,7 +179,8 @@ class Completion:
         if self.tool_calls:
             message["tool_calls"] = self.tool_calls
         choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": self.finish_reason}
-        return {**self._envelope("chat.completion"), "choices": [choice], "usage": self.usage()}
+        usage = self.usage()
+        return {**self._envelope("chat.completion"), "choices": [choice], **({"usage": usage} if usage else {})}
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
@@ -173,7 +203,7 @@ class Completion:
         extra = {"usage": None} if with_usage else {}
         chunks = [{**self._chunk(delta), **extra} for delta in self._deltas()]
         chunks.append({**self._chunk({}, self.finish_reason), **extra})
-        if with_usage:
+        if with_usage and self.usage():
             chunks.append({**self._envelope("chat.completion.chunk"), "choices": [], "usage": self.usage()})
         return chunks
 
@@ -214,14 +244,52 @@ class BodyResponse(Response):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-def render(completion: Completion, stream: bool, fault: str) -> Response:
-    """The response for a model's answer, damaged as ``fault`` says (``malformed``, ``truncated``) or not."""
+class TrickleResponse(Response):
+    """Sends its body one byte every ``interval`` seconds; stops when the client hangs up, and drops the
+    connection once ``limit`` seconds have passed, so a client that never gives up cannot hold the server."""
+
+    def __init__(self, body: bytes, media_type: str, interval: float, limit: float) -> None:
+        super().__init__(media_type=media_type)
+        self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
+        self.raw_headers.append((b"content-length", str(len(body)).encode()))
+        self.trickled, self.interval, self.limit = body, interval, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gone = asyncio.Event()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+
+        watcher = asyncio.ensure_future(watch())
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + self.limit
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            for index in range(len(self.trickled)):
+                if gone.is_set() or loop.time() >= ends:
+                    return  # dropped half-way
+                await send({"type": "http.response.body", "body": self.trickled[index : index + 1], "more_body": True})
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(gone.wait(), self.interval)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            watcher.cancel()
+
+
+def render(completion: Completion, stream: bool, fault: str, state: SimState) -> Response:
+    """The response for a model's answer, damaged as ``fault`` says (``malformed``, ``truncated``,
+    ``trickle``) or not."""
     if stream:
         events = [_sse(json.dumps(chunk)) for chunk in completion.chunks()]
         if fault == "malformed":
             events[1:] = [_sse("{this is not json")]
         if fault == "truncated":
             return BodyResponse(events[: max(1, len(events) // 2)], "text/event-stream", cut=True)
+        if fault == "trickle":
+            body = b"".join([*events, _sse("[DONE]")])
+            return TrickleResponse(body, "text/event-stream", state.trickle_interval, state.timeout_delay)
         return BodyResponse([*events, _sse("[DONE]")], "text/event-stream")
     payload = completion.body()
     if fault == "surrogate":
@@ -232,6 +300,8 @@ def render(completion: Completion, stream: bool, fault: str) -> Response:
         return BodyResponse([b"<html>upstream returned garbage</html>"], "application/json")
     if fault == "truncated":
         return BodyResponse([body[: len(body) // 2]], "application/json", length=len(body), cut=True)
+    if fault == "trickle":
+        return TrickleResponse(body, "application/json", state.trickle_interval, state.timeout_delay)
     return BodyResponse([body], "application/json", length=len(body))
 
 
@@ -263,8 +333,9 @@ def build_app(state: SimState) -> Starlette:
         if model not in MODELS:
             message = f"The model `{model}` does not exist or you do not have access to it."
             return error_response(404, message, "invalid_request_error", "model_not_found")
-        completion = Completion(body, MODELS[model](body))
-        return render(completion, bool(body.get("stream")), fault)
+        usage = {"no-usage": {}, "negative-usage": NEGATIVE_USAGE}.get(fault)
+        completion = Completion(body, MODELS[model](body), usage)
+        return render(completion, bool(body.get("stream")), fault, state)
 
     async def list_models(request: Request) -> Response:
         data = [{"id": name, "object": "model", "created": CREATED, "owned_by": "taurl-sim"} for name in MODELS]
@@ -309,8 +380,10 @@ class SimServer:
     """The server on a free 127.0.0.1 port in a background thread, for tests: inside
     ``with SimServer(faults=["429"]) as sim:`` point ``openai.OpenAI(base_url=sim.base_url, ...)`` at it."""
 
-    def __init__(self, faults: list[str] | None = None, timeout_delay: float = 5.0) -> None:
-        self.state = SimState(faults, timeout_delay)
+    def __init__(
+        self, faults: list[str] | None = None, timeout_delay: float = 5.0, trickle_interval: float = 1.0
+    ) -> None:
+        self.state = SimState(faults, timeout_delay, trickle_interval)
         config = uvicorn.Config(build_app(self.state), lifespan="off", log_level="warning")
         self._server = uvicorn.Server(config)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
