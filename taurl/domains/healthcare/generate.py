@@ -10,7 +10,6 @@ healthcare policy. Everything comes from ``random.Random(seed)`` and the constan
 from __future__ import annotations
 
 import functools
-import json
 import random
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
@@ -18,6 +17,7 @@ from typing import Any
 
 from taurl.core.db import Database
 from taurl.core.types import Action, Task
+from taurl.domains.generation import Draft, FreshValues, GoldReplay, TaskFormat, pick_drafts, sample_names, write_tasks
 from taurl.domains.healthcare.tools import (
     LATE_NOTICE,
     NOW,
@@ -30,7 +30,6 @@ from taurl.domains.healthcare.tools import (
     start_of,
     working_hours,
 )
-from taurl.domains.telecom.generate import Draft, assemble_tasks
 
 # --- doctors, patients and places ------------------------------------------------------------
 
@@ -136,7 +135,7 @@ def _doctors(rng: random.Random) -> dict[str, dict]:
 def _unambiguous_names(rng: random.Random) -> list[tuple[str, str]]:
     """Patient names none of which contains another, so a name search finds exactly one patient."""
     chosen: list[tuple[str, str]] = []
-    for first, last in rng.sample([(f, la) for f in FIRST_NAMES for la in LAST_NAMES], 200):
+    for first, last in sample_names(rng, FIRST_NAMES, LAST_NAMES, 200):
         full = f"{first} {last}".lower()
         if all(full not in f"{a} {b}".lower() and f"{a} {b}".lower() not in full for a, b in chosen):
             chosen.append((first, last))
@@ -145,7 +144,7 @@ def _unambiguous_names(rng: random.Random) -> list[tuple[str, str]]:
     raise ValueError("not enough distinct patient names")
 
 
-def _patient(rng: random.Random, patient_id: str, name: tuple[str, str], pcp: dict, phones: set[str]) -> dict:
+def _patient(rng: random.Random, patient_id: str, name: tuple[str, str], pcp: dict, phones: FreshValues) -> dict:
     first, last = name
     born = date(1945, 1, 1) + timedelta(days=rng.randint(0, 60 * 365))
     age = NOW.year - born.year - ((NOW.month, NOW.day) < (born.month, born.day))
@@ -161,7 +160,7 @@ def _patient(rng: random.Random, patient_id: str, name: tuple[str, str], pcp: di
             }
         )
     town, state, zip_prefix = rng.choice(TOWNS)
-    phone = _fresh_phone(rng, phones)
+    phone = phones.phone()
     return {
         "id": patient_id,
         "patient_id": patient_id,
@@ -177,7 +176,7 @@ def _patient(rng: random.Random, patient_id: str, name: tuple[str, str], pcp: di
         "emergency_contact": {
             "name": f"{rng.choice(FIRST_NAMES)} {last}",
             "relationship": rng.choice(["Spouse", "Parent", "Child", "Sibling"]),
-            "phone": _fresh_phone(rng, phones),
+            "phone": phones.phone(),
         },
         "insurance": {
             "primary": {
@@ -202,14 +201,6 @@ def _patient(rng: random.Random, patient_id: str, name: tuple[str, str], pcp: di
         "primary_care_doctor": pcp["doctor_id"],
         "appointment_history": [],
     }
-
-
-def _fresh_phone(rng: random.Random, used: set[str]) -> str:
-    while True:
-        phone = f"+1-555-{rng.randint(1000, 9999)}"
-        if phone not in used:
-            used.add(phone)
-            return phone
 
 
 class _Calendar:
@@ -305,7 +296,7 @@ def generate_database(seed: int = 0) -> dict[str, dict]:
     rng = random.Random(seed)
     doctors = _doctors(rng)
     pcps = [d for d in doctors.values() if d["specialty"] in PRIMARY_CARE and d["specialty"] != "Pediatrics"]
-    phones: set[str] = set()
+    phones = FreshValues(rng)
     patients = {}
     for index, name in enumerate(_unambiguous_names(rng), start=1):
         patient_id = f"P{index:03d}"
@@ -384,20 +375,15 @@ class _Writer:
 
     def __init__(self, data: dict[str, dict], rng: random.Random):
         self.rng = rng
-        self.root = Database(data)
+        self.replay = GoldReplay(TOOLS, Database(data))
         self.patients, self.doctors, self.appointments = data["patients"], data["doctors"], data["appointments"]
         first, last = BOOKING_DAYS
         self.days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
     def run(self, *actions: Action) -> Any | None:
-        """The parsed result of the last action, each run in order on a fresh copy; None if any is refused."""
-        db = self.root.fork()
-        observation = ""
-        for action in actions:
-            observation = TOOLS.invoke(db, action).observation
-            if observation.startswith("Error"):
-                return None
-        return json.loads(observation)
+        """The parsed answer of the last action, each run in order on a fresh copy; None if any is refused."""
+        answers = self.replay.answers(actions)
+        return None if answers is None else answers[-1]
 
     def identify(self, patient_id: str, details: bool = False, wrong_dob: bool = False) -> tuple[str, list[Action]]:
         """How the patient introduces themself, and the lookups that identify them (and show their record)."""
@@ -432,7 +418,7 @@ class _Writer:
         """A booking day the doctor works and a free slot on it (the first one when ``earliest``)."""
         days = [d for d in self.days if working_hours(self.doctors[doctor_id], d)]
         day = self.rng.choice(days)
-        slots = free_slots(self.root, doctor_id, day, ignore)
+        slots = free_slots(self.replay.root, doctor_id, day, ignore)
         if not slots:
             return None
         return str(day), slots[0] if earliest else self.rng.choice(slots)
@@ -813,8 +799,11 @@ def generate_tasks(db: dict[str, dict], seed: int = 0) -> dict[str, list[Task]]:
     rng = random.Random(seed)
     writer = _Writer(db, rng)
     patients = list(writer.patients)
-    batches = ((functools.partial(template, writer), patients, count) for template, count in _templates())
-    return assemble_tasks("healthcare", batches, rng, PERSONAS)
+    per_template = (
+        pick_drafts(functools.partial(template, writer), patients, count, rng, rounds=3)
+        for template, count in _templates()
+    )
+    return write_tasks(per_template, rng, TaskFormat("healthcare", PERSONAS), writer.replay)
 
 
 __all__ = ["generate_database", "generate_tasks"]

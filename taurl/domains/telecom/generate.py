@@ -10,15 +10,25 @@ comes from ``random.Random(seed)`` and the constants below.
 from __future__ import annotations
 
 import functools
-import json
 import random
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from collections.abc import Callable, Iterator
+from datetime import date
 from typing import Any
 
 from taurl.core.db import Database
-from taurl.core.types import Action, RewardBasis, Task
+from taurl.core.types import Action, Task
+from taurl.domains.generation import (
+    Draft,
+    FreshValues,
+    GoldReplay,
+    TaskFormat,
+    money_text,
+    pick_drafts,
+    sample_names,
+    shift_day,
+    two_decimal_amount,
+    write_tasks,
+)
 from taurl.domains.telecom.tools import ROAMING_FEATURE, TODAY, TOOLS, UNLIMITED_DATA_GB
 
 # --- catalogue, people and places ------------------------------------------------------------
@@ -74,36 +84,8 @@ OVERDUE_MONTHS = {"good": (), "overdue": BILL_MONTHS[1:2], "delinquent": BILL_MO
 DUE_AFTER_DAYS = 20
 
 
-def _cents(rng: random.Random, low: float, high: float) -> float:
-    """An amount in [low, high) whose last cent is never 0, so ``str(amount)`` always shows two decimals."""
-    cents = rng.randrange(int(low * 100), int(high * 100))
-    return (cents - cents % 10 + rng.randint(1, 9)) / 100
-
-
-def _day(text: str, days: int = 0) -> str:
-    return (date.fromisoformat(text) + timedelta(days=days)).isoformat()
-
-
 def _random_day(rng: random.Random, first: str, last: str) -> str:
-    return _day(first, rng.randint(0, (date.fromisoformat(last) - date.fromisoformat(first)).days))
-
-
-class _Numbers:
-    """Fresh identifiers: phone numbers, IMEIs, serials, confirmations; never the same twice."""
-
-    def __init__(self, rng: random.Random):
-        self.rng = rng
-        self.used: set[str] = set()
-
-    def digits(self, count: int) -> str:
-        while True:
-            value = str(self.rng.randrange(10 ** (count - 1), 10**count))
-            if value not in self.used:
-                self.used.add(value)
-                return value
-
-    def phone(self) -> str:
-        return f"+1-555-{self.digits(4)}"
+    return shift_day(first, rng.randint(0, (date.fromisoformat(last) - date.fromisoformat(first)).days))
 
 
 # --- lines -----------------------------------------------------------------------------------
@@ -116,7 +98,7 @@ def _usage(rng: random.Random, plan_id: str, status: str) -> dict[str, Any]:
         used_gb, used_minutes, used_sms = 0.0, 0, 0
     else:
         top = 60.0 if data_gb >= UNLIMITED_DATA_GB else data_gb * (1.15 if status == "active" else 0.4)
-        used_gb = _cents(rng, max(data_gb * 0.1, 0.1) if data_gb < UNLIMITED_DATA_GB else 1.0, top)
+        used_gb = two_decimal_amount(rng, max(data_gb * 0.1, 0.1) if data_gb < UNLIMITED_DATA_GB else 1.0, top)
         used_minutes = rng.randint(0, 900) if minutes else 0
         used_sms = rng.randint(0, 400)
     return {
@@ -151,7 +133,7 @@ def _billing(plan_id: str, usage: dict[str, Any], device_payment: float, insured
 
 
 def _line(
-    rng: random.Random, numbers: _Numbers, line_id: str, customer_id: str, status: str, plan_id: str
+    rng: random.Random, numbers: FreshValues, line_id: str, customer_id: str, status: str, plan_id: str
 ) -> tuple[dict, dict]:
     """A line and its device record."""
     models = IOT_DEVICES if plan_id == IOT_PLAN else PHONES
@@ -204,9 +186,9 @@ def _suspend(rng: random.Random, line: dict, reason: str, recent: bool) -> None:
     line["status"] = "suspended"
     line["suspension_reason"] = reason
     line["suspension_date"] = (
-        _random_day(rng, _day(TODAY, -26), _day(TODAY, -3))
+        _random_day(rng, shift_day(TODAY, -26), shift_day(TODAY, -3))
         if recent
-        else _random_day(rng, _day(TODAY, -134), _day(TODAY, -36))
+        else _random_day(rng, shift_day(TODAY, -134), shift_day(TODAY, -36))
     )
 
 
@@ -215,11 +197,15 @@ def _suspend(rng: random.Random, line: dict, reason: str, recent: bool) -> None:
 
 def _bill(rng: random.Random, bill_id: str, customer_id: str, month: str, lines: list[dict]) -> dict:
     start = f"{month}-01"
-    end = _day(f"{_day(start, 31)[:7]}-01", -1)  # the day before the first of the next month
+    end = shift_day(f"{shift_day(start, 31)[:7]}-01", -1)  # the day before the first of the next month
     line_charges, usage = [], {"total_data_gb": 0.0, "total_minutes": 0, "total_sms": 0}
     for line in lines:
         billing = line["billing_info"]
-        overage = billing["overage_charges"] if month == BILL_MONTHS[-1] else rng.choice([0.0, _cents(rng, 1, 30)])
+        overage = (
+            billing["overage_charges"]
+            if month == BILL_MONTHS[-1]
+            else rng.choice([0.0, two_decimal_amount(rng, 1, 30)])
+        )
         charge = {
             "line_id": line["line_id"],
             "phone_number": line["phone_number"],
@@ -230,7 +216,7 @@ def _bill(rng: random.Random, bill_id: str, customer_id: str, month: str, lines:
         }
         charge["total"] = round(sum(v for v in charge.values() if isinstance(v, float)), 2)
         line_charges.append(charge)
-        usage["total_data_gb"] = round(usage["total_data_gb"] + _cents(rng, 0.5, 20), 2)
+        usage["total_data_gb"] = round(usage["total_data_gb"] + two_decimal_amount(rng, 0.5, 20), 2)
         usage["total_minutes"] += rng.randint(50, 900)
         usage["total_sms"] += rng.randint(10, 400)
     subtotal = round(sum(c["total"] for c in line_charges), 2)
@@ -241,7 +227,7 @@ def _bill(rng: random.Random, bill_id: str, customer_id: str, month: str, lines:
         "customer_id": customer_id,
         "billing_period": {"start_date": start, "end_date": end},
         "bill_date": start,
-        "due_date": _day(start, DUE_AFTER_DAYS),
+        "due_date": shift_day(start, DUE_AFTER_DAYS),
         "status": "unpaid",
         "charges": {
             "line_charges": line_charges,
@@ -254,9 +240,9 @@ def _bill(rng: random.Random, bill_id: str, customer_id: str, month: str, lines:
     }
 
 
-def _settle(rng: random.Random, numbers: _Numbers, bill: dict, method: str) -> dict:
+def _settle(rng: random.Random, numbers: FreshValues, bill: dict, method: str) -> dict:
     """Mark a generated bill paid before its due date; returns the payment-history entry."""
-    paid_on = _day(bill["due_date"], -rng.randint(1, 15))
+    paid_on = shift_day(bill["due_date"], -rng.randint(1, 15))
     confirmation = f"PAY{numbers.digits(6)}"
     bill["status"] = "paid"
     bill["payment_info"] = {
@@ -294,7 +280,7 @@ def _plan_details(line: dict) -> dict:
 
 def _customer(
     rng: random.Random,
-    numbers: _Numbers,
+    numbers: FreshValues,
     customer_id: str,
     name: tuple[str, str],
     lines: list[dict],
@@ -338,7 +324,7 @@ def _customer(
         "plan_details": _plan_details(lines[0]),
         "devices": [{k: v for k, v in device.items() if k not in ("customer_id", "line_id")} for device in devices],
         "usage_patterns": {
-            "average_monthly_data_gb": _cents(rng, 1, 40),
+            "average_monthly_data_gb": two_decimal_amount(rng, 1, 40),
             "average_monthly_minutes": rng.randint(100, 1500),
             "average_monthly_sms": rng.randint(20, 800),
         },
@@ -359,7 +345,7 @@ def generate_database(seed: int = 0) -> dict[str, dict]:
     paid this month's bill; the others still owe it.
     """
     rng = random.Random(seed)
-    numbers = _Numbers(rng)
+    numbers = FreshValues(rng)
     plans = {
         plan_id: {
             "plan_id": plan_id,
@@ -374,7 +360,7 @@ def generate_database(seed: int = 0) -> dict[str, dict]:
     lines: dict[str, dict] = {}
     devices: dict[str, dict] = {}
     bills: dict[str, dict] = {}
-    names = rng.sample([(f, la) for f in FIRST_NAMES for la in LAST_NAMES], CUSTOMER_COUNT)
+    names = sample_names(rng, FIRST_NAMES, LAST_NAMES, CUSTOMER_COUNT)
     standings = rng.sample(
         [s for s, share in STANDINGS.items() for _ in range(round(share * CUSTOMER_COUNT))], CUSTOMER_COUNT
     )
@@ -430,27 +416,7 @@ SUSPEND_STORIES = {
     "temporary_hold": ["You do not need the line for a while and want to pause it for now."],
 }
 COUNTRIES = ["Portugal", "Japan", "Mexico", "Canada", "Italy", "Kenya", "Australia", "Germany"]
-TEST_EVERY = 5  # every fifth task of each template goes to the test split
-
-
-@dataclass
-class Draft:
-    """A task before it gets its id, split and persona."""
-
-    template: str
-    user_id: str
-    intro: str
-    goal: str
-    actions: list[Action]
-    rules: list[str]
-    outputs: list[str] = field(default_factory=list)
-    refusal: bool = False
-
-
-def _money(amount: float) -> str | None:
-    """``str(amount)`` when it reads as dollars and cents (so a reply of '12.30' still matches), else None."""
-    text = str(amount)
-    return text if text == f"{amount:.2f}" else None
+TASK_FORMAT = TaskFormat("telecom", PERSONAS)
 
 
 class _Writer:
@@ -458,19 +424,12 @@ class _Writer:
 
     def __init__(self, data: dict[str, dict], rng: random.Random):
         self.rng = rng
-        self.data = data
-        self.root = Database(data)
+        self.replay = GoldReplay(TOOLS, Database(data))
         self.customers, self.lines, self.plans = data["customers"], data["lines"], data["plans"]
 
     def run(self, *actions: Action) -> Any:
-        """The parsed result of the last action, each run in order on a fresh copy of the database."""
-        db = self.root.fork()
-        observation = ""
-        for action in actions:
-            observation = TOOLS.invoke(db, action).observation
-            if observation.startswith("Error"):
-                raise ValueError(f"{action}: {observation}")
-        return json.loads(observation)
+        """The parsed answer of the last action, each run in order on a fresh copy of the database."""
+        return self.replay.require(actions)[-1]
 
     def balance(self, customer_id: str) -> dict:
         return self.run(Action("get_account_balance", {"customer_id": customer_id}))
@@ -549,9 +508,9 @@ def _pay(w: _Writer, customer_id: str, part: str) -> Draft | None:
     if part == "all" and w.rng.random() < 0.5:
         goal += " You want the confirmation number of the payment."
         outputs = [result["confirmation_number"]]
-    elif part != "all" and _money(result["remaining_balance"]):
+    elif part != "all" and money_text(result["remaining_balance"]):
         goal += " Afterwards you want to know how much you still owe."
-        outputs = [_money(result["remaining_balance"])]
+        outputs = [money_text(result["remaining_balance"])]
     intro, auth = w.identify(customer_id)
     actions = [auth, Action("get_account_balance", {"customer_id": customer_id}), payment]
     return Draft(f"pay_{part}", customer_id, intro, goal, actions, ["R1", "R3", "R4"], outputs)
@@ -573,7 +532,7 @@ def _reactivate(w: _Writer, line_id: str) -> Draft | None:
     call = Action("reactivate_line", {"line_id": line_id})
     result = w.run(call)
     goal = f"You want {w.refer(line)}, which is suspended, working again. If there is a fee you accept it."
-    total = _money(result["line"]["billing_info"]["total_monthly"])
+    total = money_text(result["line"]["billing_info"]["total_monthly"])
     outputs = []
     if total and result["reconnection_fee"] and w.rng.random() < 0.7:
         goal += " You also want to know the line's monthly total afterwards."
@@ -614,7 +573,7 @@ def _change_plan(w: _Writer, line_id: str) -> Draft | None:
     plan_id = w.rng.choice(choices)
     call = Action("change_plan", {"line_id": line_id, "new_plan_id": plan_id})
     goal = f"You want to move {w.refer(line)} to the {w.plan_name(plan_id)}."
-    total = _money(w.run(call)["billing_info"]["total_monthly"])
+    total = money_text(w.run(call)["billing_info"]["total_monthly"])
     outputs = []
     if total and w.rng.random() < 0.5:
         goal += " You want to know the line's new monthly total."
@@ -649,7 +608,7 @@ def _refill(w: _Writer, line_id: str, buy: bool = True) -> Draft | None:
     if plan["data_limit_gb"] >= UNLIMITED_DATA_GB or (buy and not w.good_standing(line["customer_id"])):
         return None
     gb = w.rng.randint(1, 10)
-    charge = _money(round(gb * plan["data_refueling_price_per_gb"], 2))
+    charge = money_text(round(gb * plan["data_refueling_price_per_gb"], 2))
     if charge is None:
         return None
     if buy:
@@ -722,7 +681,7 @@ def _suspend_and_change(w: _Writer, customer_id: str) -> Draft | None:
 def _bill_total(w: _Writer, customer_id: str) -> Draft | None:
     month = w.rng.choice(BILL_MONTHS)
     lookup = Action("get_bill_details", {"customer_id": customer_id, "bill_date": month})
-    total = _money(w.run(lookup)[0]["charges"]["total"])
+    total = money_text(w.run(lookup)[0]["charges"]["total"])
     if total is None:
         return None
     label = date.fromisoformat(f"{month}-01").strftime("%B %Y")
@@ -734,26 +693,26 @@ def _bill_total(w: _Writer, customer_id: str) -> Draft | None:
 def _data_left(w: _Writer, line_id: str) -> Draft | None:
     line = w.lines[line_id]
     remaining = line["usage_current_month"]["data_remaining_gb"]
-    if w.plans[line["plan_id"]]["data_limit_gb"] >= UNLIMITED_DATA_GB or not remaining or not _money(remaining):
+    if w.plans[line["plan_id"]]["data_limit_gb"] >= UNLIMITED_DATA_GB or not remaining or not money_text(remaining):
         return None
     customer_id = line["customer_id"]
     goal = f"You want to know how much data is left this month on {w.refer(line)}. You do not want to change anything."
     if len(w.lines_of(customer_id)) == 1:
         intro, auth = w.identify(customer_id)
         actions = [auth, Action("get_usage_details", {"customer_id": customer_id})]
-        return Draft("data_left", customer_id, intro, goal, actions, ["R1"], [_money(remaining)])
+        return Draft("data_left", customer_id, intro, goal, actions, ["R1"], [money_text(remaining)])
     call = Action("get_usage_details", {"customer_id": customer_id, "line_id": line_id})
-    return w.line_task("data_left", line, goal, [call], [], outputs=[_money(remaining)])
+    return w.line_task("data_left", line, goal, [call], [], outputs=[money_text(remaining)])
 
 
 def _balance_due(w: _Writer, customer_id: str) -> Draft | None:
     outstanding = w.balance(customer_id)["outstanding_balance"]
-    if not outstanding or not _money(outstanding):
+    if not outstanding or not money_text(outstanding):
         return None
     intro, auth = w.identify(customer_id)
     goal = "You want to know how much you owe in total right now. You do not want to pay today."
     actions = [auth, Action("get_account_balance", {"customer_id": customer_id})]
-    return Draft("balance_due", customer_id, intro, goal, actions, ["R1"], [_money(outstanding)])
+    return Draft("balance_due", customer_id, intro, goal, actions, ["R1"], [money_text(outstanding)])
 
 
 def _plan_of_line(w: _Writer, line_id: str) -> Draft | None:
@@ -894,75 +853,11 @@ def generate_tasks(db: dict[str, dict], seed: int = 0) -> dict[str, list[Task]]:
     """
     rng = random.Random(seed)
     writer = _Writer(db, rng)
-    batches = (
-        (functools.partial(template, writer), candidates, count) for template, candidates, count in _templates(writer)
+    per_template = (
+        pick_drafts(functools.partial(template, writer), candidates, count, rng, rounds=3)
+        for template, candidates, count in _templates(writer)
     )
-    return assemble_tasks("telecom", batches, rng, PERSONAS)
+    return write_tasks(per_template, rng, TASK_FORMAT, writer.replay)
 
 
-def assemble_tasks(
-    domain: str,
-    batches: Iterable[tuple[Callable[[str], Draft | None], list[str], int]],
-    rng: random.Random,
-    personas: list[str],
-) -> dict[str, list[Task]]:
-    """Turn batches of (draft maker, candidates, how many) into ``{"train", "test"}`` task lists.
-
-    Each maker contributes to both splits (every fifth of its distinct drafts goes to test); the
-    tasks of a split are shuffled, numbered ``<domain>-<split>-0000`` and given a persona. Shared by
-    the generated domains that follow this pattern.
-    """
-    splits: dict[str, list[Draft]] = {"train": [], "test": []}
-    for make, candidates, count in batches:
-        for index, draft in enumerate(_distinct_drafts(make, candidates, count, rng)):
-            splits["test" if index % TEST_EVERY == 0 else "train"].append(draft)
-    return {split: _finish(domain, split, drafts, rng, personas) for split, drafts in splits.items()}
-
-
-def _distinct_drafts(
-    make: Callable[[str], Draft | None], candidates: list[str], count: int, rng: random.Random
-) -> list[Draft]:
-    """Up to ``count`` distinct drafts, trying each candidate (in random order) up to three times."""
-    drafts: list[Draft] = []
-    seen: set[str] = set()
-    for candidate in [c for _ in range(3) for c in rng.sample(candidates, len(candidates))]:
-        draft = make(candidate)
-        if draft is None:
-            continue
-        key = json.dumps([draft.goal, [a.to_dict() for a in draft.actions]], sort_keys=True)
-        if key not in seen:
-            seen.add(key)
-            drafts.append(draft)
-        if len(drafts) == count:
-            break
-    return drafts
-
-
-def _finish(domain: str, split: str, drafts: list[Draft], rng: random.Random, personas: list[str]) -> list[Task]:
-    drafts = rng.sample(drafts, len(drafts))
-    tasks = []
-    for number, draft in enumerate(drafts):
-        persona = rng.choice(personas)
-        tasks.append(
-            Task(
-                id=f"{domain}-{split}-{number:04d}",
-                domain=domain,
-                split=split,
-                user_id=draft.user_id,
-                instruction=f"{draft.intro} {draft.goal} {persona}",
-                actions=tuple(draft.actions),
-                outputs=tuple(draft.outputs),
-                reward_basis=RewardBasis.AUTO,
-                metadata={
-                    "persona": persona,
-                    "goal": draft.goal,
-                    "rules": sorted(set(draft.rules), key=lambda r: int(r[1:])),
-                    "refusal": draft.refusal,
-                    "template": draft.template,
-                },
-            )
-        )
-    return tasks
-
-
-__all__ = ["Draft", "assemble_tasks", "generate_database", "generate_tasks"]
+__all__ = ["generate_database", "generate_tasks"]
