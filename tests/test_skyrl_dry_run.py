@@ -142,7 +142,7 @@ def test_a_max_input_length_without_room_for_the_longest_prompt_and_a_turn_is_re
     out = taurl(".venv", *args, f"generator.max_input_length={need - 1}", home=home)
     assert out.returncode == 2 and "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert f"generator.max_input_length={need - 1} leaves no room for the longest prompt" in out.stderr
-    assert "SkyRL's agent_loop would crash before the first turn (response_end_idx is None)" in out.stderr
+    assert "crash SkyRL's agent_loop before the first turn (response_end_idx is None)" in out.stderr
     assert f"set it to at least {need}" in out.stderr
     out = taurl(".venv", *args, f"generator.max_input_length={need}", home=home)
     assert out.returncode == 0, out.stderr
@@ -194,3 +194,13 @@ def test_with_the_training_stack_prompt_tokens_equal_its_tokenizer_and_the_key_l
         home=home,
     )
     assert out.returncode == 2 and "response_end_idx is None" in out.stderr and "Traceback" not in out.stderr
+    # and so does the training entrypoint (tools/run_tau_bench.sh, taurl train), on its composed config, before Ray
+    entry = subprocess.run(
+        [*run, "-m", "taurl.skyrl.train", "data.train_data=[data/tau_bench/train.parquet]", "data.val_data=[]",
+         "trainer.max_prompt_length=5000", "generator.max_input_length=5000"],
+        capture_output=True, text=True, env=env, cwd=home, timeout=300,
+    )  # fmt: skip
+    assert entry.returncode == 2 and entry.stderr.strip().splitlines() == [entry.stderr.strip().splitlines()[-1]], (
+        entry.stderr[-2000:]
+    )
+    assert f"set it to at least {need}" in entry.stderr and "generator.max_input_length=5000" in entry.stderr

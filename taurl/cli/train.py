@@ -278,8 +278,7 @@ def train_command(
             version, module = skyrl_entrypoint(skyrl)
         except ValueError as exc:
             raise fail(str(exc)) from exc
-        console.print(f"SkyRL {version}: python -m {module}")
-        _print_prompt_budget(overrides)
+        console.print(f"SkyRL {version}: python -m {module}")  # which checks the prompt budget first
         raise typer.Exit(subprocess.call([sys.executable, "-m", module, *overrides]))
     from contextlib import ExitStack
 
@@ -334,14 +333,15 @@ def train_command(
     )
 
 
-def _print_prompt_budget(overrides: list[str], config_file: Path | None = None) -> None:
+def _print_prompt_budget(overrides: list[str], config_file: Path) -> None:
     """Refuse a generator.max_input_length that leaves no room for the datasets' longest prompt plus one turn
-    (SkyRL's agent_loop would crash), before anything starts; else say what room it leaves."""
+    (SkyRL's agent_loop would crash), before anything starts; else say what room it leaves. (A training run's
+    entrypoint checks its composed config the same way.)"""
     from taurl.skyrl.budget import check_room
-    from taurl.skyrl.dry_run import CONFIG_FILE, load_config
+    from taurl.skyrl.dry_run import load_config
 
     try:
-        said = check_room(load_config(config_file or CONFIG_FILE, overrides))
+        said = check_room(load_config(config_file, overrides))
     except ValueError as exc:
         raise fail(str(exc)) from exc
     if said:

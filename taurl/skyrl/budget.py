@@ -83,10 +83,23 @@ def check_room(cfg: Any) -> str | None:
         raise PromptBudgetError(
             f"generator.max_input_length={room} leaves no room for the longest prompt of {', '.join(files)} "
             f"({longest} tokens, {TOKENIZER}) plus one turn (generator.sampling_params.max_generate_length={turn}): "
-            f"SkyRL's agent_loop would crash before the first turn (response_end_idx is None); set it to at "
-            f"least {longest + turn}"
+            "a prompt and opening over it crash SkyRL's agent_loop before the first turn (response_end_idx is "
+            f"None), one just under it has its first turn cut; set it to at least {longest + turn}"
         )
     return (
         f"prompt budget: longest prompt {longest} tokens + one turn {turn} <= generator.max_input_length {room} "
         f"({TOKENIZER})"
     )
+
+
+def refuse_without_room(cfg: Any) -> None:
+    """A training entrypoint's check, before Ray starts: :func:`check_room`'s line, or its refusal (exit 2)."""
+    import sys
+
+    try:
+        said = check_room(cfg)
+    except PromptBudgetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    if said:
+        print(said)

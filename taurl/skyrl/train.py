@@ -17,6 +17,8 @@ from skyrl_train.entrypoints.main_base import BasePPOExp
 from skyrl_train.utils import validate_cfg
 from skyrl_train.utils.utils import initialize_ray
 
+from taurl.skyrl.budget import refuse_without_room
+
 CONFIG_DIR = str(Path(__file__).parent / "config")
 
 
@@ -31,6 +33,7 @@ def skyrl_entrypoint(cfg: DictConfig) -> None:
 @hydra.main(config_path=CONFIG_DIR, config_name="tau_bench", version_base=None)
 def main(cfg: DictConfig) -> None:
     validate_cfg(cfg)
+    refuse_without_room(cfg)
     initialize_ray(cfg)
     ray.get(skyrl_entrypoint.remote(cfg))
 

@@ -16,6 +16,7 @@ from skyrl.train.entrypoints.main_base import BasePPOExp
 from skyrl.train.utils import validate_cfg
 from skyrl.train.utils.utils import initialize_ray
 
+from taurl.skyrl.budget import refuse_without_room
 from taurl.skyrl.config04 import TauBenchTrainConfig, build
 
 
@@ -30,6 +31,7 @@ def skyrl_entrypoint(cfg: TauBenchTrainConfig) -> None:
 def main(argv: list[str] | None = None) -> None:
     cfg = build(sys.argv[1:] if argv is None else argv)
     validate_cfg(cfg)
+    refuse_without_room(cfg)
     initialize_ray(cfg)
     ray.get(skyrl_entrypoint.remote(cfg))
 
