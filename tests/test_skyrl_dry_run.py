@@ -200,7 +200,5 @@ def test_with_the_training_stack_prompt_tokens_equal_its_tokenizer_and_the_key_l
          "trainer.max_prompt_length=5000", "generator.max_input_length=5000"],
         capture_output=True, text=True, env=env, cwd=home, timeout=300,
     )  # fmt: skip
-    assert entry.returncode == 2 and entry.stderr.strip().splitlines() == [entry.stderr.strip().splitlines()[-1]], (
-        entry.stderr[-2000:]
-    )
+    assert entry.returncode == 2 and len(entry.stderr.strip().splitlines()) == 1, entry.stderr[-2000:]
     assert f"set it to at least {need}" in entry.stderr and "generator.max_input_length=5000" in entry.stderr
