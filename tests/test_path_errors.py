@@ -230,8 +230,6 @@ def test_a_read_only_recording_still_reads(world, command, tmp_path):
 @pytest.mark.parametrize("command", [c for c in WRITERS if c != "import tau2"])
 def test_a_markup_like_path_is_just_a_path(world, command):
     """`[/]` is rich's closing tag: it must reach the file system, and the terminal, as written."""
-    if command == "run":
-        pytest.xfail("taurl/cli/run.py prints the recording path as rich markup after the run (escape it there)")
     out = world.case_root("markup") / "]out"  # the path holds `a[/]out`
     done = taurl(*writers(world, out)[command])
     assert done.returncode == 0, done.stderr
@@ -264,7 +262,6 @@ def test_a_run_id_is_a_name_not_a_path(tmp_path):
     assert [p.parent for p in tmp_path.rglob("*.parquet")] == [rec]
 
 
-@pytest.mark.xfail(reason="taurl/cli/run.py does not call check_run_id yet (the lead wires it)", strict=True)
 def test_run_refuses_a_run_id_that_is_a_path_before_anything_runs(tmp_path):
     done = taurl(
         "run", "--domain", "retail", "--end-index", "1", "--recording", tmp_path / "rec", "--run-id", "../../x"

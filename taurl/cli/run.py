@@ -26,7 +26,7 @@ from taurl.llm.client import DEFAULT_CALL_TIMEOUT, ClientLimits, RetryPolicy
 from taurl.llm.preflight import PreflightError, preflight
 from taurl.record.schema import episode_id
 from taurl.record.store import RecordingError
-from taurl.record.writer import DEFAULT_COMMIT_WINDOW
+from taurl.record.writer import DEFAULT_COMMIT_WINDOW, check_run_id
 from taurl.rollout import pass_hat_k
 from taurl.task_selection import select_tasks
 from taurl.terminal import printable
@@ -329,6 +329,8 @@ def run_command(
 
     run_id_of = [run_id or config.default_run_id()]
     try:
+        if run_id is not None:
+            check_run_id(run_id)
         config.validate()
         tasks = select_tasks(domain, split, config.data_dirs.get(domain), config.task_ids, start_index, end_index)
         if start_index is not None or end_index is not None:
@@ -366,7 +368,7 @@ def run_command(
                 f"resumed run {summary.run_id}: {summary.resumed} finished episode(s) already recorded were kept"
             )
         if recording:
-            console.print(f"recorded {len(results)} episode(s) of run {summary.run_id} in {recording}")
+            console.print(f"recorded {len(results)} episode(s) of run {summary.run_id} in {recording}", markup=False)
             if results:
                 console.print(
                     "next:",
