@@ -67,6 +67,19 @@ def sample_names(
     return rng.sample([(first, last) for first in first_names for last in last_names], count)
 
 
+def street_address(rng: random.Random, place: tuple[str, str, str], streets: list[str]) -> dict[str, str]:
+    """A τ-bench address record in ``place`` (city, state, first three digits of its zip codes)."""
+    city, state, zip_prefix = place
+    return {
+        "address1": f"{rng.randint(100, 999)} {rng.choice(streets)}",
+        "address2": f"Suite {rng.randint(100, 999)}",
+        "city": city,
+        "country": "USA",
+        "state": state,
+        "zip": f"{zip_prefix}{rng.randint(10, 99)}",
+    }
+
+
 # --- tasks -----------------------------------------------------------------------------------
 
 
@@ -210,6 +223,7 @@ __all__ = [
     "pick_drafts",
     "sample_names",
     "shift_day",
+    "street_address",
     "two_decimal_amount",
     "write_tasks",
 ]

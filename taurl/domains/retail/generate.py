@@ -10,11 +10,25 @@ store and the same tasks.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
-from taurl.core.types import Action, RewardBasis, Task
+from taurl.core.db import Database
+from taurl.core.types import Action, Task
+from taurl.domains.generation import (
+    Draft,
+    FreshValues,
+    GoldReplay,
+    TaskFormat,
+    money_text,
+    pick_drafts,
+    sample_names,
+    street_address,
+    two_decimal_amount,
+    write_tasks,
+)
+from taurl.domains.retail.tools import TOOLS
 
 # --- catalogue, people and places ------------------------------------------------------------
 
@@ -200,37 +214,14 @@ VARIANTS_PER_PRODUCT = (5, 8)
 MIN_AVAILABLE_VARIANTS = 3
 
 
-def _digits(rng: random.Random, count: int, used: set[str]) -> str:
-    """A fresh string of ``count`` digits not in ``used`` (ids look like τ-bench's: '4913411651')."""
-    while True:
-        value = str(rng.randrange(10 ** (count - 1), 10**count))
-        if value not in used:
-            used.add(value)
-            return value
-
-
-def _price(rng: random.Random, low: int, high: int) -> float:
-    """A price in [low, high] whose cents never end in 0, so ``str(price)`` always shows two decimals."""
-    cents = rng.randrange(low * 100, high * 100)
-    return (cents - cents % 10 + rng.randint(1, 9)) / 100
-
-
 def _random_address(rng: random.Random) -> dict[str, str]:
-    city, state, zip_prefix = rng.choice(CITIES)
-    return {
-        "address1": f"{rng.randint(100, 999)} {rng.choice(STREETS)}",
-        "address2": f"Suite {rng.randint(100, 999)}",
-        "city": city,
-        "country": "USA",
-        "state": state,
-        "zip": f"{zip_prefix}{rng.randint(10, 99)}",
-    }
+    return street_address(rng, rng.choice(CITIES), STREETS)
 
 
-def _products(rng: random.Random, used: set[str]) -> dict[str, dict]:
+def _products(rng: random.Random, ids: FreshValues) -> dict[str, dict]:
     products = {}
     for name, (axes, (low, high)) in CATALOGUE.items():
-        product_id = _digits(rng, 10, used)
+        product_id = ids.digits(10)
         combos: list[dict[str, str]] = []
         while len(combos) < rng.randint(*VARIANTS_PER_PRODUCT):
             options = {axis: rng.choice(values) for axis, values in axes.items()}
@@ -238,19 +229,19 @@ def _products(rng: random.Random, used: set[str]) -> dict[str, dict]:
                 combos.append(options)
         variants = {}
         for index, options in enumerate(combos):
-            item_id = _digits(rng, 10, used)
+            item_id = ids.digits(10)
             available = index < MIN_AVAILABLE_VARIANTS or rng.random() < 0.7
             variants[item_id] = {
                 "item_id": item_id,
                 "options": options,
                 "available": available,
-                "price": _price(rng, low, high),
+                "price": two_decimal_amount(rng, low, high),
             }
         products[product_id] = {"name": name, "product_id": product_id, "variants": variants}
     return products
 
 
-def _payment_methods(rng: random.Random, used: set[str]) -> dict[str, dict]:
+def _payment_methods(rng: random.Random, ids: FreshValues) -> dict[str, dict]:
     """One to three methods: up to two credit cards, at most one PayPal account and one gift card."""
     kinds = rng.choice(
         [
@@ -265,12 +256,12 @@ def _payment_methods(rng: random.Random, used: set[str]) -> dict[str, dict]:
     )
     methods = {}
     for kind in kinds:
-        method_id = f"{kind}_{_digits(rng, 7, used)}"
+        method_id = f"{kind}_{ids.digits(7)}"
         if kind == "credit_card":
             methods[method_id] = {
                 "source": kind,
                 "brand": rng.choice(CARD_BRANDS),
-                "last_four": _digits(rng, 4, used),
+                "last_four": ids.digits(4),
                 "id": method_id,
             }
         elif kind == "gift_card":
@@ -280,22 +271,22 @@ def _payment_methods(rng: random.Random, used: set[str]) -> dict[str, dict]:
     return methods
 
 
-def _users(rng: random.Random, used: set[str]) -> dict[str, dict]:
-    names = rng.sample([(first, last) for first in FIRST_NAMES for last in LAST_NAMES], USER_COUNT)
+def _users(rng: random.Random, ids: FreshValues) -> dict[str, dict]:
+    names = sample_names(rng, FIRST_NAMES, LAST_NAMES, USER_COUNT)
     users = {}
     for first, last in names:
-        user_id = f"{first.lower()}_{last.lower()}_{_digits(rng, 4, used)}"
+        user_id = f"{first.lower()}_{last.lower()}_{ids.digits(4)}"
         users[user_id] = {
             "name": {"first_name": first, "last_name": last},
             "address": _random_address(rng),
             "email": f"{first.lower()}.{last.lower()}{rng.randint(1000, 9999)}@example.com",
-            "payment_methods": _payment_methods(rng, used),
+            "payment_methods": _payment_methods(rng, ids),
             "orders": [],
         }
     return users
 
 
-def _order(rng: random.Random, order_id: str, user_id: str, user: dict, products: dict, used: set[str]) -> dict:
+def _order(rng: random.Random, order_id: str, user_id: str, user: dict, products: dict, ids: FreshValues) -> dict:
     status = rng.choices(list(ORDER_STATUSES), weights=list(ORDER_STATUSES.values()))[0]
     items = []
     for product_id in rng.sample(list(products), rng.choices([1, 2, 3, 4], weights=[3, 3, 2, 1])[0]):
@@ -312,7 +303,7 @@ def _order(rng: random.Random, order_id: str, user_id: str, user: dict, products
         )
     fulfillments = []
     if status in ("processed", "delivered"):
-        fulfillments.append({"tracking_id": [_digits(rng, 12, used)], "item_ids": [i["item_id"] for i in items]})
+        fulfillments.append({"tracking_id": [ids.digits(12)], "item_ids": [i["item_id"] for i in items]})
     total = round(sum(item["price"] for item in items), 2)
     method_id = rng.choice(list(user["payment_methods"]))
     history = [{"transaction_type": "payment", "amount": total, "payment_method_id": method_id}]
@@ -337,14 +328,14 @@ def generate_database(seed: int = 0) -> dict[str, dict]:
     uses one of its owner's payment methods; cancelled orders carry their refund.
     """
     rng = random.Random(seed)
-    used: set[str] = set()
-    products = _products(rng, used)
-    users = _users(rng, used)
+    ids = FreshValues(rng)
+    products = _products(rng, ids)
+    users = _users(rng, ids)
     owners = list(users) + rng.choices(list(users), k=ORDER_COUNT - len(users))
     orders = {}
     for user_id in owners:
-        order_id = f"#W{_digits(rng, 7, used)}"
-        orders[order_id] = _order(rng, order_id, user_id, users[user_id], products, used)
+        order_id = f"#W{ids.digits(7)}"
+        orders[order_id] = _order(rng, order_id, user_id, users[user_id], products, ids)
         users[user_id]["orders"].append(order_id)
     return {"orders": orders, "products": products, "users": users}
 
@@ -364,20 +355,9 @@ PERSONAS = [
     "You are cheerful and thank the agent for every step.",
 ]
 CANCEL_REASONS = {"no longer needed": "you no longer need it", "ordered by mistake": "you ordered it by mistake"}
-
-
-@dataclass
-class _Draft:
-    """A task before it gets its id and split."""
-
-    template: str
-    user_id: str
-    intro: str
-    goal: str
-    actions: list[Action]
-    outputs: list[str] = field(default_factory=list)
-    refusal: bool = False
-    rules: list[str] = field(default_factory=list)  # set from the template's entry in _templates
+TASK_FORMAT = TaskFormat(
+    "retail", PERSONAS, id_digits=3, metadata_keys=("template", "persona", "goal", "rules", "refusal")
+)
 
 
 class _Writer:
@@ -485,36 +465,30 @@ def _describe_options(options: dict[str, str]) -> str:
     return ", ".join(f"{axis}: {value}" for axis, value in options.items())
 
 
-def _money(amount: float) -> str | None:
-    """``str(amount)`` when it reads as dollars and cents (so '12.30' style answers still match), else None."""
-    text = str(amount)
-    return text if text == f"{amount:.2f}" else None
-
-
 # Each template turns one candidate (an order or user id) into a draft, or None when it does not fit.
 
 
-def _cancel(w: _Writer, order_id: str) -> _Draft | None:
+def _cancel(w: _Writer, order_id: str) -> Draft | None:
     user_id = w.orders[order_id]["user_id"]
     reason = w.rng.choice(list(CANCEL_REASONS))
     intro, auth = w.authenticate(user_id)
     ref, lookups = w.refer_to_order(order_id)
     goal = f"You want to cancel {ref} because {CANCEL_REASONS[reason]}."
     cancel = Action("cancel_pending_order", {"order_id": order_id, "reason": reason})
-    return _Draft("cancel_pending", user_id, intro, goal, [auth, *lookups, cancel])
+    return Draft("cancel_pending", user_id, intro, goal, [auth, *lookups, cancel])
 
 
-def _order_address(w: _Writer, order_id: str) -> _Draft | None:
+def _order_address(w: _Writer, order_id: str) -> Draft | None:
     user_id = w.orders[order_id]["user_id"]
     address = _random_address(w.rng)
     intro, auth = w.authenticate(user_id)
     ref, lookups = w.refer_to_order(order_id)
     goal = f"You want {ref} shipped to {_address_text(address)} instead of the address on it."
     change = Action("modify_pending_order_address", {"order_id": order_id, **_address_kwargs(address)})
-    return _Draft("modify_order_address", user_id, intro, goal, [auth, *lookups, change])
+    return Draft("modify_order_address", user_id, intro, goal, [auth, *lookups, change])
 
 
-def _order_payment(w: _Writer, order_id: str) -> _Draft | None:
+def _order_payment(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
     user_id, paid = order["user_id"], order["payment_history"][0]
     options = [
@@ -535,10 +509,10 @@ def _order_payment(w: _Writer, order_id: str) -> _Draft | None:
         Action("get_order_details", {"order_id": order_id}),
         change,
     ]
-    return _Draft("modify_order_payment", user_id, intro, goal, actions)
+    return Draft("modify_order_payment", user_id, intro, goal, actions)
 
 
-def _swap(w: _Writer, order_id: str, tool: str, template: str, verb: str) -> _Draft | None:
+def _swap(w: _Writer, order_id: str, tool: str, template: str, verb: str) -> Draft | None:
     user_id = w.orders[order_id]["user_id"]
     swaps = w.swaps(order_id)
     if swaps is None:
@@ -557,14 +531,14 @@ def _swap(w: _Writer, order_id: str, tool: str, template: str, verb: str) -> _Dr
         tool, {"order_id": order_id, "item_ids": item_ids, "new_item_ids": new_ids, "payment_method_id": method_id}
     )
     actions = [auth, *lookups, *w.product_lookups(order_id, item_ids), call]
-    return _Draft(template, user_id, intro, goal, actions)
+    return Draft(template, user_id, intro, goal, actions)
 
 
-def _modify_items(w: _Writer, order_id: str) -> _Draft | None:
+def _modify_items(w: _Writer, order_id: str) -> Draft | None:
     return _swap(w, order_id, "modify_pending_order_items", "modify_order_items", "change")
 
 
-def _exchange(w: _Writer, order_id: str) -> _Draft | None:
+def _exchange(w: _Writer, order_id: str) -> Draft | None:
     return _swap(w, order_id, "exchange_delivered_order_items", "exchange_items", "exchange")
 
 
@@ -577,10 +551,10 @@ def _return_plan(w: _Writer, order_id: str) -> tuple[list[dict], str]:
     return items, w.rng.choice(sorted({original, *gift_cards}))
 
 
-def _return(w: _Writer, order_id: str, with_total: bool = False) -> _Draft | None:
+def _return(w: _Writer, order_id: str, with_total: bool = False) -> Draft | None:
     user_id = w.orders[order_id]["user_id"]
     items, method_id = _return_plan(w, order_id)
-    total = _money(round(sum(item["price"] for item in items), 2))
+    total = money_text(round(sum(item["price"] for item in items), 2))
     if with_total and total is None:
         return None
     intro, auth = w.authenticate(user_id)
@@ -595,19 +569,19 @@ def _return(w: _Writer, order_id: str, with_total: bool = False) -> _Draft | Non
         {"order_id": order_id, "item_ids": [i["item_id"] for i in items], "payment_method_id": method_id},
     )
     if not with_total:
-        return _Draft("return_items", user_id, intro, goal, [auth, *lookups, call])
+        return Draft("return_items", user_id, intro, goal, [auth, *lookups, call])
     goal += " You also want to know how much money you will get back in total."
     prices = [str(item["price"]) for item in items]
     # the sum is said to the customer: a calculation shows it (calculate is not scored as an action)
     calculation = [Action("calculate", {"expression": " + ".join(prices)})] if len(items) > 1 else []
-    return _Draft("return_items_total", user_id, intro, goal, [auth, *lookups, *calculation, call], [total])
+    return Draft("return_items_total", user_id, intro, goal, [auth, *lookups, *calculation, call], outputs=[total])
 
 
-def _return_with_total(w: _Writer, order_id: str) -> _Draft | None:
+def _return_with_total(w: _Writer, order_id: str) -> Draft | None:
     return _return(w, order_id, with_total=True)
 
 
-def _user_address(w: _Writer, user_id: str) -> _Draft | None:
+def _user_address(w: _Writer, user_id: str) -> Draft | None:
     address = _random_address(w.rng)
     intro, auth = w.authenticate(user_id)
     goal = f"You have moved and want your default address changed to {_address_text(address)}."
@@ -616,10 +590,10 @@ def _user_address(w: _Writer, user_id: str) -> _Draft | None:
         Action("get_user_details", {"user_id": user_id}),
         Action("modify_user_address", {"user_id": user_id, **_address_kwargs(address)}),
     ]
-    return _Draft("modify_user_address", user_id, intro, goal, actions)
+    return Draft("modify_user_address", user_id, intro, goal, actions)
 
 
-def _cancel_and_return(w: _Writer, user_id: str) -> _Draft | None:
+def _cancel_and_return(w: _Writer, user_id: str) -> Draft | None:
     """Two requests in one conversation: cancel a pending order, then return from a delivered one."""
     mine = w.users[user_id]["orders"]
     pending = [o for o in mine if w.orders[o]["status"] == "pending"]
@@ -645,40 +619,40 @@ def _cancel_and_return(w: _Writer, user_id: str) -> _Draft | None:
             {"order_id": return_id, "item_ids": [i["item_id"] for i in items], "payment_method_id": method_id},
         ),
     ]
-    return _Draft("cancel_and_return", user_id, intro, goal, actions)
+    return Draft("cancel_and_return", user_id, intro, goal, actions)
 
 
-def _gift_card_balance(w: _Writer, user_id: str) -> _Draft | None:
+def _gift_card_balance(w: _Writer, user_id: str) -> Draft | None:
     cards = [m for m in w.methods_of(user_id).values() if m["source"] == "gift_card"]
     if not cards:
         return None
     intro, auth = w.authenticate(user_id)
     goal = "You want to know how much money is left on your gift card. You do not want to change anything."
     actions = [auth, Action("get_user_details", {"user_id": user_id})]
-    return _Draft("gift_card_balance", user_id, intro, goal, actions, [str(cards[0]["balance"])])
+    return Draft("gift_card_balance", user_id, intro, goal, actions, outputs=[str(cards[0]["balance"])])
 
 
-def _order_total(w: _Writer, order_id: str) -> _Draft | None:
+def _order_total(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
-    total = _money(order["payment_history"][0]["amount"])
+    total = money_text(order["payment_history"][0]["amount"])
     if total is None:
         return None
     intro, auth = w.authenticate(order["user_id"])
     ref, lookups = w.refer_to_order(order_id)
     goal = f"You want to know how much you paid for {ref}. You do not want to change anything."
-    return _Draft("order_total", order["user_id"], intro, goal, [auth, *lookups], [total])
+    return Draft("order_total", order["user_id"], intro, goal, [auth, *lookups], outputs=[total])
 
 
-def _tracking(w: _Writer, order_id: str) -> _Draft | None:
+def _tracking(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
     intro, auth = w.authenticate(order["user_id"])
     ref, lookups = w.refer_to_order(order_id)
     goal = f"You want the tracking number of {ref} so that you can follow the parcel."
     outputs = [order["fulfillments"][0]["tracking_id"][0]]
-    return _Draft("tracking_number", order["user_id"], intro, goal, [auth, *lookups], outputs)
+    return Draft("tracking_number", order["user_id"], intro, goal, [auth, *lookups], outputs=outputs)
 
 
-def _cheapest_variant(w: _Writer, user_id: str) -> _Draft | None:
+def _cheapest_variant(w: _Writer, user_id: str) -> Draft | None:
     product_id = w.rng.choice(list(w.products))
     product = w.products[product_id]
     prices = [v["price"] for v in product["variants"].values() if v["available"]]
@@ -688,10 +662,10 @@ def _cheapest_variant(w: _Writer, user_id: str) -> _Draft | None:
         "that is currently available. You do not want to order anything now."
     )
     actions = [auth, Action("list_all_product_types", {}), Action("get_product_details", {"product_id": product_id})]
-    return _Draft("cheapest_variant", user_id, intro, goal, actions, [str(min(prices))])
+    return Draft("cheapest_variant", user_id, intro, goal, actions, outputs=[str(min(prices))])
 
 
-def _refuse_cancel(w: _Writer, order_id: str) -> _Draft | None:
+def _refuse_cancel(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
     intro, auth = w.authenticate(order["user_id"])
     ref, lookups = w.refer_to_order(order_id)
@@ -699,10 +673,10 @@ def _refuse_cancel(w: _Writer, order_id: str) -> _Draft | None:
         f"You want to cancel {ref} because {CANCEL_REASONS['no longer needed']}. If the agent says it cannot "
         "be cancelled, you accept that and want nothing else (no return, no exchange)."
     )
-    return _Draft("refuse_cancel_not_pending", order["user_id"], intro, goal, [auth, *lookups], refusal=True)
+    return Draft("refuse_cancel_not_pending", order["user_id"], intro, goal, [auth, *lookups], refusal=True)
 
 
-def _refuse_return(w: _Writer, order_id: str) -> _Draft | None:
+def _refuse_return(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
     intro, auth = w.authenticate(order["user_id"])
     ref, lookups = w.refer_to_order(order_id)
@@ -710,10 +684,10 @@ def _refuse_return(w: _Writer, order_id: str) -> _Draft | None:
         f"You want to return the {w.describe_item(order['items'][0])} from {ref}. If the agent says it cannot "
         "be returned yet, you accept that; you do not want to cancel the order."
     )
-    return _Draft("refuse_return_not_delivered", order["user_id"], intro, goal, [auth, *lookups], refusal=True)
+    return Draft("refuse_return_not_delivered", order["user_id"], intro, goal, [auth, *lookups], refusal=True)
 
 
-def _refuse_gift_card(w: _Writer, order_id: str) -> _Draft | None:
+def _refuse_gift_card(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
     user_id, paid = order["user_id"], order["payment_history"][0]
     short = [
@@ -733,10 +707,10 @@ def _refuse_gift_card(w: _Writer, order_id: str) -> _Draft | None:
         Action("get_user_details", {"user_id": user_id}),
         Action("get_order_details", {"order_id": order_id}),
     ]
-    return _Draft("refuse_gift_card_short", user_id, intro, goal, actions, refusal=True)
+    return Draft("refuse_gift_card_short", user_id, intro, goal, actions, refusal=True)
 
 
-def _refuse_other_user(w: _Writer, order_id: str) -> _Draft | None:
+def _refuse_other_user(w: _Writer, order_id: str) -> Draft | None:
     owner = w.users[w.orders[order_id]["user_id"]]
     user_id = w.rng.choice([u for u in w.users if u != w.orders[order_id]["user_id"]])
     intro, auth = w.authenticate(user_id)
@@ -745,10 +719,10 @@ def _refuse_other_user(w: _Writer, order_id: str) -> _Draft | None:
         f"Your friend {friend} asked you to cancel their order {order_id} for them because they no longer "
         "need it. If the agent refuses, you accept that and end the conversation."
     )
-    return _Draft("refuse_other_user", user_id, intro, goal, [auth], refusal=True)
+    return Draft("refuse_other_user", user_id, intro, goal, [auth], refusal=True)
 
 
-def _refuse_other_product(w: _Writer, order_id: str) -> _Draft | None:
+def _refuse_other_product(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
     item = w.rng.choice(order["items"])
     other = w.rng.choice(sorted({p["name"] for p in w.products.values()} - {item["name"]}))
@@ -758,7 +732,7 @@ def _refuse_other_product(w: _Writer, order_id: str) -> _Draft | None:
         f"You want to exchange the {w.describe_item(item)} from {ref} for a {other} instead. If the agent "
         "says that is not possible, you keep your item and want nothing else."
     )
-    return _Draft("refuse_exchange_other_product", order["user_id"], intro, goal, [auth, *lookups], refusal=True)
+    return Draft("refuse_exchange_other_product", order["user_id"], intro, goal, [auth, *lookups], refusal=True)
 
 
 def _unique(actions: list[Action]) -> list[Action]:
@@ -774,7 +748,7 @@ def _pending_of(w: _Writer, user_id: str) -> list[str]:
     return [o for o in w.users[user_id]["orders"] if w.orders[o]["status"] == "pending"]
 
 
-def _cancel_two(w: _Writer, user_id: str) -> _Draft | None:
+def _cancel_two(w: _Writer, user_id: str) -> Draft | None:
     """Two cancellations in one conversation, for the same reason."""
     pending = _pending_of(w, user_id)
     if len(pending) < 2:
@@ -787,10 +761,10 @@ def _cancel_two(w: _Writer, user_id: str) -> _Draft | None:
     for order_id in chosen:
         actions.append(Action("get_order_details", {"order_id": order_id}))
         actions.append(Action("cancel_pending_order", {"order_id": order_id, "reason": reason}))
-    return _Draft("cancel_two_orders", user_id, intro, goal, actions)
+    return Draft("cancel_two_orders", user_id, intro, goal, actions)
 
 
-def _address_everywhere(w: _Writer, user_id: str) -> _Draft | None:
+def _address_everywhere(w: _Writer, user_id: str) -> Draft | None:
     """A move: the default address and a pending order's shipping address both change."""
     pending = _pending_of(w, user_id)
     if not pending:
@@ -809,10 +783,10 @@ def _address_everywhere(w: _Writer, user_id: str) -> _Draft | None:
         Action("get_order_details", {"order_id": order_id}),
         Action("modify_pending_order_address", {"order_id": order_id, **_address_kwargs(address)}),
     ]
-    return _Draft("move_default_and_order_address", user_id, intro, goal, actions)
+    return Draft("move_default_and_order_address", user_id, intro, goal, actions)
 
 
-def _card_used(w: _Writer, order_id: str) -> _Draft | None:
+def _card_used(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
     method = w.methods_of(order["user_id"])[order["payment_history"][0]["payment_method_id"]]
     if method["source"] != "credit_card":
@@ -824,10 +798,10 @@ def _card_used(w: _Writer, order_id: str) -> _Draft | None:
         "change anything."
     )
     actions = _unique([auth, *lookups, Action("get_user_details", {"user_id": order["user_id"]})])
-    return _Draft("card_used_for_order", order["user_id"], intro, goal, actions, [method["last_four"]])
+    return Draft("card_used_for_order", order["user_id"], intro, goal, actions, outputs=[method["last_four"]])
 
 
-def _variant_price(w: _Writer, user_id: str) -> _Draft | None:
+def _variant_price(w: _Writer, user_id: str) -> Draft | None:
     product_id = w.rng.choice(list(w.products))
     product = w.products[product_id]
     variant = w.rng.choice(list(product["variants"].values()))
@@ -837,10 +811,10 @@ def _variant_price(w: _Writer, user_id: str) -> _Draft | None:
         "to know its price. You do not want to order anything now."
     )
     actions = [auth, Action("list_all_product_types", {}), Action("get_product_details", {"product_id": product_id})]
-    return _Draft("variant_price", user_id, intro, goal, actions, [str(variant["price"])])
+    return Draft("variant_price", user_id, intro, goal, actions, outputs=[str(variant["price"])])
 
 
-def _refuse_unavailable(w: _Writer, order_id: str) -> _Draft | None:
+def _refuse_unavailable(w: _Writer, order_id: str) -> Draft | None:
     """A swap to an option that is out of stock (a pending order's change or a delivered order's exchange)."""
     order = w.orders[order_id]
     wanted = [
@@ -861,10 +835,10 @@ def _refuse_unavailable(w: _Writer, order_id: str) -> _Draft | None:
         "item and want nothing else."
     )
     actions = [auth, *lookups, Action("get_product_details", {"product_id": item["product_id"]})]
-    return _Draft("refuse_unavailable_option", order["user_id"], intro, goal, actions, refusal=True)
+    return Draft("refuse_unavailable_option", order["user_id"], intro, goal, actions, refusal=True)
 
 
-def _refuse_refund_elsewhere(w: _Writer, order_id: str) -> _Draft | None:
+def _refuse_refund_elsewhere(w: _Writer, order_id: str) -> Draft | None:
     """A return whose refund the customer wants on a method that is neither the original one nor a gift card."""
     order = w.orders[order_id]
     original = order["payment_history"][0]["payment_method_id"]
@@ -883,10 +857,10 @@ def _refuse_refund_elsewhere(w: _Writer, order_id: str) -> _Draft | None:
         "the item and want nothing else."
     )
     actions = _unique([auth, *lookups, Action("get_user_details", {"user_id": order["user_id"]})])
-    return _Draft("refuse_refund_elsewhere", order["user_id"], intro, goal, actions, refusal=True)
+    return Draft("refuse_refund_elsewhere", order["user_id"], intro, goal, actions, refusal=True)
 
 
-def _refuse_processed_address(w: _Writer, order_id: str) -> _Draft | None:
+def _refuse_processed_address(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
     intro, auth = w.authenticate(order["user_id"])
     ref, lookups = w.refer_to_order(order_id)
@@ -894,7 +868,7 @@ def _refuse_processed_address(w: _Writer, order_id: str) -> _Draft | None:
         f"You want {ref} shipped to {_address_text(_random_address(w.rng))} instead. If the agent says this is no "
         "longer possible, you accept that and want nothing else."
     )
-    return _Draft("refuse_address_not_pending", order["user_id"], intro, goal, [auth, *lookups], refusal=True)
+    return Draft("refuse_address_not_pending", order["user_id"], intro, goal, [auth, *lookups], refusal=True)
 
 
 def _address_text(address: dict[str, str]) -> str:
@@ -908,9 +882,7 @@ def _address_kwargs(address: dict[str, str]) -> dict[str, str]:
     return {key: address[key] for key in ("address1", "address2", "city", "state", "country", "zip")}
 
 
-Template = Callable[[_Writer, str], _Draft | None]
-#: Every fifth task of a template (the first, sixth...) goes to the test split, the others to train.
-TEST_EVERY = 5
+Template = Callable[[_Writer, str], Draft | None]
 
 
 def _templates(w: _Writer) -> Iterator[tuple[Template, list[str], int, list[str]]]:
@@ -953,45 +925,14 @@ def generate_tasks(db: dict[str, dict], seed: int = 0) -> dict[str, list[Task]]:
     """
     rng = random.Random(seed)
     writer = _Writer(db, rng)
-    splits: dict[str, list[_Draft]] = {"train": [], "test": []}
-    for template, candidates, count, rules in _templates(writer):
-        drafts = []
-        for candidate in rng.sample(candidates, len(candidates)):
-            draft = template(writer, candidate)
-            if draft is not None:
-                drafts.append(dataclasses.replace(draft, rules=rules))
-            if len(drafts) == count:
-                break
-        for index, draft in enumerate(drafts):
-            splits["test" if index % TEST_EVERY == 0 else "train"].append(draft)
-    return {split: _finish(split, drafts, rng) for split, drafts in splits.items()}
-
-
-def _finish(split: str, drafts: list[_Draft], rng: random.Random) -> list[Task]:
-    drafts = rng.sample(drafts, len(drafts))
-    tasks = []
-    for number, draft in enumerate(drafts):
-        persona = rng.choice(PERSONAS)
-        tasks.append(
-            Task(
-                id=f"retail-{split}-{number:03d}",
-                domain="retail",
-                split=split,
-                user_id=draft.user_id,
-                instruction=f"{draft.intro} {draft.goal} {persona}",
-                actions=tuple(draft.actions),
-                outputs=tuple(draft.outputs),
-                reward_basis=RewardBasis.AUTO,
-                metadata={
-                    "template": draft.template,
-                    "persona": persona,
-                    "goal": draft.goal,
-                    "rules": draft.rules,
-                    "refusal": draft.refusal,
-                },
-            )
-        )
-    return tasks
+    per_template = (
+        [
+            dataclasses.replace(draft, rules=rules)
+            for draft in pick_drafts(functools.partial(template, writer), candidates, count, rng)
+        ]
+        for template, candidates, count, rules in _templates(writer)
+    )
+    return write_tasks(per_template, rng, TASK_FORMAT, GoldReplay(TOOLS, Database(db)))
 
 
 __all__ = ["generate_database", "generate_tasks"]
