@@ -42,6 +42,20 @@ def test_help_names_no_python_types(command):
     assert "--help" in result.output
 
 
+@pytest.mark.parametrize("command", commands(), ids=" ".join)
+def test_help_keeps_every_bracket_it_was_written_with(command):
+    """Help is rich markup: `pip install 'taurl[train]'` would lose its extra unless the bracket is escaped."""
+    import typer.main
+
+    node = typer.main.get_command(app)
+    for name in command:
+        node = node.commands[name]
+    texts = [node.help or "", *(getattr(param, "help", None) or "" for param in node.params)]
+    written = {f"[{inner}]" for text in texts for inner in re.findall(r"\\?\[([^\]\n]*)\]", text)}
+    shown = " ".join(invoke(*command, "--help", width=250).output.split())
+    assert [b for b in written if " ".join(b.split()) not in shown] == []
+
+
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory):
     rec = tmp_path_factory.mktemp("polish") / "rec"

@@ -92,6 +92,9 @@ def test_every_readme_command_block_runs_in_a_fresh_clone(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-4000:] + done.stdout[-2000:]
     assert (clone / "report.html").exists() and (clone / "results.json").exists()
+    # .gitignore covers what the commands write (runs/, data/, report.html, results.json, .taurl/ ...)
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True, check=True)
+    assert status.stdout.splitlines() == ["?? .venv"], status.stdout  # the test's link to the shared venv
     installed = subprocess.run(
         [str(REPO / ".venv" / "bin" / "python"), "-I", "-c", "import taurl; print(taurl.__file__)"],  # -I: no cwd
         capture_output=True,
