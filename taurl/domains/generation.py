@@ -130,6 +130,10 @@ class GoldReplay:
                 answers.append(result.observation)
         return answers
 
+    def refused(self, action: Action) -> bool:
+        """Whether the tools refuse this call on the untouched database."""
+        return self.answers([action]) is None
+
 
 def pick_drafts(
     make: Callable[[str], Draft | None], candidates: Sequence[str], count: int, rng: random.Random, rounds: int = 1

@@ -11,15 +11,25 @@ comes from ``random.Random(seed)`` and the constants below.
 
 from __future__ import annotations
 
-import json
+import functools
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from taurl.core.db import Database
-from taurl.core.types import Action, RewardBasis, Task
+from taurl.core.types import Action, Task
 from taurl.domains.doordash.tools import BEFORE_PREPARATION, NOW, TOOLS
+from taurl.domains.generation import (
+    Draft,
+    FreshValues,
+    GoldReplay,
+    TaskFormat,
+    money_text,
+    pick_drafts,
+    sample_names,
+    two_decimal_amount,
+    write_tasks,
+)
 
 # --- places, people and food -----------------------------------------------------------------
 
@@ -275,22 +285,8 @@ def _clock(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def _price(rng: random.Random, low: float, spread: float) -> float:
-    """A price from ``low`` to ``low + spread`` whose last cent digit is never 0 (so '12.49' reads as written)."""
-    cents = rng.randrange(int(low * 100), int((low + spread) * 100))
-    return (cents - cents % 10 + rng.randint(1, 9)) / 100
-
-
-def _fresh(rng: random.Random, make: Callable[[], str], used: set[str]) -> str:
-    while True:
-        value = make()
-        if value not in used:
-            used.add(value)
-            return value
-
-
-def _street(rng: random.Random, used: set[str]) -> str:
-    return _fresh(rng, lambda: f"{rng.randint(10, 9999)} {rng.choice(STREETS)}", used)
+def _street(fresh: FreshValues) -> str:
+    return fresh.draw(lambda: f"{fresh.rng.randint(10, 9999)} {fresh.rng.choice(STREETS)}")
 
 
 # --- restaurants -----------------------------------------------------------------------------
@@ -320,7 +316,7 @@ def _menu(rng: random.Random, dishes: list[Dish], next_item: Callable[[], str]) 
                     "id": next_item(),
                     "name": name,
                     "description": rng.choice(DESCRIPTIONS).format(name.lower()),
-                    "price": _price(rng, low, 4),
+                    "price": two_decimal_amount(rng, low, low + 4),
                     "category": category,
                     "available": rng.random() < 0.88,
                     "dietary_info": [DIETS[code] for code in diets],
@@ -337,8 +333,8 @@ def _restaurants(rng: random.Random) -> dict[str, dict]:
     restaurants: dict[str, dict] = {}
     names = {cuisine: rng.sample(stems, len(stems)) for cuisine, (stems, _) in CUISINES.items()}
     item_count = 0
-    used_streets: set[str] = set()
-    used_names: set[str] = set()
+    streets = FreshValues(rng)
+    restaurant_names = FreshValues(rng)
 
     def next_item() -> str:
         nonlocal item_count
@@ -353,9 +349,9 @@ def _restaurants(rng: random.Random) -> dict[str, dict]:
             stems = names[cuisine]
             if stems:
                 name = stems.pop()
-                used_names.add(name)
+                restaurant_names.used.add(name)
             else:  # more restaurants of this cuisine than names: '<name> <city>'
-                name = _fresh(rng, lambda c=cuisine, at=city: f"{rng.choice(CUISINES[c][0])} {at}", used_names)
+                name = restaurant_names.draw(lambda c=cuisine, at=city: f"{rng.choice(CUISINES[c][0])} {at}")
             menu = _menu(rng, CUISINES[cuisine][1], next_item)
             diets = {d for c in menu["categories"] for item in c["items"] for d in item["dietary_info"]}
             status = "closed" if index in closed else "open"
@@ -364,7 +360,7 @@ def _restaurants(rng: random.Random) -> dict[str, dict]:
                 "restaurant_id": restaurant_id,
                 "name": name,
                 "cuisine": cuisine,
-                "address": f"{_street(rng, used_streets)}, {city}, {state} {rng.choice(zips)}",
+                "address": f"{_street(streets)}, {city}, {state} {rng.choice(zips)}",
                 "phone": f"+1-555-{rng.randint(1000, 9999)}",
                 "rating": round(rng.uniform(3.4, 4.9), 1),
                 "review_count": rng.randint(40, 2500),
@@ -386,12 +382,12 @@ def _restaurants(rng: random.Random) -> dict[str, dict]:
 # --- users -----------------------------------------------------------------------------------
 
 
-def _saved_address(rng: random.Random, label: str, city: str, used: set[str], default: bool) -> dict:
+def _saved_address(rng: random.Random, label: str, city: str, fresh: FreshValues, default: bool) -> dict:
     state, zips = CITIES[city]
     return {
-        "id": _fresh(rng, lambda: f"addr_{rng.randint(100000, 999999)}", used),
+        "id": fresh.draw(lambda: f"addr_{rng.randint(100000, 999999)}"),
         "label": label,
-        "street": _street(rng, used),
+        "street": _street(fresh),
         "city": city,
         "state": state,
         "zip": rng.choice(zips),
@@ -400,15 +396,15 @@ def _saved_address(rng: random.Random, label: str, city: str, used: set[str], de
     }
 
 
-def _cards(rng: random.Random, used: set[str]) -> list[dict]:
+def _cards(rng: random.Random, fresh: FreshValues) -> list[dict]:
     cards = []
     for index in range(rng.choices([1, 2, 3], weights=[4, 4, 2])[0]):
         cards.append(
             {
-                "id": _fresh(rng, lambda: f"credit_card_{rng.randint(1_000_000, 9_999_999)}", used),
+                "id": fresh.draw(lambda: f"credit_card_{rng.randint(1_000_000, 9_999_999)}"),
                 "type": "credit_card",
                 "brand": rng.choice(CARD_BRANDS),
-                "last_four": _fresh(rng, lambda: f"{rng.randint(0, 9999):04d}", used),
+                "last_four": fresh.draw(lambda: f"{rng.randint(0, 9999):04d}"),
                 "is_default": index == 0,
             }
         )
@@ -417,16 +413,16 @@ def _cards(rng: random.Random, used: set[str]) -> list[dict]:
 
 def _users(rng: random.Random, restaurants: dict[str, dict]) -> dict[str, dict]:
     users = {}
-    used: set[str] = set()
-    names = rng.sample([(first, last) for first in FIRST_NAMES for last in LAST_NAMES], USER_COUNT)
+    fresh = FreshValues(rng)
+    names = sample_names(rng, FIRST_NAMES, LAST_NAMES, USER_COUNT)
     for number, (first, last) in enumerate(names, start=1):
         user_id = f"U{number:03d}"
         home_city = rng.choice(list(CITIES))
         work_default = rng.random() < 0.2
-        addresses = [_saved_address(rng, "Home", home_city, used, True)]
+        addresses = [_saved_address(rng, "Home", home_city, fresh, True)]
         if rng.random() < 0.7:
             work_city = home_city if rng.random() < 0.7 else rng.choice([c for c in CITIES if c != home_city])
-            addresses.append(_saved_address(rng, "Work", work_city, used, work_default))
+            addresses.append(_saved_address(rng, "Work", work_city, fresh, work_default))
             addresses[0]["is_default"] = not work_default
         home = addresses[0]
         local = [r for r, restaurant in restaurants.items() if restaurant["address"].split(", ")[1] == home_city]
@@ -443,7 +439,7 @@ def _users(rng: random.Random, restaurants: dict[str, dict]) -> dict[str, dict]:
                 "since": f"{rng.randint(2019, 2024)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
                 "points": rng.randint(0, 5000),
             },
-            "payment_methods": _cards(rng, used),
+            "payment_methods": _cards(rng, fresh),
             "delivery_addresses": addresses,
             "dietary_preferences": sorted(rng.sample(list(DIETS.values()), rng.choice([0, 0, 1, 2]))),
             "order_history": [],
@@ -581,19 +577,7 @@ NOT_REFUNDABLE = [
     "was too spicy for you",
 ]
 RATING_WORDS = {1: "terrible", 2: "poor", 3: "okay", 4: "good", 5: "excellent"}
-
-
-@dataclass
-class _Draft:
-    """A task before it gets its id, split and persona."""
-
-    template: str
-    user_id: str
-    goal: str
-    actions: list[Action]
-    rules: list[str]
-    outputs: list[str] = field(default_factory=list)
-    refusal: bool = False
+TASK_FORMAT = TaskFormat("doordash", PERSONAS, test_every=3)
 
 
 class _Writer:
@@ -602,25 +586,21 @@ class _Writer:
     def __init__(self, db: dict[str, dict], rng: random.Random):
         self.rng = rng
         self.orders, self.restaurants, self.users = db["orders"], db["restaurants"], db["users"]
-        self.root = Database(db)
+        self.replay = GoldReplay(TOOLS, Database(db))
 
-    # running gold calls
-
-    def run(self, actions: list[Action]) -> list[dict]:
-        """Run the gold calls on a fresh copy of the database; the parsed answer of each. A failing
-        gold call is a bug in a template, so it raises."""
-        db = self.root.fork()
-        answers = []
-        for action in actions:
-            observation = TOOLS.invoke(db, action).observation
-            if observation.startswith("Error"):
-                raise AssertionError(f"gold call {action} failed: {observation}")
-            answers.append(json.loads(observation) if observation.startswith("{") else {})
-        return answers
-
-    def refused(self, action: Action) -> bool:
-        """Whether the tools refuse this call on the untouched database."""
-        return TOOLS.invoke(self.root.fork(), action).observation.startswith("Error")
+    def draft(
+        self,
+        template: str,
+        user_id: str,
+        goal: str,
+        actions: list[Action],
+        rules: list[str],
+        outputs: list[str] | None = None,
+        refusal: bool = False,
+    ) -> Draft:
+        """A draft whose user introduces themself by name and customer id."""
+        intro = f"You are {self.users[user_id]['name']}, DoorDash customer {user_id}."
+        return Draft(template, user_id, intro, goal, actions, rules, outputs or [], refusal)
 
     # people and things as a customer names them
 
@@ -689,12 +669,6 @@ class _Writer:
         return [r for r in self.restaurants.values() if self.city(r) == city and r["status"] == "open"]
 
 
-def _money(amount: float) -> str | None:
-    """``str(amount)`` when it shows exactly two decimals (as an agent would say it), else None."""
-    text = str(amount)
-    return text if "." in text and len(text.split(".")[1]) == 2 else None
-
-
 def _wanted(lines: list[tuple[dict, int]]) -> str:
     return " and ".join(f"{quantity} x {item['name']}" for item, quantity in lines)
 
@@ -714,7 +688,7 @@ def _basket(w: _Writer, restaurant: dict) -> list[tuple[dict, int]] | None:
     return list(zip(chosen, quantities, strict=True))
 
 
-def _place_order(w: _Writer, user_id: str, ask_total: bool = False) -> _Draft | None:
+def _place_order(w: _Writer, user_id: str, ask_total: bool = False) -> Draft | None:
     user = w.users[user_id]
     address = w.rng.choice(user["delivery_addresses"])
     restaurants = w.open_restaurants(address["city"])
@@ -742,22 +716,22 @@ def _place_order(w: _Writer, user_id: str, ask_total: bool = False) -> _Draft | 
     actions = [w.auth(user_id), *w.find_restaurant(restaurant), Action("create_order", kwargs)]
     outputs = []
     if ask_total:
-        total = _money(w.run(actions)[-1]["order"]["total"])
+        total = money_text(w.replay.require(actions)[-1]["order"]["total"])
         if total is None:
             return None
         goal += " Before saying yes you want to know the total you will pay."
         outputs = [total]
     else:
-        w.run(actions)
+        w.replay.require(actions)
     template = "place_order_total" if ask_total else "place_order"
-    return _Draft(template, user_id, goal, actions, ["R1", "R3", "R4", "R5", "R6", "R7"], outputs)
+    return w.draft(template, user_id, goal, actions, ["R1", "R3", "R4", "R5", "R6", "R7"], outputs)
 
 
-def _place_order_total(w: _Writer, user_id: str) -> _Draft | None:
+def _place_order_total(w: _Writer, user_id: str) -> Draft | None:
     return _place_order(w, user_id, ask_total=True)
 
 
-def _fill_cart(w: _Writer, user_id: str) -> _Draft | None:
+def _fill_cart(w: _Writer, user_id: str) -> Draft | None:
     user = w.users[user_id]
     default = next(a for a in user["delivery_addresses"] if a["is_default"])
     restaurants = w.open_restaurants(default["city"])
@@ -776,46 +750,46 @@ def _fill_cart(w: _Writer, user_id: str) -> _Draft | None:
         for item, q in lines
     ]
     actions = [w.auth(user_id), *w.find_restaurant(restaurant), *adds]
-    w.run(actions)
+    w.replay.require(actions)
     goal = (
         f"You want {_wanted(lines)} from {w.restaurant_ref(restaurant)} put in your cart so you can order later. "
         "You do not want to place the order now."
     )
-    return _Draft("fill_cart", user_id, goal, actions, ["R1", "R3", "R4", "R8"])
+    return w.draft("fill_cart", user_id, goal, actions, ["R1", "R3", "R4", "R8"])
 
 
-def _cancel(w: _Writer, order_id: str) -> _Draft | None:
+def _cancel(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
     user_id = order["user_id"]
     reason = w.rng.choice(list(CANCEL_REASONS))
     ref, lookups = w.refer_to_order(order_id)
     actions = [w.auth(user_id), *lookups, Action("cancel_order", {"order_id": order_id, "reason": reason})]
-    refund = _money(w.run(actions)[-1]["refund_amount"])
+    refund = money_text(w.replay.require(actions)[-1]["refund_amount"])
     goal = f"You want to cancel {ref} because {CANCEL_REASONS[reason]}."
     outputs = []
     if refund is not None and w.rng.random() < 0.5:
         goal += " You want to know how much money you will get back."
         outputs = [refund]
-    return _Draft("cancel_order", user_id, goal, actions, ["R1", "R2", "R3", "R10"], outputs)
+    return w.draft("cancel_order", user_id, goal, actions, ["R1", "R2", "R3", "R10"], outputs)
 
 
-def _cancel_preparing(w: _Writer, order_id: str) -> _Draft | None:
+def _cancel_preparing(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
     user_id = order["user_id"]
     reason = w.rng.choice(["changed my mind", "delivery too slow"])
     ref, lookups = w.refer_to_order(order_id)
     actions = [w.auth(user_id), *lookups, Action("cancel_order", {"order_id": order_id, "reason": reason})]
-    refund = _money(w.run(actions)[-1]["refund_amount"])
+    refund = money_text(w.replay.require(actions)[-1]["refund_amount"])
     if refund is None:
         return None
     goal = (
         f"You want to cancel {ref} because {CANCEL_REASONS[reason]}. You want to know how much you will get "
         "back; even if it is not the full amount, you still want to cancel."
     )
-    return _Draft("cancel_preparing", user_id, goal, actions, ["R1", "R2", "R3", "R10"], [refund])
+    return w.draft("cancel_preparing", user_id, goal, actions, ["R1", "R2", "R3", "R10"], [refund])
 
 
-def _change_address(w: _Writer, order_id: str) -> _Draft | None:
+def _change_address(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
     address = w.other_address(order, same_city=True)
     if address is None:
@@ -826,12 +800,12 @@ def _change_address(w: _Writer, order_id: str) -> _Draft | None:
         *lookups,
         Action("update_order", {"order_id": order_id, "delivery_address": address["id"]}),
     ]
-    w.run(actions)
+    w.replay.require(actions)
     goal = f"You want {ref} delivered to {w.address_text(address)} instead."
-    return _Draft("change_order_address", order["user_id"], goal, actions, ["R1", "R2", "R3", "R5", "R9"])
+    return w.draft("change_order_address", order["user_id"], goal, actions, ["R1", "R2", "R3", "R5", "R9"])
 
 
-def _change_note(w: _Writer, order_id: str) -> _Draft | None:
+def _change_note(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
     note = w.rng.choice([n for n in NOTES if n != order["special_instructions"]])
     ref, lookups = w.refer_to_order(order_id)
@@ -840,12 +814,12 @@ def _change_note(w: _Writer, order_id: str) -> _Draft | None:
         *lookups,
         Action("update_order", {"order_id": order_id, "special_instructions": note}),
     ]
-    w.run(actions)
+    w.replay.require(actions)
     goal = f'You want the special instructions of {ref} to read exactly "{note}" (replacing what is there).'
-    return _Draft("change_order_note", order["user_id"], goal, actions, ["R1", "R2", "R3", "R9"])
+    return w.draft("change_order_note", order["user_id"], goal, actions, ["R1", "R2", "R3", "R9"])
 
 
-def _refund(w: _Writer, order_id: str) -> _Draft | None:
+def _refund(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
     if not w.recent(order_id):
         return None
@@ -854,7 +828,7 @@ def _refund(w: _Writer, order_id: str) -> _Draft | None:
     ref, lookups = w.refer_to_order(order_id)
     call = Action("request_refund", {"order_id": order_id, "item_ids": [x["item_id"] for x in lines], "reason": reason})
     actions = [w.auth(order["user_id"]), *lookups, call]
-    amount = _money(w.run(actions)[-1]["refund_amount"])
+    amount = money_text(w.replay.require(actions)[-1]["refund_amount"])
     if amount is None:
         return None
     dishes = " and the ".join(line["name"] for line in lines)
@@ -862,13 +836,15 @@ def _refund(w: _Writer, order_id: str) -> _Draft | None:
         f"In {ref}, delivered recently, the {dishes} {REFUND_PROBLEMS[reason]}. You want your money back for "
         f"{'them' if len(lines) > 1 else 'it'} and want to know how much will be refunded."
     )
-    return _Draft("item_refund", order["user_id"], goal, actions, ["R1", "R2", "R3", "R11"], [amount])
+    return w.draft("item_refund", order["user_id"], goal, actions, ["R1", "R2", "R3", "R11"], [amount])
 
 
-def _promo(w: _Writer, order_id: str) -> _Draft | None:
+def _promo(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
     codes = ["WELCOME5", "SAVE15", "FREEDELIVERY", "PREMIUM20"]
-    fitting = [c for c in codes if not w.refused(Action("apply_promo_code", {"order_id": order_id, "promo_code": c}))]
+    fitting = [
+        c for c in codes if not w.replay.refused(Action("apply_promo_code", {"order_id": order_id, "promo_code": c}))
+    ]
     if not fitting:
         return None
     code = w.rng.choice(fitting)
@@ -878,14 +854,14 @@ def _promo(w: _Writer, order_id: str) -> _Draft | None:
         *lookups,
         Action("apply_promo_code", {"order_id": order_id, "promo_code": code}),
     ]
-    total = _money(w.run(actions)[-1]["order"]["total"])
+    total = money_text(w.replay.require(actions)[-1]["order"]["total"])
     if total is None:
         return None
     goal = f"You have the promo code {code} and want it applied to {ref}. You want to know the new total."
-    return _Draft("apply_promo", order["user_id"], goal, actions, ["R1", "R2", "R3", "R12"], [total])
+    return w.draft("apply_promo", order["user_id"], goal, actions, ["R1", "R2", "R3", "R12"], [total])
 
 
-def _saved_address_change(w: _Writer, user_id: str) -> _Draft | None:
+def _saved_address_change(w: _Writer, user_id: str) -> Draft | None:
     user = w.users[user_id]
     address = w.rng.choice(user["delivery_addresses"])
     kind = w.rng.choice(["moved", "instructions", "default"])
@@ -901,30 +877,30 @@ def _saved_address_change(w: _Writer, user_id: str) -> _Draft | None:
         goal = f'You want the courier instructions of {w.address_text(address)} to read exactly "{note}".'
     else:
         state, zips = CITIES[address["city"]]
-        kwargs["street"] = _street(w.rng, {a["street"] for a in user["delivery_addresses"]})
+        kwargs["street"] = _street(FreshValues(w.rng, (a["street"] for a in user["delivery_addresses"])))
         kwargs["zip"] = w.rng.choice(zips)
         goal = (
             f"You moved within {address['city']}: your {address['label']} address is now {kwargs['street']}, "
             f"{address['city']}, {state} {kwargs['zip']}, and you want the saved address updated."
         )
     actions = [w.auth(user_id), Action("update_delivery_address", kwargs)]
-    w.run(actions)
-    return _Draft("update_saved_address", user_id, goal, actions, ["R1", "R3", "R14"])
+    w.replay.require(actions)
+    return w.draft("update_saved_address", user_id, goal, actions, ["R1", "R3", "R14"])
 
 
-def _rate(w: _Writer, order_id: str) -> _Draft | None:
+def _rate(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
     if order["rating"] is not None:
         return None
     rating = w.rng.choice([1, 2, 3, 4, 5, 5, 4])
     ref, lookups = w.refer_to_order(order_id)
     actions = [w.auth(order["user_id"]), *lookups, Action("rate_order", {"order_id": order_id, "rating": rating})]
-    w.run(actions)
+    w.replay.require(actions)
     goal = f"You want to rate {ref} {rating} out of 5: it was {RATING_WORDS[rating]}."
-    return _Draft("rate_order", order["user_id"], goal, actions, ["R1", "R2", "R3", "R13"])
+    return w.draft("rate_order", order["user_id"], goal, actions, ["R1", "R2", "R3", "R13"])
 
 
-def _cancel_and_rate(w: _Writer, user_id: str) -> _Draft | None:
+def _cancel_and_rate(w: _Writer, user_id: str) -> Draft | None:
     """Two requests in one conversation: cancel an order not yet being prepared, rate a delivered one."""
     mine = w.users[user_id]["order_history"]
     cancellable = [o for o in mine if w.orders[o]["status"] in BEFORE_PREPARATION]
@@ -940,17 +916,17 @@ def _cancel_and_rate(w: _Writer, user_id: str) -> _Draft | None:
         Action("get_order_status", {"order_id": rate_id}),
         Action("rate_order", {"order_id": rate_id, "rating": rating}),
     ]
-    w.run(actions)
+    w.replay.require(actions)
     goal = (
         f"You want to cancel your order {cancel_id} because {CANCEL_REASONS[reason]}. You also want to rate your "
         f"earlier order {rate_id} from {w.orders[rate_id]['restaurant_name']} {rating} out of 5."
     )
-    return _Draft("cancel_and_rate", user_id, goal, actions, ["R1", "R2", "R3", "R10", "R13"])
+    return w.draft("cancel_and_rate", user_id, goal, actions, ["R1", "R2", "R3", "R10", "R13"])
 
 
-def _order_total(w: _Writer, order_id: str) -> _Draft | None:
+def _order_total(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
-    total = _money(order["total"])
+    total = money_text(order["total"])
     if total is None:
         return None
     actions = [w.auth(order["user_id"]), Action("get_order_status", {"order_id": order_id})]
@@ -958,17 +934,17 @@ def _order_total(w: _Writer, order_id: str) -> _Draft | None:
         f"You want to know the total you were charged for your order {order_id} from {order['restaurant_name']}. "
         "You do not want to change anything."
     )
-    return _Draft("order_total", order["user_id"], goal, actions, ["R1", "R2"], [total])
+    return w.draft("order_total", order["user_id"], goal, actions, ["R1", "R2"], [total])
 
 
-def _points(w: _Writer, user_id: str) -> _Draft | None:
+def _points(w: _Writer, user_id: str) -> Draft | None:
     membership = w.users[user_id]["membership"]
     goal = "You want to know how many reward points you have and which membership level you are on."
     outputs = [str(membership["points"]), membership["type"]]
-    return _Draft("membership_points", user_id, goal, [w.auth(user_id)], ["R1"], outputs)
+    return w.draft("membership_points", user_id, goal, [w.auth(user_id)], ["R1"], outputs)
 
 
-def _cheapest(w: _Writer, user_id: str) -> _Draft | None:
+def _cheapest(w: _Writer, user_id: str) -> Draft | None:
     home = w.users[user_id]["address"]["city"]
     restaurant = w.rng.choice([r for r in w.restaurants.values() if w.city(r) == home])
     diet = w.rng.choice([None, "vegetarian", "vegan", "gluten-free"])
@@ -983,10 +959,10 @@ def _cheapest(w: _Writer, user_id: str) -> _Draft | None:
         "available right now, and what does it cost? You do not want to order anything."
     )
     actions = [w.auth(user_id), *w.find_restaurant(restaurant)]
-    return _Draft("cheapest_dish", user_id, goal, actions, ["R1"], [cheapest["name"], str(cheapest["price"])])
+    return w.draft("cheapest_dish", user_id, goal, actions, ["R1"], [cheapest["name"], str(cheapest["price"])])
 
 
-def _best_rated(w: _Writer, user_id: str) -> _Draft | None:
+def _best_rated(w: _Writer, user_id: str) -> Draft | None:
     city = w.users[user_id]["address"]["city"]
     diet = w.rng.choice(list(DIETS.values()))
     fitting = [r for r in w.open_restaurants(city) if diet in r["dietary_options"]]
@@ -999,21 +975,21 @@ def _best_rated(w: _Writer, user_id: str) -> _Draft | None:
         "rating. You only want its name; you do not want to order."
     )
     actions = [w.auth(user_id), Action("search_restaurants", {"location": city})]
-    return _Draft("best_rated_restaurant", user_id, goal, actions, ["R1"], [best["name"]])
+    return w.draft("best_rated_restaurant", user_id, goal, actions, ["R1"], [best["name"]])
 
 
 # refusals: the gold holds only the lookups an agent needs before it refuses
 
 
-def _refusal(w: _Writer, order_id: str, template: str, goal: str, rules: list[str]) -> _Draft:
+def _refusal(w: _Writer, order_id: str, template: str, goal: str, rules: list[str]) -> Draft:
     order = w.orders[order_id]
     actions = [w.auth(order["user_id"]), Action("get_order_status", {"order_id": order_id})]
-    return _Draft(template, order["user_id"], goal, actions, rules, refusal=True)
+    return w.draft(template, order["user_id"], goal, actions, rules, refusal=True)
 
 
-def _refuse_cancel(w: _Writer, order_id: str) -> _Draft | None:
+def _refuse_cancel(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
-    if not w.refused(Action("cancel_order", {"order_id": order_id})):
+    if not w.replay.refused(Action("cancel_order", {"order_id": order_id})):
         return None
     goal = (
         f"You want to cancel your order {order_id} from {order['restaurant_name']} because you changed your mind. "
@@ -1022,12 +998,12 @@ def _refuse_cancel(w: _Writer, order_id: str) -> _Draft | None:
     return _refusal(w, order_id, "refuse_cancel_late", goal, ["R1", "R10"])
 
 
-def _refuse_address_late(w: _Writer, order_id: str) -> _Draft | None:
+def _refuse_address_late(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
     address = w.other_address(order, same_city=True)
     if address is None:
         return None
-    if not w.refused(Action("update_order", {"order_id": order_id, "delivery_address": address["id"]})):
+    if not w.replay.refused(Action("update_order", {"order_id": order_id, "delivery_address": address["id"]})):
         return None
     goal = (
         f"You want your order {order_id} from {order['restaurant_name']} delivered to {w.address_text(address)} "
@@ -1036,12 +1012,12 @@ def _refuse_address_late(w: _Writer, order_id: str) -> _Draft | None:
     return _refusal(w, order_id, "refuse_address_change_late", goal, ["R1", "R9"])
 
 
-def _refuse_out_of_zone(w: _Writer, order_id: str) -> _Draft | None:
+def _refuse_out_of_zone(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
     address = w.other_address(order, same_city=False)
     if address is None:
         return None
-    if not w.refused(Action("update_order", {"order_id": order_id, "delivery_address": address["id"]})):
+    if not w.replay.refused(Action("update_order", {"order_id": order_id, "delivery_address": address["id"]})):
         return None
     goal = (
         f"You want your order {order_id} from {order['restaurant_name']} delivered to {w.address_text(address)} "
@@ -1050,12 +1026,12 @@ def _refuse_out_of_zone(w: _Writer, order_id: str) -> _Draft | None:
     return _refusal(w, order_id, "refuse_address_out_of_zone", goal, ["R1", "R5", "R9"])
 
 
-def _refuse_refund_old(w: _Writer, order_id: str) -> _Draft | None:
+def _refuse_refund_old(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
     if w.recent(order_id):
         return None
     line = w.rng.choice(order["items"])
-    if not w.refused(
+    if not w.replay.refused(
         Action("request_refund", {"order_id": order_id, "item_ids": [line["item_id"]], "reason": "missing item"})
     ):
         return None
@@ -1066,7 +1042,7 @@ def _refuse_refund_old(w: _Writer, order_id: str) -> _Draft | None:
     return _refusal(w, order_id, "refuse_refund_expired", goal, ["R1", "R11"])
 
 
-def _refuse_refund_taste(w: _Writer, order_id: str) -> _Draft | None:
+def _refuse_refund_taste(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
     if not w.recent(order_id):
         return None
@@ -1079,10 +1055,12 @@ def _refuse_refund_taste(w: _Writer, order_id: str) -> _Draft | None:
     return _refusal(w, order_id, "refuse_refund_taste", goal, ["R1", "R11"])
 
 
-def _refuse_promo(w: _Writer, order_id: str) -> _Draft | None:
+def _refuse_promo(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
     codes = ("HOLIDAY25", "PREMIUM20", "WELCOME5", "SAVE15", "FREEDELIVERY")
-    refused = [c for c in codes if w.refused(Action("apply_promo_code", {"order_id": order_id, "promo_code": c}))]
+    refused = [
+        c for c in codes if w.replay.refused(Action("apply_promo_code", {"order_id": order_id, "promo_code": c}))
+    ]
     if not refused:
         return None
     code = w.rng.choice(refused)
@@ -1093,12 +1071,12 @@ def _refuse_promo(w: _Writer, order_id: str) -> _Draft | None:
     return _refusal(w, order_id, "refuse_promo", goal, ["R1", "R12"])
 
 
-def _refuse_rate_twice(w: _Writer, order_id: str) -> _Draft | None:
+def _refuse_rate_twice(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
     if order["rating"] is None:
         return None
     rating = w.rng.choice([r for r in range(1, 6) if r != order["rating"]])
-    if not w.refused(Action("rate_order", {"order_id": order_id, "rating": rating})):
+    if not w.replay.refused(Action("rate_order", {"order_id": order_id, "rating": rating})):
         return None
     goal = (
         f"You want to rate your order {order_id} from {order['restaurant_name']} {rating} out of 5. If the agent "
@@ -1107,7 +1085,7 @@ def _refuse_rate_twice(w: _Writer, order_id: str) -> _Draft | None:
     return _refusal(w, order_id, "refuse_rate_twice", goal, ["R1", "R13"])
 
 
-def _refuse_other_user(w: _Writer, order_id: str) -> _Draft | None:
+def _refuse_other_user(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
     owner = w.users[order["user_id"]]
     user_id = w.rng.choice([u for u in w.users if u != order["user_id"]])
@@ -1116,10 +1094,10 @@ def _refuse_other_user(w: _Writer, order_id: str) -> _Draft | None:
         f"Your friend {owner['name']} placed order {order_id} from {order['restaurant_name']} on their own account "
         f"and asked you to {wish} for them. If the agent refuses, you accept that and end the conversation."
     )
-    return _Draft("refuse_other_customer", user_id, goal, [w.auth(user_id)], ["R1", "R2"], refusal=True)
+    return w.draft("refuse_other_customer", user_id, goal, [w.auth(user_id)], ["R1", "R2"], refusal=True)
 
 
-def _refuse_restaurant(w: _Writer, user_id: str, problem: str) -> _Draft | None:
+def _refuse_restaurant(w: _Writer, user_id: str, problem: str) -> Draft | None:
     """Ordering from a closed restaurant, below the minimum order, or a sold-out item."""
     city = w.users[user_id]["address"]["city"]
     local = [r for r in w.restaurants.values() if w.city(r) == city]
@@ -1142,7 +1120,7 @@ def _refuse_restaurant(w: _Writer, user_id: str, problem: str) -> _Draft | None:
         "create_order",
         {"user_id": user_id, "restaurant_id": restaurant["restaurant_id"], "items": [{"item_id": item["id"]}]},
     )
-    if not w.refused(order):
+    if not w.replay.refused(order):
         return None
     goal = (
         f"You want to order just one {item['name']} from {w.restaurant_ref(restaurant)} right now, delivered to "
@@ -1151,22 +1129,22 @@ def _refuse_restaurant(w: _Writer, user_id: str, problem: str) -> _Draft | None:
     actions = [w.auth(user_id), Action("search_restaurants", {"cuisine": restaurant["cuisine"]})]
     if problem != "closed":
         actions.append(Action("get_restaurant_menu", {"restaurant_id": restaurant["restaurant_id"]}))
-    return _Draft(f"refuse_order_{problem}", user_id, goal, actions, ["R1", "R4"], refusal=True)
+    return w.draft(f"refuse_order_{problem}", user_id, goal, actions, ["R1", "R4"], refusal=True)
 
 
-def _refuse_closed(w: _Writer, user_id: str) -> _Draft | None:
+def _refuse_closed(w: _Writer, user_id: str) -> Draft | None:
     return _refuse_restaurant(w, user_id, "closed")
 
 
-def _refuse_minimum(w: _Writer, user_id: str) -> _Draft | None:
+def _refuse_minimum(w: _Writer, user_id: str) -> Draft | None:
     return _refuse_restaurant(w, user_id, "minimum")
 
 
-def _refuse_sold_out(w: _Writer, user_id: str) -> _Draft | None:
+def _refuse_sold_out(w: _Writer, user_id: str) -> Draft | None:
     return _refuse_restaurant(w, user_id, "sold_out")
 
 
-Template = Callable[[_Writer, str], _Draft | None]
+Template = Callable[[_Writer, str], Draft | None]
 
 
 def _templates(w: _Writer) -> Iterator[tuple[Template, list[str], int]]:
@@ -1211,46 +1189,11 @@ def generate_tasks(db: dict[str, dict], seed: int = 0) -> dict[str, list[Task]]:
     """
     rng = random.Random(seed)
     writer = _Writer(db, rng)
-    splits: dict[str, list[_Draft]] = {"train": [], "test": []}
-    for template, candidates, count in _templates(writer):
-        drafts = []
-        for candidate in rng.sample(candidates, len(candidates)):
-            draft = template(writer, candidate)
-            if draft is not None:
-                drafts.append(draft)
-            if len(drafts) == count:
-                break
-        for index, draft in enumerate(drafts):
-            splits["test" if index % 3 == 0 else "train"].append(draft)
-    return {split: _finish(split, drafts, writer) for split, drafts in splits.items()}
-
-
-def _finish(split: str, drafts: list[_Draft], w: _Writer) -> list[Task]:
-    drafts = w.rng.sample(drafts, len(drafts))
-    tasks = []
-    for number, draft in enumerate(drafts):
-        persona = w.rng.choice(PERSONAS)
-        name = w.users[draft.user_id]["name"]
-        tasks.append(
-            Task(
-                id=f"doordash-{split}-{number:04d}",
-                domain="doordash",
-                split=split,
-                user_id=draft.user_id,
-                instruction=f"You are {name}, DoorDash customer {draft.user_id}. {draft.goal} {persona}",
-                actions=tuple(draft.actions),
-                outputs=tuple(draft.outputs),
-                reward_basis=RewardBasis.AUTO,
-                metadata={
-                    "persona": persona,
-                    "goal": draft.goal,
-                    "rules": draft.rules,
-                    "refusal": draft.refusal,
-                    "template": draft.template,
-                },
-            )
-        )
-    return tasks
+    per_template = (
+        pick_drafts(functools.partial(template, writer), candidates, count, rng)
+        for template, candidates, count in _templates(writer)
+    )
+    return write_tasks(per_template, rng, TASK_FORMAT, writer.replay)
 
 
 __all__ = ["generate_database", "generate_tasks"]
