@@ -18,12 +18,12 @@ import json
 import math
 import random
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from taurl.core.db import Database
-from taurl.core.types import Action, RewardBasis, Task
+from taurl.core.types import Action, Task
 from taurl.domains.airline.tools import (
     AIRPORTS,
     BAG_FEE,
@@ -34,6 +34,16 @@ from taurl.domains.airline.tools import (
     TODAY,
     TOOLS,
     search_onestop_flight,
+)
+from taurl.domains.generation import (
+    Draft,
+    FreshValues,
+    GoldReplay,
+    TaskFormat,
+    sample_names,
+    shift_day,
+    street_address,
+    write_tasks,
 )
 
 Record = dict[str, Any]
@@ -268,28 +278,21 @@ def _person(rng: random.Random) -> Record:
     return {"first_name": rng.choice(FIRST_NAMES), "last_name": rng.choice(LAST_NAMES), "dob": _birthday(rng)}
 
 
-class _Ids:
+class _Ids(FreshValues):
     """Unique random ids, never one of the ids the tools hand out themselves."""
 
     def __init__(self, rng: random.Random):
-        self._rng = rng
-        self._used = set(NEW_RESERVATION_IDS) | set(NEW_CERTIFICATE_IDS)
-
-    def _fresh(self, make: Callable[[], str]) -> str:
-        while (value := make()) in self._used:
-            pass
-        self._used.add(value)
-        return value
+        super().__init__(rng, [*NEW_RESERVATION_IDS, *NEW_CERTIFICATE_IDS])
 
     def payment(self, source: str) -> str:
-        return self._fresh(lambda: f"{source}_{self._rng.randint(1_000_000, 9_999_999)}")
+        return self.draw(lambda: f"{source}_{self.rng.randint(1_000_000, 9_999_999)}")
 
     def reservation(self) -> str:
         alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-        return self._fresh(lambda: "".join(self._rng.choice(alphabet) for _ in range(6)))
+        return self.draw(lambda: "".join(self.rng.choice(alphabet) for _ in range(6)))
 
     def user(self, first: str, last: str) -> str:
-        return self._fresh(lambda: f"{first.lower()}_{last.lower()}_{self._rng.randint(1000, 9999)}")
+        return self.draw(lambda: f"{first.lower()}_{last.lower()}_{self.rng.randint(1000, 9999)}")
 
 
 def _payment_methods(rng: random.Random, ids: _Ids) -> dict[str, Record]:
@@ -314,21 +317,13 @@ def _payment_methods(rng: random.Random, ids: _Ids) -> dict[str, Record]:
 
 
 def _make_users(rng: random.Random, ids: _Ids) -> dict[str, Record]:
-    names = rng.sample([(first, last) for first in FIRST_NAMES for last in LAST_NAMES], N_USERS)
     users = {}
-    for first, last in names:
-        city, state, zip_prefix = rng.choice(CITIES)
+    for first, last in sample_names(rng, FIRST_NAMES, LAST_NAMES, N_USERS):
+        place = rng.choice(CITIES)
         user_id = ids.user(first, last)
         users[user_id] = {
             "name": {"first_name": first, "last_name": last},
-            "address": {
-                "address1": f"{rng.randint(100, 999)} {rng.choice(STREETS)}",
-                "address2": f"Suite {rng.randint(100, 999)}",
-                "city": city,
-                "country": "USA",
-                "state": state,
-                "zip": f"{zip_prefix}{rng.randint(10, 99)}",
-            },
+            "address": street_address(rng, place, STREETS),
             "email": f"{first.lower()}.{last.lower()}{rng.randint(1000, 9999)}@example.com",
             "dob": _birthday(rng),
             "payment_methods": _payment_methods(rng, ids),
@@ -337,10 +332,6 @@ def _make_users(rng: random.Random, ids: _Ids) -> dict[str, Record]:
             "reservations": [],
         }
     return users
-
-
-def _shift(date: str, days: int) -> str:
-    return (datetime.fromisoformat(date) + timedelta(days=days)).date().isoformat()
 
 
 class _Network:
@@ -374,14 +365,14 @@ def _itinerary(rng: random.Random, network: _Network, timing: str) -> tuple[str,
         origin, destination = flight["origin"], flight["destination"]
         legs = [(number, date)]
         if rng.random() < 0.5:
-            legs.append((network.direct[(destination, origin)], _shift(date, rng.randint(1, 3))))
+            legs.append((network.direct[(destination, origin)], shift_day(date, rng.randint(1, 3))))
         return origin, destination, "round_trip" if len(legs) == 2 else "one_way", legs
     if timing == "today":
         delayed = [n for n in network.flights if network.status(n, TODAY) == "delayed"]
         number = rng.choice(delayed or [n for n in network.flights if network.status(n, TODAY) == "on time"])
         origin, destination = network.flights[number]["origin"], network.flights[number]["destination"]
         back = network.direct[(destination, origin)]
-        return origin, destination, "round_trip", [(number, TODAY), (back, _shift(TODAY, rng.randint(2, 6)))]
+        return origin, destination, "round_trip", [(number, TODAY), (back, shift_day(TODAY, rng.randint(2, 6)))]
     if timing == "underway":
         flown = [(n, d) for n in network.flights for d in DATES[8:14] if network.status(n, d) == "landed"]
         number, date = rng.choice(flown)
@@ -400,7 +391,7 @@ def _itinerary(rng: random.Random, network: _Network, timing: str) -> tuple[str,
     origin, destination = rng.choice(sorted(network.direct))
     legs = [(network.direct[(origin, destination)], start)]
     if rng.random() < 0.55:
-        back = _shift(start, rng.randint(1, 4))
+        back = shift_day(start, rng.randint(1, 4))
         if back <= (DATES[13] if timing == "past" else DATES[-1]):
             legs.append((network.direct[(destination, origin)], back))
     return origin, destination, "round_trip" if len(legs) == 2 else "one_way", legs
@@ -576,8 +567,13 @@ PERSONAS = (
     "You are anxious about travelling and ask the agent to confirm things before moving on.",
     "You are curt and slightly impatient, but you never refuse to answer a question.",
 )
-#: Every fifth task of a template (the first, sixth...) goes to the test split, the others to train.
-TEST_EVERY = 5
+TASK_FORMAT = TaskFormat(
+    "airline",
+    PERSONAS,
+    id_digits=3,
+    metadata_keys=("template", "persona", "goal", "rules", "refusal"),
+    shuffle_in_place=True,
+)
 
 
 #: Given a booking's total, the payment split and how the user words it.
@@ -623,25 +619,6 @@ class _Trip:
                 )
             )
         return found
-
-
-@dataclass
-class _Draft:
-    """A task before it gets its id, split and persona."""
-
-    template: str
-    group: str  # "write", "info" or "refusal"
-    user_id: str
-    intro: str  # who the user is and what they know about themself
-    request: str  # what they want, in their words: the task's goal
-    actions: list[Action]
-    rules: list[str]
-    outputs: list[str] = field(default_factory=list)
-    tool_set: str = "default"
-
-    @property
-    def refusal(self) -> bool:
-        return self.group == "refusal"
 
 
 def _when(date: str) -> str:
@@ -836,30 +813,23 @@ class _TaskWriter:
         *,
         intro: str | None = None,
         tool_set: str = "default",
-    ) -> _Draft:
+    ) -> Draft:
+        """``group`` is "write", "info" or "refusal"; ``request`` is the user's goal."""
         user_id = reservation_or_user if isinstance(reservation_or_user, str) else reservation_or_user["user_id"]
-        return _Draft(
-            template,
-            group,
-            user_id,
-            intro or self.intro(user_id),
-            request,
-            actions,
-            rules,
-            list(outputs or []),
-            tool_set,
-        )
+        intro = intro or self.intro(user_id)
+        refusal = group == "refusal"
+        return Draft(template, user_id, intro, request, actions, rules, list(outputs or []), refusal, tool_set)
 
     # -- cancelling
 
-    def cancel(self, kind: str, fits: Callable[[Record], bool], reason: str, rules: list[str]) -> Iterator[_Draft]:
+    def cancel(self, kind: str, fits: Callable[[Record], bool], reason: str, rules: list[str]) -> Iterator[Draft]:
         for r in self.reservations:
             if fits(r):
                 ref, lookups = self.refer(r)
                 cancel = Action("cancel_reservation", {"reservation_id": r["reservation_id"]})
                 yield self.draft(kind, "write", r, f"You want to cancel {ref}. {reason}", [*lookups, cancel], rules)
 
-    def cancel_recent(self) -> Iterator[_Draft]:
+    def cancel_recent(self) -> Iterator[Draft]:
         yield from self.cancel(
             "cancel_recent",
             lambda r: self.upcoming(r) and self.recent(r),
@@ -867,7 +837,7 @@ class _TaskWriter:
             ["R1", "R2", "R12"],
         )
 
-    def cancel_business(self) -> Iterator[_Draft]:
+    def cancel_business(self) -> Iterator[Draft]:
         yield from self.cancel(
             "cancel_business",
             lambda r: self.upcoming(r) and not self.recent(r) and r["cabin"] == "business",
@@ -875,7 +845,7 @@ class _TaskWriter:
             ["R1", "R2", "R12"],
         )
 
-    def cancel_insured(self) -> Iterator[_Draft]:
+    def cancel_insured(self) -> Iterator[Draft]:
         yield from self.cancel(
             "cancel_insured",
             lambda r: self.upcoming(r) and not self.recent(r) and r["cabin"] != "business" and r["insurance"] == "yes",
@@ -883,7 +853,7 @@ class _TaskWriter:
             ["R1", "R2", "R6", "R12"],
         )
 
-    def cancel_airline_cancelled(self) -> Iterator[_Draft]:
+    def cancel_airline_cancelled(self) -> Iterator[Draft]:
         yield from self.cancel(
             "cancel_airline_cancelled",
             lambda r: "cancelled" in self.statuses(r) and not self.statuses(r) & {"landed", "flying"},
@@ -891,7 +861,7 @@ class _TaskWriter:
             ["R1", "R2", "R12"],
         )
 
-    def cancel_by_confirmation(self) -> Iterator[_Draft]:
+    def cancel_by_confirmation(self) -> Iterator[Draft]:
         for r in self.reservations:
             reason = self.cancel_reason(r)
             if reason is None:
@@ -916,7 +886,7 @@ class _TaskWriter:
 
     # -- bags and passengers
 
-    def add_bags(self, by_email: bool = False) -> Iterator[_Draft]:
+    def add_bags(self, by_email: bool = False) -> Iterator[Draft]:
         for r in self.reservations:
             if not self.upcoming(r):
                 continue
@@ -954,10 +924,10 @@ class _TaskWriter:
             else:
                 yield self.draft("add_bags", "write", r, request, [*lookups, change], rules)
 
-    def add_bags_by_email(self) -> Iterator[_Draft]:
+    def add_bags_by_email(self) -> Iterator[Draft]:
         yield from self.add_bags(by_email=True)
 
-    def swap_passenger(self) -> Iterator[_Draft]:
+    def swap_passenger(self) -> Iterator[Draft]:
         for r in self.reservations:
             on_board = {_full_name(p) for p in r["passengers"]}
             newcomers = [p for p in self.user(r)["saved_passengers"] if _full_name(p) not in on_board]
@@ -978,7 +948,7 @@ class _TaskWriter:
             )
             yield self.draft("swap_passenger", "write", r, request, [*lookups, change], ["R1", "R2", "R10"])
 
-    def fix_birth_date(self) -> Iterator[_Draft]:
+    def fix_birth_date(self) -> Iterator[Draft]:
         for r in self.reservations:
             if not self.upcoming(r):
                 continue
@@ -1026,7 +996,7 @@ class _TaskWriter:
         cost = (sum(new) - sum(old)) * travellers
         return cost, _calculation(f"({_plus(new)} - ({_plus(old)})) * {travellers}")
 
-    def upgrade(self) -> Iterator[_Draft]:
+    def upgrade(self) -> Iterator[Draft]:
         for r in self.reservations:
             travellers = len(r["passengers"])
             if not self.upcoming(r) or r["cabin"] == "business" or not self.sellable(_legs(r), "business", travellers):
@@ -1041,7 +1011,7 @@ class _TaskWriter:
             actions = [*lookups, *self.searches(_legs(r)), self.change_cabin(r, "business", card)]
             yield self.draft("upgrade_cabin", "write", r, request, actions, ["R1", "R2", "R8", "R11"])
 
-    def upgrade_seat(self) -> Iterator[_Draft]:
+    def upgrade_seat(self) -> Iterator[Draft]:
         for r in self.reservations:
             travellers, above = len(r["passengers"]), CABINS[CABINS.index(r["cabin"]) + 1 :]
             if not self.upcoming(r) or not above:
@@ -1067,7 +1037,7 @@ class _TaskWriter:
                 "upgrade_seat", "write", r, request, actions, ["R1", "R2", "R8", "R11"], outputs, tool_set="extended"
             )
 
-    def downgrade(self) -> Iterator[_Draft]:
+    def downgrade(self) -> Iterator[Draft]:
         for r in self.reservations:
             travellers = len(r["passengers"])
             if not self.upcoming(r) or r["cabin"] != "business" or not self.sellable(_legs(r), "economy", travellers):
@@ -1085,7 +1055,7 @@ class _TaskWriter:
             actions = [*lookups, *self.searches(_legs(r)), calculation, self.change_cabin(r, "economy", original)]
             yield self.draft("downgrade_cabin", "write", r, request, actions, ["R1", "R2", "R8", "R11"], [str(-cost)])
 
-    def reschedule(self, kind: str, r: Record, keep: int) -> Iterator[_Draft]:
+    def reschedule(self, kind: str, r: Record, keep: int) -> Iterator[Draft]:
         """Move the leg after the first ``keep`` legs to another date on the same flight."""
         travellers, legs = len(r["passengers"]), _legs(r)
         moving = legs[keep]
@@ -1115,12 +1085,12 @@ class _TaskWriter:
         actions = [*lookups, *self.searches([{**moving, "date": new_date}]), change]
         yield self.draft(kind, "write", r, request, actions, ["R1", "R2", "R7", "R11"])
 
-    def change_date(self) -> Iterator[_Draft]:
+    def change_date(self) -> Iterator[Draft]:
         for r in self.reservations:
             if self.upcoming(r) and r["cabin"] != "basic_economy" and len(r["flights"]) == 1:
                 yield from self.reschedule("change_date", r, 0)
 
-    def change_return(self) -> Iterator[_Draft]:
+    def change_return(self) -> Iterator[Draft]:
         for r in self.reservations:
             if self.upcoming(r) and r["cabin"] != "basic_economy" and r["flight_type"] == "round_trip":
                 yield from self.reschedule("change_return", r, 1)
@@ -1136,7 +1106,7 @@ class _TaskWriter:
         options = [[{"flight_number": leg["flight_number"], "date": leg["date"]} for leg in pair] for pair in found]
         return options if all(leg["date"] == date for legs in options for leg in legs) else []
 
-    def book(self, kind: str, user_id: str, trip: _Trip, pay: Payer) -> _Draft | None:
+    def book(self, kind: str, user_id: str, trip: _Trip, pay: Payer) -> Draft | None:
         """A booking for the user (and maybe saved passengers) on the cheapest sellable option, if any."""
         user = self.users[user_id]
         companions = user["saved_passengers"][: self.rng.choice([0, 0, 1, 2])]
@@ -1185,7 +1155,7 @@ class _TaskWriter:
 
     def bookings(
         self, kind: str, one_stop: bool, round_trip: bool, payer: Callable[[Record], Payer | None]
-    ) -> Iterator[_Draft]:
+    ) -> Iterator[Draft]:
         airports = sorted(COORDINATES)
         routes = [(a, b) for a in airports for b in airports if a != b and ((a, b) in self.network.direct) != one_stop]
         self.rng.shuffle(routes)
@@ -1195,7 +1165,7 @@ class _TaskWriter:
             if round_trip:
                 back = {
                     "flight_number": self.network.direct[(destination, origin)],
-                    "date": _shift(date, self.rng.randint(2, 5)),
+                    "date": shift_day(date, self.rng.randint(2, 5)),
                 }
                 options = [[*legs, back] for legs in options]
             user_id = self.rng.choice(list(self.users))
@@ -1235,21 +1205,21 @@ class _TaskWriter:
         )
         return lambda total: (_split(certificate, card, total), words)
 
-    def book_direct(self) -> Iterator[_Draft]:
+    def book_direct(self) -> Iterator[Draft]:
         yield from self.bookings("book_one_way", False, False, self.pay_by_card)
 
-    def book_round_trip(self) -> Iterator[_Draft]:
+    def book_round_trip(self) -> Iterator[Draft]:
         yield from self.bookings("book_round_trip", False, True, self.pay_gift_first)
 
-    def book_with_certificate(self) -> Iterator[_Draft]:
+    def book_with_certificate(self) -> Iterator[Draft]:
         yield from self.bookings("book_with_certificate", False, False, self.pay_certificate_first)
 
-    def book_one_stop(self) -> Iterator[_Draft]:
+    def book_one_stop(self) -> Iterator[Draft]:
         yield from self.bookings("book_one_stop", True, False, self.pay_by_card)
 
     # -- compensation
 
-    def compensate_cancelled(self) -> Iterator[_Draft]:
+    def compensate_cancelled(self) -> Iterator[Draft]:
         for r in self.reservations:
             cancelled = [s for s in r["flights"] if self.day(s["flight_number"], s["date"])["status"] == "cancelled"]
             if not cancelled or not self.compensable(r):
@@ -1268,7 +1238,7 @@ class _TaskWriter:
             ]
             yield self.draft("compensate_cancelled", "write", r, request, actions, ["R1", "R2", "R14", "R15"])
 
-    def delayed_cancel(self) -> Iterator[_Draft]:
+    def delayed_cancel(self) -> Iterator[Draft]:
         for r in self.reservations:
             first = r["flights"][0]
             if (
@@ -1292,7 +1262,7 @@ class _TaskWriter:
 
     # -- information requests
 
-    def wallet(self) -> Iterator[_Draft]:
+    def wallet(self) -> Iterator[Draft]:
         for user_id, user in self.users.items():
             balances = {
                 source: [m["amount"] for m in self.methods(user, source)]
@@ -1318,7 +1288,7 @@ class _TaskWriter:
             outputs = [str(sum(amounts)) for amounts in balances.values()]
             yield self.draft("wallet_totals", "info", user_id, request, actions, ["R2"], outputs)
 
-    def bag_allowance(self) -> Iterator[_Draft]:
+    def bag_allowance(self) -> Iterator[Draft]:
         for r in self.reservations:
             if self.upcoming(r):
                 ref, lookups = self.refer(r, profile=True)
@@ -1330,7 +1300,7 @@ class _TaskWriter:
                 actions = [*lookups, calculation]
                 yield self.draft("bag_allowance", "info", r, request, actions, ["R2", "R5"], [str(self.allowance(r))])
 
-    def fare_quote(self) -> Iterator[_Draft]:
+    def fare_quote(self) -> Iterator[Draft]:
         routes = sorted(self.network.direct)
         self.rng.shuffle(routes)
         for origin, destination in routes:
@@ -1345,7 +1315,7 @@ class _TaskWriter:
             user_id = self.rng.choice(list(self.users))
             yield self.draft("fare_quote", "info", user_id, request, self.searches(legs), ["R2"], outputs)
 
-    def amount_paid(self) -> Iterator[_Draft]:
+    def amount_paid(self) -> Iterator[Draft]:
         for r in self.reservations:
             ref, lookups = self.refer(r)
             amounts = [p["amount"] for p in r["payment_history"]]
@@ -1354,7 +1324,7 @@ class _TaskWriter:
             request = f"You want to know how much you paid in total for {ref}. You do not want to change anything."
             yield self.draft("amount_paid", "info", r, request, lookups, ["R2"], [str(sum(amounts))])
 
-    def upgrade_quote(self) -> Iterator[_Draft]:
+    def upgrade_quote(self) -> Iterator[Draft]:
         for r in self.reservations:
             travellers = len(r["passengers"])
             if not self.upcoming(r) or r["cabin"] != "economy" or not self.sellable(_legs(r), "business", travellers):
@@ -1370,7 +1340,7 @@ class _TaskWriter:
             actions = [*lookups, *self.searches(_legs(r)), calculation]
             yield self.draft("upgrade_quote", "info", r, request, actions, ["R2", "R8"], [str(cost)])
 
-    def flight_status(self) -> Iterator[_Draft]:
+    def flight_status(self) -> Iterator[Draft]:
         for r in self.reservations:
             flown = [s for s in r["flights"] if s["date"] <= TODAY]
             if not flown:
@@ -1393,7 +1363,7 @@ class _TaskWriter:
             ]
             yield self.draft("flight_status", "info", r, request, actions, ["R2"], [status], tool_set="extended")
 
-    def aircraft_info(self) -> Iterator[_Draft]:
+    def aircraft_info(self) -> Iterator[Draft]:
         for r in self.reservations:
             if not self.upcoming(r):
                 continue
@@ -1420,7 +1390,7 @@ class _TaskWriter:
             outputs = [aircraft["model"], answer]
             yield self.draft("aircraft_info", "info", r, request, actions, ["R2"], outputs, tool_set="extended")
 
-    def airport_info(self) -> Iterator[_Draft]:
+    def airport_info(self) -> Iterator[Draft]:
         for r in self.reservations:
             if not self.upcoming(r):
                 continue
@@ -1441,7 +1411,7 @@ class _TaskWriter:
             outputs = [str(airport["minimum_connection_minutes"])]
             yield self.draft("airport_info", "info", r, request, actions, ["R2"], outputs, tool_set="extended")
 
-    def passenger_birth_date(self) -> Iterator[_Draft]:
+    def passenger_birth_date(self) -> Iterator[Draft]:
         for r in self.reservations:
             intro, lookup = self.confirmation_intro(r)
             person = self.rng.choice(r["passengers"])
@@ -1471,7 +1441,7 @@ class _TaskWriter:
         rules: list[str],
         profile: bool = False,
         tool_set: str = "default",
-    ) -> Iterator[_Draft]:
+    ) -> Iterator[Draft]:
         for r in self.reservations:
             if fits(r):
                 ref, lookups = self.refer(r, profile)
@@ -1481,7 +1451,7 @@ class _TaskWriter:
                 )
                 yield self.draft(kind, "refusal", r, request, lookups, rules, tool_set=tool_set)
 
-    def refuse_cancel(self) -> Iterator[_Draft]:
+    def refuse_cancel(self) -> Iterator[Draft]:
         yield from self.refuse(
             "refuse_cancel",
             lambda r: self.upcoming(r) and not self.recent(r) and r["cabin"] != "business" and r["insurance"] == "no",
@@ -1489,18 +1459,18 @@ class _TaskWriter:
             ["R2", "R12"],
         )
 
-    def refuse_basic_change(self) -> Iterator[_Draft]:
+    def refuse_basic_change(self) -> Iterator[Draft]:
         yield from self.refuse(
             "refuse_basic_economy_change",
             lambda r: self.upcoming(r) and r["cabin"] == "basic_economy",
             lambda r, ref: (
-                f"You want to move {ref} to {_when(_shift(r['flights'][0]['date'], 1))}, one day later, "
+                f"You want to move {ref} to {_when(shift_day(r['flights'][0]['date'], 1))}, one day later, "
                 "keeping the cabin you have."
             ),
             ["R2", "R7"],
         )
 
-    def refuse_change_destination(self) -> Iterator[_Draft]:
+    def refuse_change_destination(self) -> Iterator[Draft]:
         def words(r: Record, ref: str) -> str:
             others = sorted(set(COORDINATES) - {r["origin"], r["destination"]})
             return (
@@ -1515,7 +1485,7 @@ class _TaskWriter:
             ["R2", "R7"],
         )
 
-    def refuse_remove_bags(self) -> Iterator[_Draft]:
+    def refuse_remove_bags(self) -> Iterator[Draft]:
         yield from self.refuse(
             "refuse_remove_bags",
             lambda r: self.upcoming(r) and r["total_baggages"] > 0,
@@ -1523,7 +1493,7 @@ class _TaskWriter:
             ["R2", "R9"],
         )
 
-    def refuse_add_passenger(self) -> Iterator[_Draft]:
+    def refuse_add_passenger(self) -> Iterator[Draft]:
         yield from self.refuse(
             "refuse_add_passenger",
             lambda r: self.upcoming(r) and len(r["passengers"]) < 5,
@@ -1534,7 +1504,7 @@ class _TaskWriter:
             ["R2", "R10"],
         )
 
-    def refuse_add_insurance(self) -> Iterator[_Draft]:
+    def refuse_add_insurance(self) -> Iterator[Draft]:
         yield from self.refuse(
             "refuse_add_insurance",
             lambda r: self.upcoming(r) and r["insurance"] == "no",
@@ -1542,7 +1512,7 @@ class _TaskWriter:
             ["R2", "R9"],
         )
 
-    def refuse_compensation(self) -> Iterator[_Draft]:
+    def refuse_compensation(self) -> Iterator[Draft]:
         yield from self.refuse(
             "refuse_compensation",
             lambda r: "cancelled" in self.statuses(r) and not self.compensable(r),
@@ -1554,7 +1524,7 @@ class _TaskWriter:
             profile=True,
         )
 
-    def refuse_partly_flown(self) -> Iterator[_Draft]:
+    def refuse_partly_flown(self) -> Iterator[Draft]:
         yield from self.refuse(
             "refuse_cancel_partly_flown",
             self.underway,
@@ -1565,7 +1535,7 @@ class _TaskWriter:
             ["R2", "R13"],
         )
 
-    def refuse_upgrade_partly_flown(self) -> Iterator[_Draft]:
+    def refuse_upgrade_partly_flown(self) -> Iterator[Draft]:
         yield from self.refuse(
             "refuse_upgrade_partly_flown",
             lambda r: self.underway(r) and r["cabin"] != "business",
@@ -1573,7 +1543,7 @@ class _TaskWriter:
             ["R2", "R8"],
         )
 
-    def refuse_first_class(self) -> Iterator[_Draft]:
+    def refuse_first_class(self) -> Iterator[Draft]:
         yield from self.refuse(
             "refuse_first_class",
             self.upcoming,
@@ -1582,7 +1552,7 @@ class _TaskWriter:
             tool_set="extended",
         )
 
-    def refuse_other_user(self) -> Iterator[_Draft]:
+    def refuse_other_user(self) -> Iterator[Draft]:
         for r in self.reservations:
             if not self.upcoming(r):
                 continue
@@ -1597,7 +1567,7 @@ class _TaskWriter:
             ]
             yield self.draft("refuse_other_user", "refusal", user_id, request, actions, ["R2"])
 
-    def refuse_six_passengers(self) -> Iterator[_Draft]:
+    def refuse_six_passengers(self) -> Iterator[Draft]:
         for user_id in self.users:
             origin, destination = self.rng.choice(sorted(self.network.direct))
             request = (
@@ -1608,7 +1578,7 @@ class _TaskWriter:
             actions = [Action("get_user_details", {"user_id": user_id})]
             yield self.draft("refuse_six_passengers", "refusal", user_id, request, actions, ["R2", "R3"])
 
-    def templates(self) -> list[tuple[Callable[[], Iterator[_Draft]], int]]:
+    def templates(self) -> list[tuple[Callable[[], Iterator[Draft]], int]]:
         """Every template with how many tasks to write with it."""
         return [
             (self.cancel_recent, 8),
@@ -1664,58 +1634,18 @@ def _split(first: Mapping[str, Any], card: Mapping[str, Any], total: int) -> lis
     return payments
 
 
-def _replay_problem(root: Database, actions: list[Action]) -> str | None:
-    """The first gold action that fails on a fresh fork of ``root``, in words, or None."""
-    episode = root.fork()
-    for action in actions:
-        result = TOOLS.invoke(episode, action)
-        if not result.ok:
-            return f"{action.name}: {result.observation}"
-    return None
-
-
 def generate_tasks(db: dict, seed: int = 0) -> dict[str, list[Task]]:
     """Tasks over ``db`` (from :func:`generate_database`) and ``generate_reference(seed)``, split into
     train and test: every template contributes its share of tasks to both splits."""
     rng = random.Random(seed)
     reference = generate_reference(seed)
     writer = _TaskWriter(db, reference, rng)
-    root = Database(db, reference)
-    chosen: dict[str, list[_Draft]] = {"train": [], "test": []}
-    for template, count in writer.templates():
-        drafts = list(template())
-        rng.shuffle(drafts)
-        for index, draft in enumerate(drafts[:count]):
-            problem = _replay_problem(root, draft.actions)
-            if problem:
-                raise RuntimeError(f"generated {draft.template} task has failing gold actions: {problem}")
-            chosen["test" if index % TEST_EVERY == 0 else "train"].append(draft)
-    return {split: _finish(drafts, split, rng) for split, drafts in chosen.items()}
+    per_template = (_pick(template, count, rng) for template, count in writer.templates())
+    return write_tasks(per_template, rng, TASK_FORMAT, GoldReplay(TOOLS, Database(db, reference)))
 
 
-def _finish(drafts: list[_Draft], split: str, rng: random.Random) -> list[Task]:
+def _pick(template: Callable[[], Iterator[Draft]], count: int, rng: random.Random) -> list[Draft]:
+    """``count`` of the drafts a template writes for every situation it fits, chosen at random."""
+    drafts = list(template())
     rng.shuffle(drafts)
-    tasks = []
-    for index, draft in enumerate(drafts):
-        persona = rng.choice(PERSONAS)
-        tasks.append(
-            Task(
-                id=f"airline-{split}-{index:03d}",
-                domain="airline",
-                split=split,
-                user_id=draft.user_id,
-                instruction=f"{draft.intro} {draft.request} {persona}",
-                actions=tuple(draft.actions),
-                outputs=tuple(draft.outputs),
-                reward_basis=RewardBasis.AUTO,
-                tool_set=draft.tool_set,
-                metadata={
-                    "template": draft.template,
-                    "persona": persona,
-                    "goal": draft.request,
-                    "rules": draft.rules,
-                    "refusal": draft.refusal,
-                },
-            )
-        )
-    return tasks
+    return drafts[:count]
