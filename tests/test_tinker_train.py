@@ -16,49 +16,27 @@ import signal
 import subprocess
 import time
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from taurl.core.types import RewardBasis, Task
 from taurl.record.store import RecordingStore
 from taurl.report import fmt_rate, fmt_reward
-from taurl.skyrl.dataset import ROW_SCHEMA, task_row
 from taurl.tinker.batches import step_tasks
 from tests.conftest import REPO
+from tools.make_tinker_cpu_rows import says, write_rows
 
 TINKER_VENV = REPO / ".venv-tinker"
 RUN_ID = "cpu"
 TASKS, PER_STEP, GROUP, STEPS = 6, 2, 4, 3
 REACHABLE = ["f", "g", "v", "k"]  # in about half of the tiny model's 12-token replies; not in a refusal
 UNREACHABLE = "never said"
-PROMPT = "You are a customer service agent. Answer briefly."
-
-
-def write_rows(path, tasks: list[Task]) -> None:
-    rows = []
-    for task in tasks:
-        row = task_row(task)
-        row["prompt"] = [{"role": "system", "content": PROMPT}]
-        rows.append(row)
-    pq.write_table(pa.Table.from_pylist(rows, schema=ROW_SCHEMA), path)
-
-
-def says(task_id: str, output: str) -> Task:
-    return Task(
-        id=task_id, domain="airline", split="train", user_id=None, instruction="Hello, please answer me.",
-        outputs=(output,), reward_basis=RewardBasis.DB_OUTPUTS,
-    )  # fmt: skip
 
 
 def rows_file(path) -> None:
-    tasks = [
-        Task(id=f"say-{i}", domain="airline", split="train", user_id=None, instruction="Hello, please answer me.")
-        for i in range(TASKS)
-    ]
+    """tools/make_tinker_cpu_rows.py's kind of rows, step 1's two tasks asking for text no reply contains."""
+    tasks = [says(f"say-{i}", UNREACHABLE) for i in range(TASKS)]
     first = {t.id for t in step_tasks(tasks, 1, PER_STEP, seed=0)}
     letters = iter(REACHABLE)
-    write_rows(path, [says(t.id, UNREACHABLE if t.id in first else next(letters)) for t in tasks])
+    write_rows(path, [t if t.id in first else says(t.id, next(letters)) for t in tasks])
 
 
 def query(recording, sql, params=None) -> list[dict]:

@@ -267,7 +267,7 @@ def connect(settings: TrainSettings, options: TinkerOptions, run_id: str, stack:
         return tinker.ServiceClient(base_url=options.base_url), options.base_url
     from taurl.tinker.server import LOCAL_API_KEY, LocalTinkerServer
 
-    workdir = options.workdir or DEFAULT_WORKDIR / run_id
+    workdir = (options.workdir or DEFAULT_WORKDIR / run_id).resolve()  # the server runs inside it
     workdir.mkdir(parents=True, exist_ok=True)
     if groups := servers_on(workdir):
         raise ValueError(
