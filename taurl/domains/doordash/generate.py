@@ -998,31 +998,21 @@ def _refuse_cancel(w: _Writer, order_id: str) -> Draft | None:
     return _refusal(w, order_id, "refuse_cancel_late", goal, ["R1", "R10"])
 
 
-def _refuse_address_late(w: _Writer, order_id: str) -> Draft | None:
+def _refuse_address(w: _Writer, order_id: str, same_city: bool) -> Draft | None:
+    """A new address in the restaurant's city once it is too late, or one in another city (out of its zone)."""
     order = w.orders[order_id]
-    address = w.other_address(order, same_city=True)
+    address = w.other_address(order, same_city)
     if address is None:
         return None
     if not w.replay.refused(Action("update_order", {"order_id": order_id, "delivery_address": address["id"]})):
         return None
+    why = "that is no longer possible" if same_city else "the restaurant cannot deliver there"
     goal = (
         f"You want your order {order_id} from {order['restaurant_name']} delivered to {w.address_text(address)} "
-        "instead. If the agent says that is no longer possible, you keep the order as it is."
+        f"instead. If the agent says {why}, you keep the order as it is."
     )
-    return _refusal(w, order_id, "refuse_address_change_late", goal, ["R1", "R9"])
-
-
-def _refuse_out_of_zone(w: _Writer, order_id: str) -> Draft | None:
-    order = w.orders[order_id]
-    address = w.other_address(order, same_city=False)
-    if address is None:
-        return None
-    if not w.replay.refused(Action("update_order", {"order_id": order_id, "delivery_address": address["id"]})):
-        return None
-    goal = (
-        f"You want your order {order_id} from {order['restaurant_name']} delivered to {w.address_text(address)} "
-        "instead. If the agent says the restaurant cannot deliver there, you keep the order as it is."
-    )
+    if same_city:
+        return _refusal(w, order_id, "refuse_address_change_late", goal, ["R1", "R9"])
     return _refusal(w, order_id, "refuse_address_out_of_zone", goal, ["R1", "R5", "R9"])
 
 
@@ -1169,8 +1159,12 @@ def _templates(w: _Writer) -> Iterator[tuple[Template, list[str], int]]:
     yield _cheapest, users, 12
     yield _best_rated, users, 10
     yield _refuse_cancel, w.orders_in("out_for_delivery", "delivered", "cancelled"), 10
-    yield _refuse_address_late, w.orders_in("preparing", "out_for_delivery", "delivered"), 8
-    yield _refuse_out_of_zone, before_preparation, 6
+    yield (
+        functools.partial(_refuse_address, same_city=True),
+        w.orders_in("preparing", "out_for_delivery", "delivered"),
+        8,
+    )
+    yield functools.partial(_refuse_address, same_city=False), before_preparation, 6
     yield _refuse_refund_old, delivered, 8
     yield _refuse_refund_taste, delivered, 8
     yield _refuse_promo, w.orders_in(*BEFORE_PREPARATION, "preparing"), 12
