@@ -9,6 +9,7 @@ import re
 import time
 from types import SimpleNamespace
 
+import pyarrow.parquet as pq
 import pytest
 from rich.cells import cell_len
 from rich.console import Console
@@ -116,7 +117,8 @@ def test_domains_list_show_validate():
     validated = lines_of(invoke("domains", "validate").stdout)
     cells = row_of(validated, "oracle mean reward")
     assert cells[-5:] == ["1.000"] * 5
-    assert_whole(validated, *DOMAIN_NAMES, "245 / 82", "211 / 114")
+    counts = [f"{len(get_domain(n).tasks('train'))} / {len(get_domain(n).tasks('test'))}" for n in DOMAIN_NAMES]
+    assert_whole(validated, *DOMAIN_NAMES, *counts)
 
 
 def test_data_convert_quality_table(tmp_path):
@@ -127,7 +129,8 @@ def test_data_convert_quality_table(tmp_path):
     assert cells[1:] == [str(r["tasks"]) for r in quality["domains"].values()] + [str(quality["total"]["tasks"])]
     assert_whole(lines, *DOMAIN_NAMES, "total")
     tokens = quality["prompt_tokens"]  # Qwen2.5's count of each split's prompts, also in quality.json
-    assert tokens["tokenizer"] == "Qwen2.5's tokenizer" and tokens["train"]["prompts"] == 1111  # README: 1,111 train
+    train_rows = pq.read_metadata(tmp_path / "d" / "train.parquet").num_rows
+    assert tokens["tokenizer"] == "Qwen2.5's tokenizer" and tokens["train"]["prompts"] == train_rows
     for split in ("train", "validation"):
         counts = tokens[split]
         assert row_of(lines, split) == [split, *(f"{counts[k]:,}" for k in ("prompts", "min", "median", "max"))]
