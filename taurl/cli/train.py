@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from taurl.cli.common import DataDirOption, console, fail, parse_data_dirs
+from taurl.cli.tables import Col, print_table
 from taurl.config import DEFAULT_CACHE_DIR
 from taurl.core.types import RewardBasis
 from taurl.domains import DataError
@@ -323,11 +324,14 @@ def train_command(
     except (FileNotFoundError, ValueError, DataError, OmegaConfBaseException) as exc:
         raise fail(str(exc)) from exc
     tokens = bool(trajectories) and trajectories[0].prompt_tokens is not None
-    table = Table("task", "domain", "reward", "turns", "ended", *(["prompt tokens", "response tokens"] * tokens))
+    numbers = ["reward", "turns"] + ["prompt\ntokens", "response\ntokens"] * tokens
+    columns = [Col("task"), Col("domain"), *(Col(h, justify="right") for h in numbers[:2]), Col("ended")]
+    columns += [Col(h, justify="right") for h in numbers[2:]]
+    rows = []
     for t in trajectories:
         counts = [str(t.prompt_tokens), str(t.response_tokens)] if tokens else []
-        table.add_row(t.task_id, t.domain, f"{t.reward:.2f}", str(t.turns), t.ended, *counts)
-    console.print(table)
+        rows.append((escape(t.task_id), escape(t.domain), f"{t.reward:.2f}", str(t.turns), escape(t.ended), *counts))
+    print_table(console, columns, rows)
     console.print(
         "metrics (as SkyRL aggregates them): " + ", ".join(f"{k}={v:.3g}" for k, v in sorted(metrics.items()))
     )
