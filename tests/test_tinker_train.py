@@ -114,6 +114,8 @@ def trained(tmp_path_factory):
         "second": second.stdout,
         "orphans": orphans,
         "seconds": time.monotonic() - began,
+        "command": command,
+        "env": env,
     }
 
 
@@ -274,3 +276,12 @@ def test_the_report_plots_reward_and_pass_rate_per_step(trained, tmp_path):
             ("train_pass_rate", fmt_rate(s["pass_rate"])),
         ):
             assert f'data-metric="{name}" data-run="{RUN_ID}" data-step="{s["step"]}">{shown}<' in section
+
+
+def test_a_resume_with_other_settings_is_refused_before_any_server_starts(trained):
+    command = [*trained["command"], "--resume"]
+    command[command.index("--learning-rate") + 1] = "2e-3"
+    refused = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=trained["env"], timeout=300)
+    assert refused.returncode == 2
+    assert "was recorded with other learning rate" in " ".join(refused.stderr.split())
+    assert "starting a local Tinker server" not in refused.stdout

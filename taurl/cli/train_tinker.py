@@ -112,8 +112,12 @@ def train_tinker(settings: TrainSettings, options: TinkerOptions) -> None:
 
     try:
         with ExitStack() as stack:
-            service, base_url = connect(settings, options, run_id, stack)
-            config.agent_endpoint = Endpoint(settings.base_model, base_url, TINKER_KEY_ENV)
+
+            def service() -> Any:
+                client, base_url = connect(settings, options, run_id, stack)
+                config.agent_endpoint = Endpoint(settings.base_model, base_url, TINKER_KEY_ENV)
+                return client
+
             trainer = Trainer(setup, service, chat_format(), control, on_step, lambda text: console.print(escape(text)))
             with interruptible(control, on_signal):
                 summary = trainer.run()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from taurl.config import RunConfig, build_user
+from taurl.core.hashing import canonical_json
 from taurl.core.messages import Message
 from taurl.core.types import EpisodeResult, Task, TerminatedBy
 from taurl.llm.client import BudgetExceededError
@@ -44,6 +46,31 @@ from taurl.tinker.policy import AGENT_NAME, ChatFormat, TinkerPolicy, TokenTraje
 from taurl.tinker.steps import StepRecord, recorded_steps, write_step
 from taurl.tinker.tasks import TrainingTask
 from taurl.tinker.update import LOSSES, apply_update, summed_logprobs, tinker_sampler
+
+# what a resumed run may not change: the episodes' configuration and the optimisation
+TRAINING_IDENTITY = (
+    "base_model", "tasks_per_step", "group_size", "learning_rate", "lora_rank", "loss", "ppo_clip", "advantage",
+    "max_tokens", "temperature", "tasks",
+)  # fmt: skip
+
+
+def run_identity(record: dict[str, Any]) -> dict[str, Any]:
+    """What of a recorded training run's config decides its trajectories and updates."""
+
+    def model(endpoint: dict[str, Any] | None) -> Any:
+        return endpoint and [endpoint.get("model"), endpoint.get("temperature")]
+
+    training = record.get("training") or {}
+    return {
+        "user": record.get("user"),
+        "user model": model(record.get("user_endpoint")),
+        "judge": model(record.get("judge_endpoint")),
+        "judge weight": record.get("judge_weight"),
+        "basis": record.get("basis"),
+        "seed": record.get("seed"),
+        "max turns": record.get("max_steps"),
+        **{name.replace("_", " "): training.get(name) for name in TRAINING_IDENTITY},
+    }
 
 
 class TrainingStopped(RuntimeError):
@@ -159,7 +186,7 @@ class Trainer:
     def __init__(
         self,
         setup: TrainSetup,
-        service: Any,
+        connect: Callable[[], Any],
         chat: ChatFormat,
         control: RunControl | None = None,
         on_step: Callable[[dict[str, Any]], None] | None = None,
@@ -170,7 +197,7 @@ class Trainer:
             raise ValueError("no tasks to train on")
         self.setup = setup
         self.settings = setup.settings
-        self.service = service
+        self.connect = connect  # the Tinker service client, made once the recording agrees to the run
         self.chat = chat
         self.control = control or RunControl()
         self.on_step = on_step or (lambda row: None)
@@ -210,13 +237,16 @@ class Trainer:
                 f"{self.location.display} already holds run {setup.run_id!r}: add --resume to continue it from its "
                 "last checkpoint, or give this run another --run-id"
             )
+        if known:
+            self._check_same_run()
         summary = TrainSummary(setup.run_id)
         restart = max((s for s, row in steps.items() if row["checkpoint"]), default=0)
         summary.restarted_from = restart
         self.writer = RecordingWriter(setup.recording, flush_every=1 << 30, durable=setup.durable)
         try:
+            service = self.connect()
             self.writer.write_run(setup.run_id, setup.run_record())
-            self.training = self.service.create_lora_training_client(
+            self.training = service.create_lora_training_client(
                 settings.base_model, rank=settings.lora_rank, seed=self.seed
             )
             if restart:
@@ -246,6 +276,25 @@ class Trainer:
             store.close()
         return known or bool(steps), steps
 
+    def _check_same_run(self) -> None:
+        """A resumed run is the run it resumes: what decides its trajectories and updates is unchanged (its
+        length, evaluation, checkpoints and measurements may change)."""
+        store = RecordingStore(self.setup.recording)
+        try:
+            _, found = store.query("SELECT config_json FROM runs WHERE run_id = ?", [self.setup.run_id])
+        finally:
+            store.close()
+        if not found:
+            return
+        was = run_identity(json.loads(found[0][0]))
+        now = run_identity(json.loads(canonical_json(self.setup.run_record())))
+        changed = [name for name in now if was[name] != now[name]]
+        if changed:
+            raise RunExistsError(
+                f"run {self.setup.run_id!r} was recorded with other {', '.join(changed)}: --resume continues a run "
+                "with its own settings (give this one another --run-id)"
+            )
+
     # ---------------------------------------------------------------- one step
 
     def _step(self, step: int, attempt: int) -> dict[str, Any]:
@@ -266,9 +315,11 @@ class Trainer:
             self.say(f"step {step}: training on its {len(trajectories)} recorded trajectories")
         trained = [t for t in trajectories if len(t.tokens.ids) > 1 and t.tokens.agent_tokens]
         advantages = [t.advantage or 0.0 for t in trained]
-        clock = time.perf_counter()
-        before = summed_logprobs(self.sampler, [t.tokens for t in trained]) if settings.measure_update else None
-        seconds["measure"] = time.perf_counter() - clock
+        before = None
+        if settings.measure_update:
+            clock = time.perf_counter()
+            before = summed_logprobs(self.sampler, [t.tokens for t in trained])
+            seconds["measure"] = time.perf_counter() - clock
         update = apply_update(
             self.training, [t.tokens for t in trained], advantages, settings.loss, settings.ppo_clip,
             settings.learning_rate,
@@ -334,8 +385,8 @@ class Trainer:
     def _play(
         self, specs: list[EpisodeSpec], domain_of: Callable[[int], str], agent_of: Callable[[int], Any]
     ) -> list[EpisodeResult]:
-        """Every spec's episode, all at once (the user of a trial built for its task's domain); a stopped
-        run (a signal, a spent budget) raises :class:`TrainingStopped`."""
+        """Every spec's episode, as many at once as a training step plays (the user of a trial built for its
+        task's domain); a stopped run (a signal, a spent budget) raises :class:`TrainingStopped`."""
         config = self.setup.config
         results, budget = [], None
         for result in run_episodes(
@@ -343,7 +394,7 @@ class Trainer:
             agent_of,
             lambda trial: build_user(dataclasses.replace(config, domain=domain_of(trial)), trial),
             self.rollout,
-            concurrency=len(specs),
+            concurrency=min(len(specs), self.settings.tasks_per_step * self.settings.group_size),
             control=self.control,
         ):
             if result.error and result.error.startswith(f"{BudgetExceededError.__name__}:"):
