@@ -77,7 +77,7 @@ $(TRAIN_TAU2_STAMP): $(TRAIN_STAMP)
 # .venv-train's torch 2.8.0 through a .pth file instead of downloading torch again (~3 GB), and none needs
 # another: any can be dropped from test-skyrl's prerequisites alone.
 # 1. The skyrl04 extra must resolve as the README installs it on a GPU machine: torch 2.13.0 and
-#    flash-attn's build dependencies first, then '.[skyrl04]' with --no-build-isolation. Pip's dry run with
+#    flash-attn's build dependencies first, then '.[skyrl04,tinker-fsdp]' with --no-build-isolation. Pip's dry run with
 #    a report, redone when pyproject.toml changes; a pin conflict fails it. --ignore-installed: the report
 #    is the whole set a fresh install gets (the lent torch 2.8.0 only feeds the metadata builds of
 #    flash-attn and causal-conv1d, which do not depend on its version). ~270 s and ~3 GB cold.
@@ -115,7 +115,7 @@ $(SKYRL04_REPORT): pyproject.toml $(TRAIN_REPORT)
 	  $(call LEND_TORCH,$(SKYRL04_RESOLVER)) && \
 	  $(SKYRL04_RESOLVER)/bin/pip install --quiet pip==25.3 $(SKYRL04_FIRST) && \
 	  FLASH_ATTENTION_SKIP_CUDA_BUILD=TRUE CAUSAL_CONV1D_SKIP_CUDA_BUILD=TRUE $(SKYRL04_RESOLVER)/bin/pip install \
-	    --quiet --dry-run --ignore-installed --no-build-isolation --report $@.tmp '.[skyrl04]' && mv $@.tmp $@; fi
+	    --quiet --dry-run --ignore-installed --no-build-isolation --report $@.tmp '.[skyrl04,tinker-fsdp]' && mv $@.tmp $@; fi
 
 $(SKYRL04_STAMP): $(TRAIN_REPORT)
 	@if $(NO_TORCH_TO_LEND); then echo "no torch in $(TRAIN_VENV): the skyrl 0.4.0 config test will be skipped"; else \

@@ -1,5 +1,5 @@
-"""The ``skyrl04`` extra (SkyRL 0.4.0's GPU stack) resolves on Python 3.12 the way the README installs
-it (torch 2.13.0 and flash-attn's build dependencies first, then ``--no-build-isolation``):
+"""The ``skyrl04`` extra (SkyRL 0.4.0's GPU stack), and with it ``tinker-fsdp`` (that stack behind SkyRL's
+Tinker server), resolves on Python 3.12 the way the README installs it (torch 2.13.0 and flash-attn's build dependencies first, then ``--no-build-isolation``):
 ``make skyrl04-resolution`` writes pip's dry-run report (``--ignore-installed``: the whole set a fresh
 install gets) and fails on a pin conflict; this test reads what that install would hold."""
 
@@ -37,7 +37,7 @@ def resolved(report):
 
 def test_the_report_is_of_this_pyproject(report):
     (taurl,) = [i for i in report["install"] if i["metadata"]["name"] == "taurl"]
-    assert taurl["requested_extras"] == ["skyrl04"]
+    assert set(taurl["requested_extras"]) == {"skyrl04", "tinker", "tinker-fsdp"}  # tinker-fsdp names the other two
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     extra = [r for r in taurl["metadata"]["requires_dist"] if 'extra == "skyrl04"' in r]
     assert len(extra) == len(project["optional-dependencies"]["skyrl04"])
@@ -48,7 +48,8 @@ def test_the_report_is_of_this_pyproject(report):
 def test_every_core_and_skyrl04_pin_holds_in_the_resolution(resolved):
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     pins = {}
-    for spec in [*project["dependencies"], *project["optional-dependencies"]["skyrl04"]]:
+    extras = project["optional-dependencies"]
+    for spec in [*project["dependencies"], *extras["skyrl04"], *extras["tinker"], *extras["tinker-fsdp"]]:
         match = PIN.match(spec)
         if match:
             pins[canonical(match.group(1))] = match.group(2)
@@ -64,3 +65,10 @@ def test_the_stack_skyrl_0_4_0_runs_on(resolved):
     assert version(resolved["omegaconf"]) < (2, 4)  # hydra-core 1.3's bound
     assert resolved["skyrl-gym"] == "0.4.0"
     assert "skyrl-train" not in resolved  # 0.3.1's package is not part of this install
+
+
+def test_the_tinker_server_resolves_beside_skyrls_trainer(resolved):
+    """``skyrl.tinker.api`` with ``--backend fsdp``: the server's own requirements and the client's."""
+    assert resolved["tinker"] == "0.25.0" and resolved["aiohttp"] == "3.14.5"
+    assert {"fastapi", "sqlmodel", "aiosqlite", "uvicorn"} <= set(resolved)
+    assert "jax" not in resolved  # the CPU backend is not part of the GPU install
