@@ -124,7 +124,9 @@ def recorded_run(recording: str | Path, run_id: str) -> RecordedRun:
     location = resolve(recording)
     if location.is_local and not Path(location.root).exists():
         return RecordedRun()
-    store = RecordingStore(recording)
+    store = RecordingStore(recording, run_ids=[run_id])  # the segments that may hold this run, no others
+    if not store.files("episodes") and not store.files("runs"):
+        return RecordedRun()  # a new run: no need to open DuckDB
     try:
         unfinished = ", ".join(f"'{t}'" for t in (TerminatedBy.ERROR, TerminatedBy.INTERRUPTED, TerminatedBy.TRUNCATED))
         _, rows = store.query(

@@ -1,27 +1,23 @@
-"""Compaction: merge a recording's small episode segments into one, optionally export one DuckDB file."""
+"""Compaction: merge a recording's segments into one per kind, streamed; optionally export one DuckDB file."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import uuid
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from taurl.paths import OutputPathError, describe_os_error, temporary_sibling, writable_directory, writable_file
 from taurl.record.location import Location
 from taurl.record.lock import RecordingLock
+from taurl.record.merge import COMPACTED, merge_segments, warn_damaged
 from taurl.record.schema import TEMP_PREFIX
-from taurl.record.store import KINDS, REPLACES_KEY, RecordingStore, SkippedSegmentWarning, first_line
-from taurl.record.writer import RecordingWriteError, remove_abandoned_temp_files, write_segment
-
-COMPACTED = "compacted-"  # in a merged segment's name, after its kind's prefix
+from taurl.record.store import KINDS, RecordingStore, first_line
+from taurl.record.writer import RecordingWriteError, remove_abandoned_temp_files
 
 
 @dataclass(frozen=True)
@@ -37,9 +33,10 @@ def compact(location: str | Path, unlocked: bool = False) -> CompactionResult:
     Holds the recording's compaction lock (a second ``compact`` waits for the first, then finds
     nothing left to merge: idempotent). A merged segment names every file it replaces, including
     files an earlier, interrupted compaction had already replaced, so a reader that lists the
-    directory at any moment counts each episode once; the replaced files are deleted afterwards. A
-    compaction killed while writing leaves a temporary file, which the next one removes first; one that
-    cannot write (a full disk) changes nothing and raises :class:`RecordingWriteError`."""
+    directory at any moment counts each episode once; the replaced files are deleted afterwards. The
+    merge streams (:mod:`taurl.record.merge`): its memory is one row group's, whatever the recording's
+    size. A compaction killed while writing leaves a temporary file, which the next one removes first; one
+    that cannot write (a full disk) changes nothing and raises :class:`RecordingWriteError`."""
     store = RecordingStore(location)
     loc = store.locations[0]
     with RecordingLock(loc, "compact", "compacting", unlocked).acquire(wait=True):
@@ -52,21 +49,19 @@ def compact(location: str | Path, unlocked: bool = False) -> CompactionResult:
             merged_path = None
             rows = sum(pq.read_metadata(path, filesystem=loc.fs).num_rows for path in files)
             if len(files) > 1 or (files and leftovers):
-                tables, files = read_readable(loc, files, schema)
-                merged = pa.concat_tables(tables).combine_chunks()
-                rows = merged.num_rows
-                names = sorted({path.rsplit("/", 1)[-1] for path in files} | set(leftovers))
                 name = f"{prefix}{COMPACTED}{uuid.uuid4().hex[:12]}.parquet"
                 try:
-                    merged_path = write_segment(loc, name, merged, {REPLACES_KEY.decode(): json.dumps(names)})
+                    merged = merge_segments(loc, files, schema, name, leftovers, on_damaged=warn_damaged)
                 except OSError as exc:
                     raise RecordingWriteError(
                         f"cannot write to the recording {loc.display}: {describe_os_error(exc)}; the {kind} "
                         "segments were left as they were"
                     ) from exc
-                for replaced in names:
+                merged_path, rows, files = merged.path, merged.rows, merged.sources
+                replaced = sorted({path.rsplit("/", 1)[-1] for path in merged.sources} | set(leftovers))
+                for name in replaced if merged_path else ():
                     with contextlib.suppress(FileNotFoundError):
-                        loc.fs.delete_file(loc.path(replaced))
+                        loc.fs.delete_file(loc.path(name))
             if kind == "episodes":
                 result = CompactionResult(len(files), rows, merged_path)
         remove_abandoned_temp_files(loc)
@@ -88,21 +83,6 @@ def remove_orphaned_compaction_files(loc: Location) -> list[str]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(loc.path(name))
     return [loc.path(name) for name in orphans]
-
-
-def read_readable(loc: Location, files: list[str], schema: pa.Schema) -> tuple[list[pa.Table], list[str]]:
-    """The tables of the files that read whole, and those files; a segment with corrupt pages behind a
-    valid footer is named in a warning and left in place, out of the merge."""
-    tables, readable = [], []
-    for path in files:
-        try:
-            tables.append(pq.read_table(path, filesystem=loc.fs, schema=schema))
-            readable.append(path)
-        except (OSError, pa.ArrowException) as exc:
-            warnings.warn(
-                f"skipping segment {path}: unreadable Parquet data ({exc})", SkippedSegmentWarning, stacklevel=3
-            )
-    return tables, readable
 
 
 def export_duckdb(location: str | Path, database_file: Path) -> dict[str, int]:

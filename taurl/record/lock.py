@@ -7,6 +7,9 @@ its holder dies (even by SIGKILL), so a lock is never stale. Object stores have 
 that pyarrow can use (no conditional create), so locking an object-store recording is refused with a message saying
 so; pass ``unlocked=True`` (``--unlocked``) to go ahead, taking the responsibility of running one
 process at a time. The store's views keep (run, task, trial) unique either way.
+
+A lock taken ``shared`` excludes only the exclusive holders of the same lock: writers merging their own
+segments hold the compaction lock shared, so they merge side by side but never while a compaction runs.
 """
 
 from __future__ import annotations
@@ -33,13 +36,15 @@ class RecordingLock:
         self.purpose = purpose
         self.unlocked = unlocked
         self._handle: int | None = None
+        self._shared = False
 
     @property
     def path(self) -> Path:
         return Path(self.location.root) / LOCK_DIR / f"{self.name}.lock"
 
-    def acquire(self, wait: bool = False) -> RecordingLock:
-        """Take the lock, or raise :class:`RecordingLockedError` naming its holder (``wait``: block until free)."""
+    def acquire(self, wait: bool = False, shared: bool = False) -> RecordingLock:
+        """Take the lock, or raise :class:`RecordingLockedError` naming its holder (``wait``: block until free;
+        ``shared``: alongside other shared holders, which leave the holder's line to the exclusive ones)."""
         if not self.location.is_local:
             if self.unlocked:
                 return self
@@ -60,13 +65,17 @@ class RecordingLock:
                 f"cannot use the recording {self.location.display}: {blocked(self.path.parent, exc)}"
             ) from exc
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            fcntl.flock(handle, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             holder = _read(handle) or f"another process is {self.purpose}"
             os.close(handle)
             raise RecordingLockedError(
                 f"{self.location.display} is busy: {holder} (lock {self.path}); wait for it to finish, or stop it"
             ) from None
+        self._shared = shared
+        if shared:
+            self._handle = handle
+            return self
         try:
             os.ftruncate(handle, 0)
             os.pwrite(handle, f"pid {os.getpid()} on {socket.gethostname()} is {self.purpose}".encode(), 0)
@@ -78,7 +87,8 @@ class RecordingLock:
 
     def release(self) -> None:
         if self._handle is not None:
-            os.ftruncate(self._handle, 0)
+            if not self._shared:
+                os.ftruncate(self._handle, 0)
             fcntl.flock(self._handle, fcntl.LOCK_UN)
             os.close(self._handle)
             self._handle = None

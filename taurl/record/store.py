@@ -58,8 +58,8 @@ from taurl.record.schema import (
     TRAIN_STEP_PREFIX,
     TRAIN_STEP_SCHEMA,
 )
+from taurl.record.writer import REPLACES_KEY, RUN_IDS_KEY
 
-REPLACES_KEY = b"taurl.replaces"
 KINDS = {
     "episodes": (EPISODE_PREFIX, EPISODE_SCHEMA),
     "runs": (RUN_PREFIX, RUN_SCHEMA),
@@ -149,10 +149,14 @@ class Segments:
     files: dict[str, list[str]] = field(default_factory=dict)  # kind -> readable file paths
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     replaced: dict[str, list[str]] = field(default_factory=dict)  # kind -> names of files a compacted one replaces
+    # path -> its schema, as text, where it is not its kind's current schema (an older segment)
+    layouts: dict[str, str] = field(default_factory=dict)
+    run_ids: dict[str, frozenset[str]] = field(default_factory=dict)  # path -> the runs it holds, where it says
 
 
 def scan(location: Location) -> Segments:
-    """Readable segments by kind, with the unreadable ones and the reason each was skipped."""
+    """Readable segments by kind, with the unreadable ones and the reason each was skipped. One footer
+    read per segment tells all the store needs of it: its schema, what it replaces, the runs it holds."""
     result = Segments(location, {kind: [] for kind in KINDS})
     replaced: set[str] = set()
     found: dict[str, list[str]] = {kind: [] for kind in KINDS}
@@ -168,6 +172,7 @@ def scan(location: Location) -> Segments:
             continue
         try:
             metadata = pq.read_metadata(path, filesystem=location.fs)
+            schema = metadata.schema.to_arrow_schema()
         except FileNotFoundError:
             continue  # compacted away since the listing
         except Exception as exc:  # truncated or corrupt: pyarrow says why
@@ -175,14 +180,18 @@ def scan(location: Location) -> Segments:
                 raise QueryLimitError(f"cannot read {path}: {first_line(exc)}") from exc
             result.skipped.append((path, f"unreadable Parquet footer ({exc})"))
             continue
-        schema_meta = metadata.schema.to_arrow_schema().metadata or {}
-        version = int(schema_meta.get(b"taurl.schema_version", SCHEMA_VERSION))
+        footer = metadata.metadata or {}  # the file's key-value metadata: the schema's, and what a merge adds
+        version = int(footer.get(b"taurl.schema_version", SCHEMA_VERSION))
         if version > SCHEMA_VERSION:
             raise RecordingError(
                 f"{path} was written with recording schema {version}; this taurl reads up to {SCHEMA_VERSION}: upgrade taurl"
             )
-        if REPLACES_KEY in schema_meta:
-            replaced.update(json.loads(schema_meta[REPLACES_KEY]))
+        if REPLACES_KEY.encode() in footer:
+            replaced.update(json.loads(footer[REPLACES_KEY.encode()]))
+        if RUN_IDS_KEY.encode() in footer:
+            result.run_ids[path] = frozenset(json.loads(footer[RUN_IDS_KEY.encode()]))
+        if not schema.equals(KINDS[kind][1], check_metadata=False):
+            result.layouts[path] = schema.remove_metadata().to_string(show_field_metadata=False)
         found[kind].append(path)
     for kind, paths in found.items():
         result.files[kind] = [p for p in paths if p.rsplit("/", 1)[-1] not in replaced]
@@ -223,12 +232,20 @@ def duckdb_type(dtype: pa.DataType) -> str:
 
 class RecordingStore:
     """SQL over one or more recordings. ``locations``: local directories or object-store URIs; ``limits``:
-    the time and memory each read may take."""
+    the time and memory each read may take; ``run_ids``: read only the segments that may hold these runs
+    (those whose footer lists one of them, and those that list none, as older segments do), for questions
+    about these runs alone, as a resume check asks."""
 
-    def __init__(self, locations: Iterable[str | Path] | str | Path, limits: QueryLimits | None = None):
+    def __init__(
+        self,
+        locations: Iterable[str | Path] | str | Path,
+        limits: QueryLimits | None = None,
+        run_ids: Iterable[str] | None = None,
+    ):
         if isinstance(locations, (str, Path)):
             locations = [locations]
         self.limits = limits or QueryLimits()
+        self.run_ids = None if run_ids is None else frozenset(run_ids)
         try:
             self.locations = [resolve(loc) for loc in locations]
         except RecordingLocationError as exc:
@@ -247,12 +264,17 @@ class RecordingStore:
         for seg in self.segments:
             for kind, paths in seg.files.items():
                 bad = [p for p in paths if p in self._unreadable]
-                seg.files[kind] = [p for p in paths if p not in self._unreadable]
+                seg.files[kind] = [p for p in paths if p not in self._unreadable and self._may_hold(seg, p)]
                 seg.skipped.extend((p, self._unreadable[p]) for p in bad)
             for path, reason in seg.skipped:
                 if path not in self._warned:
                     self._warned.add(path)
                     warnings.warn(f"skipping segment {path}: {reason}", SkippedSegmentWarning, stacklevel=3)
+
+    def _may_hold(self, seg: Segments, path: str) -> bool:
+        """Whether a segment may hold one of the runs this store is for."""
+        held = seg.run_ids.get(path)
+        return self.run_ids is None or held is None or not held.isdisjoint(self.run_ids)
 
     @property
     def skipped(self) -> list[tuple[str, str]]:
@@ -273,14 +295,23 @@ class RecordingStore:
         """A new connection with the views and nothing locked: only for taurl's own exports."""
         con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
         con.execute("SET memory_limit = ?", [self.limits.memory.strip()])
+        # a footer is parsed once, not again by every view that binds the segments and every query that reads them
+        con.execute("SET parquet_metadata_cache = true")
         for kind, (_, schema) in KINDS.items():
             self._register_raw(con, f"{kind}_raw", kind, schema)
         scalars = ", ".join(name for name, _ in SCALARS)
         con.execute("CREATE VIEW attempts_raw AS SELECT * REPLACE (coalesce(attempt, 1) AS attempt) FROM episodes_raw")
-        # the latest attempt of each episode; ties (copies of one attempt) broken by content, deterministically
+        # the latest attempt of each episode, picked on scalar columns alone and named by where its row is;
+        # ties (copies of one attempt) broken by content, then by place, deterministically
         con.execute(
-            "CREATE VIEW episodes_full AS SELECT * FROM attempts_raw QUALIFY row_number() OVER "
-            "(PARTITION BY run_id, domain, task_id, trial ORDER BY attempt DESC, breakdown_json, episode_id) = 1"
+            "CREATE VIEW latest_attempts AS SELECT _segment, _row FROM attempts_raw QUALIFY row_number() OVER "
+            "(PARTITION BY run_id, domain, task_id, trial ORDER BY attempt DESC, breakdown_json, episode_id, "
+            "_segment, _row) = 1"
+        )
+        # their whole rows, by a semi join on that place: no nested column is ever sorted or partitioned
+        con.execute(
+            "CREATE VIEW episodes_full AS SELECT * EXCLUDE (_segment, _row) FROM attempts_raw "
+            "SEMI JOIN latest_attempts USING (_segment, _row)"
         )
         # one row per run: the newest run record (a resumed run writes one each time), with what people
         # look for named (domain, models) and its extent from its episodes
@@ -346,21 +377,35 @@ class RecordingStore:
         con.execute("SET lock_configuration = true")
 
     def _register_raw(self, con: duckdb.DuckDBPyConnection, view: str, kind: str, schema: pa.Schema) -> None:
+        """One relation over every segment of a kind. Segments are read in groups of one schema each (the
+        current one, or an older one), so binding reads one footer a group, not every file's: cheap at
+        any segment count, however many views read the relation. Episode rows carry their place (``_segment``,
+        ``_row``), by which the views pick the latest attempts."""
         files = self.files(kind)
-        local = [path for loc, path in files if loc.is_local]
+        layouts = {path: layout for seg in self.segments for path, layout in seg.layouts.items()}
+        groups: dict[str, list[str]] = {}
+        for loc, path in files:
+            if loc.is_local:
+                groups.setdefault(layouts.get(path, ""), []).append(path)
         remote = [(loc, path) for loc, path in files if not loc.is_local]
-        # typed and empty, in SQL: every column exists even when no segment has it (an older schema)
-        columns = ", ".join(f"NULL::{duckdb_type(f.type)} AS {f.name}" for f in schema)
-        parts = [f"SELECT {columns} WHERE FALSE"]
-        if local:
-            listing = ", ".join("'" + p.replace("'", "''") + "'" for p in local)
-            parts.append(f"SELECT * FROM read_parquet([{listing}], union_by_name = true)")
+        placed = kind == "episodes"
+        parts = []
+        if "" not in groups and not remote:
+            # typed and empty, in SQL: every column exists even when no segment has it (an older schema)
+            columns = [f"NULL::{duckdb_type(f.type)} AS {f.name}" for f in schema]
+            columns += ["NULL::BIGINT AS _segment", "NULL::BIGINT AS _row"] if placed else []
+            parts.append(f"SELECT {', '.join(columns)} WHERE FALSE")
+        for number, paths in enumerate(paths for _, paths in sorted(groups.items())):  # the current schema first
+            listing = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+            place = f", ({number} * {1 << 32} + file_index)::BIGINT AS _segment, file_row_number AS _row"
+            parts.append(f"SELECT *{place if placed else ''} FROM read_parquet([{listing}])")
         for index, (loc, path) in enumerate(remote):
             import pyarrow.dataset as pads  # only object stores need it, and it costs ~0.4 s to import
 
             dataset = pads.dataset([path], filesystem=loc.fs, format="parquet", schema=schema)
             con.register(f"_{view}_remote_{index}", dataset)
-            parts.append(f"SELECT * FROM _{view}_remote_{index}")
+            place = f", {(len(groups) + index) << 32}::BIGINT AS _segment, row_number() OVER () AS _row"
+            parts.append(f"SELECT *{place if placed else ''} FROM _{view}_remote_{index}")
         con.execute(f"CREATE VIEW {view} AS " + " UNION ALL BY NAME ".join(parts))
 
     def _reading(self, run: Callable[[duckdb.DuckDBPyConnection], T], what: str) -> T:

@@ -3,29 +3,39 @@
 Writers never coordinate: each names its segments ``episodes-<host>-<pid>-<random>-<seq>.parquet``.
 A local segment is written under a temporary name and renamed into place; on an object store the
 object appears whole when its upload completes. Readers never take a temporary file; a writer that
-dies leaves at most one, which the next writer to open the recording removes.
+dies leaves at most one, which the next writer to open the recording removes. Each segment's footer
+lists the run ids it holds (``taurl.run_ids``), so a reader that wants one run opens only its segments.
 
-Durability: with group commit (what ``taurl run`` uses), an added episode waits at most the commit
-window (:data:`DEFAULT_COMMIT_WINDOW`, ``--commit-window``) for its batch to start, then one segment
-write (a few ms): a SIGKILL loses at most the episodes finished in that span, and ``on_durable``
-hears of each episode only once it is in a renamed segment. A rename survives the process's death;
-``durable=True`` (``--durable``) also fsyncs each segment and its directory, so it survives the
-machine's.
+Durability: with group commit (what ``taurl run`` and the SkyRL env use), episodes are batched by age
+and size: a batch is written once its oldest episode has waited the commit window
+(:data:`DEFAULT_COMMIT_WINDOW`, ``--commit-window``) or it holds :data:`DEFAULT_BATCH_ROWS` episodes,
+whichever comes first, then takes one segment write (a few ms): a SIGKILL loses at most the episodes
+finished in that span, and ``on_durable`` hears of each episode only once it is in a renamed segment.
+A rename survives the process's death; ``durable=True`` (``--durable``) also fsyncs each segment and
+its directory, so it survives the machine's. When it closes, a group-commit writer that wrote several
+segments merges them into one (:mod:`taurl.record.merge`): the merged segment names the ones it
+replaces, so a reader counts each episode once whenever it looks, and a writer killed instead of
+closed leaves its segments as they were.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
 import os
 import re
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import uuid
+import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -43,7 +53,11 @@ from taurl.record.schema import (
     rows_to_table,
 )
 
-DEFAULT_COMMIT_WINDOW = 0.05  # seconds an episode may wait for its batch: bigger batches, fewer files
+DEFAULT_COMMIT_WINDOW = 1.0  # seconds an episode may wait for its batch: bigger batches, fewer files
+DEFAULT_BATCH_ROWS = 1000  # episodes that make a batch without waiting out the window
+MERGE_AT = 4  # a group-commit writer that wrote this many segments merges them when it closes
+REPLACES_KEY = "taurl.replaces"  # footer key of a merged segment: the names of the segments it replaces
+RUN_IDS_KEY = "taurl.run_ids"  # footer key: the run ids a segment holds (JSON list)
 STALE_TEMP_SECONDS = 3600.0  # a temp file of another host is taken as abandoned after this long
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 NOT_IN_FILE_NAMES = re.compile(r"[^A-Za-z0-9._-]")
@@ -69,6 +83,45 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
+def run_ids_metadata(run_ids: Iterable[str | None]) -> dict[str, str]:
+    """The footer entry naming the runs a segment holds."""
+    return {RUN_IDS_KEY: json.dumps(sorted({r for r in run_ids if isinstance(r, str)}))}
+
+
+@contextlib.contextmanager
+def segment_file(location: Location, name: str, durable: bool = False) -> Iterator[BinaryIO]:
+    """A new segment's file to write into: it becomes visible as ``name`` whole when the block ends, or
+    not at all when the block raises (no temporary file stays behind). Locally a temporary file renamed
+    into place (``durable``: fsynced with its directory); on an object store, spooled to a local
+    temporary file and uploaded as one object."""
+    final = location.path(name)
+    if not location.is_local:
+        with tempfile.TemporaryFile() as spool:
+            yield spool
+            spool.seek(0)
+            with location.fs.open_output_stream(final) as stream:  # one object, visible when closed
+                shutil.copyfileobj(spool, stream, 1 << 20)
+        return
+    Path(location.root).mkdir(parents=True, exist_ok=True)
+    temp = location.path(f"{TEMP_PREFIX}{name}")
+    try:
+        with open(temp, "wb") as handle:
+            yield handle
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(temp, final)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    if durable:
+        directory = os.open(location.root, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+
 def write_segment(
     location: Location, name: str, table: pa.Table, metadata: dict[str, str] | None = None, durable: bool = False
 ) -> str:
@@ -81,31 +134,9 @@ def write_segment(
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd")
-    data = buffer.getvalue()
-    final = location.path(name)
-    if location.is_local:
-        Path(location.root).mkdir(parents=True, exist_ok=True)
-        temp = location.path(f"{TEMP_PREFIX}{name}")
-        try:
-            with open(temp, "wb") as handle:
-                handle.write(data)
-                if durable:
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            os.replace(temp, final)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-        if durable:
-            directory = os.open(location.root, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
-    else:
-        with location.fs.open_output_stream(final) as stream:  # one object, visible when closed
-            stream.write(data)
-    return final
+    with segment_file(location, name, durable) as handle:
+        handle.write(buffer.getbuffer())
+    return location.path(name)
 
 
 def remove_abandoned_temp_files(location: Location) -> list[str]:
@@ -167,10 +198,11 @@ class RecordingWriter:
     """Buffers episode rows and writes them as segments.
 
     Synchronous (default): the caller's ``add`` writes a segment every ``flush_every`` rows.
-    ``group_commit=True``: a background thread writes whatever has been added (waiting up to
-    ``commit_window`` seconds to gather a batch) as one segment, so the episode loop never waits on
-    Parquet and batches grow with the load; ``on_durable`` is called (from that thread) with each
-    batch's rows once their segment is in place; ``flush``/``close`` wait for everything added.
+    ``group_commit=True``: a background thread writes what has been added as one segment once the
+    oldest row has waited ``commit_window`` seconds or ``batch_rows`` rows are waiting, so the episode
+    loop never waits on Parquet and segments hold many episodes; ``on_durable`` is called (from that
+    thread) with each batch's rows once their segment is in place; ``flush``/``close`` wait for
+    everything added, and ``close`` merges the writer's segments into one once it wrote ``merge_at``.
 
     A failed write (disk full, permissions, object store) is kept: every later ``add``, ``flush``
     and ``close`` raises :class:`RecordingWriteError` naming the recording and the cause, and
@@ -185,12 +217,16 @@ class RecordingWriter:
         group_commit: bool = False,
         commit_window: float = DEFAULT_COMMIT_WINDOW,
         on_durable: Callable[[list[dict[str, Any]]], None] | None = None,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        merge_at: int | None = MERGE_AT,
     ):
         self.location = resolve(location)
         self.flush_every = max(1, flush_every)
         self.durable = durable
         self.group_commit = group_commit
         self.commit_window = max(0.0, commit_window)
+        self.batch_rows = max(1, batch_rows)
+        self.merge_at = merge_at if group_commit else None  # None: never merge
         self.on_durable = on_durable
         self._error: RecordingWriteError | None = None
         self._callback_error: RecordingCallbackError | None = None
@@ -202,11 +238,13 @@ class RecordingWriter:
     def _forget_parent(self) -> None:
         """Fresh state for this process. Runs in a forked child before anything else: the parent's
         lock may have been held by one of its threads, which do not exist here, and what the parent
-        buffered is the parent's to write."""
+        buffered and wrote is the parent's."""
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._buffer: list[dict[str, Any]] = []
+        self._oldest = 0.0  # time.monotonic() when the oldest buffered row was added
         self._seq = 0
+        self._segments: list[str] = []  # names of the episode segments this writer wrote
         self._writing = False
         self._closed = False
         self._urgent = False  # a flush is waiting: write without waiting out the commit window
@@ -238,9 +276,9 @@ class RecordingWriter:
         error.__cause__ = exc
         return error
 
-    def _write_now(self, name: str, table: pa.Table) -> None:
+    def _write_now(self, name: str, table: pa.Table, metadata: dict[str, str] | None = None) -> None:
         try:
-            write_segment(self.location, name, table, durable=self.durable)
+            write_segment(self.location, name, table, metadata, durable=self.durable)
         except Exception as exc:
             raise self._failed(exc) from exc
 
@@ -258,7 +296,7 @@ class RecordingWriter:
             self._raise_pending()
             # the id as a plain file name: whatever the id, the segment stays inside the recording
             name = f"{RUN_PREFIX}{NOT_IN_FILE_NAMES.sub('_', run_id)[:100]}-{self._writer_id}.parquet"
-        self._write_now(name, pa.Table.from_pylist([row], schema=RUN_SCHEMA))
+        self._write_now(name, pa.Table.from_pylist([row], schema=RUN_SCHEMA), run_ids_metadata([run_id]))
 
     def write_rescores(self, rows: list[dict[str, Any]], rescore_id: str) -> None:
         with self._lock:
@@ -273,7 +311,12 @@ class RecordingWriter:
             self._raise_pending()
             self._buffer.append(row)
             if self.group_commit:
-                self._changed.notify_all()
+                # wake the commit thread only when it has something new to decide
+                if len(self._buffer) == 1:
+                    self._oldest = time.monotonic()
+                    self._changed.notify_all()
+                elif len(self._buffer) == self.batch_rows:
+                    self._changed.notify_all()
                 return
             if len(self._buffer) < self.flush_every:
                 return
@@ -283,17 +326,23 @@ class RecordingWriter:
     def _take(self) -> tuple[list[dict[str, Any]], str]:
         """Claim the buffered rows and the next segment name (lock held)."""
         rows, self._buffer = self._buffer, []
+        name = self._next_name()
+        return rows, name
+
+    def _next_name(self) -> str:
         name = f"{EPISODE_PREFIX}{self._writer_id}-{self._seq:06d}.parquet"
         self._seq += 1
-        return rows, name
+        return name
 
     def _write(self, batch: tuple[list[dict[str, Any]], str]) -> None:
         rows, name = batch
         try:
-            write_segment(self.location, name, rows_to_table(rows), durable=self.durable)
+            metadata = run_ids_metadata(row.get("run_id") for row in rows)
+            write_segment(self.location, name, rows_to_table(rows), metadata, durable=self.durable)
         except Exception as exc:
             self._error = self._failed(exc)
             raise self._error from exc
+        self._segments.append(name)
         self.episodes_written += len(rows)
         if self.on_durable is not None:
             try:
@@ -305,6 +354,14 @@ class RecordingWriter:
                     )
                     self._callback_error.__cause__ = exc
 
+    def _batch_ready(self) -> bool:
+        return (
+            self._closed
+            or self._urgent
+            or len(self._buffer) >= self.batch_rows
+            or time.monotonic() - self._oldest >= self.commit_window
+        )
+
     def _commit_loop(self) -> None:
         while True:
             with self._lock:
@@ -312,10 +369,8 @@ class RecordingWriter:
                     self._changed.wait()
                 if not self._buffer:
                     return
-                if self.commit_window and not self._closed:
-                    deadline = time.monotonic() + self.commit_window
-                    while not (self._closed or self._urgent) and (left := deadline - time.monotonic()) > 0:
-                        self._changed.wait(left)
+                while not self._batch_ready():
+                    self._changed.wait(max(0.0, self._oldest + self.commit_window - time.monotonic()))
                 self._urgent = False
                 batch = self._take()
                 self._writing = True
@@ -352,8 +407,8 @@ class RecordingWriter:
         self._write(batch)
 
     def close(self) -> None:
-        """Write what is buffered and stop the commit thread; raises if any write, or ``on_durable``,
-        failed."""
+        """Write what is buffered, stop the commit thread and merge this writer's segments; raises if any
+        write, or ``on_durable``, failed."""
         try:
             self.flush()
             if self._callback_error is not None:
@@ -365,6 +420,28 @@ class RecordingWriter:
                 thread = self._thread if self._pid == os.getpid() else None
             if thread is not None:
                 thread.join()
+        self._merge_segments()
+
+    def _merge_segments(self) -> None:
+        """Merge this writer's segments into one, when it wrote ``merge_at`` or more. The rows are durable
+        already: a merge that cannot be done leaves them where they are, with a warning."""
+        with self._lock:
+            if self.merge_at is None or len(self._segments) < max(2, self.merge_at) or self._pid != os.getpid():
+                return
+            names, self._segments = self._segments, []
+            merged = self._next_name()
+        from taurl.record.merge import merge_own_segments
+
+        try:
+            kept = merge_own_segments(self.location, names, merged, durable=self.durable)
+        except Exception as exc:
+            warnings.warn(
+                f"could not merge this writer's {len(names)} segments in {self.location.display} ({exc}): "
+                "they stay as they are, and `taurl compact` merges them",
+                stacklevel=2,
+            )
+            kept = names
+        self._segments = kept
 
     def __enter__(self) -> RecordingWriter:
         return self
