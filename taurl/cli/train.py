@@ -14,6 +14,7 @@ from taurl.cli.tables import Col, print_table
 from taurl.config import DEFAULT_CACHE_DIR
 from taurl.core.types import RewardBasis
 from taurl.domains import DataError
+from taurl.llm.client import ClientLimits
 
 app = typer.Typer()
 TINKER = "Tinker backend (--backend tinker)"
@@ -238,6 +239,20 @@ def train_command(
     cache_dir: Annotated[
         Path, typer.Option(rich_help_panel=TINKER, help="The user's and judge's response cache.")
     ] = DEFAULT_CACHE_DIR,
+    max_cost_usd: Annotated[
+        float | None,
+        typer.Option(
+            rich_help_panel=TINKER,
+            help="Stop once the user and judge models have cost this many dollars (no new episode starts; "
+            "--resume continues, with a new limit if given).",
+        ),
+    ] = None,
+    max_tokens_budget: Annotated[
+        int | None,
+        typer.Option(
+            rich_help_panel=TINKER, help="Stop once the user and judge models have spent this many tokens (likewise)."
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """PPO on SkyRL, or (--backend tinker) RL through the Tinker API. SkyRL: extra KEY=VALUE arguments are config
@@ -266,7 +281,7 @@ def train_command(
             domain, split, task_ids, list(data or []), eval_split, list(eval_data or []), base_url, serve_local,
             workdir, recording, run_id, resume, durable, unlocked, keep_trivial,
             "scripted" if user == "auto" else user, user_model, user_base_url, basis, judge_model, judge_base_url, judge_weight, max_turns, seed, cache_dir,
-            {k: str(v) for k, v in parse_data_dirs(data_dir).items()},
+            {k: str(v) for k, v in parse_data_dirs(data_dir).items()}, ClientLimits(None, None, max_tokens_budget, max_cost_usd),
         )  # fmt: skip
         train_tinker(settings, options)
         return

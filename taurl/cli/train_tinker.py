@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from taurl.core.hashing import canonical_json, sha256_hex
 from taurl.core.types import RewardBasis
 from taurl.domains import DataError
 from taurl.llm.cache import CacheMode
+from taurl.llm.client import ClientLimits
 from taurl.tinker.loop import TrainSettings
 
 TINKER_KEY_ENV = "TINKER_API_KEY"
@@ -53,6 +54,7 @@ class TinkerOptions:
     seed: int
     cache_dir: Path
     data_dirs: dict[str, str]
+    limits: ClientLimits = field(default_factory=ClientLimits)  # the user's and judge's spend limits
 
 
 def train_tinker(settings: TrainSettings, options: TinkerOptions) -> None:
@@ -188,6 +190,7 @@ def run_config(options: TinkerOptions) -> RunConfig:
         judge_weight=options.judge_weight,
         max_steps=options.max_turns,
         data_dirs=options.data_dirs,
+        limits=options.limits,
     )
 
 

@@ -1,0 +1,32 @@
+"""The Tinker loop's command line reaches its episodes: spend limits bound the user and judge models' clients."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from taurl.cli.train_tinker import TinkerOptions, run_config
+from taurl.config import chat_client
+from taurl.llm.client import ClientLimits
+
+
+def options(limits: ClientLimits) -> TinkerOptions:
+    return TinkerOptions(
+        "airline", "train", None, [], None, [], None, False, None, "runs/x", None, False, False, False, False,
+        "llm", "sim-user", "http://127.0.0.1:9/v1", None, None, None, 0.0, 4, 0, Path("cache"), {}, limits,
+    )  # fmt: skip
+
+
+def test_spend_limits_reach_the_user_models_client():
+    limits = ClientLimits(None, None, 20_000, 0.5)
+    config = run_config(options(limits))
+    assert config.limits == limits
+    assert chat_client(config.user_endpoint, config).limits == limits
+
+
+def test_train_help_names_the_limits():
+    from typer.testing import CliRunner
+
+    from taurl.cli import app
+
+    done = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
+    assert "--max-cost-usd" in done.output and "--max-tokens-budget" in done.output
