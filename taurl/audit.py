@@ -2,9 +2,9 @@
 
 Replay proves a reward did not change; this checks it was right. For each task the gold trajectory
 (the oracle's: gold tool calls, one reply carrying every expected output, then any transfer) is
-mutated in ways a policy could exploit, and each mutant is scored by executing its actions on a fork
-of the task's initial database and calling :func:`compute_reward` (no user simulator: the mutants
-are whole trajectories). A mutant whose score contradicts what it must score is a *loophole*:
+mutated in ways a policy could exploit, and each mutant is scored as the domain scores a recorded
+episode: its actions played on the task's start state, then evaluated (:meth:`Domain.play
+<taurl.core.domain.Domain.play>`, ``evaluate``; no user simulator: the mutants are whole trajectories). A mutant whose score contradicts what it must score is a *loophole*:
 
 - ``gold``: the gold itself must score 1;
 - ``drop_write``: each gold write dropped must score < 1 (else the write is a no-op: a task defect);
@@ -32,11 +32,12 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from taurl.core.db import Database, PlainDatabase
-from taurl.core.reward import GoldCache, GoldState, InvalidTaskError, RewardConfig, compute_reward, task_start
-from taurl.core.types import Action, RewardBasis, Task, TerminatedBy, ToolKind
-from taurl.domains import DOMAIN_NAMES, get_domain
-from taurl.domains.base import DataError, Domain, read_json
+from taurl.core.domain import Domain
+from taurl.core.reward import InvalidTaskError, RewardConfig
+from taurl.core.types import Action, RewardBasis, Step, Task, TerminatedBy, ToolKind
+from taurl.domains import DOMAIN_NAMES
+from taurl.domains.base import DataError, read_json
+from taurl.registry import get_domain
 
 MAX_CANDIDATES = 8  # alternative values tried per argument before it counts as having none
 MAX_PLACES = 32  # places in the database an argument value is looked up in, the smallest first
@@ -173,13 +174,9 @@ class ValueIndex:
     the other items of a list it is in, the same field of sibling records (other flights' dates).
     Places are kept as references and ordered smallest first: the nearest alternatives come first."""
 
-    def __init__(self, db: Database | PlainDatabase, wanted: set[str]):
+    def __init__(self, roots: Iterable[Any], wanted: set[str]):
+        """``roots``: the database as plain data (:meth:`taurl.core.domain.Domain.plain_data`)."""
         self._places: dict[str, dict[tuple[int, str, Any], tuple[int, int, str, Any, Any]]] = {}
-        if hasattr(db, "env"):  # a τ² state: its agent-side database, as plain data
-            roots: list[Any] = [db.env.tools.db.model_dump(mode="json")]
-        else:
-            roots = [db[name] for name in db.table_names]
-            roots += [table for table in db.reference.values() if isinstance(table, Mapping | list)]
         for root in roots:
             self._walk(root, None, wanted)
 
@@ -272,15 +269,13 @@ def _replaced(value: Any, path: tuple, new: Any) -> Any:
 class _TaskContext:
     """One task's tools, initial database, gold state and gold trajectory."""
 
-    def __init__(self, task: Task, domain: Domain, initial: Database | PlainDatabase, gold_cache: GoldCache):
+    def __init__(self, task: Task, domain: Domain, initial: Any):
         self.task = task
         self.tools = domain.tools_for(task.tool_set)
         self.initial = initial
         self.domain = domain
-        # a backend with its own start state and evaluation (τ²): scored by its rules, no gold state here
-        self.backend = getattr(domain, "evaluate", None) is not None
-        self.gold: GoldState | None = None if self.backend else gold_cache.get(task, initial, self.tools)
-        self.user_calls = _user_gold(task) if self.backend else []
+        self.gold = domain.gold(task, initial)  # a gold action that cannot run fails here; None: τ²'s own rules
+        self.user_calls = domain.user_gold(task)
         calls = [a for a in task.actions if not a.is_respond]
         self.endings = [a for a in calls if self.kind(a) is ToolKind.TERMINATE]
         self.work = [a for a in calls if self.kind(a) is not ToolKind.TERMINATE]
@@ -300,32 +295,18 @@ class _TaskContext:
         The last answer is kept: a candidate tried for success is the mutant scored next."""
         if self._last is not None and self._last[0] is actions:
             return self._last[1]
-        db = self.start()
-        taken, ok = [], []
-        ended = TerminatedBy.USER_STOP
-        pending = list(self.user_calls)
+        steps, pending = [], self.user_calls
         for action in actions:
-            taken.append(action)
-            if action.is_respond:
-                for name, arguments in pending:  # the scripted τ² user's device actions, at the first reply
-                    db.call("user", name, arguments)
-                pending = []
-                continue
-            result = self.tools.invoke(db, action)
-            ok.append(result.ok)
-            if result.kind is ToolKind.TERMINATE and result.ok:
-                ended = TerminatedBy.TRANSFER
-                break
-        if self.backend:
-            reward = self.domain.evaluate(self.task, db, taken, ended).reward  # type: ignore[attr-defined]
-        else:
-            assert self.gold is not None
-            reward = compute_reward(self.task, db, self.gold, taken, self.tools, ended, config).reward
-        self._last = (actions, (reward, ok))
-        return reward, ok
-
-    def start(self) -> Any:
-        return self.domain.start(self.initial, self.task)
+            steps.append(Step(action, "", ""))
+            if action.is_respond:  # the scripted τ² user's device actions come at the first reply
+                steps += [Step(call, "", "", requestor="user") for call in pending]
+                pending = ()
+        played = self.domain.play(self.task, self.initial, steps)
+        ended = played.ended or TerminatedBy.USER_STOP
+        reward = self.domain.evaluate(self.task, self.initial, played.state, played.actions, ended, config).reward
+        result = (reward, [r.ok for r in played.results])
+        self._last = (actions, result)
+        return result
 
 
 class RewardAuditor:
@@ -335,11 +316,10 @@ class RewardAuditor:
         self.domain = domain
         self.initial = domain.database(data_dir)
         self.config = config or RewardConfig()
-        self._gold = GoldCache()
 
     def audit(self, tasks: Sequence[Task], split: str) -> DomainAudit:
         wanted = {s for t in tasks for a in t.actions if not a.is_respond for s in _string_leaves(a.kwargs)}
-        index = ValueIndex(self.initial, wanted)
+        index = ValueIndex(self.domain.plain_data(self.initial), wanted)
         pools = _Pools(tasks)
         result = DomainAudit(self.domain.name, split)
         for position, task in enumerate(tasks):
@@ -349,7 +329,7 @@ class RewardAuditor:
     def audit_task(self, task: Task, index: ValueIndex, pools: _Pools, position: int) -> TaskAudit:
         audit = TaskAudit(task.id, task.split)
         try:
-            ctx = _TaskContext(task, self.domain, self.initial, self._gold)
+            ctx = _TaskContext(task, self.domain, self.initial)
         except InvalidTaskError as exc:  # the gold cannot even run: the one loophole there is
             audit.results.append(MutantResult("gold", MutantKind.GOLD, "1", 0.0, True))
             audit.notes.append(str(exc))
@@ -394,7 +374,7 @@ class RewardAuditor:
     def trivial(self, task: Task) -> tuple[str, ...]:
         """The trivial policies (``do_nothing``, ``refuse``, ``transfer``) whose trajectory earns ``task``'s
         reward in full. Raises :class:`InvalidTaskError` when the task's gold cannot run."""
-        ctx = _TaskContext(task, self.domain, self.initial, self._gold)
+        ctx = _TaskContext(task, self.domain, self.initial)
         mutants = self._trivial_mutants(ctx, [])
         return tuple(str(m.kind) for m in mutants if ctx.run(m.actions, self.config)[0] == 1.0)
 
@@ -490,22 +470,14 @@ def _candidates(value: Any, schema: Mapping[str, Any], index: ValueIndex, used: 
     return distinct
 
 
-def _user_gold(task: Task) -> list[tuple[str, dict[str, Any]]]:
-    """A τ² task's user-side gold calls (what ``--user scripted`` does on its device), as (name, arguments)."""
-    from taurl.backends.tau2.domain import tau2_task
-
-    criteria = tau2_task(task).evaluation_criteria
-    return [(a.name, dict(a.arguments)) for a in (criteria.actions or ()) if a.requestor == "user"] if criteria else []
-
-
 def _touched_by_each(ctx: _TaskContext) -> list[set[tuple[str, str]]]:
-    """The records each gold work action changes, replaying the gold prefix by prefix (a backend's
-    state has no record diff: no pair of its writes is known to touch the same record)."""
-    if ctx.backend:
+    """The records each gold work action changes, replaying the gold prefix by prefix (a domain scored
+    without a gold state, τ², compares no records: no pair of its writes is known to touch the same record)."""
+    if ctx.gold is None:
         return [set() for _ in ctx.work]
-    touched, before = [], task_start(ctx.initial, ctx.task)
+    touched, before = [], ctx.domain.start(ctx.initial, ctx.task)
     for i, action in enumerate(ctx.work):
-        after = task_start(ctx.initial, ctx.task)
+        after = ctx.domain.start(ctx.initial, ctx.task)
         for done in ctx.work[: i + 1]:
             ctx.tools.invoke(after, done)
         touched.append({(d.table, d.key) for d in after.diff(before)} if ctx.kind(action) is ToolKind.WRITE else set())

@@ -12,13 +12,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from taurl.backends import TAU2_PREFIX, is_backend
 from taurl.core.hashing import canonical_json, sha256_hex
 from taurl.core.reward import RewardConfig
 from taurl.core.types import RewardBasis
-from taurl.llm.cache import CacheMode, ResponseCache
-from taurl.llm.client import ChatClient, ClientLimits, RetryPolicy
+from taurl.llm.cache import CacheMode, ResponseCache, response_cache
+from taurl.llm.client import ChatClient, ClientLimits, Endpoint, RetryPolicy
 from taurl.llm.url import redact_url
+from taurl.registry import get_domain
 
 AGENTS = ("oracle", "silent", "tool-calling", "text")
 USERS = ("scripted", "llm", "react", "verify", "reflection")
@@ -32,16 +32,6 @@ SHOWN_CHARS = 60  # of a setting's value in a message
 
 class ConfigError(ValueError):
     pass
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """An OpenAI-compatible model: ``base_url`` None is OpenAI's API; the key comes from ``api_key_env``."""
-
-    model: str
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    temperature: float | None = None
 
 
 @dataclass
@@ -127,6 +117,17 @@ class RunConfig:
         data["basis"] = str(self.basis) if self.basis else None
         return data
 
+    def models_called(self) -> list[tuple[str, Endpoint]]:
+        """The models this run calls, by role: a model-backed agent's, a user's that is not scripted, the judge's."""
+        called = []
+        if self.agent in ("tool-calling", "text") and self.agent_endpoint is not None:
+            called.append(("agent", self.agent_endpoint))
+        if self.user != "scripted":
+            called.append(("user", self.user_endpoint))
+        if self.judge_endpoint is not None:
+            called.append(("judge", self.judge_endpoint))
+        return called
+
     def identity(self) -> dict[str, Any]:
         """The settings that make a run this run: the record without :data:`HOW_IT_RUNS`, each model as
         its name and temperature (``agent_model``, ...), and a model only where it is called."""
@@ -168,22 +169,8 @@ class RunConfig:
         return f"{self.domain}-{self.agent}-{self.user}-{sha256_hex(canonical_json(record))[:8]}"
 
 
-_CACHES: dict[Path, ResponseCache] = {}
 _CLIENTS: dict[tuple, ChatClient] = {}
 _FACTORY_LOCK = threading.Lock()
-
-
-def response_cache(directory: Path | str) -> ResponseCache:
-    """One cache object per directory per process (diskcache is safe across threads and processes)."""
-    with _FACTORY_LOCK:
-        return _cache_unlocked(directory)
-
-
-def _cache_unlocked(directory: Path | str) -> ResponseCache:
-    path = Path(directory).expanduser().resolve()
-    if path not in _CACHES:
-        _CACHES[path] = ResponseCache(path)
-    return _CACHES[path]
 
 
 def request_params(endpoint: Endpoint, config: RunConfig) -> dict[str, Any]:
@@ -217,33 +204,18 @@ def chat_client(endpoint: Endpoint, config: RunConfig, cache: ResponseCache | No
     key = (endpoint, config.cache_mode, str(config.cache_dir), config.seed, config.limits, config.retry)
     with _FACTORY_LOCK:
         if key not in _CLIENTS:
-            _CLIENTS[key] = make(None if config.cache_mode is CacheMode.OFF else _cache_unlocked(config.cache_dir))
+            _CLIENTS[key] = make(None if config.cache_mode is CacheMode.OFF else response_cache(config.cache_dir))
         return _CLIENTS[key]
 
 
 def build_user(config: RunConfig, trial: int, cache: ResponseCache | None = None):
-    from taurl.users.llm import USER_STRATEGIES
-    from taurl.users.scripted import ScriptedUser
-
+    """The simulated user of the run's strategy for ``trial``, as its domain plays it (a backend's
+    domain, τ-bench's or τ²'s, by the package's own user simulator through taurl's client)."""
+    domain = get_domain(config.domain)
     if config.user == "scripted":
-        if config.domain.startswith(TAU2_PREFIX):
-            from taurl.backends.tau2.user import Tau2ScriptedUser
-
-            return Tau2ScriptedUser()  # also makes the task's user-side gold tool calls (τ²'s dual control)
-        return ScriptedUser()
+        return domain.make_user("scripted", None)
     sample = trial if config.independent_user_samples else 0
-    client = chat_client(config.user_endpoint, config, cache)
-    if config.domain.startswith(TAU2_PREFIX):
-        from taurl.backends.tau2.user import Tau2User
-
-        # a τ² domain is played by the package's own user simulator, through taurl's client
-        return Tau2User(client, sample_index=sample)
-    if is_backend(config.domain):
-        from taurl.backends.tau_bench import PackageUser
-
-        # a τ-bench environment is played by the package's own user simulator, through taurl's client
-        return PackageUser(client, config.user, sample_index=sample)
-    return USER_STRATEGIES[config.user](client, sample_index=sample)
+    return domain.make_user(config.user, chat_client(config.user_endpoint, config, cache), sample)
 
 
 def build_agent(config: RunConfig, trial: int):

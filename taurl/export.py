@@ -155,7 +155,7 @@ def write_tau_bench(store: RecordingStore, out: Path, where: str = "TRUE") -> Ex
 
 def data_dir(store: RecordingStore, run_id: str, domain: str) -> str | None:
     """The data directory the run read ``domain``'s database from: its --data-dir, else the built-in data."""
-    from taurl.domains import get_domain
+    from taurl.registry import get_domain
 
     _, rows = store.query("SELECT config_json FROM runs WHERE run_id = ?", [run_id])
     given = json.loads(rows[0][0]).get("data_dirs", {}).get(domain) if rows else None

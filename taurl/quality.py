@@ -22,7 +22,8 @@ from taurl.core.db import Database
 from taurl.core.reward import InvalidTaskError, RewardConfig
 from taurl.core.tools import ToolRegistry
 from taurl.core.types import Action, RewardBasis, Task, ToolKind
-from taurl.domains import DataError, get_domain, known_domain
+from taurl.domains import DataError
+from taurl.registry import get_domain, known_domain
 from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.users.scripted import ScriptedUser
 

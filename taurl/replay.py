@@ -21,15 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from taurl.agent.replay import RecordingExhaustedError, ReplayAgent
-from taurl.backends import TAU2_PREFIX
 from taurl.config import RunConfig, build_user
-from taurl.core.judge import JudgeReplayMissError
+from taurl.core import judge
+from taurl.core.messages import Message
 from taurl.core.reward import InvalidTaskError, RewardConfig
 from taurl.core.types import Action, EpisodeResult, Step, Task, TerminatedBy
-from taurl.domains import DataError, get_domain
+from taurl.domains import DataError
 from taurl.llm.cache import CacheMode, ReplayMissError, ResponseCache
 from taurl.llm.client import ModelCallError
 from taurl.record.store import RecordingStore
+from taurl.registry import get_domain
 from taurl.rollout import Episode, EpisodeSpec, RolloutConfig, run_episode
 
 IMPORTED_PREFIX = "imported:"
@@ -180,9 +181,7 @@ class Replayer:
     def agent(self, row: Mapping[str, Any], messages: list[dict[str, Any]]) -> ReplayAgent:
         """The recorded turns, re-parsed as the run parsed them (a SkyRL run records its ``pick``)."""
         pick = (self.configs.get(row["run_id"]) or {}).get("pick", "first")
-        start = 1
-        if row["domain"].startswith(TAU2_PREFIX):  # a τ² task's message history: not the agent's turns
-            start += len(get_domain(row["domain"]).history(Task.from_dict(json.loads(row["task_json"]))))
+        start = 1 + len(history(row))  # a task's message history (τ²'s) holds no turns of the agent's
         return ReplayAgent(messages[0], [m for m in messages[start:] if m["role"] == "assistant"], row["agent"], pick)
 
     def replay(self, row: Mapping[str, Any]) -> EpisodeReplay:
@@ -236,6 +235,16 @@ class Replayer:
             yield self.replay(row)
 
 
+def history(row: Mapping[str, Any]) -> list[Message]:
+    """The conversation the recorded task started from, before the user's opening. A domain that cannot
+    be had (its package is not installed) has none here: the replay fails where it runs the episode."""
+    try:
+        domain = get_domain(row["domain"])
+    except DataError:
+        return []
+    return domain.history(Task.from_dict(json.loads(row["task_json"])))
+
+
 def agent_steps(steps: list[Step]) -> int:
     """How many of the steps were the agent's (at least 1): the replay's step limit."""
     return max(1, sum(1 for s in steps if not s.by_user))
@@ -251,7 +260,7 @@ def aborted(steps: list[Step], agent: ReplayAgent, exc: BaseException) -> list[D
             break
     last = agent.index - 1  # the agent's last turn, as a step of the trace
     turn = turns[last] if 0 <= last < len(turns) else last
-    if isinstance(exc, JudgeReplayMissError):
+    if isinstance(exc, ReplayMissError) and exc.namespace == judge.NAMESPACE:
         found.append(Divergence("reward: judge", None, "a recorded judge verdict", str(exc)))
     elif isinstance(exc, ReplayMissError):
         found.append(Divergence("user message", turn, "a recorded simulated-user reply", str(exc)))

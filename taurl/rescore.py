@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from taurl.core.hashing import canonical_json, sha256_hex
-from taurl.core.judge import PROMPT_VERSION, AssertionJudge, JudgeMissingError
-from taurl.core.reward import GoldCache, RewardConfig, compute_reward
+from taurl.core.judge import PROMPT_VERSION, AssertionJudge
+from taurl.core.reward import RewardConfig
 from taurl.core.types import RewardBreakdown, Task, TerminatedBy
-from taurl.domains import get_domain
 from taurl.judge import episode_transcript
 from taurl.record.schema import model_call_rows
 from taurl.record.store import RecordingStore
+from taurl.registry import get_domain
 from taurl.replay import recorded_steps
 
 
@@ -54,7 +54,6 @@ def rescore(
 ) -> list[Rescore]:
     _, runs = store.query("SELECT run_id, config_json FROM runs")
     run_dirs = {run_id: json.loads(c).get("data_dirs", {}) for run_id, c in runs}
-    gold_cache = GoldCache()
     identity, record = rescore_id(config), canonical_json(_config_record(config))
     results = []
     for row in store.episode_rows(where):
@@ -64,27 +63,10 @@ def rescore(
         domain = get_domain(task.domain)
         data_dir = {**run_dirs.get(row["run_id"], {}), **(data_dirs or {})}.get(task.domain)
         initial = domain.database(data_dir)
-        tools = domain.tools_for(task.tool_set)
-        evaluate = getattr(domain, "evaluate", None)  # a backend with its own evaluation (τ²)
-        db = domain.start(initial, task)
-        steps = recorded_steps(row)
-        for step in steps:
-            if step.by_user:  # the simulated user's own tool call, on its side of the state (τ²'s dual control)
-                db.call("user", step.action.name, step.action.kwargs)
-            elif not step.action.is_respond and not step.action.is_parse_error:
-                tools.invoke(db, step.action)
-        actions = [s.action for s in steps if not s.by_user]
-        ended = TerminatedBy(row["terminated_by"])
-        if evaluate is not None:  # scored by the backend's own rules (τ²: the task's reward basis)
-            breakdown = evaluate(task, db, actions, ended)
-            results.append(_rescored(row, identity, record, breakdown.to_dict(), breakdown))
-            continue
-        gold = gold_cache.get(task, initial, tools)
-        if config.judge is None and config.needs_judge(task):
-            raise JudgeMissingError(f"task {task.domain}/{task.id}: this reward needs a judge model (--judge-model)")
+        domain.gold(task, initial)  # a task whose gold cannot run is refused before the judge is asked
         judge = AssertionJudge(config.judge) if config.judge is not None else None
         judged = judge.judge(task, episode_transcript(row)) if judge is not None else None
-        breakdown = compute_reward(task, db, gold, actions, tools, ended, config, judged)
+        breakdown = domain.score(task, initial, recorded_steps(row), TerminatedBy(row["terminated_by"]), config, judged)
         stored = breakdown.to_dict()
         if judge is not None:
             stored["model_calls"] = model_call_rows(judge.calls)

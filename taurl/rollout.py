@@ -12,10 +12,11 @@ from pathlib import Path
 
 from taurl.agent.base import Agent
 from taurl.core import messages as msg
-from taurl.core.env import DEFAULT_MAX_STEPS, DomainEnv, UserSimulator
+from taurl.core.domain import Domain, UserSimulator
+from taurl.core.env import DEFAULT_MAX_STEPS, DomainEnv
 from taurl.core.reward import RewardConfig
 from taurl.core.types import EpisodeResult, ModelCall, RewardBreakdown, Step, Task, TerminatedBy
-from taurl.domains import Domain, get_domain
+from taurl.registry import get_domain
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,7 @@ class Episode:
             raise EpisodeAborted(f"{self.spec.task.domain}/{self.spec.task.id} trial {self.spec.trial}")
 
     def model_calls(self) -> list[ModelCall]:
-        return [
-            *getattr(self.user, "calls", []),
-            *getattr(self.agent, "calls", []),
-            *(self.env.calls if self.env else []),
-        ]
+        return [*self.user.calls, *self.agent.calls, *(self.env.calls if self.env else [])]
 
     def result(self, breakdown: RewardBreakdown | None, terminated_by: TerminatedBy, error: str | None = None):
         """The episode as it stands (a copy: the episode may still be running in another thread)."""

@@ -10,7 +10,8 @@ import difflib
 from pathlib import Path
 
 from taurl.core.types import Task
-from taurl.domains import DataError, get_domain
+from taurl.domains import DataError
+from taurl.registry import get_domain
 
 
 def select_tasks(

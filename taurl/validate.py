@@ -14,7 +14,7 @@ from taurl.agent.oracle import OracleAgent
 from taurl.agent.silent import SilentAgent
 from taurl.core.reward import InvalidTaskError
 from taurl.core.types import ToolKind
-from taurl.domains import get_domain
+from taurl.registry import get_domain
 from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.users.scripted import ScriptedUser
 

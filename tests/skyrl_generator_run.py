@@ -24,9 +24,9 @@ from pathlib import Path
 from loguru import logger
 
 from taurl.core.types import PARSE_ERROR, Action
-from taurl.domains import get_domain
 from taurl.domains.base import DataError
 from taurl.record.store import RecordingStore
+from taurl.registry import get_domain
 from taurl.sim.server import SimServer
 from taurl.skyrl import policies
 from taurl.skyrl.dataset import Conversion, write_conversion

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from taurl.audit import MutantKind, RewardAuditor, judge, load_baseline
 from taurl.cli import app
 from taurl.core.types import Action, RewardBasis, Task
-from taurl.domains import DOMAIN_NAMES, DataError, get_domain
+from taurl.domains import DOMAIN_NAMES, DataError
+from taurl.registry import get_domain
 from tests.counter_domain import make_domain
 
 ROOT = Path(__file__).resolve().parent.parent

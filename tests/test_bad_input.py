@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from taurl.config import Endpoint, RunConfig, redact_url
-from taurl.domains import DataError, get_domain
+from taurl.domains import DataError
 from taurl.record.store import RecordingStore
+from taurl.registry import get_domain
 from taurl.replay import Replayer
 from taurl.runner import execute
 from taurl.sim.server import SimServer

@@ -109,7 +109,7 @@ def query(rec: Path, sql: str) -> list[tuple]:
 
 
 def episodes_in_split(split: str = "test") -> int:
-    from taurl.domains import get_domain
+    from taurl.registry import get_domain
 
     return len(get_domain("airline").tasks(split))
 
@@ -169,7 +169,7 @@ def test_a_second_sigint_records_the_running_episodes_as_interrupted_with_their_
 
 
 def task_ids(n: int, split: str = "test") -> list[str]:
-    from taurl.domains import get_domain
+    from taurl.registry import get_domain
 
     return [t.id for t in get_domain("airline").tasks(split)][:n]
 
@@ -277,9 +277,9 @@ def test_a_rerun_without_resume_is_refused_and_two_resumes_cannot_overlap(sim, t
 
 def write_segments(rec: Path, count: int) -> None:
     from taurl.agent.oracle import OracleAgent
-    from taurl.domains import get_domain
     from taurl.record.schema import episode_row
     from taurl.record.writer import RecordingWriter
+    from taurl.registry import get_domain
     from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.users.scripted import ScriptedUser
 
@@ -467,8 +467,8 @@ def test_a_writer_forked_while_its_lock_is_held_works_in_the_child(tmp_path):
 
 def write_segments_with(writer, count: int) -> None:
     from taurl.agent.oracle import OracleAgent
-    from taurl.domains import get_domain
     from taurl.record.schema import episode_row
+    from taurl.registry import get_domain
     from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.users.scripted import ScriptedUser
 

@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from taurl.agent.oracle import OracleAgent
 from taurl.cli import app
-from taurl.domains import get_domain
 from taurl.record.schema import episode_row
 from taurl.record.writer import RecordingWriter
+from taurl.registry import get_domain
 from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.users.scripted import ScriptedUser
 

@@ -7,7 +7,8 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
-from taurl.domains import DOMAIN_NAMES, get_domain
+from taurl.domains import DOMAIN_NAMES
+from taurl.registry import get_domain
 from taurl.sim.server import SimServer
 from taurl.skyrl.dry_run import dry_run, load_config
 from tests.conftest import CTU, REPO, TAUBENCH, require

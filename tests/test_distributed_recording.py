@@ -14,8 +14,8 @@ from taurl.record.store import RecordingStore
 
 def _episode_rows(task_slice, trial_base, run_id):
     from taurl.agent.oracle import OracleAgent
-    from taurl.domains import get_domain
     from taurl.record.schema import episode_row
+    from taurl.registry import get_domain
     from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.users.scripted import ScriptedUser
 

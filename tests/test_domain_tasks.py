@@ -13,7 +13,8 @@ import pytest
 
 from taurl.core.db import Database
 from taurl.core.types import RewardBasis, ToolKind
-from taurl.domains import DOMAIN_NAMES, get_domain
+from taurl.domains import DOMAIN_NAMES
+from taurl.registry import get_domain
 
 REQUIRED_METADATA = {"persona", "goal", "rules", "refusal", "template"}
 

@@ -13,10 +13,10 @@ from taurl.config import Endpoint, RunConfig
 from taurl.core import judge as core_judge
 from taurl.core.judge import parse_verdicts
 from taurl.core.types import RewardBasis, Task
-from taurl.domains import get_domain
 from taurl.judge import attribution_summary
 from taurl.llm.ledger import ledger_for
 from taurl.record.store import RecordingStore
+from taurl.registry import get_domain
 from taurl.replay import Replayer
 from taurl.runner import execute
 from taurl.sim.server import SimServer

@@ -5,10 +5,10 @@ import socket
 import pytest
 
 from taurl.config import Endpoint, RunConfig
-from taurl.domains import get_domain
 from taurl.llm.cache import CacheMode, ReplayMissError
 from taurl.llm.client import ChatClient, RetryPolicy
 from taurl.record.store import RecordingStore
+from taurl.registry import get_domain
 from taurl.rollout import RunControl
 from taurl.runner import execute
 from taurl.sim.server import SimServer

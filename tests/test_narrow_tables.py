@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from taurl.cli import app
 from taurl.cli.progress import RunProgress
 from taurl.cli.tables import Col, fitted_table
-from taurl.domains import DOMAIN_NAMES, get_domain
+from taurl.domains import DOMAIN_NAMES
+from taurl.registry import get_domain
 from taurl.sim.server import SimServer
 
 WIDTH = 80

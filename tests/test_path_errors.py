@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from taurl.domains import get_domain
+from taurl.registry import get_domain
 from tests.conftest import REPO
 
 TAURL = [sys.executable, "-m", "taurl.cli"]

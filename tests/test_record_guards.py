@@ -103,7 +103,7 @@ def test_a_closed_stdout_ends_the_run_like_ctrl_c_with_every_started_episode_rec
 
 
 def test_duplicate_task_ids_are_refused_before_anything_runs(tmp_path):
-    from taurl.domains import get_domain
+    from taurl.registry import get_domain
 
     domain = get_domain("airline")
     data = tmp_path / "airline"

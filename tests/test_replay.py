@@ -6,8 +6,9 @@ import sys
 
 import pytest
 
-from taurl.domains import DOMAIN_NAMES, get_domain
+from taurl.domains import DOMAIN_NAMES
 from taurl.record.store import RecordingStore
+from taurl.registry import get_domain
 from taurl.replay import Replayer
 from tests.conftest import REPO, TAUBENCH, require
 
@@ -152,7 +153,7 @@ def test_rescore_stores_new_scores_beside_the_old_ones(tmp_path):
 def test_pytest_plugin_makes_one_item_per_episode_and_prints_the_first_divergence(pytester):
     pytester.makeconftest(
         """
-from taurl.domains import get_domain
+from taurl.registry import get_domain
 tool = get_domain("retail").tools["get_order_details"]
 original = tool.function
 object.__setattr__(tool, "function", lambda db, order_id: original(db, order_id) + " ")

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from taurl.config import Endpoint, RunConfig
-from taurl.domains import get_domain
 from taurl.record.store import RecordingStore
+from taurl.registry import get_domain
 from taurl.runner import execute
 from taurl.sim.server import SimServer
 

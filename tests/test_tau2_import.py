@@ -89,8 +89,8 @@ def test_tau2s_results_import_rescore_identically_and_replay_offline(tmp_path, m
 
 
 def test_a_simulations_turns_leave_out_the_history_and_split_parallel_tool_calls():
-    from taurl.domains import get_domain
     from taurl.importers.tau2 import GREETING, Tau2Simulation
+    from taurl.registry import get_domain
 
     task = next(t for t in get_domain("tau2:mock").tasks("base") if t.id == "update_task_with_message_history")
     history = [

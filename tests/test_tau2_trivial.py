@@ -14,7 +14,7 @@ from typer.testing import CliRunner  # noqa: E402
 
 from taurl.audit import trivial_passes  # noqa: E402
 from taurl.cli import app  # noqa: E402
-from taurl.domains import get_domain  # noqa: E402
+from taurl.registry import get_domain  # noqa: E402
 
 # tau2:mock's tasks a trivial policy passes: one checked only by an NL assertion (no judge: no check
 # left), and the impossible task, whose gold is the transfer alone

@@ -4,10 +4,11 @@ import pytest
 
 from taurl.agent.oracle import OracleAgent
 from taurl.agent.silent import SilentAgent
+from taurl.core.domain import UserSimulator
 from taurl.core.env import DomainEnv
 from taurl.core.reward import RewardConfig
 from taurl.core.types import RewardBasis, TerminatedBy
-from taurl.domains import get_domain
+from taurl.registry import get_domain
 from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.users.scripted import ScriptedUser
 from tests.conftest import TAUBENCH, require
@@ -78,7 +79,7 @@ def test_tau_bench_gold_hashes_come_from_the_environment_path():
     assert env.db.state_hash() == task.metadata["gold_data_hash"]
 
 
-class _RecordedUser:
+class _RecordedUser(UserSimulator):
     def __init__(self, messages):
         self.messages = list(messages)
 

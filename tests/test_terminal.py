@@ -9,8 +9,8 @@ import pytest
 from rich.console import Console
 
 from taurl.config import RunConfig
-from taurl.domains import get_domain
 from taurl.record.store import RecordingStore
+from taurl.registry import get_domain
 from taurl.runner import execute
 from taurl.show import load, render
 from taurl.terminal import printable

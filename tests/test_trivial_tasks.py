@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 from taurl.audit import TRANSFER_SUMMARY, TRIVIAL_POLICIES, RewardAuditor, trivial_passes
 from taurl.cli import app
 from taurl.core.types import Action, RewardBasis, Task
-from taurl.domains import DataError, get_domain
+from taurl.domains import DataError
 from taurl.quality import assess
+from taurl.registry import get_domain
 from taurl.skyrl.env import task_from_extras
 from tests.counter_domain import make_domain
 from tests.test_tau_bench_backend import SHOP, fake_package  # noqa: F401  (a fixture)

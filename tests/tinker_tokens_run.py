@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import sys
 
+from taurl.core.domain import UserSimulator
 from taurl.core.messages import Message
 from taurl.core.types import Action
 from taurl.record.store import RecordingStore
@@ -43,7 +44,7 @@ def scripted(chat: ChatFormat) -> dict:
             return Sample(ids[:5], [LOGPROB] * 5, stopped=False)
         return Sample([*ids, chat.end_id], [LOGPROB] * (len(ids) + 1), stopped=True)
 
-    class TwoRepliesUser:
+    class TwoRepliesUser(UserSimulator):
         """Answers the first reply, stops at the second: the user's turns come back as tokens too."""
 
         def __init__(self):

@@ -16,12 +16,14 @@ import sys
 import time
 
 from taurl.audit import RewardAuditor
+from taurl.core.domain import UserSimulator
 from taurl.core.env import DomainEnv
 from taurl.core.types import Task, TerminatedBy
-from taurl.domains import DOMAIN_NAMES, get_domain
+from taurl.domains import DOMAIN_NAMES
+from taurl.registry import get_domain
 
 
-class PatientUser:
+class PatientUser(UserSimulator):
     """Opens with the instruction and never ends the conversation: every mutant action runs."""
 
     def reset(self, task: Task) -> str:

@@ -104,8 +104,8 @@ def bench_live_share(per_message_us: float) -> None:
     """A live run against serve-sim, then the recorder's work for exactly those episodes, as
     `taurl run` does it (one durable segment per episode), timed separately."""
     from taurl.config import Endpoint, RunConfig
-    from taurl.domains import get_domain
     from taurl.llm.cache import CacheMode
+    from taurl.registry import get_domain
     from taurl.runner import execute
     from taurl.sim.server import SimServer
 

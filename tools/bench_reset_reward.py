@@ -23,7 +23,7 @@ from taurl.core.db import Database
 from taurl.core.hashing import canonical_hash
 from taurl.core.reward import GoldCache, compute_reward
 from taurl.core.types import RewardBasis, TerminatedBy, ToolKind
-from taurl.domains import get_domain
+from taurl.registry import get_domain
 
 SPLITS = {"airline": ["test"], "retail": ["test", "train", "dev"]}
 

@@ -28,7 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from taurl.domains import DOMAIN_NAMES, get_domain
+from taurl.domains import DOMAIN_NAMES
+from taurl.registry import get_domain
 
 PYTHON = sys.executable
 TAURL = [PYTHON, "-m", "taurl.cli"]

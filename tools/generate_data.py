@@ -14,7 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-from taurl.domains import DOMAIN_NAMES, get_domain
+from taurl.domains import DOMAIN_NAMES
+from taurl.registry import get_domain
 
 
 def render(value: object) -> str:

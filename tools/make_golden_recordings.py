@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from taurl.config import Endpoint, RunConfig
-from taurl.domains import DOMAIN_NAMES, get_domain
+from taurl.domains import DOMAIN_NAMES
 from taurl.llm.cache import CacheMode
 from taurl.record.compact import compact
+from taurl.registry import get_domain
 from taurl.runner import execute
 from taurl.sim.server import SimServer
 

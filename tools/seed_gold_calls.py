@@ -12,8 +12,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from taurl.domains import get_domain
 from taurl.importers.ctu import load_seed_tasks
+from taurl.registry import get_domain
 
 OUTCOMES = ("ok", "bad_arguments", "unknown_tool", "tool_error", "tool_exception")
 

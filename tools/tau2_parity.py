@@ -35,7 +35,7 @@ from taurl.backends.tau2.evaluation import (  # noqa: E402
 )
 from taurl.config import DEFAULT_CACHE_DIR  # noqa: E402
 from taurl.core.types import TerminatedBy  # noqa: E402
-from taurl.domains import get_domain  # noqa: E402
+from taurl.registry import get_domain  # noqa: E402
 
 DOMAINS = ("airline", "retail", "telecom", "mock")
 

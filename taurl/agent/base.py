@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from taurl.core.messages import Message, action_of
 from taurl.core.tools import ToolRegistry
-from taurl.core.types import Action, Task
+from taurl.core.types import Action, ModelCall, Task
 
 
 @dataclass(frozen=True)
@@ -26,9 +26,15 @@ def native_turn(message: Message) -> Turn:
     return Turn(message, action_of(message), calls[0].get("id") if calls else None)
 
 
-class Agent(Protocol):
+class Agent:
+    """``calls`` are the model calls the agent made this episode (none for one that asks no model)."""
+
+    calls: Sequence[ModelCall] = ()
+
     def start(self, task: Task, tools: ToolRegistry, policy: str) -> Message:
         """Prepare for a new episode of ``task``; return the system message the policy is given."""
+        raise NotImplementedError
 
     def next_turn(self, messages: list[Message]) -> Turn:
         """The policy's next turn for the conversation ``messages``."""
+        raise NotImplementedError

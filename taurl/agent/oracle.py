@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from taurl.agent.base import Turn, native_turn
+from taurl.agent.base import Agent, Turn, native_turn
 from taurl.core import messages as msg
 from taurl.core.messages import Message
 from taurl.core.tools import ToolRegistry
 from taurl.core.types import Action, Task, ToolKind
 
 
-class OracleAgent:
+class OracleAgent(Agent):
     def __init__(self) -> None:
         self._plan: list[Action] = []
         self._step = 0

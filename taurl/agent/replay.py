@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from taurl.agent.base import Turn, native_turn
+from taurl.agent.base import Agent, Turn, native_turn
 from taurl.agent.parser import parse
 from taurl.core.messages import Message
 from taurl.core.tools import ToolRegistry
@@ -22,7 +22,7 @@ class RecordingExhaustedError(LookupError):
     """The replayed episode asked for more turns than were recorded."""
 
 
-class ReplayAgent:
+class ReplayAgent(Agent):
     def __init__(self, system_message: Message, assistant_messages: Sequence[Message], agent: str, pick: str = "first"):
         self.system_message = system_message
         self.recorded = list(assistant_messages)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from taurl.agent.base import Turn, native_turn
+from taurl.agent.base import Agent, Turn, native_turn
 from taurl.core import messages as msg
 from taurl.core.messages import Message
 from taurl.core.tools import ToolRegistry
 from taurl.core.types import Task
 
 
-class SilentAgent:
+class SilentAgent(Agent):
     def start(self, task: Task, tools: ToolRegistry, policy: str) -> Message:
         return msg.system(policy)
 

@@ -8,7 +8,7 @@ call becomes a parse error whose observation tells the model the expected format
 
 from __future__ import annotations
 
-from taurl.agent.base import Turn
+from taurl.agent.base import Agent, Turn
 from taurl.agent.parser import Pick, parse
 from taurl.agent.prompts import system_prompt
 from taurl.core import messages as msg
@@ -20,7 +20,7 @@ from taurl.llm.client import ChatClient
 NAMESPACE = "agent"
 
 
-class TextAgent:
+class TextAgent(Agent):
     def __init__(self, client: ChatClient, sample_index: int = 0, pick: Pick = "first"):
         self.client = client
         self.sample_index = sample_index

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from taurl.agent.base import Turn, native_turn
+from taurl.agent.base import Agent, Turn, native_turn
 from taurl.core import messages as msg
 from taurl.core.messages import Message
 from taurl.core.tools import ToolRegistry
@@ -14,7 +14,7 @@ from taurl.llm.client import ChatClient
 NAMESPACE = "agent"
 
 
-class ToolCallingAgent:
+class ToolCallingAgent(Agent):
     def __init__(self, client: ChatClient, sample_index: int = 0):
         self.client = client
         self.sample_index = sample_index

@@ -10,7 +10,8 @@ the schema taurl checks calls against and shows the model), the terminate tools,
   data (:class:`~taurl.core.db.PlainDatabase`), as τ-bench reloads its data for every episode.
 - User: :class:`PackageUser` runs the package's own user simulator class (picked by strategy through
   its ``load_user``); the module-level ``completion`` it calls is answered by a taurl ChatClient, so
-  its model calls are cached, recorded and replayable like those of taurl's own users.
+  its model calls are cached, recorded and replayable like those of taurl's own users. The scripted
+  user is taurl's.
 - Reward: taurl's ``db+outputs`` reward on the adapter's database is τ-bench's; :func:`package_reward`
   runs the package's own ``calculate_reward`` for an episode, to check that they agree.
 """
@@ -31,12 +32,14 @@ from typing import Any
 
 from taurl.backends import TAU_BENCH_PREFIX
 from taurl.core.db import PlainDatabase, clone
+from taurl.core.domain import UserSimulator
 from taurl.core.hashing import canonical_json
+from taurl.core.judge import ChatModel
 from taurl.core.tools import Tool, ToolRegistry
 from taurl.core.types import Action, ModelCall, RewardBasis, Task, ToolKind
 from taurl.domains.base import SPLITS, DataError, Domain, _load_base, _resolve
 from taurl.llm.cache import ReplayMissError
-from taurl.llm.client import ChatClient, ModelCallError
+from taurl.llm.client import ModelCallError
 
 REPOSITORY = "https://github.com/sierra-research/tau-bench"
 NOT_INSTALLED = (
@@ -58,7 +61,15 @@ _LOCK = threading.RLock()
 _ENVS: dict[str, Any] = {}
 _DOMAINS: dict[str, PackageDomain] = {}
 _TASKS: dict[tuple[str, str], tuple[Task, ...]] = {}
-_ROUTE = threading.local()
+
+
+class _Route(threading.local):
+    """The user answering the package's model calls on this thread (None: not a taurl episode)."""
+
+    user: PackageUser | None = None
+
+
+_ROUTE = _Route()
 
 
 class UserSimulatorError(ModelCallError):
@@ -194,6 +205,13 @@ class PackageDomain(Domain):
 
         return list(_cached(_TASKS, (env_name, split), convert))
 
+    def make_user(self, strategy: str, client: ChatModel | None, sample_index: int = 0) -> UserSimulator:
+        """The package's own user simulator of ``strategy``, through taurl's client (scripted: taurl's)."""
+        if strategy == "scripted":
+            return super().make_user(strategy, client, sample_index)
+        assert client is not None
+        return PackageUser(client, strategy, sample_index=sample_index)
+
 
 def _build_domain(env_name: str) -> PackageDomain:
     env = _cached(_ENVS, env_name, lambda: _any_new_env(env_name))
@@ -244,7 +262,7 @@ def _dispatcher(original: Callable[..., Any]) -> Callable[..., Any]:
     """The package's ``completion``, answered by the PackageUser running on this thread (if any)."""
 
     def completion(*args: Any, **kwargs: Any) -> Any:
-        user = getattr(_ROUTE, "user", None)
+        user = _ROUTE.user
         if user is None:  # not a taurl episode: the package behaves as it always does
             return original(*args, **kwargs)
         return user._answer(kwargs["messages"])
@@ -267,7 +285,7 @@ def _plain_message(message: Any) -> dict[str, Any]:
     return {"role": data["role"], "content": data.get("content") or ""}
 
 
-class PackageUser:
+class PackageUser(UserSimulator):
     """τ-bench's own user simulator for ``strategy``, its model calls answered by a taurl ChatClient
     (namespace ``user``) and kept in ``calls``.
 
@@ -275,7 +293,7 @@ class PackageUser:
     draw: its sample index is ``sample_index`` plus the times it was asked before.
     """
 
-    def __init__(self, client: ChatClient, strategy: str, sample_index: int = 0):
+    def __init__(self, client: ChatModel, strategy: str, sample_index: int = 0):
         self.client = client
         self.strategy = strategy
         self.sample_index = sample_index
@@ -319,7 +337,7 @@ class PackageUser:
 
     @contextlib.contextmanager
     def _routing(self) -> Iterator[None]:
-        previous = getattr(_ROUTE, "user", None)
+        previous = _ROUTE.user
         _ROUTE.user = self
         try:
             yield

@@ -16,7 +16,8 @@ from taurl.cli.common import DataDirOption, console, err, fail, parse_data_dirs,
 from taurl.cli.tables import Col, print_table
 from taurl.core.reward import RewardConfig
 from taurl.core.types import RewardBasis, Task
-from taurl.domains import DOMAIN_NAMES, DataError, get_domain
+from taurl.domains import DOMAIN_NAMES, DataError
+from taurl.registry import get_domain
 
 if TYPE_CHECKING:
     from taurl.audit import DomainAudit, Finding, Verdict

@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from taurl.domains import DOMAIN_NAMES, known_domain
+from taurl.domains import DOMAIN_NAMES
+from taurl.registry import known_domain
 from taurl.terminal import printable
 
 console = Console()

@@ -24,8 +24,9 @@ from taurl.cli.common import (
 from taurl.cli.tables import Col, print_table
 from taurl.config import DEFAULT_CACHE_DIR, Endpoint, RunConfig
 from taurl.core.types import RewardBasis
-from taurl.domains import DOMAIN_NAMES, DataError, get_domain
+from taurl.domains import DOMAIN_NAMES, DataError
 from taurl.llm.cache import CacheMode
+from taurl.registry import get_domain
 
 if TYPE_CHECKING:
     from taurl.core.types import Task

@@ -12,7 +12,8 @@ from rich.markup import escape
 
 from taurl.cli.common import console, err, fail, progress_bar
 from taurl.cli.tables import Col, print_table
-from taurl.domains import DOMAIN_NAMES, DataError, get_domain
+from taurl.domains import DOMAIN_NAMES, DataError
+from taurl.registry import get_domain
 
 app = typer.Typer(help="Describe the built-in domains.", no_args_is_help=True)
 

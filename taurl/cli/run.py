@@ -20,13 +20,14 @@ from taurl.cli.common import DataDirOption, console, err, fail, parse_data_dirs
 from taurl.cli.progress import PASS_TOLERANCE, RunProgress
 from taurl.config import DEFAULT_CACHE_DIR, ConfigError, Endpoint, RunConfig
 from taurl.core.types import EpisodeResult, RewardBasis, TerminatedBy
-from taurl.domains import DOMAIN_NAMES, DataError, get_domain
+from taurl.domains import DOMAIN_NAMES, DataError
 from taurl.llm.cache import CacheMode
 from taurl.llm.client import DEFAULT_CALL_TIMEOUT, ClientLimits, RetryPolicy
 from taurl.llm.preflight import PreflightError, preflight
 from taurl.record.schema import episode_id
 from taurl.record.store import RecordingError
 from taurl.record.writer import DEFAULT_COMMIT_WINDOW, check_run_id
+from taurl.registry import get_domain
 from taurl.rollout import pass_hat_k
 from taurl.task_selection import select_tasks
 from taurl.terminal import printable

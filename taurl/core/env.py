@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-from taurl.core.judge import AssertionJudge, JudgeMissingError, transcript_text
-from taurl.core.reward import GoldCache, RewardConfig, compute_reward
+from taurl.core.domain import Domain, UserSimulator
+from taurl.core.judge import AssertionJudge, transcript_text
+from taurl.core.reward import RewardConfig
 from taurl.core.tools import ToolRegistry
 from taurl.core.types import (
     STOP_TOKEN,
@@ -27,17 +27,8 @@ from taurl.core.types import (
     ToolKind,
     ToolResult,
 )
-from taurl.domains.base import Domain
 
 DEFAULT_MAX_STEPS = 30
-
-
-class UserSimulator(Protocol):
-    """The simulated customer. It sees the task's instruction, never the agent's policy."""
-
-    def reset(self, task: Task) -> str: ...
-
-    def step(self, agent_message: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -53,9 +44,6 @@ class StepOutcome:
 
 class EpisodeStateError(RuntimeError):
     pass
-
-
-_GOLD = GoldCache()
 
 
 class DomainEnv:
@@ -96,9 +84,7 @@ class DomainEnv:
         self.task = task
         self.tools = self.domain.tools_for(task.tool_set)
         self.db = self.domain.start(self._initial, task)
-        attach = getattr(self.user, "attach", None)  # a user acting on the episode's state (τ²'s dual control)
-        if attach is not None:
-            attach(self.db)
+        self.user.attach(self.db)  # a user acting on the episode's state (τ²'s dual control)
         self.actions = []
         self.observations = []
         self.judge = AssertionJudge(self.reward_config.judge) if self.reward_config.judge is not None else None
@@ -111,7 +97,7 @@ class DomainEnv:
 
     def _new_user_steps(self) -> tuple[Step, ...]:
         """The steps a user acting on the episode's state (``tool_steps``) took since last asked."""
-        steps = getattr(self.user, "tool_steps", None) or []
+        steps = self.user.tool_steps
         new = tuple(steps[self._user_steps_seen :])
         self._user_steps_seen = len(steps)
         return new
@@ -156,14 +142,6 @@ class DomainEnv:
             judged = self.judge.judge(
                 self.task, transcript_text(self.opening, zip(self.actions, self.observations, strict=False))
             )
-        evaluate = getattr(self.domain, "evaluate", None)  # a backend with its own evaluation (τ²)
-        if evaluate is not None:  # it says itself when its task's basis needs a judge it was not given
-            return evaluate(self.task, self.db, self.actions, terminated_by, judged)
-        gold = _GOLD.get(self.task, self._initial, self.tools)
-        if judged is None and self.reward_config.needs_judge(self.task):
-            raise JudgeMissingError(
-                f"task {self.task.domain}/{self.task.id}: the reward needs a judge model (--judge-model)"
-            )
-        return compute_reward(
-            self.task, self.db, gold, self.actions, self.tools, terminated_by, self.reward_config, judged
+        return self.domain.evaluate(
+            self.task, self._initial, self.db, self.actions, terminated_by, self.reward_config, judged
         )

@@ -1,8 +1,9 @@
 """The ``judge`` reward component: a judge model decides whether each of a task's natural-language
 assertions holds for the episode's transcript.
 
-The judge is any OpenAI-compatible model reached through :class:`ChatClient` (namespace ``judge``),
-so its calls are cached, recorded with the episode and replayed offline like the user's. Its answer
+The judge is any OpenAI-compatible model reached through taurl's ChatClient (namespace ``judge``),
+so its calls are cached, recorded with the episode and replayed offline like the user's (a replay
+that finds no recorded answer raises the client's miss with namespace ``judge``). Its answer
 must be a JSON list with one ``{"assertion_index", "met", "reason"}`` entry per assertion. Anything
 else never passes: an empty or unparseable reply, or an assertion whose entry is missing, duplicated
 or conflicting, or whose "met" comes with a reason saying it is not, counts as not met and is
@@ -14,12 +15,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from taurl.core.hashing import canonical_json
 from taurl.core.types import Action, JudgeResult, ModelCall, Task
-from taurl.llm.cache import ReplayMissError
-from taurl.llm.client import ChatClient
 
 NAMESPACE = "judge"
 PROMPT_VERSION = "assertions-v1"  # recorded with every verdict; change it whenever the prompt changes
@@ -34,8 +33,13 @@ _FENCED = re.compile(r"```(?:json)?\s*\n(.*?)\n\s*```", re.DOTALL)
 _NEGATED = re.compile(r"\b(?:not (?:met|satisfied|fulfilled)|does not hold|doesn't hold|unmet)\b", re.IGNORECASE)
 
 
-class JudgeReplayMissError(ReplayMissError):
-    """Replay found no recorded judge answer for this transcript: a judge divergence."""
+class ChatModel(Protocol):
+    """A model client as the environment's parts use it (taurl.llm's ChatClient): its model's name, and
+    a completion of messages whose ``call`` is the recorded model call and ``message`` the answer."""
+
+    model: str
+
+    def complete(self, messages: list[dict[str, Any]], *args: Any, namespace: str = ..., **kwargs: Any) -> Any: ...
 
 
 class JudgeMissingError(ValueError):
@@ -118,7 +122,7 @@ def parse_verdicts(content: str, count: int) -> tuple[tuple[bool, ...], tuple[st
 class AssertionJudge:
     """One episode's judge: asks once, at the end, and keeps its model calls for the recording."""
 
-    def __init__(self, client: ChatClient):
+    def __init__(self, client: ChatModel):
         self.client = client
         self.calls: list[ModelCall] = []
 
@@ -126,10 +130,7 @@ class AssertionJudge:
         assertions = task.nl_assertions
         if not assertions:  # nothing to check: flagged, since a judge term would pass it unseen
             return JudgeResult(self.client.model, PROMPT_VERSION, (), (), (), ("no assertions",))
-        try:
-            completion = self.client.complete(assertion_messages(assertions, transcript), namespace=NAMESPACE)
-        except ReplayMissError as exc:
-            raise JudgeReplayMissError(str(exc)) from exc
+        completion = self.client.complete(assertion_messages(assertions, transcript), namespace=NAMESPACE)
         self.calls.append(completion.call)
         met, reasons, flags = parse_verdicts(completion.message.get("content") or "", len(assertions))
         return JudgeResult(self.client.model, PROMPT_VERSION, assertions, met, reasons, flags, (completion.call.key,))

@@ -23,15 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from taurl.core.db import Database, clone
 from taurl.core.hashing import canonical_json
+from taurl.core.judge import ChatModel
 from taurl.core.tools import ToolRegistry
 from taurl.core.types import Action, JudgeResult, RewardBasis, RewardBreakdown, Task, TerminatedBy, ToolKind
-
-if TYPE_CHECKING:
-    from taurl.llm.client import ChatClient
 
 
 class InvalidTaskError(ValueError):
@@ -44,7 +41,7 @@ class RewardConfig:
     zero_on_max_steps: bool = False  # τ-bench's runner scores an episode cut off at its step limit 0
     match_think_tools: bool = False
     judge_weight: float = 0.0  # the judge as a shaping term: (1 - w) * reward + w * fraction of assertions met
-    judge: ChatClient | None = None  # the judge model, when a basis or judge_weight needs it
+    judge: ChatModel | None = None  # the judge model, when a basis or judge_weight needs it
 
     def needs_judge(self, task: Task) -> bool:
         return self.judge_weight > 0 or (self.basis or task.reward_basis).uses_judge

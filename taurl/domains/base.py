@@ -1,4 +1,5 @@
-"""A domain: its tools, its policy, where its data lives and how its tasks are loaded.
+"""A domain: its tools, its policy, where its data lives and how its tasks are loaded; the rest of
+the domain contract (:mod:`taurl.core.domain`) is the built-in default, its users taurl's own.
 
 The base database is loaded once per process per data directory (τ-bench's airline data takes
 about a second to parse) and shared, read-only, by every episode through copy-on-write views.
@@ -15,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from taurl.core import domain as contract
 from taurl.core.db import Database
-from taurl.core.reward import task_start
+from taurl.core.judge import ChatModel
 from taurl.core.tools import Tool, ToolRegistry
 from taurl.core.types import Action, RewardBasis, Task
 
@@ -29,7 +31,7 @@ class DataError(ValueError):
 
 
 @dataclass(frozen=True, eq=False)
-class Domain:
+class Domain(contract.Domain):
     """``tables`` maps each state table to its file name; ``id_fields`` keys list-shaped files;
     ``reference_files`` are static tables outside the state (and its hash);
     ``tool_sets`` name the tools a task may see (``default`` is every tool unless given);
@@ -82,15 +84,14 @@ class Domain:
             text = f"{title}\n\n{scope.read_text(encoding='utf-8').strip()}\n\n{rest.partition(chr(10) * 2)[2]}"
         return text.strip() + "\n"
 
-    def start(self, initial: Database, task: Task) -> Database:
-        """The state an episode of ``task`` starts from: ``initial`` with the task's own records (a
-        backend whose state is more than records, τ², builds its own)."""
-        return task_start(initial, task)
+    def make_user(self, strategy: str, client: ChatModel | None, sample_index: int = 0) -> contract.UserSimulator:
+        """taurl's own users: the scripted one, or an LLM user of τ-bench's ``strategy``."""
+        from taurl.users.llm import USER_STRATEGIES
+        from taurl.users.scripted import ScriptedUser
 
-    def history(self, task: Task) -> list[dict[str, Any]]:
-        """The conversation before the user's opening, as the agent sees it (τ²'s tasks may start
-        mid-conversation; a built-in task never does)."""
-        return []
+        if strategy == "scripted":
+            return ScriptedUser()
+        return USER_STRATEGIES[strategy](client, sample_index=sample_index)
 
     @property
     def builtin_data_dir(self) -> Path:

@@ -46,7 +46,7 @@ class Tau2Simulation:
     def conversation(self) -> list[dict[str, Any]]:
         """The messages after the task's message history (which τ² puts first, and taurl's episode
         starts from, like τ²'s)."""
-        from taurl.backends.tau2.domain import tau2_task
+        from taurl.backends.tau2.state import tau2_task
 
         initial = tau2_task(self.task).initial_state
         return self.messages[len((initial.message_history or []) if initial else []) :]
@@ -172,8 +172,8 @@ def import_simulations(results: Tau2Results, config: Any) -> list[ImportedSimula
     from taurl.backends.tau2.user import Tau2User
     from taurl.config import chat_client
     from taurl.core.reward import RewardConfig
-    from taurl.domains import get_domain
     from taurl.llm.client import ModelCallError
+    from taurl.registry import get_domain
     from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
 
     domain = get_domain(config.domain)

@@ -24,7 +24,15 @@ class CacheMode(StrEnum):
 
 
 class ReplayMissError(LookupError):
-    """A request that replay mode has no recorded answer for; says which and how it differs."""
+    """A request that replay mode has no recorded answer for; says which and how it differs.
+    ``namespace`` is the request's (``judge``: the judge's verdict was never recorded for this transcript)."""
+
+    def __init__(self, message: str, namespace: str = ""):
+        super().__init__(message)
+        self.namespace = namespace
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # pickled whole (a Ray worker's error crosses processes)
+        return type(self), (str(self), self.namespace)
 
 
 class ResponseCache:
@@ -85,11 +93,25 @@ class ResponseCache:
             f"(model {request.model}, {len(request.messages)} messages, sample {request.sample_index})"
         )
         if best is None:
-            return ReplayMissError(f"{head}; the cache ({self.directory or 'in memory'}) is empty")
+            return ReplayMissError(f"{head}; the cache ({self.directory or 'in memory'}) is empty", request.namespace)
         return ReplayMissError(
-            f"{head}; closest recorded request {best[0][:16]}: {describe_difference(wanted, best[1])}"
+            f"{head}; closest recorded request {best[0][:16]}: {describe_difference(wanted, best[1])}",
+            request.namespace,
         )
 
     def close(self) -> None:
         if self._cache is not None:
             self._cache.close()
+
+
+_SHARED: dict[Path, ResponseCache] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def response_cache(directory: Path | str) -> ResponseCache:
+    """One cache object per directory per process (diskcache is safe across threads and processes)."""
+    path = Path(directory).expanduser().resolve()
+    with _SHARED_LOCK:
+        if path not in _SHARED:
+            _SHARED[path] = ResponseCache(path)
+        return _SHARED[path]

@@ -66,6 +66,16 @@ class BudgetExceededError(ModelCallError):
 
 
 @dataclass(frozen=True)
+class Endpoint:
+    """An OpenAI-compatible model: ``base_url`` None is OpenAI's API; the key comes from ``api_key_env``."""
+
+    model: str
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    temperature: float | None = None
+
+
+@dataclass(frozen=True)
 class ClientLimits:
     max_concurrency: int | None = None
     calls_per_minute: int | None = None

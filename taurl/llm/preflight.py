@@ -25,9 +25,11 @@ import sqlite3
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
-from taurl.config import Endpoint, RunConfig, response_cache
-from taurl.llm.cache import CacheMode
+from taurl.llm.cache import CacheMode, response_cache
+from taurl.llm.client import Endpoint
 from taurl.llm.url import redact_url
 
 DEFAULT_TIMEOUT = 5.0
@@ -54,21 +56,23 @@ class ModelUse:
         return f"the {self.role} model {self.endpoint.model!r}"
 
 
-def models_used(config: RunConfig) -> list[ModelUse]:
+class Run(Protocol):
+    """What the check needs of a run's settings (:class:`taurl.config.RunConfig`)."""
+
+    cache_mode: CacheMode
+    cache_dir: Path
+
+    def models_called(self) -> list[tuple[str, Endpoint]]: ...
+
+
+def models_used(config: Run) -> list[ModelUse]:
     """The models ``config`` will call over the network (none in replay mode)."""
     if config.cache_mode is CacheMode.REPLAY:
         return []
-    uses = []
-    if config.agent in ("tool-calling", "text") and config.agent_endpoint is not None:
-        uses.append(ModelUse("agent", config.agent_endpoint))
-    if config.user != "scripted":
-        uses.append(ModelUse("user", config.user_endpoint))
-    if config.judge_endpoint is not None:
-        uses.append(ModelUse("judge", config.judge_endpoint))
-    return uses
+    return [ModelUse(role, endpoint) for role, endpoint in config.models_called()]
 
 
-def preflight(config: RunConfig, timeout: float = DEFAULT_TIMEOUT) -> None:
+def preflight(config: Run, timeout: float = DEFAULT_TIMEOUT) -> None:
     """Raise :class:`PreflightError` unless every model ``config`` calls can be called."""
     uses = models_used(config)
     if uses:
@@ -82,7 +86,7 @@ def preflight(config: RunConfig, timeout: float = DEFAULT_TIMEOUT) -> None:
         check_model(use, listed[where])
 
 
-def check_cache(config: RunConfig) -> None:
+def check_cache(config: Run) -> None:
     """The response cache opens and its directory takes a new file, where the run will store answers."""
     if config.cache_mode not in (CacheMode.RECORD, CacheMode.LIVE):
         return

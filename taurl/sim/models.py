@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from taurl.core.types import STOP_TOKEN
+from taurl.sim.keywords import assertion_holds
+from taurl.sim.tau2_judge import tau2_verdicts
 
 Request = dict[str, Any]
 Message = dict[str, Any]
@@ -439,12 +441,6 @@ _BLOCKS = {
     name: re.compile(rf"<{name}>\n(.*?)\n</{name}>", re.DOTALL) for name in ("assertions", "transcript", "outcome")
 }
 _RUBRIC = re.compile(r"<rubric>(\w+)</rubric>")
-_QUOTED = re.compile(r"'([^']+)'|\"([^\"]+)\"")
-_WORD = re.compile(r"[a-z0-9][a-z0-9.#_@-]*[a-z0-9]|[a-z0-9]")
-_COMMON = frozenset(
-    "the that this with tells told says said mentions mention must should about their from have does into what "
-    "which were been they them agent customer user when then than also only some each every asks asked".split()
-)
 # An assertion carrying "[sim-judge: FAULT]" makes the whole verdict faulty, to test how bad verdicts count.
 _JUDGE_FAULT = re.compile(r"\[sim-judge: (empty|prose|omit|duplicate|conflict)\]")
 _QUIT = re.compile(r"\b(?:never mind|have to go|forget it|give up)\b", re.IGNORECASE)
@@ -453,15 +449,6 @@ _QUIT = re.compile(r"\b(?:never mind|have to go|forget it|give up)\b", re.IGNORE
 def _block(text: str, name: str) -> str:
     match = _BLOCKS[name].search(text)
     return match.group(1) if match else ""
-
-
-def assertion_holds(assertion: str, transcript: str) -> bool:
-    """sim-judge's rule: every quoted phrase of the assertion is in the transcript (case-insensitive);
-    without quotes, every word of four or more characters that is not a common one."""
-    haystack = transcript.lower()
-    quoted = [a or b for a, b in _QUOTED.findall(assertion)]
-    words = quoted or [w for w in _WORD.findall(assertion.lower()) if len(w) >= 4 and w not in _COMMON]
-    return all(word.lower() in haystack for word in words)
 
 
 def _verdicts(text: str) -> str:
@@ -510,8 +497,6 @@ def _attribution(text: str) -> str:
 def sim_judge(request: Request) -> Reply:
     """Assertion verdicts (``<assertions>``, or τ²-bench's own prompt: :mod:`taurl.sim.tau2_judge`) or a
     failure attribution (``<rubric>faults</rubric>``)."""
-    from taurl.sim.tau2_judge import tau2_verdicts
-
     text = "\n".join(text_of(m) for m in _messages(request) if m.get("role") == "user")
     if (tau2 := tau2_verdicts(text)) is not None:
         return Reply(tau2)

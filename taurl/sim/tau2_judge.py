@@ -3,7 +3,7 @@
 τ²'s ``NLAssertionsEvaluator`` sends a system prompt asking for ``{"results": [{"expectedOutcome",
 "reasoning", "metExpectation"}]}`` and a user message ``conversation: ... expectedOutcomes: [...]``
 (the assertions as a Python list). sim-judge recognises that request and answers it in τ²'s format
-with the same rule it applies to taurl's judge prompt (:func:`taurl.sim.models.assertion_holds`: the
+with the same rule it applies to taurl's judge prompt (:func:`taurl.sim.keywords.assertion_holds`: the
 assertion's key words are all in the conversation), so the two evaluators can be compared on the
 same trajectories with the same judge. Anything else is not τ²'s request (None).
 """
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import ast
 import json
+
+from taurl.sim.keywords import assertion_holds
 
 CONVERSATION = "conversation:"
 OUTCOMES = "expectedOutcomes:"
@@ -33,8 +35,6 @@ def tau2_assertions(text: str) -> tuple[str, list[str]] | None:
 
 def tau2_verdicts(text: str) -> str | None:
     """sim-judge's answer to τ²'s NL-assertion prompt, in τ²'s JSON format; None for other prompts."""
-    from taurl.sim.models import assertion_holds
-
     parsed = tau2_assertions(text)
     if parsed is None:
         return None

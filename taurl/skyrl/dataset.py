@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from taurl.agent.prompts import system_prompt
 from taurl.core.hashing import sha256_hex
 from taurl.core.types import Task
-from taurl.domains import get_domain
+from taurl.registry import get_domain
 from taurl.skyrl import ENV_ID
 
 TRAIN_FILE = "train.parquet"

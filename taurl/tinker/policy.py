@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from taurl.agent.base import Turn
+from taurl.agent.base import Agent, Turn
 from taurl.agent.parser import Pick, parse
 from taurl.agent.prompts import system_prompt
 from taurl.core import messages as msg
@@ -93,7 +93,7 @@ class TokenTrajectory:
         return sum(lp for lp in self.logprobs if lp is not None)
 
 
-class TinkerPolicy:
+class TinkerPolicy(Agent):
     """An :class:`~taurl.agent.base.Agent` sampling from a Tinker sampler; its :attr:`trajectory` holds the
     episode's tokens. ``seed_of_turn(task, n)`` is the sampling seed of its ``n``-th turn on ``task``;
     ``system_of(task)``, when not None (a SkyRL row's prompt), replaces the policy-and-tools prompt taurl

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from taurl.core.domain import UserSimulator
 from taurl.core.types import STOP_TOKEN, ModelCall, Task
 from taurl.llm.client import ChatClient
 
@@ -59,7 +60,7 @@ def transcript(messages: list[dict[str, Any]]) -> str:
     )
 
 
-class LLMUser:
+class LLMUser(UserSimulator):
     """τ-bench's ``llm`` strategy: one model call per customer turn."""
 
     rules = _RULES

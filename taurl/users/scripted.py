@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from taurl.core.domain import UserSimulator
 from taurl.core.types import STOP_TOKEN, Task
 
 
-class ScriptedUser:
+class ScriptedUser(UserSimulator):
     def reset(self, task: Task) -> str:
         return task.instruction
 

@@ -1,11 +1,10 @@
-"""τ²'s environments and tasks as a taurl domain.
+"""τ²'s environments and tasks as a taurl domain: the domain contract (:mod:`taurl.core.domain`) over
+τ²'s own state, history, user and evaluation.
 
-An episode's state is a live τ² environment (:class:`Tau2State`): the package's tools change its
-pydantic databases in place, so each episode gets its own copy of the domain's databases (loaded once
-per process, copied by :func:`copy_db`), set up from the task's τ² initial state the way τ²'s
-evaluator does (initialization data, initialization actions, then the tool calls of the message
-history). Every tool call, the agent's and the user's, goes through the package's ``get_response``
-and is logged with its requestor: the ACTION check and the user-side steps read that log.
+An episode's state is a live τ² environment (:mod:`.state`) over copies of the domain's databases
+(loaded once per process, copied by :func:`copy_db`). A task may start from a message history
+(:mod:`.history`); it is played by τ²'s own user simulator (:mod:`.user`), which on telecom acts on its
+device in the episode's state; and it is scored by τ²'s evaluation (:mod:`.evaluation`).
 
 Tasks keep their τ² form in ``metadata["tau2_task"]``; the taurl fields are derived from it: the
 instruction is the user scenario as τ²'s user simulator sees it, ``actions`` the assistant's gold
@@ -21,14 +20,21 @@ import functools
 import gc
 import importlib
 import inspect
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from taurl.backends import TAU2_PREFIX
 from taurl.backends.tau2 import package
+from taurl.backends.tau2.evaluation import evaluate
+from taurl.backends.tau2.history import agent_history
+from taurl.backends.tau2.state import Tau2State, start_state
+from taurl.backends.tau2.user import Tau2ScriptedUser, Tau2User, user_gold
+from taurl.core.domain import UserSimulator
+from taurl.core.judge import ChatModel
+from taurl.core.messages import Message
+from taurl.core.reward import GoldState, RewardConfig
 from taurl.core.tools import Tool, ToolRegistry
 from taurl.core.types import Action, JudgeResult, RewardBasis, RewardBreakdown, Task, TerminatedBy, ToolKind
 from taurl.domains.base import DataError, Domain
@@ -36,17 +42,6 @@ from taurl.domains.base import DataError, Domain
 TERMINATE_TOOLS = ("transfer_to_human_agents",)
 KINDS = {"read": ToolKind.READ, "write": ToolKind.WRITE, "think": ToolKind.THINK, "generic": ToolKind.WRITE}
 ALL_TASKS = "base"  # τ²'s name for a domain's whole task set (mock has no other split)
-
-
-@dataclass(frozen=True)
-class ToolCallRecord:
-    """One tool call made on an episode's τ² environment, as τ²'s trajectory would hold it."""
-
-    requestor: str  # "assistant" or "user"
-    name: str
-    arguments: dict[str, Any]
-    content: str
-    error: bool
 
 
 _IMMUTABLE = (str, int, float, bool, type(None), bytes, datetime.date, datetime.datetime, enum.Enum)
@@ -89,71 +84,6 @@ def copy_db(db: Any) -> Any:
 
 def registry() -> Any:
     return package("tau2.registry").registry
-
-
-class Tau2State:
-    """An episode's τ² environment, made on first use (``fork`` copies nothing)."""
-
-    def __init__(self, domain: Tau2Domain, env: Any = None):
-        self.domain = domain
-        self._env = env
-        self.calls: list[ToolCallRecord] = []
-
-    @property
-    def env(self) -> Any:
-        if self._env is None:
-            self._env = self.domain.fresh_environment()
-        return self._env
-
-    @property
-    def base_id(self) -> int:
-        return id(self.domain)
-
-    def fork(self) -> Tau2State:
-        return Tau2State(self.domain)
-
-    def call(self, requestor: str, name: str, arguments: Mapping[str, Any], call_id: str = "") -> ToolCallRecord:
-        """Run one tool call as τ²'s ``get_response`` does (errors become ``Error: ...`` content)."""
-        message = package("tau2.data_model.message")
-        tool_call = message.ToolCall(id=call_id, name=name, arguments=dict(arguments), requestor=requestor)
-        response = self.env.get_response(tool_call)
-        record = ToolCallRecord(requestor, name, dict(arguments), response.content or "", bool(response.error))
-        self.calls.append(record)
-        return record
-
-
-def start_state(domain: Tau2Domain, task: Task) -> Tau2State:
-    """A fresh environment in the task's τ² initial state; the history's tool calls are logged."""
-    state = Tau2State(domain)
-    initial = tau2_task(task).initial_state
-    if initial is None:
-        return state
-    env = state.env
-    if initial.initialization_data is not None:
-        if initial.initialization_data.agent_data is not None:
-            env.tools.update_db(initial.initialization_data.agent_data)
-        if initial.initialization_data.user_data is not None:
-            env.user_tools.update_db(initial.initialization_data.user_data)
-    for action in initial.initialization_actions or ():
-        env.run_env_function_call(action)
-    for message in initial.message_history or ():
-        for tool_call in getattr(message, "tool_calls", None) or ():
-            state.call(tool_call.requestor, tool_call.name, tool_call.arguments, tool_call.id)
-    env.sync_tools()
-    return state
-
-
-@functools.cache
-def _parsed(domain: str, task_id: str, text: str) -> Any:
-    return package("tau2.data_model.tasks").Task.model_validate_json(text)
-
-
-def tau2_task(task: Task) -> Any:
-    """The τ² task a taurl task was made from (parsed once per process)."""
-    data = task.metadata.get("tau2_task")
-    if data is None:
-        raise DataError(f"task {task.domain}/{task.id} carries no τ² task (metadata.tau2_task)")
-    return _parsed(task.domain, task.id, json.dumps(data, sort_keys=True))
 
 
 def _tool(tool: Any, kind: ToolKind) -> Tool:
@@ -207,29 +137,50 @@ class Tau2Domain(Domain):
         return Tau2State(self)
 
     def start(self, initial: Tau2State, task: Task) -> Tau2State:
-        """The state an episode of ``task`` starts from."""
+        """The state an episode of ``task`` starts from: a fresh environment in the task's τ² initial state."""
         return start_state(self, task)
 
-    def history(self, task: Task) -> list[dict[str, Any]]:
+    def history(self, task: Task) -> list[Message]:
         """The task's message history as the agent sees it, before the opening (see :mod:`.history`)."""
-        from taurl.backends.tau2.history import agent_history
-
         return agent_history(task)
+
+    def make_user(self, strategy: str, client: ChatModel | None, sample_index: int = 0) -> UserSimulator:
+        """τ²'s own user simulator, through taurl's client, whatever the LLM strategy; ``scripted``
+        also makes the task's user-side gold tool calls (τ²'s dual control)."""
+        if strategy == "scripted":
+            return Tau2ScriptedUser()
+        assert client is not None
+        return Tau2User(client, sample_index=sample_index)
+
+    def user_gold(self, task: Task) -> tuple[Action, ...]:
+        """The task's gold tool calls of the user's own (telecom's device actions)."""
+        return user_gold(task)
+
+    def user_call(self, state: Tau2State, action: Action) -> None:
+        state.call("user", action.name, action.kwargs)
+
+    def gold(self, task: Task, initial: Tau2State) -> GoldState | None:
+        """None: τ²'s evaluation compares database hashes, not records (see :mod:`.evaluation`)."""
+        return None
 
     def evaluate(
         self,
         task: Task,
+        initial: Tau2State,
         state: Tau2State,
         actions: Sequence[Action],
         terminated_by: TerminatedBy | None,
+        config: RewardConfig,
         judged: JudgeResult | None = None,
     ) -> RewardBreakdown:
-        """τ²'s reward for an episode (see :mod:`.evaluation`)."""
-        from taurl.backends.tau2.evaluation import evaluate
-
+        """τ²'s reward for an episode, by the task's own τ² reward basis (``config`` does not apply)."""
         return evaluate(
             task, state, [a.kwargs.get("content", "") for a in actions if a.is_respond], terminated_by, judged
         )
+
+    def plain_data(self, state: Tau2State) -> list[Any]:
+        """The agent-side database, as plain data."""
+        return [state.env.tools.db.model_dump(mode="json")]
 
     def splits(self, data_dir: Path | str | None = None) -> list[str]:
         loader = registry().get_task_splits_loader(self.tau2_name)

@@ -31,7 +31,7 @@ from typing import Any
 
 from taurl.backends import TAU2_PREFIX
 from taurl.backends.tau2 import package
-from taurl.backends.tau2.domain import Tau2Domain, Tau2State, start_state, tau2_task
+from taurl.backends.tau2.state import Tau2Source, Tau2State, start_state, tau2_task
 from taurl.core.judge import AssertionJudge, transcript_text
 from taurl.core.reward import output_found
 from taurl.core.types import Action, JudgeResult, RecordDiff, RewardBreakdown, Task, TerminatedBy
@@ -46,7 +46,7 @@ class JudgeNeededError(ValueError):
 _GOLD: dict[tuple[str, str], tuple[str | None, str | None]] = {}
 
 
-def _gold_hashes(domain: Tau2Domain, task: Task) -> tuple[str | None, str | None]:
+def _gold_hashes(domain: Tau2Source, task: Task) -> tuple[str | None, str | None]:
     """The agent's and user's database hashes after the gold actions, as τ²'s evaluator computes them
     (once per task and process)."""
     key = (domain.name, task.id)
@@ -55,7 +55,7 @@ def _gold_hashes(domain: Tau2Domain, task: Task) -> tuple[str | None, str | None
     return _GOLD[key]
 
 
-def _play_gold(domain: Tau2Domain, task: Task) -> tuple[str | None, str | None]:
+def _play_gold(domain: Tau2Source, task: Task) -> tuple[str | None, str | None]:
     state = start_state(domain, task)
     for action in tau2_task(task).evaluation_criteria.actions or ():
         try:  # τ²'s evaluator logs and skips a gold action that fails
@@ -167,7 +167,7 @@ def oracle_reply(task: Task) -> str:
     return "; ".join(task.outputs) if task.outputs else "Your request has been handled."
 
 
-def gold_episode(domain: Tau2Domain, task: Task, reply: str | None = None) -> tuple[Tau2State, list[Any]]:
+def gold_episode(domain: Tau2Source, task: Task, reply: str | None = None) -> tuple[Tau2State, list[Any]]:
     """The task's gold actions (all requestors) played on a fresh state, then the oracle's reply (or
     ``reply``): the state taurl scores and the same trajectory as τ² messages (history included) for
     τ²'s evaluator."""
@@ -212,12 +212,12 @@ def package_evaluation(task: Task, messages: list[Any], with_nl_assertions: bool
     )
 
 
-def package_reward(domain: Tau2Domain, task: Task, messages: list[Any]) -> float:
+def package_reward(domain: Tau2Source, task: Task, messages: list[Any]) -> float:
     """τ²'s own ``evaluate_simulation`` (DB, ENV, COMMUNICATE, ACTION) of a trajectory that the agent ended."""
     return float(package_evaluation(task, messages, domain=domain.tau2_name).reward)
 
 
-def gold_parity(domain: Tau2Domain, tasks: Sequence[Task]) -> list[tuple[str, float, float]]:
+def gold_parity(domain: Tau2Source, tasks: Sequence[Task]) -> list[tuple[str, float, float]]:
     """Per task: taurl's reward and τ²'s for the gold trajectory."""
     rows = []
     for task in tasks:
@@ -316,7 +316,7 @@ def quoting_reply(task: Task) -> str:
 
 
 def nl_parity(
-    domain: Tau2Domain, tasks: Sequence[Task], judge: AssertionJudge, judge_url: str, quoting: bool = False
+    domain: Tau2Source, tasks: Sequence[Task], judge: AssertionJudge, judge_url: str, quoting: bool = False
 ) -> list[NLParityRow]:
     """For each task with NL assertions: taurl's judge (``judge``, replayable: its client's cache records
     or replays the calls) and τ²'s own NL-assertion evaluator (its LLM calls sent to ``judge_url`` with

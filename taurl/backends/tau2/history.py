@@ -5,7 +5,7 @@ agent sees the history's messages it may see (``is_valid_agent_history_message``
 tool results, the user's text), the user those it may see, and the history's last message says who
 speaks next. taurl supports the histories whose last message is text: the agent's (the user answers
 it: the episode's opening) or the user's (that message is the opening, the agent answers it). The
-history's tool calls ran on the episode's state when it was set up (:func:`.domain.start_state`).
+history's tool calls ran on the episode's state when it was set up (:func:`.state.start_state`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from taurl.backends.tau2 import package
-from taurl.backends.tau2.domain import tau2_task
+from taurl.backends.tau2.state import tau2_task
 from taurl.core import messages as msg
 from taurl.core.messages import Message
 from taurl.core.types import Task

@@ -30,18 +30,28 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from taurl.backends.tau2 import package
-from taurl.backends.tau2.domain import Tau2State, ToolCallRecord, tau2_task
 from taurl.backends.tau2.history import user_history
+from taurl.backends.tau2.state import Tau2State, ToolCallRecord, tau2_task
+from taurl.core.domain import UserSimulator
 from taurl.core.hashing import canonical_json
+from taurl.core.judge import ChatModel
 from taurl.core.types import STOP_TOKEN, Action, ModelCall, Step, Task
-from taurl.llm.client import ChatClient, ModelCallError
+from taurl.llm.client import ModelCallError
 
 NAMESPACE = "user"
 FIRST_AGENT_MESSAGE = "Hi! How can I help you today?"  # τ²'s orchestrator opens every conversation so
 MAX_TOOL_ROUNDS = 10  # the user's tool calls in a row before its turn fails
 
 _LOCK = threading.Lock()
-_ROUTE = threading.local()
+
+
+class _Route(threading.local):
+    """The user answering the package's model calls on this thread (None: not a taurl episode)."""
+
+    user: Tau2User | None = None
+
+
+_ROUTE = _Route()
 
 
 class UserSimulatorError(ModelCallError):
@@ -50,7 +60,7 @@ class UserSimulatorError(ModelCallError):
 
 def _dispatcher(original: Callable[..., Any]) -> Callable[..., Any]:
     def generate(model: str, messages: list[Any], tools: Any = None, **kwargs: Any) -> Any:
-        user = getattr(_ROUTE, "user", None)
+        user = _ROUTE.user
         if user is None:  # not a taurl episode: the package behaves as it always does
             return original(model, messages, tools=tools, **kwargs)
         return user._answer(messages, tools)
@@ -67,10 +77,10 @@ def _simulator_module() -> Any:
     return module
 
 
-class Tau2User:
+class Tau2User(UserSimulator):
     """One τ² user per episode; ``calls`` are its model calls, ``tool_calls`` its own tool calls."""
 
-    def __init__(self, client: ChatClient, sample_index: int = 0):
+    def __init__(self, client: ChatModel, sample_index: int = 0):
         self.client = client
         self.sample_index = sample_index
         self.calls: list[ModelCall] = []
@@ -136,7 +146,7 @@ class Tau2User:
 
     @contextlib.contextmanager
     def _routing(self) -> Iterator[None]:
-        previous = getattr(_ROUTE, "user", None)
+        previous = _ROUTE.user
         _ROUTE.user = self
         try:
             yield
@@ -178,22 +188,28 @@ def user_step(record: ToolCallRecord) -> Step:
     )
 
 
-class Tau2ScriptedUser:
+def user_gold(task: Task) -> tuple[Action, ...]:
+    """The task's gold tool calls of the user's own (telecom's device actions; none elsewhere)."""
+    criteria = tau2_task(task).evaluation_criteria
+    gold = (criteria.actions or ()) if criteria else ()
+    return tuple(Action(a.name, dict(a.arguments)) for a in gold if a.requestor == "user")
+
+
+class Tau2ScriptedUser(UserSimulator):
     """``--user scripted`` on a τ² domain: the task's user scenario, then, at the agent's first reply,
-    the task's user-side gold tool calls on the episode's state (none outside telecom), then stop."""
+    the task's user-side gold tool calls on the episode's state (none outside telecom), then stop.
+    It asks no model."""
 
     def __init__(self) -> None:
-        self.calls: list[ModelCall] = []  # it asks no model
         self.tool_steps: list[Step] = []
         self._state: Tau2State | None = None
-        self._pending: list[Any] = []
+        self._pending: tuple[Action, ...] = ()
 
     def attach(self, state: Tau2State) -> None:
         self._state = state
 
     def reset(self, task: Task) -> str:
-        criteria = tau2_task(task).evaluation_criteria
-        self._pending = [a for a in (criteria.actions or ()) if a.requestor == "user"] if criteria else []
+        self._pending = user_gold(task)
         self.tool_steps = []
         _, _, opening = user_history(task)
         return opening if opening is not None else task.instruction
@@ -202,7 +218,7 @@ class Tau2ScriptedUser:
         if self._pending and self._state is None:
             raise UserSimulatorError("the scripted τ² user has tool calls to make, but no episode state is attached")
         for index, action in enumerate(self._pending):
-            record = self._state.call("user", action.name, action.arguments, f"user_gold_{index}")  # type: ignore[union-attr]
+            record = self._state.call("user", action.name, action.kwargs, f"user_gold_{index}")  # type: ignore[union-attr]
             self.tool_steps.append(user_step(record))
-        self._pending = []
+        self._pending = ()
         return STOP_TOKEN
