@@ -21,6 +21,7 @@ from typing import Any
 from taurl.core.types import UNFINISHED, TerminatedBy
 from taurl.importers.taubench import TAU_BENCH_MAX_STEPS
 from taurl.paths import writable_file, write_atomically
+from taurl.record import codec
 from taurl.record.store import RecordingStore
 
 
@@ -33,24 +34,10 @@ def task_id(value: str) -> int | str:
     return int(value) if value.isdigit() else value
 
 
-def traj(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Recorded messages as OpenAI chat messages (fields a message does not have are left out)."""
-    out = []
-    for m in sorted(messages, key=lambda m: m["idx"]):
-        message: dict[str, Any] = {"role": m["role"], "content": m["content"]}
-        if m["tool_calls_json"]:
-            message["tool_calls"] = json.loads(m["tool_calls_json"])
-        for key in ("tool_call_id", "name"):
-            if m[key]:
-                message[key] = m[key]
-        out.append(message)
-    return out
-
-
 def result(row: dict[str, Any]) -> dict[str, Any]:
     """One episode row as a τ-bench result."""
-    task = json.loads(row["task_json"])
-    breakdown = json.loads(row["breakdown_json"] or "{}")
+    task = codec.task_data(row)
+    breakdown = codec.breakdown(row)
     scored = {"reward_basis": breakdown["requested_basis"]} if breakdown.get("requested_basis") else {}
     # τ-bench reports the outputs check (all or nothing) when the task has outputs, else the database check
     checked: dict[str, Any] = {}
@@ -77,7 +64,7 @@ def result(row: dict[str, Any]) -> dict[str, Any]:
                 **({"error": row["error"]} if row["error"] else {}),
             },
         },
-        "traj": traj(row["messages"]),
+        "traj": codec.messages(row),
         "trial": row["trial"],
     }
 
@@ -110,7 +97,7 @@ def check_carried(rows: list[dict[str, Any]], where: str) -> None:
             f"{narrow}terminated_by NOT IN ({', '.join(repr(str(u)) for u in sorted(UNFINISHED))})",
         ),
         (
-            [r for r in rows if json.loads(r["breakdown_json"] or "{}").get("basis") == "db+outputs+judge"],
+            [r for r in rows if codec.breakdown(r).get("basis") == "db+outputs+judge"],
             "were scored with a judge model's verdicts, which τ-bench's results cannot carry",
             None,
         ),
@@ -158,7 +145,7 @@ def data_dir(store: RecordingStore, run_id: str, domain: str) -> str | None:
     from taurl.registry import get_domain
 
     _, rows = store.query("SELECT config_json FROM runs WHERE run_id = ?", [run_id])
-    given = json.loads(rows[0][0]).get("data_dirs", {}).get(domain) if rows else None
+    given = codec.run_config(rows[0][0]).get("data_dirs", {}).get(domain) if rows else None
     if given:
         return given
     try:

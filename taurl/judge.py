@@ -22,12 +22,12 @@ from typing import Any
 from taurl.config import DEFAULT_CACHE_DIR, Endpoint, RunConfig, chat_client
 from taurl.core.hashing import canonical_json, sha256_hex
 from taurl.core.judge import json_payload, transcript_text
-from taurl.core.types import ModelCall, Task
+from taurl.core.types import ModelCall
 from taurl.llm.cache import CacheMode, ReplayMissError, ResponseCache
 from taurl.llm.client import ChatClient, ClientLimits
+from taurl.record import codec
 from taurl.record.schema import model_call_rows
 from taurl.record.store import RecordingStore
-from taurl.replay import model_call_entries, recorded_messages, recorded_steps
 
 RUBRICS = ("faults",)
 FAULTS_PROMPT_VERSION = "faults-v1"
@@ -59,9 +59,9 @@ def judge_client(
 
 def episode_transcript(row: Mapping[str, Any]) -> str:
     """A recorded episode's transcript as the judge reads it (the same text the live judge saw)."""
-    messages = recorded_messages(row)
+    messages = codec.messages(row)
     opening = next((m["content"] or "" for m in messages if m["role"] == "user"), "")
-    return transcript_text(opening, ((s.action, s.observation) for s in recorded_steps(row)))
+    return transcript_text(opening, ((s.action, s.observation) for s in codec.steps(row)))
 
 
 @dataclass(frozen=True)
@@ -89,9 +89,8 @@ def faults_id(client: ChatClient) -> str:
 
 def outcome(row: Mapping[str, Any]) -> dict[str, Any]:
     """What the judge is told about how the episode ended and what the reward found."""
-    breakdown = json.loads(row["breakdown_json"]) if row["breakdown_json"] else {}
-    task = json.loads(row["task_json"])
-    gold = task.get("actions") or []
+    breakdown = codec.breakdown(row)
+    gold = codec.task_data(row).get("actions") or []
     return {
         "terminated_by": row["terminated_by"],
         "error": row["error"],
@@ -104,7 +103,7 @@ def outcome(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def faults_messages(row: Mapping[str, Any]) -> list[dict[str, Any]]:
-    task = Task.from_dict(json.loads(row["task_json"]))
+    task = codec.task(row)
     gold = "\n".join(f"{a.name}({canonical_json(a.kwargs)})" for a in task.actions) or "(none)"
     body = (
         f"<rubric>faults</rubric>\n<instruction>\n{task.instruction}\n</instruction>\n"
@@ -167,8 +166,8 @@ def attribution_row(attribution: Attribution, client: ChatClient) -> dict[str, A
 
 def stored_attributions(store: RecordingStore, rescore_id: str) -> dict[str, dict[str, Any]]:
     """Episode id -> its stored faults verdict (with the judge's recorded calls) under ``rescore_id``."""
-    _, rows = store.query("SELECT episode_id, breakdown_json FROM rescores WHERE rescore_id = ?", [rescore_id])
-    return {episode: json.loads(breakdown) for episode, breakdown in rows}
+    columns, rows = store.query("SELECT episode_id, breakdown_json FROM rescores WHERE rescore_id = ?", [rescore_id])
+    return {row["episode_id"]: codec.breakdown(row) for row in (dict(zip(columns, r, strict=True)) for r in rows)}
 
 
 @dataclass(frozen=True)
@@ -188,7 +187,7 @@ def replay_attributions(store: RecordingStore, model: str, rescore_id: str | Non
     cache = ResponseCache(None)
     client = judge_client(model, cache_mode=CacheMode.REPLAY, cache=cache)
     stored = stored_attributions(store, rescore_id or faults_id(client))
-    cache.preload(model_call_entries([{"model_calls": verdict["model_calls"]} for verdict in stored.values()]))
+    cache.preload(codec.model_call_entries([{"model_calls": verdict["model_calls"]} for verdict in stored.values()]))
     rows = {r["episode_id"]: r for r in store.episode_rows()} if stored else {}
     results = []
     for episode, verdict in sorted(stored.items()):

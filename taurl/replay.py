@@ -25,10 +25,11 @@ from taurl.config import RunConfig, build_user
 from taurl.core import judge
 from taurl.core.messages import Message
 from taurl.core.reward import InvalidTaskError, RewardConfig
-from taurl.core.types import Action, EpisodeResult, Step, Task, TerminatedBy
+from taurl.core.types import EpisodeResult, Step, Task, TerminatedBy
 from taurl.domains import DataError
 from taurl.llm.cache import CacheMode, ReplayMissError, ResponseCache
 from taurl.llm.client import ModelCallError
+from taurl.record import codec
 from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
 from taurl.rollout import Episode, EpisodeSpec, RolloutConfig, run_episode
@@ -99,46 +100,6 @@ def _show(value: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"
 
 
-def recorded_steps(row: Mapping[str, Any]) -> list[Step]:
-    return [
-        Step(
-            Action(s["name"], json.loads(s["kwargs_json"]) if s["kwargs_json"] else {}),
-            s["observation"],
-            s["source"],
-            s["error"],
-            s.get("requestor") or "assistant",
-        )
-        for s in row["trace"]
-    ]
-
-
-def recorded_messages(row: Mapping[str, Any]) -> list[dict[str, Any]]:
-    messages = []
-    for m in row["messages"]:
-        message: dict[str, Any] = {"role": m["role"], "content": m["content"]}
-        if m["tool_calls_json"]:
-            message["tool_calls"] = json.loads(m["tool_calls_json"])
-        if m["tool_call_id"]:
-            message["tool_call_id"] = m["tool_call_id"]
-        if m["name"]:
-            message["name"] = m["name"]
-        messages.append(message)
-    return messages
-
-
-def model_call_entries(rows: list[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The recorded model calls as cache entries: a replay needs no cache directory."""
-    entries = {}
-    for row in rows:
-        for call in row["model_calls"]:
-            entries[call["key"]] = {
-                "request": json.loads(call["request_json"]),
-                "response": json.loads(call["response_json"]),
-                "usage": {"prompt_tokens": call["prompt_tokens"], "completion_tokens": call["completion_tokens"]},
-            }
-    return entries
-
-
 class Replayer:
     def __init__(
         self,
@@ -153,14 +114,14 @@ class Replayer:
         self.use_recorded_calls = use_recorded_calls
         self.data_dirs = dict(data_dirs or {})
         _, runs = store.query("SELECT run_id, config_json FROM runs")
-        self.configs = {run_id: json.loads(config) for run_id, config in runs}
+        self.configs = {run_id: codec.run_config(config) for run_id, config in runs}
         self.cache = ResponseCache(cache_dir)
         self._run_configs: dict[tuple[str, str, str], RunConfig] = {}
 
     def episodes(self, where: str = "TRUE") -> list[dict[str, Any]]:
         rows = self.store.episode_rows(where)
         if self.use_recorded_calls:
-            self.cache.preload(model_call_entries(rows))
+            self.cache.preload(codec.model_call_entries(rows))
         return rows
 
     def _run_config(self, run_id: str, domain: str, user_strategy: str) -> RunConfig:
@@ -186,9 +147,9 @@ class Replayer:
 
     def replay(self, row: Mapping[str, Any]) -> EpisodeReplay:
         result = EpisodeReplay(row["episode_id"], row["run_id"], row["domain"], row["task_id"], row["trial"])
-        task = Task.from_dict(json.loads(row["task_json"]))
-        steps = recorded_steps(row)
-        messages = recorded_messages(row)
+        task = codec.task(row)
+        steps = codec.steps(row)
+        messages = codec.messages(row)
         if not TerminatedBy(row["terminated_by"]).finished:
             return self._replay_unfinished(row, result, task, steps, messages)
         config = self.run_config(row)
@@ -242,7 +203,7 @@ def history(row: Mapping[str, Any]) -> list[Message]:
         domain = get_domain(row["domain"])
     except DataError:
         return []
-    return domain.history(Task.from_dict(json.loads(row["task_json"])))
+    return domain.history(codec.task(row))
 
 
 def agent_steps(steps: list[Step]) -> int:
@@ -312,7 +273,7 @@ def compare(row: Mapping[str, Any], recorded: list[Step], current: EpisodeResult
     # compare as recorded: through the same JSON the recorder writes
     assert current.breakdown is not None  # a replay that ends normally is scored
     now = json.loads(json.dumps(current.breakdown.to_dict(), ensure_ascii=False, sort_keys=True))
-    found.extend(compare_breakdowns(json.loads(row["breakdown_json"]), now))
+    found.extend(compare_breakdowns(codec.breakdown(row), now))
     return found
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +21,14 @@ from typing import Any
 
 from taurl import __version__
 from taurl.paths import writable_file, write_atomically
+from taurl.record import codec
 from taurl.record.store import QueryLimits, RecordingStore
 from taurl.report_explorer import CSS as EXPLORER_CSS
 from taurl.report_explorer import explorer
 from taurl.report_stats import Interval, mean_reward_interval, paired, pass_hat_interval
 from taurl.report_training import training_section
 from taurl.rollout import pass_hat_k
+from taurl.show import call_text
 
 INSTALL_HINT = "pip install 'taurl[report]'"
 TOP_ACTIONS = 10
@@ -575,7 +576,7 @@ class Report:
                 + f"<td><code>{esc(f['tool'])}</code></td>"
                 + metric(fmt_count(f["episodes"]), "first_missed_action", f["run_id"], action=f["tool"])
                 + cell(fmt_count(f["tasks"]), "num")
-                + example_cell(call_text(f["example"]), f["example_task"])
+                + example_cell(gold_call_text(f["example"]), f["example_task"])
                 for f in found
             ],
         )
@@ -975,11 +976,10 @@ def example_cell(call: str, task: str, limit: int = 160) -> str:
     )
 
 
-def call_text(action_json: str) -> str:
-    """A gold action as ``name(key=value, ...)``, values in JSON."""
-    action = json.loads(action_json)
-    args = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in (action.get("kwargs") or {}).items())
-    return f"{action['name']}({args})"
+def gold_call_text(action_json: str) -> str:
+    """A gold action (as the query extracts it from the task) as ``name(key=value, ...)``, values in JSON."""
+    action = codec.action(action_json)
+    return call_text(action.name, action.kwargs)
 
 
 def build_report(

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from taurl.record import codec
 from taurl.record.store import RecordingStore
-from taurl.show import ABSENT, field_diff
+from taurl.show import ABSENT, call_text, field_diff
 
 OBSERVATION_CHARS = 2000
 COLUMNS = [
@@ -86,7 +87,7 @@ def _calls(tool_calls_json: str | None) -> list[list[str]] | None:
     if not tool_calls_json:
         return None
     calls = []
-    for call in json.loads(tool_calls_json):
+    for call in codec.tool_calls(tool_calls_json):
         function = call.get("function") or {}
         calls.append([str(function.get("name")), str(function.get("arguments"))])
     return calls
@@ -138,8 +139,8 @@ def transcripts(store: RecordingStore) -> tuple[list[str], dict[str, Any]]:
             error = next(errors, None) if m["role"] == "assistant" else None
             content = _cut(m["content"]) if m["role"] == "tool" else m["content"]
             shown.append([m["role"], content, _calls(m["tool_calls_json"]), error])
-        breakdown = json.loads(r["breakdown_json"] or "{}")
-        task = json.loads(r["task_json"] or "{}")
+        breakdown = codec.breakdown(r)
+        task = codec.task_data(r)
         gold = [a for a in task.get("actions", []) if a.get("name") != "respond"]
         result[r["episode_id"]] = {
             "sys": system,
@@ -162,8 +163,7 @@ def transcripts(store: RecordingStore) -> tuple[list[str], dict[str, Any]]:
 
 
 def _call_text(action: dict[str, Any]) -> str:
-    args = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in (action.get("kwargs") or {}).items())
-    return f"{action.get('name')}({args})"
+    return call_text(str(action.get("name")), action.get("kwargs") or {})
 
 
 def script_json(element_id: str, value: Any) -> str:

@@ -16,12 +16,12 @@ from typing import Any
 from taurl.core.hashing import canonical_json, sha256_hex
 from taurl.core.judge import PROMPT_VERSION, AssertionJudge
 from taurl.core.reward import RewardConfig
-from taurl.core.types import RewardBreakdown, Task, TerminatedBy
+from taurl.core.types import RewardBreakdown, TerminatedBy
 from taurl.judge import episode_transcript
+from taurl.record import codec
 from taurl.record.schema import model_call_rows
 from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
-from taurl.replay import recorded_steps
 
 
 @dataclass(frozen=True)
@@ -53,20 +53,20 @@ def rescore(
     store: RecordingStore, config: RewardConfig, data_dirs: Mapping[str, str] | None = None, where: str = "TRUE"
 ) -> list[Rescore]:
     _, runs = store.query("SELECT run_id, config_json FROM runs")
-    run_dirs = {run_id: json.loads(c).get("data_dirs", {}) for run_id, c in runs}
+    run_dirs = {run_id: codec.run_config(c).get("data_dirs", {}) for run_id, c in runs}
     identity, record = rescore_id(config), canonical_json(_config_record(config))
     results = []
     for row in store.episode_rows(where):
         if not TerminatedBy(row["terminated_by"]).finished:
             continue  # an episode that did not finish has no final state to score: it stays at 0
-        task = Task.from_dict(json.loads(row["task_json"]))
+        task = codec.task(row)
         domain = get_domain(task.domain)
         data_dir = {**run_dirs.get(row["run_id"], {}), **(data_dirs or {})}.get(task.domain)
         initial = domain.database(data_dir)
         domain.gold(task, initial)  # a task whose gold cannot run is refused before the judge is asked
         judge = AssertionJudge(config.judge) if config.judge is not None else None
         judged = judge.judge(task, episode_transcript(row)) if judge is not None else None
-        breakdown = domain.score(task, initial, recorded_steps(row), TerminatedBy(row["terminated_by"]), config, judged)
+        breakdown = domain.score(task, initial, codec.steps(row), TerminatedBy(row["terminated_by"]), config, judged)
         stored = breakdown.to_dict()
         if judge is not None:
             stored["model_calls"] = model_call_rows(judge.calls)

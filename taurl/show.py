@@ -18,6 +18,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from taurl.record import codec
 from taurl.record.store import QueryLimits, RecordingStore
 from taurl.terminal import printable
 
@@ -45,11 +46,11 @@ class Episode:
 
     @property
     def breakdown(self) -> dict[str, Any]:
-        return json.loads(self.row["breakdown_json"] or "{}")
+        return codec.breakdown(self.row)
 
     @property
     def task(self) -> dict[str, Any]:
-        return json.loads(self.row["task_json"] or "{}")
+        return codec.task_data(self.row)
 
 
 def _dicts(store: RecordingStore, sql: str, params: list[Any]) -> list[dict[str, Any]]:
@@ -188,7 +189,7 @@ def shorten(text: str, full: bool, max_chars: int = OBSERVATION_CHARS, max_lines
 def tool_calls_of(message: dict[str, Any]) -> list[tuple[str, dict[str, Any] | str]]:
     """(name, arguments) of each call; arguments that are not a JSON object stay raw text."""
     calls = []
-    for call in json.loads(message["tool_calls_json"] or "[]"):
+    for call in codec.tool_calls(message["tool_calls_json"]):
         function = call.get("function") or {}
         raw = function.get("arguments") or "{}"
         try:
@@ -362,7 +363,7 @@ def render(console: Console, episode: Episode, full: bool = False) -> None:
     user_calls = user_tool_calls(episode)
     for index, message in enumerate([*episode.messages, None]):
         for step in user_calls.get(index, ()):
-            kwargs = json.loads(step["kwargs_json"] or "{}")
+            kwargs = codec.kwargs(step["kwargs_json"])
             call = Text("→ ", style="green")
             call.append(printable(call_text(step["name"], kwargs)), style="bold")
             transcript.add_row(Text("user", style=ROLE_STYLES["user"]), call)

@@ -22,10 +22,11 @@ from taurl.backends.tau2.user import Tau2ScriptedUser, Tau2User  # noqa: E402
 from taurl.cli import app  # noqa: E402
 from taurl.core.types import Action, ModelCall, Step  # noqa: E402
 from taurl.llm.client import Completion  # noqa: E402
+from taurl.record import codec  # noqa: E402
 from taurl.record.schema import EPISODE_SCHEMA, STEP  # noqa: E402
 from taurl.record.store import RecordingStore  # noqa: E402
 from taurl.registry import get_domain  # noqa: E402
-from taurl.replay import Replayer, compare_steps, recorded_steps  # noqa: E402
+from taurl.replay import Replayer, compare_steps  # noqa: E402
 from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode  # noqa: E402
 
 TELECOM_TASKS = 4  # the first telecom tasks whose gold has both the agent's and the user's tool calls
@@ -122,7 +123,7 @@ def test_steps_recorded_before_the_requestor_column_read_as_the_agents(tmp_path)
     )  # fmt: skip
     pq.write_table(pa.Table.from_pylist([row], schema=old_schema), tmp_path / "episodes-old.parquet")
     [read] = RecordingStore(tmp_path).episode_rows()
-    assert [s.requestor for s in recorded_steps(read)] == ["assistant"]
+    assert [s.requestor for s in codec.steps(read)] == ["assistant"]
 
 
 def test_show_lists_the_users_tool_calls_where_it_made_them(telecom):

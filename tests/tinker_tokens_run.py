@@ -17,8 +17,8 @@ import sys
 from taurl.core.domain import UserSimulator
 from taurl.core.messages import Message
 from taurl.core.types import Action
+from taurl.record import codec
 from taurl.record.store import RecordingStore
-from taurl.replay import recorded_messages
 from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.skyrl.tokenizer import qwen25_tokenizer
 from taurl.task_selection import select_tasks
@@ -98,7 +98,7 @@ def recording(chat: ChatFormat, path: str, run_id: str) -> dict:
                 start = None
         turns = [(a, b - 1) if ids[b - 1] == chat.end_id else (a, b) for a, b in runs]
         t = TokenTrajectory(list(ids), list(mask), list(row["token_logprobs"]), turns=turns)
-        messages: list[Message] = recorded_messages(row)
+        messages: list[Message] = codec.messages(row)
         edges = [0, *[x for r in runs for x in r], len(ids)]
         given = [
             chat.encode(chat.decode(ids[a:b])) == ids[a:b]
