@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 import skyrl_gym
@@ -14,6 +16,8 @@ from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
 from taurl.skyrl import ENV_ID, register
 from taurl.skyrl.dataset import task_row
+from taurl.skyrl.env import close_recording_writers, flush_recordings
+from tests.conftest import REPO
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -116,17 +120,46 @@ def test_defaults_run_offline_and_unknown_config_keys_are_refused():
         make(row, user_stratgy="llm")
 
 
-def test_episodes_are_recorded_and_close_flushes(tmp_path):
+def test_episodes_are_recorded_in_batches_not_a_segment_each(tmp_path):
     rec = tmp_path / "rec"
     task = pick_tasks("retail")[0]
     row = task_row(task)
-    env = make(row, recording_dir=str(rec), run_id="skyrl-test")
-    play(env, row, gold_texts(task))
-    env.close()
-    _, rows = RecordingStore(rec).query("SELECT task_id, reward, agent, steps FROM episodes")
-    assert rows == [(task.id, 1.0, "skyrl-policy", len(gold_texts(task)))]
-    _, msgs = RecordingStore(rec).query("SELECT role FROM messages ORDER BY idx")
+    for _ in range(5):  # five trajectories of one task: five episodes (trials)
+        env = make(row, recording_dir=str(rec), run_id="skyrl-test")
+        play(env, row, gold_texts(task))
+        env.close()
+    flush_recordings()
+    _, rows = RecordingStore(rec).query("SELECT count(DISTINCT trial), min(reward), any_value(agent) FROM episodes")
+    assert rows == [(5, 1.0, "skyrl-policy")]
+    _, steps = RecordingStore(rec).query("SELECT DISTINCT steps FROM episodes")
+    assert steps == [(len(gold_texts(task)),)]
+    _, msgs = RecordingStore(rec).query("SELECT role FROM messages WHERE trial = (SELECT min(trial) FROM episodes)")
     assert [m[0] for m in msgs][:2] == ["system", "user"]
+    # closing a trajectory wrote no segment of its own: batched, or merged when the writer closes
+    close_recording_writers()
+    assert len(list(rec.glob("episodes-*.parquet"))) < 5
+    assert RecordingStore(rec).query("SELECT count(*) FROM episodes")[1] == [(5,)]
+
+
+def test_a_process_that_exits_without_flushing_keeps_every_trajectory(tmp_path):
+    rec = tmp_path / "rec"
+    script = (
+        "import sys\n"
+        "from tests.test_skyrl_env import gold_texts, make, pick_tasks, play\n"
+        "from taurl.skyrl import register\n"
+        "from taurl.skyrl.dataset import task_row\n"
+        "register()\n"
+        "task = pick_tasks('retail')[0]\n"
+        "row = task_row(task)\n"
+        "for _ in range(3):\n"
+        "    env = make(row, recording_dir=sys.argv[1], run_id='exits')\n"
+        "    play(env, row, gold_texts(task))\n"
+        "    env.close()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(rec)], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    _, rows = RecordingStore(rec).query("SELECT count(*), count(DISTINCT trial), min(reward) FROM episodes")
+    assert rows == [(3, 3, 1.0)]
 
 
 def test_env_workers_in_ray_processes_record_each_episode_once(tmp_path):
@@ -146,7 +179,7 @@ def test_env_workers_in_ray_processes_record_each_episode_once(tmp_path):
         @ray.remote
         def rollout(batch):
             from taurl.skyrl import register
-            from taurl.skyrl.env import task_from_extras
+            from taurl.skyrl.env import close_recording_writers, task_from_extras
             from tests.test_skyrl_env import gold_texts, make, play
 
             register()
@@ -154,6 +187,7 @@ def test_env_workers_in_ray_processes_record_each_episode_once(tmp_path):
                 env = make(row, recording_dir=rec, run_id="ray")
                 play(env, row, gold_texts(task_from_extras(row)))
                 env.close()
+            close_recording_writers()  # ray.shutdown() ends workers without their exit handlers
             return os.getpid()
 
         pids = ray.get([rollout.remote(rows[i::4]) for i in range(4)])

@@ -18,6 +18,7 @@ from taurl.replay import Replayer
 from taurl.sim.server import SimServer
 from taurl.skyrl import ENV_ID, register
 from taurl.skyrl.dataset import task_row
+from taurl.skyrl.env import flush_recordings
 from tests.test_live_path import block_network
 
 MARKER = "1 Custom Data Way"
@@ -104,6 +105,7 @@ def test_a_training_recording_under_a_non_default_env_config_replays_identically
         assert failed["done"] and failed["reward"] == 0.0 and failed["metadata"]["terminated_by"] == "error"
         metrics.append(env.get_metrics())
         env.close()
+    flush_recordings()  # the process's writer batches trajectories: wait for them to be on disk
 
     store = RecordingStore(rec)
     _, rows = store.query("SELECT task_id, terminated_by, reward, steps, error FROM episodes ORDER BY task_id")
@@ -153,6 +155,7 @@ def test_a_user_failing_in_init_ends_the_trajectory_at_its_first_step(tmp_path):
         assert out["done"] and out["reward"] == 0.0 and out["observations"] == []
         assert env.get_metrics()["env_errors"] == 1.0
         env.close()
+    flush_recordings()
     _, rows = RecordingStore(tmp_path / "rec").query("SELECT terminated_by, reward, steps FROM episodes")
     assert rows == [("error", 0.0, 0)]  # recorded once
 
@@ -173,5 +176,6 @@ def test_a_spent_user_budget_is_recorded_then_stops_training(tmp_path, monkeypat
     with pytest.raises(BudgetExceededError):
         env.init(list(row["prompt"]))
     env.close()
+    flush_recordings()
     _, rows = RecordingStore(tmp_path / "rec").query("SELECT terminated_by, error FROM episodes")
     assert rows[0][0] == "error" and rows[0][1].startswith("BudgetExceededError")

@@ -20,7 +20,7 @@ from taurl.record.store import RecordingStore  # noqa: E402
 from taurl.registry import get_domain  # noqa: E402
 from taurl.replay import Replayer  # noqa: E402
 from taurl.skyrl.dataset import task_row  # noqa: E402
-from taurl.skyrl.env import TauBenchEnv, task_from_extras  # noqa: E402
+from taurl.skyrl.env import TauBenchEnv, flush_recordings, task_from_extras  # noqa: E402
 from taurl.skyrl.policies import gold_texts  # noqa: E402
 
 
@@ -34,6 +34,7 @@ def play(row, recording, texts=None):
         if out["done"]:
             break
     env.close()
+    flush_recordings()  # the process's writer batches trajectories: wait for this one to be on disk
     return env, conversation
 
 

@@ -10,6 +10,10 @@ Every trajectory is recorded once, however it ended: finished; ``truncated`` whe
 without ``done`` (its length cut); ``error`` with reward 0 when the user simulator failed for good
 (after its retries), which ends that trajectory instead of the training step. Each process writes one
 run record per run, so ``taurl replay`` rebuilds the episodes under the env_config they ran with.
+Trajectories go through one writer per process, which batches them as ``taurl run`` does: one is in the
+recording within the commit window of its end (``close`` does not wait for it), and the writers close
+(writing what they hold, merging their segments) when the process exits, or at
+:func:`close_recording_writers`.
 
 env_config keys: ``user_strategy``, ``user_model``, ``user_base_url``, ``cache_mode``, ``cache_dir``,
 ``recording_dir``, ``reward_basis``, ``max_turns`` (caps the generator's ``max_turns``: the smaller
@@ -22,9 +26,11 @@ databases, no recording.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import socket
+import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -42,7 +48,7 @@ from taurl.llm.cache import CacheMode
 from taurl.llm.client import BudgetExceededError, ClientLimits, ModelCallError, RetryPolicy
 from taurl.llm.url import redact_url
 from taurl.record.schema import episode_row
-from taurl.record.writer import RecordingWriter
+from taurl.record.writer import RecordingCallbackError, RecordingWriteError, RecordingWriter
 from taurl.registry import get_domain
 from taurl.rollout import describe_error
 from taurl.skyrl.rows import plain as _plain
@@ -80,6 +86,32 @@ def recording_writer(location: str) -> RecordingWriter:
         if writer is None:
             writer = _WRITERS[location] = RecordingWriter(location, group_commit=True)
         return writer
+
+
+def flush_recordings() -> None:
+    """Return once every trajectory this process ended is in its recording."""
+    with _WRITERS_LOCK:
+        writers = list(_WRITERS.values())
+    for writer in writers:
+        writer.flush()
+
+
+def close_recording_writers() -> None:
+    """Close this process's writers: what they hold is written and their segments merged. At exit, or by a
+    caller whose process lives on (a Ray worker about to be shut down, which runs no exit handlers)."""
+    with _WRITERS_LOCK:
+        writers = list(_WRITERS.values())
+        _WRITERS.clear()
+    for writer in writers:
+        writer.close()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    try:
+        close_recording_writers()
+    except (RecordingWriteError, RecordingCallbackError) as exc:  # one line, as every recording error
+        print(f"taurl: {exc}", file=sys.stderr)
 
 
 def record_run(location: str, run_id: str, record: dict[str, Any]) -> None:
@@ -265,9 +297,7 @@ class TauBenchEnv(BaseTextEnv):
 
     def close(self) -> None:
         """SkyRL closes a trajectory it cut (``max_input_length``) without ``done``: record it as
-        truncated, with what it did so far."""
+        truncated, with what it did so far. The process's writer batches it with others (no segment of its
+        own, no wait): it is in the recording within the commit window."""
         if self.terminated_by is None and self.messages:
             self._end(None, TerminatedBy.TRUNCATED)
-        location = self.settings["recording_dir"]
-        if location:
-            recording_writer(str(location)).flush()
