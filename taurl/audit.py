@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from taurl.core.domain import Domain
-from taurl.core.reward import InvalidTaskError, RewardConfig
+from taurl.core.reward import InvalidTaskError, RewardConfig, passed
 from taurl.core.types import Action, RewardBasis, Step, Task, TerminatedBy, ToolKind
 from taurl.domains import DOMAIN_NAMES
 from taurl.domains.base import DataError, read_json
@@ -105,7 +105,7 @@ class TaskAudit:
 
     @property
     def order_sensitive(self) -> bool:
-        return any(r.kind is MutantKind.REORDER and r.observed < 1 for r in self.results)
+        return any(r.kind is MutantKind.REORDER and not passed(r.observed) for r in self.results)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -139,7 +139,7 @@ class DomainAudit:
 
     @property
     def do_nothing_passes(self) -> int:
-        return sum(any(r.kind is MutantKind.DO_NOTHING and r.observed == 1.0 for r in t.results) for t in self.tasks)
+        return sum(any(r.kind is MutantKind.DO_NOTHING and passed(r.observed) for r in t.results) for t in self.tasks)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -339,9 +339,9 @@ class RewardAuditor:
             if mutant.must_pass is None:
                 expected, loophole = "any", False
             elif mutant.must_pass:
-                expected, loophole = "1", observed != 1.0
+                expected, loophole = "1", not passed(observed)
             else:
-                expected, loophole = "<1", observed == 1.0
+                expected, loophole = "<1", passed(observed)
             audit.results.append(MutantResult(mutant.id, mutant.kind, expected, observed, loophole, mutant.actions))
         return audit
 
@@ -376,7 +376,7 @@ class RewardAuditor:
         reward in full. Raises :class:`InvalidTaskError` when the task's gold cannot run."""
         ctx = _TaskContext(task, self.domain, self.initial)
         mutants = self._trivial_mutants(ctx, [])
-        return tuple(str(m.kind) for m in mutants if ctx.run(m.actions, self.config)[0] == 1.0)
+        return tuple(str(m.kind) for m in mutants if passed(ctx.run(m.actions, self.config)[0]))
 
     def _trivial_mutants(self, ctx: _TaskContext, notes: list[str]) -> Iterator[Mutant]:
         task = ctx.task

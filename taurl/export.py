@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from taurl.core.types import UNFINISHED, TerminatedBy
+from taurl.core.types import TerminatedBy
 from taurl.importers.taubench import TAU_BENCH_MAX_STEPS
 from taurl.paths import writable_file, write_atomically
 from taurl.record import codec
+from taurl.record.predicates import finished_sql
 from taurl.record.store import RecordingStore
 
 
@@ -94,7 +95,7 @@ def check_carried(rows: list[dict[str, Any]], where: str) -> None:
         (
             [r for r in rows if not TerminatedBy(r["terminated_by"]).finished],
             "did not finish (error, interrupted or truncated), an ending τ-bench's results have no place for",
-            f"{narrow}terminated_by NOT IN ({', '.join(repr(str(u)) for u in sorted(UNFINISHED))})",
+            f"{narrow}{finished_sql()}",
         ),
         (
             [r for r in rows if codec.breakdown(r).get("basis") == "db+outputs+judge"],

@@ -26,6 +26,7 @@ from taurl.core.types import ModelCall
 from taurl.llm.cache import CacheMode, ReplayMissError, ResponseCache
 from taurl.llm.client import ChatClient, ClientLimits
 from taurl.record import codec
+from taurl.record.predicates import failed_sql
 from taurl.record.schema import model_call_rows
 from taurl.record.store import RecordingStore
 
@@ -133,15 +134,12 @@ def attribute(row: Mapping[str, Any], client: ChatClient) -> Attribution:
     return Attribution(row["episode_id"], name, row["reward"], category, kind, reason, flags, (completion.call,))
 
 
-FAILED = "(reward IS NULL OR abs(reward - 1) > 1e-6)"
-
-
 def attribute_failures(
     store: RecordingStore, client: ChatClient, where: str = "TRUE", skip: Iterable[str] = ()
 ) -> list[Attribution]:
     """Attribute each failed episode matching ``where`` (except the ``skip`` episode ids)."""
     done = set(skip)
-    rows = [r for r in store.episode_rows(f"({where}) AND {FAILED}") if r["episode_id"] not in done]
+    rows = [r for r in store.episode_rows(f"({where}) AND {failed_sql()}") if r["episode_id"] not in done]
     return [attribute(row, client) for row in rows]
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from taurl.agent.silent import SilentAgent
 from taurl.audit import TRIVIAL_POLICIES, TRIVIAL_REASON, trivial_passes
 from taurl.core.db import Database
-from taurl.core.reward import InvalidTaskError, RewardConfig
+from taurl.core.reward import InvalidTaskError, RewardConfig, passed
 from taurl.core.tools import ToolRegistry
 from taurl.core.types import Action, RewardBasis, Task, ToolKind
 from taurl.domains import DataError
@@ -236,7 +236,7 @@ def _silent_pass(tasks: Sequence[Task], data_dirs: Mapping[str, Any], stats: dic
                 result = run_episode(EpisodeSpec(task), SilentAgent(), ScriptedUser(), config)
             except InvalidTaskError:
                 continue
-            stats[task.domain][f"silent_pass:{basis}"] += result.reward == 1.0
+            stats[task.domain][f"silent_pass:{basis}"] += passed(result.reward)
             if basis is RewardBasis.AUTO:
                 stats[task.domain]["read_only_tasks"] += not result.breakdown.gold_changes_db
 

@@ -22,6 +22,7 @@ from typing import Any
 from taurl import __version__
 from taurl.paths import writable_file, write_atomically
 from taurl.record import codec
+from taurl.record.predicates import finished_sql, passed_sql, unfinished_sql
 from taurl.record.store import QueryLimits, RecordingStore
 from taurl.report_explorer import CSS as EXPLORER_CSS
 from taurl.report_explorer import explorer
@@ -35,20 +36,20 @@ TOP_ACTIONS = 10
 TOOLS_SHOWN = 40
 CHANGED_TASKS_SHOWN = 100
 
-# One temporary view that every query reads: success is τ-bench's (reward within 1e-6 of 1), and the
-# three reward components are judged from the breakdown whatever the basis. An episode that did not
-# finish (errored, interrupted, truncated) scores 0 and counts as failed, as τ-bench counts it, unless
-# the report excludes them (τ²'s "infrastructure errors excluded").
-SCORED_VIEW = """
+# One temporary view that every query reads: success is τ-bench's (taurl.core.reward.passed: the reward
+# within 1e-6 of 1), and the three reward components are judged from the breakdown whatever the basis. An
+# episode that did not finish (errored, interrupted, truncated) scores 0 and counts as failed, as τ-bench
+# counts it, unless the report excludes them (τ²'s "infrastructure errors excluded").
+SCORED_VIEW = f"""
 CREATE OR REPLACE TEMP VIEW scored AS
 SELECT *,
-    abs(reward - 1) <= 1e-6 AS success,
-    terminated_by IN ('error', 'interrupted', 'truncated') AS unfinished,
+    {passed_sql()} AS success,
+    {unfinished_sql()} AS unfinished,
     coalesce(NOT db_match, false) AS db_failed,
     coalesce(json_array_length(breakdown_json, '$.outputs_missing') > 0, false) AS outputs_failed,
     coalesce(json_array_length(breakdown_json, '$.actions_missing') > 0, false) AS actions_failed
 FROM episodes
-WHERE {where}
+WHERE {{where}}
 """
 
 
@@ -265,7 +266,7 @@ class Report:
     exclude_errors: bool = False
 
     def __post_init__(self) -> None:
-        where = "terminated_by NOT IN ('error', 'interrupted', 'truncated')" if self.exclude_errors else "TRUE"
+        where = finished_sql() if self.exclude_errors else "TRUE"
         self.store.connect().execute(SCORED_VIEW.format(where=where))
         self.run_ids = [r["run_id"] for r in rows(self.store, "SELECT DISTINCT run_id FROM scored ORDER BY run_id")]
         if not self.run_ids:
@@ -669,11 +670,11 @@ class Report:
     def rescores(self) -> str:
         found = rows(
             self.store,
-            """
+            f"""
             SELECT s.run_id, r.rescore_id, string_agg(DISTINCT r.reward_basis, ', ') AS bases, count(*) AS episodes,
                    avg(s.reward) AS original, avg(r.reward) AS rescored,
                    count(*) FILTER (WHERE s.success) AS passed_original,
-                   count(*) FILTER (WHERE abs(r.reward - 1) <= 1e-6) AS passed_rescored,
+                   count(*) FILTER (WHERE {passed_sql("r.reward")}) AS passed_rescored,
                    count(*) FILTER (WHERE abs(r.reward - s.reward) > 1e-9) AS changed
             FROM (SELECT DISTINCT episode_id, rescore_id, reward, reward_basis FROM rescores
                   WHERE rescore_id NOT LIKE 'faults-%') r

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from taurl.record import codec
+from taurl.record.predicates import passed_js, unfinished_js
 from taurl.record.store import RecordingStore
 from taurl.show import ABSENT, call_text, field_diff
 
@@ -210,9 +211,14 @@ def _esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-SCRIPT = r"""
-(function () {
-  const data = JSON.parse(document.getElementById('episode-rows').textContent);
+# the page's pass and finish rules are the core's (taurl.record.predicates)
+SCRIPT = (
+    f"""
+(function () {{
+  const passed = (reward) => {passed_js("reward")};
+  const unfinished = (ended) => {unfinished_js("ended")};
+"""
+    + r"""  const data = JSON.parse(document.getElementById('episode-rows').textContent);
   const rows = data.rows, PAGE = 200;
   let prompts = null, transcripts = null, sortCol = null, sortDir = 1, shown = PAGE;
   const $ = (id) => document.getElementById(id);
@@ -227,7 +233,7 @@ SCRIPT = r"""
     const q = $('q').value.trim().toLowerCase(), run = $('f-run').value, out = $('f-outcome').value;
     const ended = $('f-ended').value, errs = $('f-errors').checked;
     let list = rows.filter((r) => (!run || r[1] === run) && (!ended || r[6] === ended)
-      && (!out || (out === 'pass') === (Math.abs(r[5] - 1) <= 1e-6)) && (!errs || r[7] > 0)
+      && (!out || (out === 'pass') === passed(r[5])) && (!errs || r[7] > 0)
       && (!q || [r[0], r[2], r[3], r[6], r[1]].join(' ').toLowerCase().includes(q)
           || (transcriptsLoaded() && ((transcripts[r[0]] || {}).err || '').toLowerCase().includes(q))));
     if (sortCol !== null) {
@@ -252,12 +258,12 @@ SCRIPT = r"""
     const list = matching(), body = document.querySelector('#episode-table tbody');
     body.replaceChildren();
     for (const r of list.slice(0, shown)) {
-      const tr = el('tr', Math.abs(r[5] - 1) <= 1e-6 ? 'pass' : 'fail');
+      const tr = el('tr', passed(r[5]) ? 'pass' : 'fail');
       tr.dataset.episode = r[0];
       for (let c = 1; c < r.length; c++) {
         const td = el('td', [4, 5, 7, 8, 9, 10].includes(c) ? 'num' : '', fmt(c, r[c]));
         if (c === 7 && r[c] > 0) td.classList.add('bad');
-        if (c === 6 && ['error', 'interrupted', 'truncated'].includes(r[c])) td.classList.add('bad');
+        if (c === 6 && unfinished(r[c])) td.classList.add('bad');
         tr.appendChild(td);
       }
       tr.addEventListener('click', () => open(r[0]));
@@ -357,6 +363,7 @@ SCRIPT = r"""
   if (location.hash.startsWith('#episode=')) open(decodeURIComponent(location.hash.slice(9)));
 })();
 """
+)
 
 CSS = """
 .filters { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin: 8px 0; }

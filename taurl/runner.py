@@ -28,6 +28,7 @@ from taurl.domains import DataError
 from taurl.llm.client import BudgetExceededError
 from taurl.record.location import resolve
 from taurl.record.lock import RecordingLock
+from taurl.record.predicates import finished_sql
 from taurl.record.schema import episode_row
 from taurl.record.store import RecordingStore
 from taurl.record.writer import DEFAULT_COMMIT_WINDOW, RecordingWriteError, RecordingWriter
@@ -128,10 +129,8 @@ def recorded_run(recording: str | Path, run_id: str) -> RecordedRun:
     if not store.files("episodes") and not store.files("runs"):
         return RecordedRun()  # a new run: no need to open DuckDB
     try:
-        unfinished = ", ".join(f"'{t}'" for t in (TerminatedBy.ERROR, TerminatedBy.INTERRUPTED, TerminatedBy.TRUNCATED))
         _, rows = store.query(
-            f"SELECT domain, task_id, trial, attempt, terminated_by NOT IN ({unfinished}), reward FROM episodes "
-            "WHERE run_id = ?",
+            f"SELECT domain, task_id, trial, attempt, {finished_sql()}, reward FROM episodes WHERE run_id = ?",
             [run_id],
         )
         _, runs = store.query("SELECT DISTINCT config_json FROM runs_raw WHERE run_id = ? ORDER BY 1", [run_id])

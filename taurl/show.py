@@ -18,6 +18,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from taurl.core.reward import passed
 from taurl.record import codec
 from taurl.record.store import QueryLimits, RecordingStore
 from taurl.terminal import printable
@@ -244,7 +245,7 @@ def header(episode: Episode) -> Panel:
     grid.add_column(style="bold")
     grid.add_column()
     reward = row["reward"] or 0.0
-    style = "green" if reward >= 1 - 1e-6 else ("yellow" if reward > 0 else "red")
+    style = "green" if passed(reward) else ("yellow" if reward > 0 else "red")
     fields: list[tuple[str, str | Text]] = [
         ("episode", row["episode_id"]),
         ("run", f"{row['run_id']}  (agent {row['agent']}, user {row['user_strategy']})"),

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 from taurl.agent.oracle import OracleAgent
 from taurl.agent.silent import SilentAgent
-from taurl.core.reward import InvalidTaskError
+from taurl.core.reward import InvalidTaskError, passed
 from taurl.core.types import ToolKind
 from taurl.registry import get_domain
 from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
@@ -67,7 +67,7 @@ def validate_domain(name: str) -> DomainValidation:
                 f"task {task.id}: gold action {failed[0].action.name} answered {failed[0].observation[:120]}"
             )
         oracle_rewards.append(oracle.reward)
-        silent_passes += silent.reward == 1.0
+        silent_passes += passed(silent.reward)
         changing += oracle.breakdown.gold_changes_db
     writes = sorted(t.name for t in domain.tools if t.kind is ToolKind.WRITE)
     exercised = sorted({a.name for t in tasks for a in t.actions} & set(writes))

@@ -25,9 +25,9 @@ from rich.progress import (
 from rich.table import Column
 from rich.text import Text
 
+from taurl.core.reward import passed
 from taurl.core.types import EpisodeResult
 
-PASS_TOLERANCE = 1e-6
 PLAIN_INTERVAL = 10.0
 
 
@@ -44,7 +44,7 @@ class RunStats:
     def add(self, result: EpisodeResult) -> None:
         self.done += 1
         self.reward += result.reward
-        self.passed += int(abs(result.reward - 1.0) <= PASS_TOLERANCE)
+        self.passed += int(passed(result.reward))
         # what was paid for: a cache hit records what the call would cost, but costs nothing now
         self.spent += sum(call.cost_usd for call in result.model_calls if not call.cache_hit)
         self.model_calls += len(result.model_calls)

@@ -17,8 +17,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from taurl.cli.common import DataDirOption, console, err, fail, parse_data_dirs
-from taurl.cli.progress import PASS_TOLERANCE, RunProgress
+from taurl.cli.progress import RunProgress
 from taurl.config import DEFAULT_CACHE_DIR, ConfigError, Endpoint, RunConfig
+from taurl.core.reward import passed
 from taurl.core.types import EpisodeResult, RewardBasis, TerminatedBy
 from taurl.domains import DOMAIN_NAMES, DataError
 from taurl.llm.cache import CacheMode
@@ -489,7 +490,7 @@ def print_results(
         table.add_column(header, no_wrap=True)
     for r in results:
         b = r.breakdown
-        style = "green" if abs(r.reward - 1) <= PASS_TOLERANCE else ("yellow" if r.reward > 0 else "red")
+        style = "green" if passed(r.reward) else ("yellow" if r.reward > 0 else "red")
         short_id = episode_id(run_id, r.task.domain, r.task.id, r.trial)[:SHORT_ID]
         cells = [short_id, escape(r.task.id), *([str(r.trial)] if trials > 1 else []), f"[{style}]{r.reward:.2f}[/]"]
         if b is None:  # did not finish: no reward components
@@ -513,7 +514,7 @@ def print_results(
     successes: dict[str, int] = defaultdict(int)
     for task_id, reward, _ in counted:
         per_task_trials[task_id] += 1
-        successes[task_id] += int(reward == 1.0)
+        successes[task_id] += int(passed(reward))
     complete = [successes[t] for t, n in per_task_trials.items() if n == trials]  # pass^k needs every trial
     mean = sum(reward for _, reward, _ in counted) / len(counted) if counted else float("nan")
     title = (

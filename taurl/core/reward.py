@@ -30,6 +30,14 @@ from taurl.core.judge import ChatModel
 from taurl.core.tools import ToolRegistry
 from taurl.core.types import Action, JudgeResult, RewardBasis, RewardBreakdown, Task, TerminatedBy, ToolKind
 
+PASS_TOLERANCE = 1e-6  # τ-bench's success: a reward this close to 1 passes
+
+
+def passed(reward: float | None) -> bool:
+    """Whether an episode that scored ``reward`` passed (τ-bench's success, what pass^k counts): its
+    reward is within :data:`PASS_TOLERANCE` of 1. None (no reward) did not."""
+    return reward is not None and abs(reward - 1.0) <= PASS_TOLERANCE
+
 
 class InvalidTaskError(ValueError):
     """A task whose gold actions cannot be executed: it names the action and what is wrong."""

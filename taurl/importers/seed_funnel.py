@@ -20,7 +20,7 @@ from typing import Any
 from taurl.agent.oracle import OracleAgent
 from taurl.agent.silent import SilentAgent
 from taurl.core.db import Database
-from taurl.core.reward import RewardConfig
+from taurl.core.reward import RewardConfig, passed
 from taurl.core.tools import ToolRegistry
 from taurl.core.types import Task, ToolKind
 from taurl.importers.repair import SCHEMA_CLASSES, Outcome, is_identifier, repair_task, replay_gold
@@ -57,10 +57,10 @@ def hazards(task: Task, tools: ToolRegistry, base: Database, data_dirs: Mapping[
     if not found:
         config = RolloutConfig(dict(data_dirs), reward=RewardConfig())
         oracle = run_episode(EpisodeSpec(task), OracleAgent(), ScriptedUser(), config)
-        if oracle.reward != 1.0:
+        if not passed(oracle.reward):
             found.append(f"oracle: playing the gold actions scores {oracle.reward:.2f} ({oracle.terminated_by})")
         silent = run_episode(EpisodeSpec(task), SilentAgent(), ScriptedUser(), config)
-        if silent.reward == 1.0:
+        if passed(silent.reward):
             found.append(f"silent_pass: an agent that does nothing scores 1.0 under {silent.breakdown.basis}")
     return found
 

@@ -44,6 +44,7 @@ import pyarrow.parquet as pq
 
 from taurl.paths import blocked
 from taurl.record.location import Location, RecordingLocationError, resolve
+from taurl.record.predicates import passed_sql
 from taurl.record.schema import (
     EPISODE_PREFIX,
     EPISODE_SCHEMA,
@@ -327,7 +328,7 @@ class RecordingStore:
                 "THEN json_extract_string(r.config_json, '$.agent_endpoint.model') END) AS agent_model, "
                 "coalesce(e.user_model, CASE WHEN e.user_strategy <> 'scripted' "
                 "THEN json_extract_string(r.config_json, '$.user_endpoint.model') END) AS user_model), "
-                "abs(e.reward - 1) <= 1e-6 AS passed "
+                f"{passed_sql('e.reward')} AS passed "
                 f"FROM (SELECT {scalars} FROM {source}) e LEFT JOIN run_configs r USING (run_id)"
             )
         for column, view in NESTED_VIEWS.items():

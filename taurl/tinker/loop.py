@@ -31,6 +31,7 @@ from typing import Any
 from taurl.config import RunConfig, build_user
 from taurl.core.hashing import canonical_json
 from taurl.core.messages import Message
+from taurl.core.reward import passed
 from taurl.core.types import EpisodeResult, Task, TerminatedBy
 from taurl.llm.client import BudgetExceededError
 from taurl.record.location import resolve
@@ -437,7 +438,7 @@ class Trainer:
             trajectories.append(
                 Trajectory(
                     group, sample, result.trial, result.reward if finished else None,
-                    finished and abs(result.reward - 1) <= 1e-6, tokens,
+                    finished and passed(result.reward), tokens,
                 )
             )  # fmt: skip
         return trajectories, results
@@ -511,7 +512,7 @@ class Trainer:
             trajectories.append(
                 Trajectory(
                     r["train_group"], (r["trial"] - first) % self.settings.group_size, r["trial"],
-                    r["reward"] if finished else None, finished and abs(r["reward"] - 1) <= 1e-6, tokens,
+                    r["reward"] if finished else None, finished and passed(r["reward"]), tokens,
                     r["advantage"], r["episode_id"],
                 )
             )  # fmt: skip
