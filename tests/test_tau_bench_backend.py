@@ -31,6 +31,7 @@ from taurl.runner import execute
 from taurl.sim.server import SimServer
 from taurl.skyrl import ENV_ID, register
 from taurl.skyrl.dataset import task_row
+from taurl.skyrl.env import flush_recordings
 from taurl.users.scripted import ScriptedUser
 from tests.test_live_path import block_network
 
@@ -340,6 +341,7 @@ def test_the_skyrl_env_runs_a_backend_task(shop, tmp_path):
     assert out["done"] and out["reward"] == 1.0
     assert out["reward"] == package_reward(SHOP, task, [s.action for s in env.trace])
     env.close()
+    flush_recordings()  # the process's writer batches trajectories: close() does not wait for it
     _, rows = RecordingStore(tmp_path / "rec").query("SELECT domain, reward FROM episodes")
     assert rows == [(SHOP, 1.0)]
 
