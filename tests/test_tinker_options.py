@@ -9,16 +9,16 @@ from taurl.config import chat_client
 from taurl.llm.client import ClientLimits
 
 
-def options(limits: ClientLimits) -> TinkerOptions:
+def options(limits: ClientLimits, cache: Path) -> TinkerOptions:
     return TinkerOptions(
         "airline", "train", None, [], None, [], None, False, None, "runs/x", None, False, False, False, False,
-        "llm", "sim-user", "http://127.0.0.1:9/v1", None, None, None, 0.0, 4, 0, Path("cache"), {}, limits,
+        "llm", "sim-user", "http://127.0.0.1:9/v1", None, None, None, 0.0, 4, 0, cache, {}, limits,
     )  # fmt: skip
 
 
-def test_spend_limits_reach_the_user_models_client():
+def test_spend_limits_reach_the_user_models_client(tmp_path):
     limits = ClientLimits(None, None, 20_000, 0.5)
-    config = run_config(options(limits))
+    config = run_config(options(limits, tmp_path / "cache"))
     assert config.limits == limits
     assert chat_client(config.user_endpoint, config).limits == limits
 
