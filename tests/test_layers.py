@@ -14,6 +14,8 @@ ALLOWED = {
     "core": {"core"},
     "llm": {"core", "llm"},
     "domains": {"core", "llm", "users", "agent", "domains"},
+    "record": {"", "core", "paths", "record"},  # record/INVARIANTS.md ("": taurl.__version__ for run records)
+    "backends": {"core", "domains", "llm", "backends"},  # backends/INVARIANTS.md
 }
 # no cycle may pass through these
 ACYCLIC = ("taurl.core", "taurl.llm", "taurl.domains", "taurl.backends", "taurl.registry", "taurl.sim")
