@@ -7,17 +7,17 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import click
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from taurl.domains import DOMAIN_NAMES
-from taurl.registry import known_domain
 from taurl.terminal import printable
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 console = Console()
 err = Console(stderr=True)
@@ -183,6 +183,9 @@ def _untype_tree(command: click.Command, ctx: click.Context) -> None:
 
 
 def parse_data_dirs(values: list[str] | None) -> dict[str, Path]:
+    from taurl.domains import DOMAIN_NAMES  # the domains load only for commands that take --data-dir
+    from taurl.registry import known_domain
+
     dirs: dict[str, Path] = {}
     for value in values or []:
         domain, sep, directory = value.partition("=")
@@ -199,6 +202,8 @@ def parse_data_dirs(values: list[str] | None) -> dict[str, Path]:
 
 def progress_bar(quiet: bool = False) -> Progress:
     """The progress bar every long command shows on stderr (none in machine-readable output)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
