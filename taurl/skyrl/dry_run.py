@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from taurl.llm.cache import CacheMode
 from taurl.llm.client import ChatClient
-from taurl.skyrl.env import task_from_extras
+from taurl.skyrl.env import flush_recordings, task_from_extras
 from taurl.skyrl.policies import DONE_REPLY, Message, gold_texts, turn
 
 CONFIG_FILE = Path(__file__).parent / "config" / "tau_bench.yaml"
@@ -222,7 +222,9 @@ def dry_run(
         factory = lambda extras: endpoint  # noqa: E731
     pool_size = workers or int(config.environment.skyrl_gym.get("max_env_workers", 4))
     with ThreadPoolExecutor(max_workers=max(1, min(pool_size, len(rows) or 1))) as pool:
-        return list(pool.map(lambda row: run_trajectory(row, env_config, max_turns, factory), rows))
+        trajectories = list(pool.map(lambda row: run_trajectory(row, env_config, max_turns, factory), rows))
+    flush_recordings()  # the envs' writer batches: what the dry run says it recorded is in the recording now
+    return trajectories
 
 
 def generator_dry_run(
@@ -253,6 +255,7 @@ def generator_dry_run(
         raise ValueError(f"no prompt of {list(cfg.data.train_data)} fits trainer.max_prompt_length")
     chosen = Oracle(task_openings(batch, cfg)) if policy == "oracle" else endpoint_policy(policy_model, policy_base_url)
     output = generate(cfg, tokenizer, chosen, batch)
+    flush_recordings()
     samples = cfg.generator.n_samples_per_prompt
     trajectories = []
     for i, (prompt_ids, response_ids, mask, rewards, stop) in enumerate(
