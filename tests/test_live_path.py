@@ -113,8 +113,14 @@ def test_a_model_that_keeps_failing_fails_its_episode_clearly_and_loses_nothing(
     config = live_config(sim, tmp_path, n=5)
     control = RunControl()
     # stopped at the first episode recorded, as a Ctrl-C would: the rest are left to the resume
-    first = execute(
-        config, tmp_path / "rec", run_id="r", control=control, on_episode=lambda _: control.stop(), concurrency=1
+    first = execute(  # no commit window: the first episode is reported as soon as it is recorded
+        config,
+        tmp_path / "rec",
+        run_id="r",
+        control=control,
+        on_episode=lambda _: control.stop(),
+        concurrency=1,
+        commit_window=0,
     )
     assert 1 <= len(first.results) < 5 and first.not_run >= 1 and not first.errors
     sim.set_faults(["500"] * 40)
