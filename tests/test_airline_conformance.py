@@ -21,7 +21,10 @@ TAUBENCH = Path(__file__).resolve().parents[1].parent / "shared" / "taubench"
 SHARED = TAUBENCH / "airline"
 N_TASKS = 50
 
-pytestmark = pytest.mark.skipif(not (SHARED / "tasks_test.json").exists(), reason=f"τ-bench data not at {SHARED}")
+pytestmark = [
+    pytest.mark.shared_data,
+    pytest.mark.skipif(not (SHARED / "tasks_test.json").exists(), reason=f"τ-bench data not at {SHARED}"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -107,10 +107,12 @@ def _seed_schemas() -> dict[str, Any]:
     return json.loads(path.read_text())["airline"]
 
 
+@pytest.mark.shared_data
 def test_seed_tool_set_is_the_seed_systems() -> None:
     assert set(DOMAIN.tools_for("seed").names) == set(_seed_schemas())
 
 
+@pytest.mark.shared_data
 @pytest.mark.parametrize("name", [*mod.TAU_BENCH_TOOLS, *mod.SEED_EXTRA_TOOLS])
 def test_schema_equals_the_seed_systems(name: str) -> None:
     seed = _seed_schemas()[name]
@@ -147,6 +149,7 @@ def test_packaged_reference_tables_are_loaded_beside_the_database(reference: dic
         assert path.read_text() == json.dumps(reference[table], indent=1, ensure_ascii=False) + "\n"
 
 
+@pytest.mark.shared_data
 def test_tau_bench_data_uses_the_packaged_reference_and_keeps_its_hash(reference: dict) -> None:
     if not (TAUBENCH / "tasks_test.json").exists():
         pytest.skip(f"τ-bench data not at {TAUBENCH}")

@@ -165,6 +165,7 @@ def test_cli_audits_a_converted_dataset(tmp_path):
     assert sum(a["tasks"] for a in audits) == len(get_domain("telecom").tasks("test"))
 
 
+@pytest.mark.shared_data
 @pytest.mark.skipif(not TAUBENCH.is_dir(), reason="τ-bench's data is not in ../shared/taubench")
 def test_taubench_retail_test_do_nothing_passes_7_of_115():
     domain = get_domain("retail")

@@ -21,6 +21,8 @@ from taurl.record.store import RecordingStore
 from taurl.sim.server import SimServer
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.slow
+
 TAURL = [sys.executable, "-m", "taurl.cli"]
 CONCURRENCY = 4
 

@@ -46,6 +46,7 @@ def test_each_task_is_checked_against_its_own_tool_set(tmp_path):
     assert {r["data_source"] for r in rows} == {"airline"}
 
 
+@pytest.mark.shared_data
 @pytest.mark.skipif(
     set(DOMAIN_NAMES) != {"airline", "retail", "telecom", "healthcare", "doordash"}, reason="needs all five domains"
 )

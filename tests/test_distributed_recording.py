@@ -11,6 +11,8 @@ import pytest
 
 from taurl.record.store import RecordingStore
 
+pytestmark = pytest.mark.slow
+
 
 def _episode_rows(task_slice, trial_base, run_id):
     from taurl.agent.oracle import OracleAgent

@@ -21,7 +21,10 @@ SEED_DATA = CTU / "doordash"
 
 SEED_TOOLS = DOMAIN.tool_sets["seed"]  # checked against tool_schemas.json below
 
-pytestmark = pytest.mark.skipif(not SEED_DATA.exists(), reason=f"seed data not available: {SEED_DATA}")
+pytestmark = [
+    pytest.mark.shared_data,
+    pytest.mark.skipif(not SEED_DATA.exists(), reason=f"seed data not available: {SEED_DATA}"),
+]
 
 
 @pytest.fixture(scope="module")

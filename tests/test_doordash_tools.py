@@ -96,6 +96,7 @@ def test_registry_kinds() -> None:
         assert all(schema.get("description") for schema in tool.parameters["properties"].values()), tool.name
 
 
+@pytest.mark.shared_data
 @pytest.mark.parametrize("name", SEED_TOOLS)
 def test_seed_tool_schema(name: str) -> None:
     path = CTU / "tool_schemas.json"

@@ -35,6 +35,7 @@ def rewards(rec) -> dict[tuple[str, int], float]:
     return {(task, trial): reward for task, trial, reward in rows}
 
 
+@pytest.mark.shared_data
 def test_the_40_tau_bench_runs_round_trip_through_export_and_import(tmp_path):
     original = require(TAUBENCH / "airline" / "historical_gpt-4o_sample.json")
     assert "40/40 rewards agree" in import_results(original, tmp_path / "first")

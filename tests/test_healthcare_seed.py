@@ -14,6 +14,8 @@ from taurl.core.types import Action
 from taurl.domains.healthcare.tools import SEED_TOOLS
 from tests.conftest import CTU, require
 
+pytestmark = pytest.mark.shared_data
+
 DOMAIN = mod.DOMAIN
 SEED_DATA = CTU / "healthcare"
 

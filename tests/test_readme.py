@@ -1,7 +1,7 @@
 """The README runs as written: every command block, in order, in a fresh clone of the committed tree.
 
 Blocks whose first line is ``# needs: ...`` (a key, a GPU, a network install, data not in the
-repository) and the ``make test`` and ``make bench`` lines (this suite; minutes of measurements) are
+repository) and the ``make test``, ``make check`` and ``make bench`` lines (this suite; minutes of measurements) are
 left out. The clone reuses the built
 ``.venv`` (its editable install is pointed at the clone by ``PYTHONPATH``; make is told the venv is
 up to date, so nothing is installed into it) and sees ``../shared`` where this checkout does. The one
@@ -26,13 +26,13 @@ NEEDS = "# needs:"
 
 
 def runnable_blocks(readme: str) -> list[tuple[int, str]]:
-    """(line number, text) of each block the README says runs here, ``make test``/``make bench`` left out."""
+    """(line number, text) of each block the README says runs here, ``make test``/``check``/``bench`` left out."""
     found = []
     for match in BLOCK.finditer(readme):
         text = match.group(1)
         if text.lstrip().startswith(NEEDS):
             continue
-        kept = [line for line in text.splitlines() if not re.match(r"\s*make (test|bench)\b", line)]
+        kept = [line for line in text.splitlines() if not re.match(r"\s*make (test|check|bench)\b", line)]
         found.append((readme.count("\n", 0, match.start()) + 1, "\n".join(kept)))
     return found
 
@@ -58,6 +58,7 @@ def test_the_readme_marks_what_it_cannot_run_here():
     assert "make demo" in commands and "make test" not in commands and "make bench" not in commands
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("git") is None or not (REPO / ".git").exists(), reason="needs a git checkout")
 def test_every_readme_command_block_runs_in_a_fresh_clone(tmp_path):
     if not (REPO / ".venv" / "bin" / "taurl").exists():

@@ -92,6 +92,7 @@ def test_a_missing_model_call_is_a_replay_miss_that_names_the_request(golden):
     assert first.kind == "user message" and "replay miss" in first.current and "sim-user" in first.current
 
 
+@pytest.mark.shared_data
 def test_tau_bench_runs_import_with_equal_rewards_and_replay_from_the_cache_alone(tmp_path):
     results = require(TAUBENCH / "airline" / "historical_gpt-4o_sample.json")
     rec, cache = tmp_path / "imported", tmp_path / "cache"

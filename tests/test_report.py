@@ -254,6 +254,8 @@ def test_report_without_matplotlib_says_how_to_install_it(recording, tmp_path):
     assert "pip install 'taurl[report]'" in " ".join(result.stderr.split())
 
 
+@pytest.mark.slow
+@pytest.mark.browser
 def test_report_renders_in_headless_chromium(report, tmp_path):
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent: apt-get install chromium (Debian) to check the page renders")
@@ -416,6 +418,8 @@ def chromium(page: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProc
     )
 
 
+@pytest.mark.slow
+@pytest.mark.browser
 def test_clicking_an_episode_opens_its_transcript_in_headless_chromium(recording, report, tmp_path):
     """A script appended to a copy of the page filters to failed episodes and clicks the first row, as a
     person would; the DOM Chromium then holds (and the screenshot shows) that episode's transcript."""

@@ -16,7 +16,10 @@ from taurl.domains.retail import DOMAIN
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "taubench" / "retail"
 SPLITS = {"test": 115, "train": 500, "dev": 20}
 
-pytestmark = pytest.mark.skipif(not (SHARED / "orders.json").exists(), reason=f"τ-bench data not at {SHARED}")
+pytestmark = [
+    pytest.mark.shared_data,
+    pytest.mark.skipif(not (SHARED / "orders.json").exists(), reason=f"τ-bench data not at {SHARED}"),
+]
 
 
 @pytest.fixture(scope="module")

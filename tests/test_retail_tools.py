@@ -164,6 +164,7 @@ def test_schema_matches_tau_bench(name: str) -> None:
             assert schema["items"] == {"type": "string"}
 
 
+@pytest.mark.shared_data
 def test_seed_tool_set_matches_the_seed_systems_schemas() -> None:
     """The seed system (CTU) offers τ-bench's sixteen retail tools; its calls must fit ours unchanged."""
     path = Path(__file__).resolve().parents[1].parent / "shared" / "ctu" / "tool_schemas.json"

@@ -10,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from taurl.config import RunConfig
 from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
@@ -31,6 +33,7 @@ def test_run_records_every_episode_and_resume_skips_them(tmp_path):
     assert rows == [(6, 6, 1.0)]
 
 
+@pytest.mark.shared_data
 def test_sigkill_mid_run_then_resume_records_each_episode_exactly_once(tmp_path):
     data_dir = require(TAUBENCH / "retail")
     rec = tmp_path / "rec"

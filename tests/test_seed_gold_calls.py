@@ -5,7 +5,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import CTU, REPO, SHARED, TAUBENCH, require
+
+pytestmark = pytest.mark.shared_data
 
 
 def test_every_seed_gold_call_gives_a_result_or_a_clean_error():

@@ -16,6 +16,8 @@ import yaml
 from taurl.skyrl.env import DEFAULTS, settings
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.skyrl
+
 CONFIG = REPO / "taurl" / "skyrl" / "config" / "tau_bench.yaml"
 VENV = REPO / ".venv-skyrl04"
 

@@ -10,6 +10,8 @@ import pytest
 import tests.test_skyrl_generator as skyrl031
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.skyrl
+
 GEN_VENV = REPO / ".venv-skyrl04-gen"
 STAMP = GEN_VENV / ".installed"
 

@@ -11,6 +11,8 @@ import pytest
 
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.skyrl
+
 REPORT = REPO / ".venv-skyrl04" / "skyrl04-resolution.json"
 PIN = re.compile(r"^([A-Za-z0-9_.\-\[\]]+)==([^;\s]+)")
 

@@ -11,6 +11,8 @@ import yaml
 from taurl.skyrl.env import DEFAULTS
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.skyrl
+
 CONFIG_DIR = REPO / "taurl" / "skyrl" / "config"
 
 

@@ -8,6 +8,8 @@ import pytest
 
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.skyrl
+
 TRAIN_VENV = REPO / ".venv-train"
 
 

@@ -15,6 +15,8 @@ import pytest
 
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.skyrl
+
 TRAIN_VENV = REPO / ".venv-train"
 STAMP = TRAIN_VENV / ".installed"
 NEWLINE = 198  # the "\n" Qwen2.5's template puts after each <|im_end|>

@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.skyrl
+
 TRAIN_VENV = REPO / ".venv-train"
 REPORT = TRAIN_VENV / "train-resolution.json"
 PIN = re.compile(r"^([A-Za-z0-9_.\-\[\]]+)==([^;\s]+)")

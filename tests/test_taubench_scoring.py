@@ -13,6 +13,8 @@ from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.users.scripted import ScriptedUser
 from tests.conftest import TAUBENCH, require
 
+pytestmark = pytest.mark.shared_data
+
 SPLITS = [("airline", "test", 50), ("retail", "test", 115), ("retail", "train", 500), ("retail", "dev", 20)]
 
 

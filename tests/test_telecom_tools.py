@@ -88,6 +88,7 @@ def test_tools_and_kinds() -> None:
         assert all(schema.get("description") for schema in tool.parameters["properties"].values()), tool.name
 
 
+@pytest.mark.shared_data
 def test_seed_tool_schemas_match_the_seed_system() -> None:
     schemas = json.loads(require(CTU / "tool_schemas.json").read_text())["telecom"]
     assert sorted(schemas) == sorted(SEED_TOOLS)

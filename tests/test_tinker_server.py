@@ -15,6 +15,8 @@ import pytest
 from taurl.tinker.server import LocalTinkerServer, TinkerServerError, group_members
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.tinker
+
 TINKER_VENV = REPO / ".venv-tinker"
 PYTHON = TINKER_VENV / "bin" / "python"
 VOCAB = 151936

@@ -24,6 +24,8 @@ from taurl.tinker.batches import step_tasks
 from tests.conftest import REPO
 from tools.make_tinker_cpu_rows import says, write_rows
 
+pytestmark = pytest.mark.tinker
+
 TINKER_VENV = REPO / ".venv-tinker"
 RUN_ID = "cpu"
 TASKS, PER_STEP, GROUP, STEPS = 6, 2, 4, 3
