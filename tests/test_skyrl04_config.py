@@ -1,6 +1,6 @@
 """taurl's SkyRL 0.4.0 config (taurl.skyrl.config04) builds and validates with skyrl 0.4.0's own code:
 ``SkyRLTrainConfig`` construction (strict keys, ``__post_init__``) and ``validate_cfg``, in
-.venv-skyrl04 (Python 3.12; tests/skyrl04_config_check.py). The env accepts the dataclass env_config
+.venv-skyrl04 (Python 3.12; tests/harness/skyrl04_config_check.py). The env accepts the dataclass env_config
 0.4.0's generator hands it."""
 
 import dataclasses
@@ -75,7 +75,7 @@ def results():
         **{override: [override] for override in REJECTED},
     }
     out = subprocess.run(
-        [str(skyrl04_python()), str(REPO / "tests" / "skyrl04_config_check.py"), json.dumps(scenarios)],
+        [str(skyrl04_python()), str(REPO / "tests" / "harness" / "skyrl04_config_check.py"), json.dumps(scenarios)],
         capture_output=True,
         text=True,
         cwd=REPO,

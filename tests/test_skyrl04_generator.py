@@ -1,7 +1,7 @@
 """tau_bench through SkyRL 0.4.0's real generator (the unified ``skyrl`` package): taurl's 0.4.0 config
 (config04, validate_cfg), its PromptDataset and SkyRLGymGenerator, with only the vLLM engine replaced by a
 scripted policy (taurl.skyrl.stub_engine04, per-token logprobs as 0.4.0 checks them). The scenarios of
-tests/test_skyrl_generator.py (tests/skyrl_generator_run.py --skyrl04, in .venv-skyrl04-gen: lent torch 2.8.0,
+tests/test_skyrl_generator.py (tests/harness/skyrl_generator_run.py --skyrl04, in .venv-skyrl04-gen: lent torch 2.8.0,
 transformers 5) and the same checks: rewards, endings, token ids equal to Qwen2.5's template over the
 recorded conversation, loss masks, every trajectory recorded once, a clean replay in .venv."""
 

@@ -25,7 +25,7 @@ def skyrl_python() -> Path:
 
 def test_every_key_taurl_sets_exists_in_skyrl_trains_base_config():
     out = subprocess.run(
-        [str(skyrl_python()), str(REPO / "tests" / "skyrl_compose_check.py"), str(CONFIG_DIR)],
+        [str(skyrl_python()), str(REPO / "tests" / "harness" / "skyrl_compose_check.py"), str(CONFIG_DIR)],
         capture_output=True,
         text=True,
         env={**os.environ, "HOME": os.environ.get("HOME", "/root")},
@@ -49,7 +49,7 @@ def test_the_launch_script_overrides_compose_over_the_training_config():
     assert len(keys) >= 15
     overrides = [f"{key}=['/data/train.parquet']" if key.startswith("data.") else f"{key}=1" for key in keys]
     out = subprocess.run(
-        [str(skyrl_python()), str(REPO / "tests" / "skyrl_compose_check.py"), str(CONFIG_DIR), *overrides],
+        [str(skyrl_python()), str(REPO / "tests" / "harness" / "skyrl_compose_check.py"), str(CONFIG_DIR), *overrides],
         capture_output=True,
         text=True,
         env={**os.environ, "HOME": os.environ.get("HOME", "/root")},

@@ -1,6 +1,6 @@
 """tau_bench through skyrl-train 0.3.1's real generator: Hydra config + validate_cfg, PromptDataset,
 SkyRLGymGenerator and InferenceEngineClient, with only the vLLM engine replaced by a scripted policy
-(tests/skyrl_generator_run.py, in .venv-train). Checks what a GPU run depends on: rewards, endings,
+(tests/harness/skyrl_generator_run.py, in .venv-train). Checks what a GPU run depends on: rewards, endings,
 token ids equal to Qwen2.5's template over the recorded conversation, loss masks, per-token rewards,
 every trajectory recorded once, and a clean replay of the recording. With τ² in .venv-train
 (`make train-tau2-env`), the same on a few τ² telecom rows (dual control: the user's device calls).
@@ -26,11 +26,11 @@ TAU2_SCENARIOS = ("tau2_oracle", "tau2_do_nothing")
 
 
 def run_generator(tmp_path_factory, venv, *args):
-    """tests/skyrl_generator_run.py in ``venv`` (with ``args``): its work dir and result.json."""
+    """tests/harness/skyrl_generator_run.py in ``venv`` (with ``args``): its work dir and result.json."""
     work = tmp_path_factory.mktemp("skyrl-generator")
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
     out = subprocess.run(
-        [str(venv / "bin" / "python"), str(REPO / "tests" / "skyrl_generator_run.py"), str(work), *args],
+        [str(venv / "bin" / "python"), str(REPO / "tests" / "harness" / "skyrl_generator_run.py"), str(work), *args],
         capture_output=True,
         text=True,
         env={**env, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},

@@ -1,6 +1,6 @@
 """A local Tinker training server on this CPU (taurl.tinker.server): SkyRL 0.4.0's Tinker API and JAX engine in
 .venv-tinker, started from here, loaded with a tiny Qwen3 built offline (tools/make_tiny_qwen3.py), driven
-through the real tinker SDK (tests/tinker_sdk_run.py in .venv-tinker): LoRA training client, sampling,
+through the real tinker SDK (tests/harness/tinker_sdk_run.py in .venv-tinker): LoRA training client, sampling,
 importance-sampling steps, new samplers; then stopped with no process left."""
 
 import json
@@ -49,7 +49,7 @@ def run(tiny_qwen3, tmp_path_factory):
     base_url = server.start()
     try:
         client = subprocess.run(
-            [str(PYTHON), str(REPO / "tests" / "tinker_sdk_run.py"), base_url, str(tiny_qwen3)],
+            [str(PYTHON), str(REPO / "tests" / "harness" / "tinker_sdk_run.py"), base_url, str(tiny_qwen3)],
             capture_output=True,
             text=True,
             cwd=REPO,

@@ -139,9 +139,9 @@ def test_every_trajectory_is_recorded_once_with_its_tokens_and_logprobs(trained)
 
 @pytest.fixture(scope="module")
 def token_checks(trained):
-    """tests/tinker_tokens_run.py in .venv-tinker: a scripted multi-turn episode, and the run's trajectories."""
+    """tests/harness/tinker_tokens_run.py in .venv-tinker: a scripted multi-turn episode, and the run's trajectories."""
     out = subprocess.run(
-        [str(TINKER_VENV / "bin" / "python"), "tests/tinker_tokens_run.py", str(trained["recording"]), RUN_ID],
+        [str(TINKER_VENV / "bin" / "python"), "tests/harness/tinker_tokens_run.py", str(trained["recording"]), RUN_ID],
         cwd=REPO, capture_output=True, text=True, check=True,
     )  # fmt: skip
     return json.loads(out.stdout)

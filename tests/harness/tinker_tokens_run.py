@@ -1,7 +1,7 @@
 """The Tinker policy's token bookkeeping with the real Qwen2.5 tokenizer and chat template (run in .venv-tinker
 by tests/test_tinker_train.py; prints JSON).
 
-    python tests/tinker_tokens_run.py [REC RUN_ID]
+    python tests/harness/tinker_tokens_run.py [REC RUN_ID]
         "scripted": one airline episode through taurl's rollout with the policy sampling from a scripted sampler (the network
         edge: it answers a tool call, then a reply cut at the token limit, then a reply, as token ids): the
         trajectory's tokens, which were sampled, and the template's tokenisation of the recorded conversation.

@@ -1,6 +1,6 @@
 """Run by tests/test_skyrl04_config.py in .venv-skyrl04 (Python 3.12, skyrl 0.4.0 without its GPU stack).
 
-    python tests/skyrl04_config_check.py '{"name": [overrides...], ...}'
+    python tests/harness/skyrl04_config_check.py '{"name": [overrides...], ...}'
 
 For each named list of overrides (one process: importing skyrl's torch and Ray takes seconds) builds
 taurl's SkyRL 0.4.0 config (taurl.skyrl.config04), runs 0.4.0's own ``validate_cfg`` on it, registers

@@ -3,7 +3,7 @@ tests/test_tinker_server.py): one LoRA training client; sample; one importance-s
 advantages, then one with advantage +1 on the sampled tokens; a new sampler after each step and the
 logprobs it gives the same sequences. Prints what it saw as JSON.
 
-    python tests/tinker_sdk_run.py BASE_URL BASE_MODEL
+    python tests/harness/tinker_sdk_run.py BASE_URL BASE_MODEL
 """
 
 from __future__ import annotations

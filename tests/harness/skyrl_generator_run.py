@@ -1,7 +1,7 @@
 """Run by tests/test_skyrl_generator.py in .venv-train (Python 3.12, skyrl-train 0.3.1, torch; no vLLM),
 and with ``--skyrl04`` by tests/test_skyrl04_generator.py in .venv-skyrl04-gen (SkyRL 0.4.0, lent torch).
 
-    python tests/skyrl_generator_run.py WORK_DIR [--skyrl04]
+    python tests/harness/skyrl_generator_run.py WORK_DIR [--skyrl04]
 
 Drives ``tau_bench`` through skyrl-train's real generator (taurl.skyrl.generator) once per scenario,
 every trajectory recorded to WORK_DIR/recording (run id = scenario), and writes WORK_DIR/result.json:
