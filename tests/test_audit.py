@@ -106,6 +106,7 @@ def test_baseline_accepts_known_loopholes_and_names_stale_ones(counter, tmp_path
         load_baseline(path)
 
 
+@pytest.mark.slow
 def test_builtin_domains_audit_clean_against_their_own_baselines_by_default():
     result = CliRunner().invoke(app, ["audit", "rewards", "--format", "json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -165,6 +166,7 @@ def test_cli_audits_a_converted_dataset(tmp_path):
     assert sum(a["tasks"] for a in audits) == len(get_domain("telecom").tasks("test"))
 
 
+@pytest.mark.slow
 @pytest.mark.shared_data
 @pytest.mark.skipif(not TAUBENCH.is_dir(), reason="τ-bench's data is not in ../shared/taubench")
 def test_taubench_retail_test_do_nothing_passes_7_of_115():

@@ -221,6 +221,7 @@ def test_start_and_end_index_run_that_slice_of_the_split():
 # ---------------------------------------------------------------- what to do next, serve-sim
 
 
+@pytest.mark.slow
 def test_a_recorded_run_ends_with_next_commands_that_run_as_printed(tmp_path):
     program = str(Path(sys.executable).parent / "taurl")
     args = [program, "run", "--end-index", "3", "--recording", "runs/demo", "--run-id", "demo-1"]

@@ -20,6 +20,7 @@ def convert(*args):
     return subprocess.run([*TAURL, "data", "convert", *args], cwd=REPO, capture_output=True, text=True, check=True)
 
 
+@pytest.mark.slow
 def test_task_sets_convert_deterministically_with_nothing_dropped(tmp_path):
     convert("--domain", "retail", "--out", str(tmp_path / "a"))
     convert("--domain", "retail", "--out", str(tmp_path / "b"))
@@ -46,6 +47,7 @@ def test_each_task_is_checked_against_its_own_tool_set(tmp_path):
     assert {r["data_source"] for r in rows} == {"airline"}
 
 
+@pytest.mark.slow
 @pytest.mark.shared_data
 @pytest.mark.skipif(
     set(DOMAIN_NAMES) != {"airline", "retail", "telecom", "healthcare", "doordash"}, reason="needs all five domains"

@@ -35,6 +35,7 @@ def rewards(rec) -> dict[tuple[str, int], float]:
     return {(task, trial): reward for task, trial, reward in rows}
 
 
+@pytest.mark.slow
 @pytest.mark.shared_data
 def test_the_40_tau_bench_runs_round_trip_through_export_and_import(tmp_path):
     original = require(TAUBENCH / "airline" / "historical_gpt-4o_sample.json")
@@ -77,6 +78,7 @@ def test_an_export_holds_one_run_of_one_domain(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_a_built_in_run_of_every_domain_reads_back_with_the_same_rewards(tmp_path):
     """The simulator's agent and user on every built-in domain, and the oracle on airline train tasks that
     need its extra tools (lookup_passenger, get_airport_info ...): exported, then imported with the data

@@ -16,6 +16,8 @@ from taurl.sim.server import SimServer
 from tests.conftest import REPO
 from tests.test_chaos import TAURL, Run, query, task_ids, wait_for
 
+pytestmark = pytest.mark.slow
+
 BUDGET = 20000
 CALL_TIMEOUT = 1.0  # seconds: small, so a test against a server that never answers takes seconds
 # a deadline test's upper bound on one episode that ends at its first call: the deadline plus a loaded 2-core

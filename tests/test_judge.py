@@ -173,6 +173,7 @@ def test_rescore_with_a_judge_model_stores_the_new_calls_beside_the_old_ones(sim
     assert recorded == [(0,)]  # the episodes' own calls are as recorded
 
 
+@pytest.mark.slow
 def test_failures_are_attributed_to_the_planted_cause_and_replay_offline(sim, tmp_path, monkeypatch):
     data, ids = data_dir_with(tmp_path, [()] * 4)
     planted = {"badargs": ("sim-agent-badargs", "sim-user"), "quitter": ("sim-agent", "sim-user-quitter")}

@@ -524,6 +524,7 @@ def repeated(pattern: str, size: int = MEGABYTE) -> str:
     return pattern * (size // len(pattern))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("pattern", "fmt"), WORST_CASES, ids=[repr(p) for p, _ in WORST_CASES])
 def test_a_megabyte_of_a_worst_case_pattern_parses(pattern, fmt):
     text = repeated(pattern)
@@ -562,6 +563,7 @@ json_fragment_text = st.lists(
 ).map("".join)
 
 
+@pytest.mark.slow
 @settings(max_examples=1000)
 @given(json_fragment_text)
 def test_shapes_tell_where_json_decodes_and_where_it_ends(text):

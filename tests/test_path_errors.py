@@ -178,6 +178,7 @@ def assert_one_line_error(done: subprocess.CompletedProcess, *expected: str) -> 
 WRITERS = ["run", "report", "export tau-bench", "compact --duckdb", "data convert", "import tau-bench", "import tau2"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", FAILING)
 @pytest.mark.parametrize("command", WRITERS)
 def test_a_new_output_at_a_path_that_cannot_be_written(world, case, command):

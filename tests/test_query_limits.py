@@ -70,6 +70,7 @@ def test_a_scan_past_the_time_limit_ends_with_one_line(recording):
     assert "stopped at its time limit of 1 s" in one_line(done)
 
 
+@pytest.mark.slow
 def test_every_where_has_the_limits_too(recording):
     where = f"({ENDLESS.replace('AS n ', '')}) > 0"
     for command in (["replay", str(recording)], ["export", "tau-bench", str(recording), "--out", "/dev/null"]):

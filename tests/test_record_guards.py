@@ -68,6 +68,7 @@ def recorded(rec: Path) -> list[tuple]:
         store.close()
 
 
+@pytest.mark.slow
 def test_a_closed_stdout_ends_the_run_like_ctrl_c_with_every_started_episode_recorded(sim, tmp_path):
     rec = tmp_path / "rec"
     process = subprocess.Popen(
@@ -179,6 +180,7 @@ def test_a_failing_durability_callback_keeps_recording_and_fails_the_close(tmp_p
     assert sum(told) == 3 and len(recorded(tmp_path / "rec")) == 3
 
 
+@pytest.mark.slow
 def test_no_file_a_killed_run_leaves_holds_a_planted_key(tmp_path):
     with SimServer(timeout_delay=30.0) as sim:
         rec = tmp_path / "rec"

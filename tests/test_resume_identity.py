@@ -88,6 +88,7 @@ def test_how_a_run_runs_may_change_on_resume(recorded, tmp_path):
     assert again.stdout.strip() == "[]"  # everything was kept: nothing ran
 
 
+@pytest.mark.slow
 def test_the_summary_after_a_resume_covers_the_whole_run(tmp_path):
     rec = tmp_path / "rec"
     with SimServer() as sim:

@@ -33,6 +33,7 @@ def test_run_records_every_episode_and_resume_skips_them(tmp_path):
     assert rows == [(6, 6, 1.0)]
 
 
+@pytest.mark.slow
 @pytest.mark.shared_data
 def test_sigkill_mid_run_then_resume_records_each_episode_exactly_once(tmp_path):
     data_dir = require(TAUBENCH / "retail")

@@ -188,6 +188,7 @@ def test_tau_bench_names_render_as_text():
     assert render_persona(text) == "Your name is Noah Brown and your email is n@example.com."
 
 
+@pytest.mark.slow
 @pytest.mark.shared_data
 def test_the_seed_file_repaired_every_task_accounted_for_and_every_accepted_one_sound(tmp_path):
     seed = require(CTU / "novel_sft_dataset.json")

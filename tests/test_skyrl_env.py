@@ -162,6 +162,7 @@ def test_a_process_that_exits_without_flushing_keeps_every_trajectory(tmp_path):
     assert rows == [(3, 3, 1.0)]
 
 
+@pytest.mark.slow
 def test_env_workers_in_ray_processes_record_each_episode_once(tmp_path):
     ray = pytest.importorskip("ray")
     rec = str(tmp_path / "rec")

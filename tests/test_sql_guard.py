@@ -86,6 +86,7 @@ def attacks(segment: str, outside: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_no_query_writes_anything(recording: Path, tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".tmp").mkdir()  # DuckDB's default spill directory, where a write once landed
