@@ -15,10 +15,15 @@ reported as a ``stale observation``, which does not fail the replay.
 from __future__ import annotations
 
 import json
+import multiprocessing
+from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
 
 from taurl.agent.replay import RecordingExhaustedError, ReplayAgent
 from taurl.config import RunConfig, build_user
@@ -100,6 +105,9 @@ def _show(value: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"
 
 
+BATCH_ROWS = 256  # episodes read at a time: what a replay holds in memory, and the model calls that serve them
+
+
 class Replayer:
     def __init__(
         self,
@@ -111,18 +119,70 @@ class Replayer:
         """``use_recorded_calls`` serves model calls from the recording itself; without it only
         ``cache_dir`` answers (which proves a cache alone replays the conversations)."""
         self.store = store
-        self.use_recorded_calls = use_recorded_calls
-        self.data_dirs = dict(data_dirs or {})
         _, runs = store.query("SELECT run_id, config_json FROM runs")
-        self.configs = {run_id: codec.run_config(config) for run_id, config in runs}
-        self.cache = ResponseCache(cache_dir)
+        self._setup(
+            ReplaySettings(
+                {run_id: codec.run_config(c) for run_id, c in runs},
+                dict(data_dirs or {}),
+                cache_dir,
+                use_recorded_calls,
+            )
+        )
+
+    def _setup(self, settings: ReplaySettings) -> None:
+        self.settings = settings
+        self.configs = settings.configs
+        self.data_dirs = settings.data_dirs
+        self.use_recorded_calls = settings.use_recorded_calls
+        self.cache = ResponseCache(settings.cache_dir)
         self._run_configs: dict[tuple[str, str, str], RunConfig] = {}
+        self._tasks: dict[str | None, tuple[Task, list[Message]]] = {}  # by the task's recorded JSON
+
+    @classmethod
+    def worker(cls, settings: ReplaySettings) -> Replayer:
+        """A replayer without a store, for a process that is handed batches of rows."""
+        replayer = cls.__new__(cls)
+        replayer.store = None
+        replayer._setup(settings)
+        return replayer
 
     def episodes(self, where: str = "TRUE") -> list[dict[str, Any]]:
+        """Every selected row at once, served from all their model calls (see :meth:`replay_all` for a stream)."""
         rows = self.store.episode_rows(where)
         if self.use_recorded_calls:
             self.cache.preload(codec.model_call_entries(rows))
         return rows
+
+    def load(self, batch: pa.Table) -> list[dict[str, Any]]:
+        """A batch's rows, served from their own model calls (and the cache directory), not earlier batches'."""
+        rows = batch.to_pylist()
+        if self.use_recorded_calls:
+            self.cache = ResponseCache(self.settings.cache_dir)
+            self.cache.preload(codec.model_call_entries(rows))
+        return rows
+
+    def replay_batch(self, batch: pa.Table) -> list[EpisodeReplay]:
+        return [self.replay(row) for row in self.load(batch)]
+
+    def replay_all(self, where: str = "TRUE", jobs: int = 1) -> Iterator[EpisodeReplay]:
+        """Every selected episode in order, streamed a batch at a time; with ``jobs`` > 1 the batches are
+        replayed by that many processes, with the same results in the same order as one."""
+        batches = self.store.episode_batches(where, BATCH_ROWS)
+        if jobs <= 1:
+            for batch in batches:
+                yield from self.replay_batch(batch)
+            return
+        # forked: workers start warm (domains loaded, gold states cached) and run only Python, never
+        # DuckDB (whose threads a fork does not copy); batches go to them as Arrow tables
+        context = multiprocessing.get_context("fork")
+        with context.Pool(jobs, _start_worker, (self.settings,)) as pool:
+            pending: deque[AsyncResult] = deque()
+            for batch in batches:
+                pending.append(pool.apply_async(_replay_batch, (batch,)))
+                if len(pending) > 2 * jobs:  # a bounded read-ahead: memory holds a few batches, not the recording
+                    yield from pending.popleft().get()
+            while pending:
+                yield from pending.popleft().get()
 
     def _run_config(self, run_id: str, domain: str, user_strategy: str) -> RunConfig:
         key = (run_id, domain, user_strategy)
@@ -139,15 +199,22 @@ class Replayer:
     def run_config(self, row: Mapping[str, Any]) -> RunConfig:
         return self._run_config(row["run_id"], row["domain"], row["user_strategy"])
 
+    def task(self, row: Mapping[str, Any]) -> tuple[Task, list[Message]]:
+        """The episode's task and its message history, decoded once per distinct task (its trials share them)."""
+        key = row.get("task_json")
+        if key not in self._tasks:
+            self._tasks[key] = (codec.task(row), history(row))
+        return self._tasks[key]
+
     def agent(self, row: Mapping[str, Any], messages: list[dict[str, Any]]) -> ReplayAgent:
         """The recorded turns, re-parsed as the run parsed them (a SkyRL run records its ``pick``)."""
         pick = (self.configs.get(row["run_id"]) or {}).get("pick", "first")
-        start = 1 + len(history(row))  # a task's message history (τ²'s) holds no turns of the agent's
+        start = 1 + len(self.task(row)[1])  # a task's message history (τ²'s) holds no turns of the agent's
         return ReplayAgent(messages[0], [m for m in messages[start:] if m["role"] == "assistant"], row["agent"], pick)
 
     def replay(self, row: Mapping[str, Any]) -> EpisodeReplay:
         result = EpisodeReplay(row["episode_id"], row["run_id"], row["domain"], row["task_id"], row["trial"])
-        task = codec.task(row)
+        task = self.task(row)[0]
         steps = codec.steps(row)
         messages = codec.messages(row)
         if not TerminatedBy(row["terminated_by"]).finished:
@@ -191,9 +258,28 @@ class Replayer:
             )
         return result
 
-    def replay_all(self, where: str = "TRUE") -> Iterator[EpisodeReplay]:
-        for row in self.episodes(where):
-            yield self.replay(row)
+
+@dataclass(frozen=True)
+class ReplaySettings:
+    """What a replay process needs besides the rows: the runs' recorded settings and the replay's options."""
+
+    configs: dict[str, dict[str, Any]]
+    data_dirs: dict[str, str]
+    cache_dir: Path | None
+    use_recorded_calls: bool
+
+
+_worker: Replayer | None = None  # a replay process's own replayer
+
+
+def _start_worker(settings: ReplaySettings) -> None:
+    global _worker
+    _worker = Replayer.worker(settings)
+
+
+def _replay_batch(batch: pa.Table) -> list[EpisodeReplay]:
+    assert _worker is not None, "a replay worker replays after its start"
+    return _worker.replay_batch(batch)
 
 
 def history(row: Mapping[str, Any]) -> list[Message]:
@@ -270,10 +356,13 @@ def compare(row: Mapping[str, Any], recorded: list[Step], current: EpisodeResult
                 f"{current.terminated_by} after {len(current.trace)} steps",
             )
         )
-    # compare as recorded: through the same JSON the recorder writes
     assert current.breakdown is not None  # a replay that ends normally is scored
-    now = json.loads(json.dumps(current.breakdown.to_dict(), ensure_ascii=False, sort_keys=True))
-    found.extend(compare_breakdowns(codec.breakdown(row), now))
+    recorded_breakdown, now = codec.breakdown(row), current.breakdown.to_dict()
+    differs = compare_breakdowns(recorded_breakdown, now)
+    if differs:  # compare as recorded, through the JSON the recorder writes (equal values stay equal through it)
+        now = json.loads(json.dumps(now, ensure_ascii=False, sort_keys=True))
+        differs = compare_breakdowns(recorded_breakdown, now)
+    found.extend(differs)
     return found
 
 

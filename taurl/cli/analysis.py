@@ -47,68 +47,76 @@ def replay_command(
     where: Annotated[str, typer.Option(help="SQL filter on the episodes view, e.g. \"domain = 'retail'\".")] = "TRUE",
     output_format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     show_all: Annotated[bool, typer.Option("--all", help="List identical episodes too.")] = False,
+    jobs: Annotated[
+        int | None, typer.Option(min=1, help="Replay in this many processes (default: the core count); same results.")
+    ] = None,
     timeout: QueryTimeoutOption = DEFAULT_QUERY_TIMEOUT,
     memory: QueryMemoryOption = DEFAULT_QUERY_MEMORY,
 ) -> None:
     """Re-run recorded episodes offline (no network, no key) and report the first divergence of each."""
+    import os
     import time
 
     from taurl.record.store import RecordingStore
     from taurl.replay import Replayer
 
+    jobs = jobs or os.cpu_count() or 1
+    start = time.perf_counter()
+    results, listed, counts = 0, [], {"identical": 0, "stale observations": 0, "diverged": 0}
+    diverged = []
+    as_json = output_format == "json"
     try:
         replayer = Replayer(
             RecordingStore(recordings(recording, recording_option), query_limits(timeout, memory)),
             {k: str(v) for k, v in parse_data_dirs(data_dir).items()},
             cache_dir,
         )
-        rows = replayer.episodes(where)
+        with progress_bar(as_json) as progress:
+            bar = progress.add_task("replay", total=None)
+            for r in replayer.replay_all(where, jobs):
+                if as_json:  # written as it comes: the output is the list json.dump would write, never held whole
+                    sys.stdout.write("[" if not results else ", ")
+                    json.dump(r.to_dict(), sys.stdout, ensure_ascii=False, default=str)
+                results += 1
+                counts[r.status] += 1
+                if not r.identical and len(diverged) < 5:  # the first five are described
+                    diverged.append(r)
+                if not as_json and (show_all or not r.identical or r.divergences):
+                    listed.append(r)
+                progress.advance(bar)
     except RecordingError as exc:
         raise fail(str(exc)) from exc
-    if not rows:  # an empty (or emptied) recording must never pass as "identical"
+    if not results:  # an empty (or emptied) recording must never pass as "identical"
         raise fail(
             f"nothing to replay: no recorded episode{'' if where == 'TRUE' else f' matches --where {where!r}'} in "
             f"{', '.join(str(r) for r in recordings(recording, recording_option))}",
             1,
         )
-    results = []
-    start = time.perf_counter()
-    with progress_bar(output_format == "json") as progress:
-        bar = progress.add_task("replay", total=len(rows))
-        for row in rows:
-            results.append(replayer.replay(row))
-            progress.advance(bar)
     elapsed = time.perf_counter() - start
-    diverged = [r for r in results if not r.identical]
-    if output_format == "json":
-        json.dump([r.to_dict() for r in results], sys.stdout, ensure_ascii=False, default=str)
-        sys.stdout.write("\n")
+    if as_json:
+        sys.stdout.write("]\n")
     else:
-        listed = []
-        for r in results:
-            if show_all or not r.identical or r.divergences:
-                first = r.first
-                detail = (
-                    f"turn {first.turn}: {first.kind}"
-                    if first and first.turn is not None
-                    else (
-                        first.kind if first else f"{len(r.divergences)} stale observation(s)" if r.divergences else "-"
-                    )
-                )
-                style = "red" if not r.identical else "yellow"
-                listed.append((escape(r.name), f"[{style}]{r.status}[/]", escape(detail)))
-        if listed:
+        rows = []
+        for r in listed:
+            first = r.first
+            detail = (
+                f"turn {first.turn}: {first.kind}"
+                if first and first.turn is not None
+                else (first.kind if first else f"{len(r.divergences)} stale observation(s)" if r.divergences else "-")
+            )
+            style = "red" if not r.identical else "yellow"
+            rows.append((escape(r.name), f"[{style}]{r.status}[/]", escape(detail)))
+        if rows:
             columns = [Col("episode"), Col("status"), Col("first divergence", whole=False)]
-            print_table(console, columns, listed, title="replay")
-        for r in diverged[:5]:
+            print_table(console, columns, rows, title="replay")
+        for r in diverged:
             console.print(f"[bold]{r.name}[/] ({r.episode_id}) first divergence at {r.first.describe()}")
-        stale = sum(1 for r in results if r.identical and r.divergences)
-        rate = len(results) / elapsed if elapsed else float("inf")
+        rate = results / elapsed if elapsed else float("inf")
         console.print(
-            f"{len(results)} episode(s) replayed offline in {elapsed:.2f}s ({rate:,.0f}/s): "
-            f"{len(results) - len(diverged) - stale} identical, {stale} identical but for stale observations, {len(diverged)} diverged"
+            f"{results} episode(s) replayed offline in {elapsed:.2f}s ({rate:,.0f}/s): {counts['identical']} identical, "
+            f"{counts['stale observations']} identical but for stale observations, {counts['diverged']} diverged"
         )
-    if diverged:
+    if counts["diverged"]:
         raise typer.Exit(1)
 
 

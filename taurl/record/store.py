@@ -483,12 +483,43 @@ class RecordingStore:
     def episode_rows(self, where: str = "TRUE") -> list[dict[str, Any]]:
         """Whole episode rows (nested lists included, latest attempts) as Python dicts; ``where`` is
         an SQL expression over the ``episodes`` columns."""
-        sql = f"SELECT * FROM episodes_full WHERE ({where}\n) ORDER BY domain, task_id, trial, run_id"
-        check_read_only(sql, what=f"--where {where!r}")
-        node = _parse_tree(sql)["statements"][0]["node"]
-        if node.get("type") != "SELECT_NODE" or (node.get("from_table") or {}).get("table_name") != "episodes_full":
-            raise QueryRefusedError(f"--where {where!r} is not one condition on the episodes' columns")
+        sql = _episodes_query(where)
         return self._reading(lambda con: con.sql(sql).to_arrow_table().to_pylist(), f"reading episodes ({where})")
+
+    def episode_batches(self, where: str = "TRUE", rows: int = 256) -> Iterator[pa.Table]:
+        """:meth:`episode_rows` streamed, as tables of exactly ``rows`` rows (the last one fewer), so a reader
+        holds a batch rather than the recording. They come in the recording's order (segment by segment,
+        as written), not sorted: sorting would hold every row at once. The time limit applies to the query
+        until its first batch, then to each batch read."""
+        sql, what = _episodes_query(where, ordered=False), f"reading episodes ({where})"
+
+        def start(con: duckdb.DuckDBPyConnection) -> tuple[pa.RecordBatchReader, pa.RecordBatch | None]:
+            reader = con.sql(sql).to_arrow_reader(rows)
+            return reader, next(reader, None)
+
+        reader, batch = self._reading(start, what)
+        pending: list[pa.RecordBatch] = []
+        while batch is not None:
+            pending.append(batch)
+            while sum(b.num_rows for b in pending) >= rows:
+                table = pa.Table.from_batches(pending)
+                yield table.slice(0, rows).combine_chunks()
+                pending = table.slice(rows).combine_chunks().to_batches()
+            batch = self._next_batch(reader, what)
+        if pending and sum(b.num_rows for b in pending):
+            yield pa.Table.from_batches(pending).combine_chunks()
+
+    def _next_batch(self, reader: pa.RecordBatchReader, what: str) -> pa.RecordBatch | None:
+        timeout, stopped = self.limits.timeout, threading.Event()
+        try:
+            assert self._con is not None  # the reader's connection, open since the query started
+            with _time_limit(self._con, None if timeout is None else time.monotonic() + timeout, stopped):
+                return next(reader, None)
+        except (duckdb.Error, pa.ArrowException, MemoryError) as exc:
+            self.close()
+            if stopped.is_set():
+                raise QueryLimitError(f"{what} stopped at its time limit of {timeout:g} s for one batch") from exc
+            raise RecordingError(f"{what} failed: {first_line(exc)}") from exc
 
     def close(self) -> None:
         if self._con is not None:
@@ -497,6 +528,18 @@ class RecordingStore:
         if self._spill is not None:
             self._spill_removal()
             self._spill = None
+
+
+def _episodes_query(where: str, ordered: bool = True) -> str:
+    """The episodes (latest attempts) that ``where`` selects, sorted by domain, task, trial and run or in
+    the recording's order; ``where`` must be one condition on the episodes' columns, checked like any query."""
+    order = " ORDER BY domain, task_id, trial, run_id" if ordered else ""
+    sql = f"SELECT * FROM episodes_full WHERE ({where}\n){order}"
+    check_read_only(sql, what=f"--where {where!r}")
+    node = _parse_tree(sql)["statements"][0]["node"]
+    if node.get("type") != "SELECT_NODE" or (node.get("from_table") or {}).get("table_name") != "episodes_full":
+        raise QueryRefusedError(f"--where {where!r} is not one condition on the episodes' columns")
+    return sql
 
 
 @contextlib.contextmanager
