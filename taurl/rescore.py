@@ -56,7 +56,7 @@ def rescore(
     run_dirs = {run_id: codec.run_config(c).get("data_dirs", {}) for run_id, c in runs}
     identity, record = rescore_id(config), canonical_json(_config_record(config))
     results = []
-    for row in store.episode_rows(where):
+    for row in (row for batch in store.episode_batches(where) for row in batch.to_pylist()):  # a batch in memory
         if not TerminatedBy(row["terminated_by"]).finished:
             continue  # an episode that did not finish has no final state to score: it stays at 0
         task = codec.task(row)
