@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from taurl.core.db import Database, Record
 from taurl.core.tools import Refusal, ToolRegistry, require_record
@@ -63,12 +64,18 @@ def _appointments(db: Database, where: Callable[[Record], bool]) -> Iterator[Rec
             yield appointments[key]
 
 
-def start_of(appointment: Record) -> datetime | None:
-    """When an appointment starts, or None when its date or time cannot be read."""
+@lru_cache(maxsize=8192)
+def _minute(text: str) -> datetime | None:
+    """'YYYY-MM-DD HH:MM' read once per distinct text (every availability check reads every appointment)."""
     try:
-        return datetime.strptime(f"{appointment.get('date')} {appointment.get('time')}", "%Y-%m-%d %H:%M")
+        return datetime.strptime(text, "%Y-%m-%d %H:%M")
     except ValueError:
         return None
+
+
+def start_of(appointment: Record) -> datetime | None:
+    """When an appointment starts, or None when its date or time cannot be read."""
+    return _minute(f"{appointment.get('date')} {appointment.get('time')}")
 
 
 def _span(appointment: Record) -> tuple[datetime, datetime] | None:
@@ -100,10 +107,10 @@ def working_hours(doctor: Record, day: date) -> tuple[datetime, datetime] | None
     if not hours.get("available"):
         return None
     try:
-        start, end = (datetime.strptime(f"{day} {hours[key]}", "%Y-%m-%d %H:%M") for key in ("start", "end"))
-    except (KeyError, ValueError):
+        start, end = (_minute(f"{day} {hours[key]}") for key in ("start", "end"))
+    except KeyError:
         return None
-    return start, end
+    return None if start is None or end is None else (start, end)
 
 
 def free_slots(db: Database, doctor_id: str, day: date, ignore: str | None = None) -> list[str]:
