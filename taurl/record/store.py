@@ -488,25 +488,29 @@ class RecordingStore:
 
     def episode_batches(self, where: str = "TRUE", rows: int = 256) -> Iterator[pa.Table]:
         """:meth:`episode_rows` streamed, as tables of exactly ``rows`` rows (the last one fewer), so a reader
-        holds a batch rather than the recording. They come in the recording's order (segment by segment,
-        as written), not sorted: sorting would hold every row at once. The time limit applies to the query
-        until its first batch, then to each batch read."""
-        sql, what = _episodes_query(where, ordered=False), f"reading episodes ({where})"
+        holds a batch rather than the recording. They come in the recording's order (segment by segment, as
+        written), the same every time: a plain scan of the attempts, each kept when it is the latest, by its
+        place; neither a sort nor a join, which would hold every row or reorder them. The time limit applies
+        to the query until its first batch, then to each batch read."""
+        _episodes_query(where)  # checked as episode_rows checks it; the scan below runs the same condition
+        sql, what = f"SELECT * FROM attempts_raw WHERE ({where}\n)", f"reading episodes ({where})"
 
-        def start(con: duckdb.DuckDBPyConnection) -> tuple[pa.RecordBatchReader, pa.RecordBatch | None]:
+        def start(con: duckdb.DuckDBPyConnection) -> tuple[set, pa.RecordBatchReader, pa.RecordBatch | None]:
+            latest = set(con.sql("SELECT _segment, _row FROM latest_attempts").fetchall())
             reader = con.sql(sql).to_arrow_reader(rows)
-            return reader, next(reader, None)
+            return latest, reader, next(reader, None)
 
-        reader, batch = self._reading(start, what)
+        latest, reader, batch = self._reading(start, what)
         pending: list[pa.RecordBatch] = []
         while batch is not None:
-            pending.append(batch)
+            places = zip(batch.column("_segment").to_pylist(), batch.column("_row").to_pylist(), strict=True)
+            pending.append(batch.filter(pa.array([p in latest for p in places])).drop_columns(["_segment", "_row"]))
             while sum(b.num_rows for b in pending) >= rows:
                 table = pa.Table.from_batches(pending)
                 yield table.slice(0, rows).combine_chunks()
                 pending = table.slice(rows).combine_chunks().to_batches()
             batch = self._next_batch(reader, what)
-        if pending and sum(b.num_rows for b in pending):
+        if sum(b.num_rows for b in pending):
             yield pa.Table.from_batches(pending).combine_chunks()
 
     def _next_batch(self, reader: pa.RecordBatchReader, what: str) -> pa.RecordBatch | None:
@@ -530,11 +534,10 @@ class RecordingStore:
             self._spill = None
 
 
-def _episodes_query(where: str, ordered: bool = True) -> str:
-    """The episodes (latest attempts) that ``where`` selects, sorted by domain, task, trial and run or in
-    the recording's order; ``where`` must be one condition on the episodes' columns, checked like any query."""
-    order = " ORDER BY domain, task_id, trial, run_id" if ordered else ""
-    sql = f"SELECT * FROM episodes_full WHERE ({where}\n){order}"
+def _episodes_query(where: str) -> str:
+    """The episodes (latest attempts) that ``where`` selects, sorted by domain, task, trial and run; ``where``
+    must be one condition on the episodes' columns, checked like any query."""
+    sql = f"SELECT * FROM episodes_full WHERE ({where}\n) ORDER BY domain, task_id, trial, run_id"
     check_read_only(sql, what=f"--where {where!r}")
     node = _parse_tree(sql)["statements"][0]["node"]
     if node.get("type") != "SELECT_NODE" or (node.get("from_table") or {}).get("table_name") != "episodes_full":
