@@ -5,15 +5,21 @@ import shutil
 import subprocess
 import sys
 
+from taurl.config import RunConfig
+from taurl.runner import execute
 from tests.conftest import REPO
 
 
-def replay(jobs: int, *extra: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "taurl.cli", "replay", str(REPO / "recordings"), "--format", "json"]
+def replay(recording, jobs: int, *extra: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "taurl.cli", "replay", str(recording), "--format", "json"]
     return subprocess.run([*command, "--jobs", str(jobs), *extra], capture_output=True, text=True, cwd=REPO)
 
 
 def test_two_processes_replay_exactly_what_one_does(tmp_path):
+    recording = tmp_path / "recording"  # the golden segment and a segment per recorded run: several to stream
+    shutil.copytree(REPO / "recordings", recording)
+    for domain in ("retail", "healthcare"):
+        execute(RunConfig(domain=domain, split="test", trials=2), recording)
     data = tmp_path / "retail"
     shutil.copytree(REPO / "taurl" / "domains" / "retail" / "data", data)
     orders = json.loads((data / "orders.json").read_text())
@@ -21,7 +27,8 @@ def test_two_processes_replay_exactly_what_one_does(tmp_path):
         order["status"] = "CHANGED-" + order["status"]
     (data / "orders.json").write_text(json.dumps(orders))
 
-    one, two = replay(1, "--data-dir", f"retail={data}"), replay(2, "--data-dir", f"retail={data}")
+    one = replay(recording, 1, "--data-dir", f"retail={data}")
+    two = replay(recording, 2, "--data-dir", f"retail={data}")
     assert one.returncode == two.returncode == 1, one.stderr[-2000:] + two.stderr[-2000:]
     assert one.stdout == two.stdout
     results = json.loads(one.stdout)
