@@ -7,6 +7,8 @@ not listed here, and ``from taurl.cli import app`` load them all.
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
 import warnings
 from importlib import import_module
@@ -58,7 +60,24 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def quiet_teardown() -> None:
+    """Once every exit handler has run (registered first, this one runs last), send stderr to /dev/null:
+    DuckDB's extension may report "leaked instance of type DuckDBPyType" lines while the interpreter tears
+    its modules down, depending on their finalisation order, after the command has said all it had to say."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stderr.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def main() -> None:
+    atexit.register(quiet_teardown)
     warnings.showwarning = show_warning
     command = sys.argv[1] if len(sys.argv) > 1 else None
     known = any(command in commands for commands in TOP_LEVEL.values()) or command in GROUPS
