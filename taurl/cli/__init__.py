@@ -60,25 +60,37 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def quiet_teardown() -> None:
-    """Once every exit handler has run (registered first, this one runs last), send stderr to /dev/null:
-    DuckDB's extension may report "leaked instance of type DuckDBPyType" lines while the interpreter tears
-    its modules down, depending on their finalisation order, after the command has said all it had to say."""
+_exit_status: list[int] = []  # the command's exit status, once it is known
+
+
+def exit_without_teardown() -> None:
+    """The last exit handler (registered first): once every other one ran, flush and leave with the
+    command's status, skipping the interpreter's module teardown. There DuckDB's extension may report
+    "leaked instance of type DuckDBPyType" lines, or abort the process (SIGABRT) after the command
+    succeeded, depending on the modules' finalisation order (seen in CI)."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):
             pass
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stderr.fileno())
-    except (OSError, ValueError):
-        pass
+    os._exit(_exit_status[0] if _exit_status else 1)  # no status: an exception escaped, as Python exits
+
+
+def status_of(code: object) -> int:
+    """The process exit status ``sys.exit(code)`` stands for (Python prints any other object, then exits 1)."""
+    if code is None:
+        return 0
+    return code & 0xFF if isinstance(code, int) else 1
 
 
 def main() -> None:
-    atexit.register(quiet_teardown)
+    atexit.register(exit_without_teardown)
     warnings.showwarning = show_warning
     command = sys.argv[1] if len(sys.argv) > 1 else None
     known = any(command in commands for commands in TOP_LEVEL.values()) or command in GROUPS
-    build(command if known else None)()
+    try:
+        build(command if known else None)()
+    except SystemExit as exc:
+        _exit_status.append(status_of(exc.code))
+        raise
+    _exit_status.append(0)
