@@ -14,6 +14,7 @@ reported as a ``stale observation``, which does not fail the replay.
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
 from collections import deque
@@ -167,7 +168,11 @@ class Replayer:
     def replay_all(self, where: str = "TRUE", jobs: int = 1) -> Iterator[EpisodeReplay]:
         """Every selected episode in order, streamed a batch at a time; with ``jobs`` > 1 the batches are
         replayed by that many processes, with the same results in the same order as one."""
-        batches = self.store.episode_batches(where, BATCH_ROWS)
+        batches = iter(self.store.episode_batches(where, BATCH_ROWS))
+        first = next(batches, None)  # a refused or failing query raises here, before any worker exists
+        if first is None:
+            return
+        batches = itertools.chain([first], batches)
         if jobs <= 1:
             for batch in batches:
                 yield from self.replay_batch(batch)
@@ -183,6 +188,8 @@ class Replayer:
                     yield from pending.popleft().get()
             while pending:
                 yield from pending.popleft().get()
+            pool.close()  # every batch is done: let the workers end on their own, nothing left to terminate
+            pool.join()
 
     def _run_config(self, run_id: str, domain: str, user_strategy: str) -> RunConfig:
         key = (run_id, domain, user_strategy)
