@@ -538,8 +538,7 @@ def _episodes_query(where: str) -> str:
     """The episodes (latest attempts) that ``where`` selects, sorted by domain, task, trial and run; ``where``
     must be one condition on the episodes' columns, checked like any query."""
     sql = f"SELECT * FROM episodes_full WHERE ({where}\n) ORDER BY domain, task_id, trial, run_id"
-    check_read_only(sql, what=f"--where {where!r}")
-    node = _parse_tree(sql)["statements"][0]["node"]
+    node = check_read_only(sql, what=f"--where {where!r}")["statements"][0]["node"]
     if node.get("type") != "SELECT_NODE" or (node.get("from_table") or {}).get("table_name") != "episodes_full":
         raise QueryRefusedError(f"--where {where!r} is not one condition on the episodes' columns")
     return sql
@@ -619,9 +618,9 @@ def _table_functions(node: Any) -> Iterable[str]:
             yield from _table_functions(value)
 
 
-def check_read_only(sql: str, what: str = "the query") -> None:
+def check_read_only(sql: str, what: str = "the query") -> dict[str, Any]:
     """Refuse anything but one SELECT statement (or EXPLAIN of one), checked on DuckDB's parse tree
-    before DuckDB runs any of it."""
+    before DuckDB runs any of it; returns that tree (the SELECT's, for an EXPLAIN)."""
     try:
         sql.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -642,8 +641,7 @@ def check_read_only(sql: str, what: str = "the query") -> None:
             raise QueryRefusedError(
                 f"{what} is EXPLAIN with options or ANALYZE, which runs its statement: use plain EXPLAIN SELECT ..."
             )
-        check_read_only(inner, what)
-        return
+        return check_read_only(inner, what)
     if kind is not duckdb.StatementType.SELECT:
         raise QueryRefusedError(
             f"{what} is a {kind.name} statement: recordings are read-only here; use SELECT "
@@ -662,3 +660,4 @@ def check_read_only(sql: str, what: str = "the query") -> None:
             f"messages, model_calls, attempts, runs, rescores, train_steps, trajectories) and no files; allowed "
             f"table functions: {', '.join(sorted(SAFE_TABLE_FUNCTIONS))}"
         )
+    return tree
