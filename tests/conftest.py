@@ -60,3 +60,16 @@ def pytest_terminal_summary(terminalreporter):
         needs = {NEEDS[name] for report in reports for name in NEEDS if name in getattr(report, "keywords", ())}
         for line in sorted(needs):
             terminalreporter.write_line(f"    needs {line}")
+
+
+def sim_run(agent_url: str, user_url: str, rec: Path, cache: Path, run_id: str, *extra: str) -> list[str]:
+    """The real ``taurl run`` of serve-sim's tool-calling agent and LLM user on airline, recorded."""
+    import sys
+
+    return [
+        *(sys.executable, "-m", "taurl.cli", "run", "--domain", "airline"),
+        *("--agent", "tool-calling", "--agent-model", "sim-agent", "--agent-base-url", agent_url),
+        *("--user", "llm", "--user-model", "sim-user", "--user-base-url", user_url),
+        *("--cache-dir", str(cache), "--recording", str(rec), "--run-id", run_id, "--concurrency", "4"),
+        *extra,
+    ]

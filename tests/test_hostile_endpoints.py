@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from taurl.sim.server import SimServer
-from tests.conftest import REPO
+from tests.conftest import REPO, sim_run
 from tests.test_chaos import TAURL, Run, query, task_ids, wait_for
 
 pytestmark = pytest.mark.slow
@@ -34,38 +34,11 @@ def sim():
 
 def hostile_run(sim: SimServer, rec: Path, tmp_path: Path, *extra: str, tasks: int | None = None) -> list[str]:
     """``taurl run`` with a tool-calling agent and an LLM user, both served by ``sim``."""
-    return [
-        *TAURL,
-        "run",
-        "--domain",
-        "airline",
-        *(["--task-ids", ",".join(task_ids(tasks))] if tasks else []),
-        "--agent",
-        "tool-calling",
-        "--agent-model",
-        "sim-agent",
-        "--agent-base-url",
-        sim.base_url,
-        "--user",
-        "llm",
-        "--user-model",
-        "sim-user",
-        "--user-base-url",
-        sim.base_url,
-        "--cache-dir",
-        str(tmp_path / "cache"),
-        "--recording",
-        str(rec),
-        "--run-id",
-        "hostile",
-        "--concurrency",
-        "4",
-        "--call-timeout",
-        str(CALL_TIMEOUT),
-        "--format",
-        "jsonl",
-        *extra,
-    ]
+    chosen = ["--task-ids", ",".join(task_ids(tasks))] if tasks else []
+    return sim_run(
+        sim.base_url, sim.base_url, rec, tmp_path / "cache", "hostile",
+        *chosen, "--call-timeout", str(CALL_TIMEOUT), "--format", "jsonl", *extra,
+    )  # fmt: skip
 
 
 def run(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess:

@@ -18,7 +18,7 @@ import pytest
 from taurl.record.store import RecordingStore
 from taurl.record.writer import RecordingCallbackError, RecordingWriteError, RecordingWriter
 from taurl.sim.server import SimServer
-from tests.conftest import REPO
+from tests.conftest import REPO, sim_run
 
 TAURL = [sys.executable, "-m", "taurl.cli"]
 KEY = "sk-planted-3b1f9e0c7d2a"
@@ -31,33 +31,7 @@ def sim():
 
 
 def live_run(sim: SimServer, rec: Path, tmp_path: Path, *extra: str, base_url: str | None = None) -> list[str]:
-    return [
-        *TAURL,
-        "run",
-        "--domain",
-        "airline",
-        "--agent",
-        "tool-calling",
-        "--agent-model",
-        "sim-agent",
-        "--agent-base-url",
-        base_url or sim.base_url,
-        "--user",
-        "llm",
-        "--user-model",
-        "sim-user",
-        "--user-base-url",
-        sim.base_url,
-        "--cache-dir",
-        str(tmp_path / "cache"),
-        "--recording",
-        str(rec),
-        "--run-id",
-        "guard",
-        "--concurrency",
-        "4",
-        *extra,
-    ]
+    return sim_run(base_url or sim.base_url, sim.base_url, rec, tmp_path / "cache", "guard", *extra)
 
 
 def recorded(rec: Path) -> list[tuple]:
