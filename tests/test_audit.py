@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from taurl.audit import MutantKind, RewardAuditor, judge, load_baseline
+from taurl.checks.audit import MutantKind, RewardAuditor, judge, load_baseline
 from taurl.cli import app
 from taurl.core.types import Action, RewardBasis, Task
 from taurl.domains import DOMAIN_NAMES, DataError

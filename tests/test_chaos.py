@@ -282,7 +282,7 @@ def write_segments(rec: Path, count: int) -> None:
     from taurl.record.schema import episode_row
     from taurl.record.writer import RecordingWriter
     from taurl.registry import get_domain
-    from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
+    from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.users.scripted import ScriptedUser
 
     tasks = get_domain("retail").tasks("train")
@@ -471,7 +471,7 @@ def write_segments_with(writer, count: int) -> None:
     from taurl.agent.oracle import OracleAgent
     from taurl.record.schema import episode_row
     from taurl.registry import get_domain
-    from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
+    from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.users.scripted import ScriptedUser
 
     for task in get_domain("retail").tasks("train")[:count]:

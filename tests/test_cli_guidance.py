@@ -16,12 +16,12 @@ from pathlib import Path
 import openai
 import pytest
 
-from taurl.config import Endpoint, RunConfig
+from taurl.episodes.config import Endpoint, RunConfig
 from taurl.llm.cache import CacheMode
 from taurl.llm.client import RetryPolicy
 from taurl.llm.preflight import PreflightError, preflight
 from taurl.record.store import RecordingStore
-from taurl.runner import execute
+from taurl.episodes.runner import execute
 from taurl.sim.server import SimServer
 
 TAURL = [sys.executable, "-m", "taurl.cli"]

@@ -18,7 +18,7 @@ def _episode_rows(task_slice, trial_base, run_id):
     from taurl.agent.oracle import OracleAgent
     from taurl.record.schema import episode_row
     from taurl.registry import get_domain
-    from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
+    from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.users.scripted import ScriptedUser
 
     tasks = get_domain("retail").tasks("train")[task_slice]

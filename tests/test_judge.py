@@ -9,16 +9,16 @@ import pytest
 from typer.testing import CliRunner
 
 from taurl.cli import app
-from taurl.config import Endpoint, RunConfig
-from taurl.core import judge as core_judge
-from taurl.core.judge import parse_verdicts
+from taurl.episodes.config import Endpoint, RunConfig
+from taurl.core import reward_judge as core_judge
+from taurl.core.reward_judge import parse_verdicts
 from taurl.core.types import RewardBasis, Task
-from taurl.judge import attribution_summary
+from taurl.review.attribution import attribution_summary
 from taurl.llm.ledger import ledger_for
 from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
-from taurl.replay import Replayer
-from taurl.runner import execute
+from taurl.review.replay import Replayer
+from taurl.episodes.runner import execute
 from taurl.sim.server import SimServer
 from tests.test_live_path import block_network
 
@@ -195,7 +195,7 @@ def test_failures_are_attributed_to_the_planted_cause_and_replay_offline(sim, tm
     }
     assert failed["badargs"] > 0 and failed["quitter"] > 0
     # the report summarises it: the planted causes, the simulated user's among them
-    from taurl.report import build_report
+    from taurl.review.report import build_report
 
     page = build_report([tmp_path / "rec"])
     assert (
@@ -218,7 +218,7 @@ def test_failures_are_attributed_to_the_planted_cause_and_replay_offline(sim, tm
 
 
 def test_a_judged_reward_without_a_judge_model_is_refused_before_any_episode():
-    from taurl.config import ConfigError
+    from taurl.episodes.config import ConfigError
 
     for config in (RunConfig(basis=RewardBasis.DB_OUTPUTS_JUDGE), RunConfig(judge_weight=0.2)):
         with pytest.raises(ConfigError, match="--judge-model"):

@@ -4,13 +4,13 @@ import socket
 
 import pytest
 
-from taurl.config import Endpoint, RunConfig
+from taurl.episodes.config import Endpoint, RunConfig
 from taurl.llm.cache import CacheMode, ReplayMissError
 from taurl.llm.client import ChatClient, RetryPolicy
 from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
-from taurl.rollout import RunControl
-from taurl.runner import execute
+from taurl.episodes.rollout import RunControl
+from taurl.episodes.runner import execute
 from taurl.sim.server import SimServer
 
 SENTINEL = "sk-SENTINEL-4f9c2e-never-on-disk"

@@ -14,11 +14,12 @@ import pyarrow as pa
 import pytest
 
 from taurl.agent.oracle import OracleAgent
+from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.record.schema import episode_row
-from taurl.record.store import QueryLimitError, RecordingStore, is_damage
+from taurl.record.segments import is_damage
+from taurl.record.store import QueryLimitError, RecordingStore
 from taurl.record.writer import RecordingWriter
 from taurl.registry import get_domain
-from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.users.scripted import ScriptedUser
 from tests.conftest import REPO
 from tests.test_chaos import corrupt_pages

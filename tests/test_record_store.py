@@ -5,11 +5,12 @@ import pytest
 
 from taurl.agent.oracle import OracleAgent
 from taurl.core.types import Action, Task
+from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.record.compact import compact, export_duckdb
 from taurl.record.schema import episode_id, episode_row
-from taurl.record.store import RecordingError, RecordingStore, SkippedSegmentWarning
+from taurl.record.segments import SkippedSegmentWarning
+from taurl.record.store import RecordingError, RecordingStore
 from taurl.record.writer import RecordingWriter
-from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.users.scripted import ScriptedUser
 
 

@@ -9,7 +9,7 @@ import pytest
 from taurl.domains import DOMAIN_NAMES
 from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
-from taurl.replay import Replayer
+from taurl.review.replay import Replayer
 from tests.conftest import REPO, TAUBENCH, require
 
 GOLDEN = REPO / "recordings"

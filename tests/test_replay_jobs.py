@@ -5,8 +5,8 @@ import shutil
 import subprocess
 import sys
 
-from taurl.config import RunConfig
-from taurl.runner import execute
+from taurl.episodes.config import RunConfig
+from taurl.episodes.runner import execute
 from tests.conftest import REPO
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from taurl.config import Endpoint, RunConfig
+from taurl.episodes.config import Endpoint, RunConfig
 from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
-from taurl.runner import execute
+from taurl.episodes.runner import execute
 from taurl.sim.server import SimServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -232,7 +232,7 @@ def test_report_numbers_equal_what_taurl_sql_returns(recording, report):
 
 
 def test_compare_chooses_the_runs_and_names_an_unknown_one(recording, tmp_path):
-    from taurl.report import build_report
+    from taurl.review.report import build_report
 
     swapped = Page(build_report([recording], ("sim", "oracle")))
     assert ("delta_mean_reward", "oracle", None) in swapped.metrics
@@ -327,7 +327,7 @@ def test_tool_calls_and_their_errors_equal_what_taurl_sql_returns(recording, rep
 
 
 def test_intervals_are_seeded_and_bracket_the_estimate(recording):
-    from taurl.report import build_report
+    from taurl.review.report import build_report
 
     first, second = build_report([recording]), build_report([recording])
     assert first == second  # the bootstrap is seeded: the page is the same every time
@@ -365,7 +365,7 @@ def oracle_recording(path: Path, runs: dict[str, tuple[str, list[int]]]) -> Path
     from taurl.agent.oracle import OracleAgent
     from taurl.record.schema import episode_row
     from taurl.record.writer import RecordingWriter
-    from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
+    from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.users.scripted import ScriptedUser
 
     with RecordingWriter(path) as writer:
@@ -378,7 +378,7 @@ def oracle_recording(path: Path, runs: dict[str, tuple[str, list[int]]]) -> Path
 
 
 def test_comparison_warns_when_task_sets_or_domains_differ(tmp_path):
-    from taurl.report import build_report
+    from taurl.review.report import build_report
 
     overlap = Page(
         build_report([oracle_recording(tmp_path / "a", {"a": ("retail", [0, 1, 2]), "b": ("retail", [1, 2, 3])})])
@@ -396,8 +396,8 @@ def test_rescores_are_shown_beside_the_recorded_rewards(tmp_path):
     from taurl.core.reward import RewardConfig
     from taurl.core.types import RewardBasis
     from taurl.record.writer import RecordingWriter
-    from taurl.report import build_report
-    from taurl.rescore import rescore, rescore_id
+    from taurl.review.report import build_report
+    from taurl.review.rescore import rescore, rescore_id
 
     rec = oracle_recording(tmp_path / "rec", {"r": ("retail", [0, 1])})
     config = RewardConfig(basis=RewardBasis.ACTIONS)
@@ -484,7 +484,7 @@ def test_show_fails_clearly_for_an_unknown_or_too_short_id(recording, sim_episod
     assert "no episode id starts with 'ffffffffff'" in result.stderr
     assert "SELECT episode_id, task_id FROM episodes" in " ".join(result.stderr.split())
 
-    from taurl.show import EpisodeNotFoundError, resolve
+    from taurl.review.show import EpisodeNotFoundError, resolve
 
     store = RecordingStore(recording)
     with pytest.raises(EpisodeNotFoundError, match="at least 6 characters"):
@@ -498,8 +498,8 @@ def test_errored_episodes_count_as_failures_unless_excluded(tmp_path):
     from taurl.core.types import EpisodeResult, TerminatedBy
     from taurl.record.schema import episode_row
     from taurl.record.writer import RecordingWriter
-    from taurl.report import build_report
-    from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
+    from taurl.review.report import build_report
+    from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.users.scripted import ScriptedUser
 
     tasks = get_domain("retail").tasks("test")[:3]

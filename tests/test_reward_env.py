@@ -5,7 +5,7 @@ from taurl.agent.silent import SilentAgent
 from taurl.core.env import DomainEnv, EpisodeStateError
 from taurl.core.reward import InvalidTaskError, RewardConfig, output_found
 from taurl.core.types import Action, RewardBasis, Task, TerminatedBy
-from taurl.rollout import EpisodeSpec, RolloutConfig, pass_hat_k, run_episode
+from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, pass_hat_k, run_episode
 from taurl.users.scripted import ScriptedUser
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from taurl.config import RunConfig
+from taurl.episodes.config import RunConfig
 from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
-from taurl.runner import execute
+from taurl.episodes.runner import execute
 from tests.conftest import REPO, TAUBENCH, require
 
 TAURL = [sys.executable, "-m", "taurl.cli"]
@@ -80,7 +80,7 @@ def _write_from_threads(rec: str, process_index: int, threads: int, per_thread: 
     from taurl.record.schema import episode_row
     from taurl.record.writer import RecordingWriter
     from taurl.registry import get_domain
-    from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
+    from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.users.scripted import ScriptedUser
 
     tasks = get_domain("retail").tasks("train")

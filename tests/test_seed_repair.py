@@ -15,7 +15,7 @@ from taurl.core.types import Action, Task
 from taurl.importers.repair import render_persona, repair_task
 from taurl.importers.seed_funnel import hazards
 from taurl.registry import get_domain
-from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
+from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.skyrl.dataset import task_row
 from taurl.skyrl.env import task_from_extras
 from taurl.users.scripted import ScriptedUser

@@ -14,7 +14,7 @@ from taurl.core.types import Action, TerminatedBy
 from taurl.llm.client import BudgetExceededError
 from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
-from taurl.replay import Replayer
+from taurl.review.replay import Replayer
 from taurl.sim.server import SimServer
 from taurl.skyrl import ENV_ID, register
 from taurl.skyrl.dataset import task_row

@@ -189,9 +189,9 @@ def test_a_timed_out_call_is_charged_its_reservation(sim):
 
 def test_a_run_stops_at_its_budget_across_agent_and_user(sim, tmp_path):
     """The issue's case end to end: ``taurl run --max-tokens-budget`` through the runner, agent and user."""
-    from taurl.config import Endpoint, RunConfig
+    from taurl.episodes.config import Endpoint, RunConfig
     from taurl.registry import get_domain
-    from taurl.runner import execute
+    from taurl.episodes.runner import execute
 
     budget = 20000
     config = RunConfig(

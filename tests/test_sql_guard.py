@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from taurl.cli import app
-from taurl.record.store import SkippedSegmentWarning
+from taurl.record.segments import SkippedSegmentWarning
 
 TAURL = [sys.executable, "-m", "taurl.cli"]
 

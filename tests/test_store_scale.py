@@ -16,8 +16,9 @@ from taurl.record.location import resolve
 from taurl.record.lock import RecordingLock
 from taurl.record.merge import merge_segments
 from taurl.record.schema import EPISODE_SCHEMA, episode_row, rows_to_table
+from taurl.record.segments import REPLACES_KEY, RUN_IDS_KEY, write_segment
 from taurl.record.store import RecordingStore
-from taurl.record.writer import REPLACES_KEY, RUN_IDS_KEY, RecordingWriter, write_segment
+from taurl.record.writer import RecordingWriter
 from tests.test_record_store import episodes
 
 

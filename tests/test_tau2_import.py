@@ -22,7 +22,7 @@ from taurl.backends.tau2 import package  # noqa: E402
 from taurl.cli import app  # noqa: E402
 from taurl.importers.tau2 import IMPORT_AGENT, load_results  # noqa: E402
 from taurl.record.store import RecordingStore  # noqa: E402
-from taurl.replay import Replayer  # noqa: E402
+from taurl.review.replay import Replayer  # noqa: E402
 from taurl.sim.server import SimServer  # noqa: E402
 from tests.test_live_path import block_network  # noqa: E402
 

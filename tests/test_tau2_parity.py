@@ -22,13 +22,13 @@ from taurl.backends.tau2.evaluation import (  # noqa: E402
     quoting_reply,
     with_nl_basis,
 )
-from taurl.core.judge import AssertionJudge  # noqa: E402
-from taurl.judge import judge_client  # noqa: E402
+from taurl.core.reward_judge import AssertionJudge  # noqa: E402
+from taurl.review.attribution import judge_client  # noqa: E402
 from taurl.llm.cache import CacheMode  # noqa: E402
 from taurl.registry import get_domain  # noqa: E402
 from taurl.sim.models import MODELS  # noqa: E402
 from taurl.sim.server import SimServer  # noqa: E402
-from taurl.sim.tau2_judge import tau2_assertions  # noqa: E402
+from taurl.sim.tau2_assertions import tau2_assertions  # noqa: E402
 from tests.test_live_path import block_network  # noqa: E402
 
 

@@ -22,7 +22,7 @@ from typer.testing import CliRunner  # noqa: E402
 from taurl.cli import app  # noqa: E402
 from taurl.record.store import RecordingStore  # noqa: E402
 from taurl.registry import get_domain  # noqa: E402
-from taurl.replay import Replayer  # noqa: E402
+from taurl.review.replay import Replayer  # noqa: E402
 from taurl.skyrl.dataset import task_row  # noqa: E402
 from taurl.skyrl.env import TauBenchEnv, flush_recordings, task_from_extras  # noqa: E402
 from taurl.skyrl.policies import gold_texts  # noqa: E402

@@ -1,5 +1,5 @@
 """τ² tasks a trivial policy already passes, under τ²'s own evaluation (in .venv-tau2): the reward
-audit's verdict (taurl.audit.trivial_passes) and `taurl data convert` leaving them out of training."""
+audit's verdict (taurl.checks.audit.trivial_passes) and `taurl data convert` leaving them out of training."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ pytest.importorskip(
 
 from typer.testing import CliRunner  # noqa: E402
 
-from taurl.audit import trivial_passes  # noqa: E402
+from taurl.checks.audit import trivial_passes  # noqa: E402
 from taurl.cli import app  # noqa: E402
 from taurl.registry import get_domain  # noqa: E402
 

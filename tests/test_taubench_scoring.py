@@ -9,7 +9,7 @@ from taurl.core.env import DomainEnv
 from taurl.core.reward import RewardConfig
 from taurl.core.types import RewardBasis, TerminatedBy
 from taurl.registry import get_domain
-from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
+from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.users.scripted import ScriptedUser
 from tests.conftest import TAUBENCH, require
 

@@ -8,12 +8,12 @@ import json
 import pytest
 from rich.console import Console
 
-from taurl.config import RunConfig
+from taurl.episodes.config import RunConfig
 from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
-from taurl.runner import execute
-from taurl.show import load, render
-from taurl.terminal import printable
+from taurl.episodes.runner import execute
+from taurl.review.show import load, render
+from taurl.review.terminal import printable
 
 HOSTILE = "clear\x1b[2J title\x1b]0;pwned\x07 nul\x00 csi\x9b1m \u202eevil\u2066"
 RAW = ("\x1b", "\x07", "\x00", "\x9b", "\u202e", "\u2066")

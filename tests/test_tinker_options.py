@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from taurl.cli.train_tinker import TinkerOptions, run_config
-from taurl.config import chat_client
+from taurl.episodes.config import chat_client
 from taurl.llm.client import ClientLimits
 
 

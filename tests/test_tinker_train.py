@@ -19,7 +19,7 @@ import time
 import pytest
 
 from taurl.record.store import RecordingStore
-from taurl.report import fmt_rate, fmt_reward
+from taurl.review.report import fmt_rate, fmt_reward
 from taurl.tinker.batches import step_tasks
 from tests.conftest import REPO
 from tools.make_tinker_cpu_rows import says, write_rows

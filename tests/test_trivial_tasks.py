@@ -1,5 +1,5 @@
 """Tasks not worth training on: the reward audit's verdict on which tasks a do-nothing, refuse or
-transfer-at-once policy already passes (taurl.audit.trivial_passes), and `taurl data convert` leaving
+transfer-at-once policy already passes (taurl.checks.audit.trivial_passes), and `taurl data convert` leaving
 them out of train.parquet by default, counted per domain in the quality report."""
 
 import dataclasses
@@ -9,11 +9,11 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from taurl.audit import TRANSFER_SUMMARY, TRIVIAL_POLICIES, RewardAuditor, trivial_passes
+from taurl.checks.audit import TRANSFER_SUMMARY, TRIVIAL_POLICIES, RewardAuditor, trivial_passes
 from taurl.cli import app
 from taurl.core.types import Action, RewardBasis, Task
 from taurl.domains import DataError
-from taurl.quality import assess
+from taurl.checks.quality import assess
 from taurl.registry import get_domain
 from taurl.skyrl.env import task_from_extras
 from tests.counter_domain import make_domain

@@ -15,7 +15,7 @@ import argparse
 import sys
 import time
 
-from taurl.audit import RewardAuditor
+from taurl.checks.audit import RewardAuditor
 from taurl.core.domain import UserSimulator
 from taurl.core.env import DomainEnv
 from taurl.core.types import Task, TerminatedBy

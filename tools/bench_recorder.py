@@ -28,7 +28,8 @@ import duckdb
 from taurl.core.types import Action, EpisodeResult, RewardBasis, RewardBreakdown, Step, Task, TerminatedBy
 from taurl.record.location import resolve
 from taurl.record.schema import episode_row, rows_to_table
-from taurl.record.writer import RecordingWriter, write_segment
+from taurl.record.segments import write_segment
+from taurl.record.writer import RecordingWriter
 
 
 def synthetic_episode(index: int, turns: int = 10) -> EpisodeResult:
@@ -110,10 +111,10 @@ LIVE_GOAL = 0.03  # a recorded run at most 3% slower than the same run unrecorde
 def bench_live_share(per_message_us: float) -> None:
     """A live run against serve-sim, recorded and not, in pairs; then the recorder's work for exactly
     those episodes, as `taurl run` does it (group commit), timed separately."""
-    from taurl.config import Endpoint, RunConfig
+    from taurl.episodes.config import Endpoint, RunConfig
+    from taurl.episodes.runner import execute
     from taurl.llm.cache import CacheMode
     from taurl.registry import get_domain
-    from taurl.runner import execute
     from taurl.sim.server import SimServer
 
     with SimServer() as server, tempfile.TemporaryDirectory() as tmp:

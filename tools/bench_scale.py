@@ -101,7 +101,7 @@ def in_process(recording: Path, body: str) -> float:
         import sys, time, warnings
         warnings.simplefilter("ignore")
         from taurl.record.store import RecordingStore
-        from taurl.runner import recorded_attempts
+        from taurl.episodes.runner import recorded_attempts
         recording = sys.argv[1]
         """
     ) + textwrap.dedent(body)

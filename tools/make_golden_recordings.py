@@ -16,12 +16,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from taurl.config import Endpoint, RunConfig
+from taurl.episodes.config import Endpoint, RunConfig
 from taurl.domains import DOMAIN_NAMES
 from taurl.llm.cache import CacheMode
 from taurl.record.compact import compact
 from taurl.registry import get_domain
-from taurl.runner import execute
+from taurl.episodes.runner import execute
 from taurl.sim.server import SimServer
 
 

@@ -34,7 +34,7 @@ from taurl.backends import TAU_BENCH_PREFIX
 from taurl.core.db import PlainDatabase, clone
 from taurl.core.domain import UserSimulator
 from taurl.core.hashing import canonical_json
-from taurl.core.judge import ChatModel
+from taurl.core.reward_judge import ChatModel
 from taurl.core.tools import Tool, ToolRegistry
 from taurl.core.types import Action, ModelCall, RewardBasis, Task, ToolKind
 from taurl.domains.base import SPLITS, DataError, Domain, _load_base, _resolve

@@ -58,7 +58,7 @@ def replay_command(
     import time
 
     from taurl.record.store import RecordingStore
-    from taurl.replay import Replayer
+    from taurl.review.replay import Replayer
 
     jobs = jobs or os.cpu_count() or 1
     start = time.perf_counter()
@@ -141,13 +141,13 @@ def rescore_command(
 ) -> None:
     """Recompute rewards under another basis or reward config, without running any model; the new
     scores are stored beside the old ones (view `rescores`) with the config that produced them."""
-    from taurl.core.judge import JudgeMissingError
+    from taurl.core.reward_judge import JudgeMissingError
     from taurl.core.reward import RewardConfig
-    from taurl.judge import judge_client
+    from taurl.review.attribution import judge_client
     from taurl.llm.client import ModelCallError
     from taurl.record.store import RecordingStore
     from taurl.record.writer import RecordingWriteError, RecordingWriter
-    from taurl.rescore import rescore, rescore_id
+    from taurl.review.rescore import rescore, rescore_id
 
     recording = single_recording(recording_arg, recording_option, ": rescore writes into it")
     limits = query_limits(timeout, memory)
@@ -204,7 +204,7 @@ def report_command(
     """A self-contained HTML report that opens offline: outcomes with confidence intervals, every episode in
     a table that opens its transcript, tool errors, failure causes, cost, rescores, two runs compared."""
 
-    from taurl.report import ReportError, write_report
+    from taurl.review.report import ReportError, write_report
 
     limits = query_limits(timeout, memory)
     try:
@@ -227,7 +227,7 @@ def show_command(
 ) -> None:
     """One episode as a readable transcript: reward breakdown, task, gold actions, every message."""
 
-    from taurl.show import EpisodeNotFoundError, show
+    from taurl.review.show import EpisodeNotFoundError, show
 
     try:
         show(recordings(recording, recording_option), episode_id, console, full, query_limits(timeout, memory))

@@ -1,4 +1,4 @@
-"""taurl audit rewards: mutation testing of every task's reward (see :mod:`taurl.audit`)."""
+"""taurl audit rewards: mutation testing of every task's reward (see :mod:`taurl.checks.audit`)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from taurl.domains import DOMAIN_NAMES, DataError
 from taurl.registry import get_domain
 
 if TYPE_CHECKING:
-    from taurl.audit import DomainAudit, Finding, Verdict
+    from taurl.checks.audit import DomainAudit, Finding, Verdict
 
 app = typer.Typer(help="Check that rewards cannot be gamed.", no_args_is_help=True)
 
@@ -81,7 +81,7 @@ def audit_rewards(
     refuse) and score every mutant with the real environment and reward, offline. A built-in domain's own
     baseline applies (its accepted loopholes are listed with their reasons) unless --no-baseline or --data-dir
     gives it other data. Exits 1 when a loophole is found that no baseline accepts."""
-    from taurl.audit import RewardAuditor, builtin_baseline, judge, load_baseline
+    from taurl.checks.audit import RewardAuditor, builtin_baseline, judge, load_baseline
 
     if output_format not in ("table", "json"):
         raise fail(f"unknown --format {output_format!r}: use table or json")

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from taurl.terminal import printable
+from taurl.review.terminal import printable
 
 if TYPE_CHECKING:
     from rich.progress import Progress

@@ -22,7 +22,7 @@ from taurl.cli.common import (
     writing_into,
 )
 from taurl.cli.tables import Col, print_table
-from taurl.config import DEFAULT_CACHE_DIR, Endpoint, RunConfig
+from taurl.episodes.config import DEFAULT_CACHE_DIR, Endpoint, RunConfig
 from taurl.core.types import RewardBasis
 from taurl.domains import DOMAIN_NAMES, DataError
 from taurl.llm.cache import CacheMode
@@ -80,7 +80,7 @@ def data_convert(
     import dataclasses
 
     from taurl.core.reward import InvalidTaskError
-    from taurl.quality import assess, leave_out_trivial
+    from taurl.checks.quality import assess, leave_out_trivial
     from taurl.skyrl.dataset import Conversion, split_tasks, write_conversion
 
     dirs = {k: str(v) for k, v in parse_data_dirs(data_dir).items()}

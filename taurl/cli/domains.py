@@ -68,7 +68,7 @@ def domains_validate(
 ) -> None:
     """Check each domain's built-in tasks: gold replays cleanly, the oracle scores 1.0, a do-nothing agent
     passes ≤ 5%, every state-changing tool and policy rule is covered. Exits non-zero on any failure."""
-    from taurl.validate import validate_domain
+    from taurl.checks.validate import validate_domain
 
     names = domain or list(DOMAIN_NAMES)
     results = []

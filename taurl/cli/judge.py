@@ -18,7 +18,7 @@ from taurl.cli.common import (
     writable_recording,
 )
 from taurl.cli.tables import Col, print_table
-from taurl.config import DEFAULT_CACHE_DIR
+from taurl.episodes.config import DEFAULT_CACHE_DIR
 from taurl.llm.cache import CacheMode
 from taurl.paths import OutputPathError
 from taurl.record.location import RecordingLocationError
@@ -62,7 +62,7 @@ def judge_command(
 ) -> None:
     """Attribute each failed episode to its cause with a judge model; the verdicts and the judge's calls are
     stored in the recording (view `rescores`, rescore_id `faults-...`). Episodes already judged are skipped."""
-    from taurl.judge import (
+    from taurl.review.attribution import (
         RUBRICS,
         attribute_failures,
         attribution_row,

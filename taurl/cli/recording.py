@@ -26,7 +26,7 @@ from taurl.record.location import RecordingLocationError
 from taurl.record.lock import RecordingLockedError
 from taurl.record.store import DEFAULT_QUERY_MEMORY, DEFAULT_QUERY_TIMEOUT, RecordingError
 from taurl.record.writer import RecordingWriteError
-from taurl.terminal import printable
+from taurl.review.terminal import printable
 
 app = typer.Typer()
 

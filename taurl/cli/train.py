@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from taurl.cli.common import DataDirOption, console, fail, parse_data_dirs
 from taurl.cli.tables import Col, print_table
-from taurl.config import DEFAULT_CACHE_DIR
+from taurl.episodes.config import DEFAULT_CACHE_DIR
 from taurl.core.types import RewardBasis
 from taurl.domains import DataError
 from taurl.llm.client import ClientLimits

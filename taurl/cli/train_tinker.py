@@ -12,7 +12,7 @@ from typing import Any
 from rich.markup import escape
 
 from taurl.cli.common import console, err, fail
-from taurl.config import ConfigError, Endpoint, RunConfig
+from taurl.episodes.config import ConfigError, Endpoint, RunConfig
 from taurl.core.hashing import canonical_json, sha256_hex
 from taurl.core.types import RewardBasis
 from taurl.domains import DataError
@@ -62,8 +62,8 @@ def train_tinker(settings: TrainSettings, options: TinkerOptions) -> None:
     from taurl.llm.preflight import PreflightError, preflight
     from taurl.record.lock import RecordingLockedError
     from taurl.record.store import RecordingError
-    from taurl.rollout import RunControl
-    from taurl.runner import RecordingWriteError, RunExistsError, interruptible
+    from taurl.episodes.rollout import RunControl
+    from taurl.episodes.runner import RecordingWriteError, RunExistsError, interruptible
     from taurl.tinker.batches import step_tasks
     from taurl.tinker.loop import Trainer, TrainingStopped, TrainSetup
 

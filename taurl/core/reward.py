@@ -13,7 +13,7 @@ be unchanged (``db+outputs+actions``): otherwise an agent that makes a change th
 on a task whose right answer is a refusal, would score as well as one that refuses. With no gold
 actions it falls back to ``db+outputs`` and flags the task as trivially passable.
 
-The ``judge`` component (:mod:`taurl.core.judge`) checks the task's natural-language assertions
+The ``judge`` component (:mod:`taurl.core.reward_judge`) checks the task's natural-language assertions
 with a judge model: the basis ``db+outputs+judge`` requires every one met, and ``judge_weight`` w
 mixes it in as a shaping term, ``(1 - w) * reward + w * fraction met``. The judge is asked once,
 when the episode ends (by the environment); this module only combines its verdict.
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from taurl.core.db import Database, clone
 from taurl.core.hashing import canonical_json
-from taurl.core.judge import ChatModel
+from taurl.core.reward_judge import ChatModel
 from taurl.core.tools import ToolRegistry
 from taurl.core.types import Action, JudgeResult, RewardBasis, RewardBreakdown, Task, TerminatedBy, ToolKind
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from taurl.core import domain as contract
 from taurl.core.db import Database
-from taurl.core.judge import ChatModel
+from taurl.core.reward_judge import ChatModel
 from taurl.core.tools import Tool, ToolRegistry
 from taurl.core.types import Action, RewardBasis, Task
 
@@ -47,6 +47,28 @@ class Domain(contract.Domain):
     tool_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     readers: Mapping[str, Callable[[Any], dict[str, Any]]] = field(default_factory=dict)
     rules_enforced: Mapping[str, str] = field(default_factory=dict)  # policy rule id -> tool(s) enforcing it
+
+    @classmethod
+    def builtin(
+        cls,
+        package_file: str,
+        tools: ToolRegistry,
+        tables: tuple[str, ...],
+        references: tuple[str, ...] = (),
+        **more: Any,
+    ) -> Domain:
+        """A built-in domain, from its package's ``__init__.py``: named after the package, its policy the
+        ``policy.md`` beside it, each of its tables and reference tables in ``<name>.json``."""
+        package_dir = Path(package_file).parent
+        return cls(
+            name=package_dir.name,
+            tools=tools,
+            policy=(package_dir / "policy.md").read_text(encoding="utf-8"),
+            tables={name: f"{name}.json" for name in tables},
+            package_dir=package_dir,
+            reference_files={name: f"{name}.json" for name in references},
+            **more,
+        )
 
     def policy_rules(self) -> dict[str, str]:
         """The policy's rules by id: list items that start with ``[R<n>]`` (or another letters+digits id)."""

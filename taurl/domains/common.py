@@ -1,6 +1,6 @@
 """The tools every domain shares, with τ-bench's semantics: ``calculate``, ``think`` and
 ``transfer_to_human_agents``. Each domain registers them in its own registry, at its own place in
-the tool order (``TOOLS.think(common.calculate)``).
+the tool order (``TOOLS.think(common.calculate)``), and use :func:`record_lookup` for its own tables.
 
 ``calculate`` gives exactly what τ-bench's ``eval``-based calculator gives (results and error
 texts), except that an integer power too large to convert to float is refused at once instead of
@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import ast
 import operator
+import re
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 from taurl.core.db import Database
+from taurl.core.tools import require_record
 
 _ARITHMETIC: dict[type, Callable[..., Any]] = {
     ast.Add: operator.add,
@@ -114,3 +116,23 @@ def transfer_to_human_agents(db: Database, summary: str) -> str:
         summary: A short account of the user's issue for the human agent.
     """
     return "Transfer successful"
+
+
+def record_lookup(table: str, what: str) -> Callable[[Database, str], Any]:
+    """A lookup of one ``table`` record by key (read-only) that refuses with ``<what> <key> not found``."""
+
+    def lookup(db: Database, key: str) -> Any:
+        return require_record(db, table, key, what)
+
+    return lookup
+
+
+def insert_numbered(db: Database, table: str, prefix: str, id_field: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """A new ``table`` record, inserted under ``prefix`` and the number after the highest such id, four
+    digits at least (O0001, O0002, ...). The seed system's records carry their id twice, as ``id`` and
+    as ``id_field``, ahead of ``fields``."""
+    numbers = [int(key[len(prefix) :]) for key in db[table] if re.fullmatch(rf"{re.escape(prefix)}\d+", key)]
+    record_id = f"{prefix}{max(numbers, default=0) + 1:04d}"
+    record = {"id": record_id, id_field: record_id, **fields}
+    db[table].insert(record_id, record)
+    return record

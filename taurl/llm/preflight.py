@@ -57,7 +57,7 @@ class ModelUse:
 
 
 class Run(Protocol):
-    """What the check needs of a run's settings (:class:`taurl.config.RunConfig`)."""
+    """What the check needs of a run's settings (:class:`taurl.episodes.config.RunConfig`)."""
 
     cache_mode: CacheMode
     cache_dir: Path

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from taurl.record.location import Location
 from taurl.record.lock import RecordingLock, RecordingLockedError
 from taurl.record.schema import EPISODE_PREFIX, EPISODE_SCHEMA
-from taurl.record.writer import REPLACES_KEY, run_ids_metadata, segment_file
+from taurl.record.segments import REPLACES_KEY, SkippedSegmentWarning, is_damage, run_ids_metadata, segment_file
 
 COMPACTED = "compacted-"  # in a compaction's merged segment's name, after its kind's prefix
 ROW_GROUP_ROWS = 4096
@@ -126,8 +126,6 @@ def _batches(location: Location, path: str, schema: pa.Schema) -> Iterator[pa.Re
     except DamagedSegment:
         raise
     except Exception as exc:
-        from taurl.record.store import is_damage  # only on failure: the store brings DuckDB
-
         if is_damage(exc):
             raise DamagedSegment(path, exc) from exc
         raise
@@ -196,6 +194,5 @@ def merge_own_segments(location: Location, names: list[str], merged_name: str, d
 
 def warn_damaged(path: str, cause: BaseException) -> None:
     """Name a source left out of a merge, as the store names a segment it skips."""
-    from taurl.record.store import SkippedSegmentWarning
 
     warnings.warn(f"skipping segment {path}: unreadable Parquet data ({cause})", SkippedSegmentWarning, stacklevel=4)

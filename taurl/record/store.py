@@ -59,7 +59,7 @@ from taurl.record.schema import (
     TRAIN_STEP_PREFIX,
     TRAIN_STEP_SCHEMA,
 )
-from taurl.record.writer import REPLACES_KEY, RUN_IDS_KEY
+from taurl.record.segments import REPLACES_KEY, RUN_IDS_KEY, SkippedSegmentWarning, is_damage
 
 KINDS = {
     "episodes": (EPISODE_PREFIX, EPISODE_SCHEMA),
@@ -90,10 +90,6 @@ class QueryLimitError(RecordingError):
     """A read that ran out of time, memory or another resource: it gave no answer rather than part of one."""
 
 
-class SkippedSegmentWarning(UserWarning):
-    pass
-
-
 @dataclass(frozen=True)
 class QueryLimits:
     """What one read of a recording may take: ``timeout`` seconds in all (None: no limit) and ``memory``
@@ -107,28 +103,6 @@ class QueryLimits:
             raise RecordingError(f"query time limit {self.timeout!r}: give a number of seconds above 0")
         if not MEMORY_SIZE.fullmatch(self.memory.strip()):
             raise RecordingError(f"query memory limit {self.memory!r} is not a size: give e.g. 2GB, 512MB or 1.5GiB")
-
-
-def is_damage(problem: BaseException) -> bool:
-    """Whether a failed read of a Parquet file says its bytes are bad, as opposed to the machine running
-    short (memory, threads, open files) or the read being cut off: only damage makes a segment unreadable.
-    pyarrow raises OSError without an errno for bytes it cannot decode, and with one when the system
-    refused (ENOMEM, EAGAIN, EMFILE, EIO ...)."""
-    if isinstance(problem, (MemoryError, pa.ArrowCapacityError, pa.ArrowCancelled)):
-        return False
-    if isinstance(problem, OSError):
-        return problem.errno is None
-    return isinstance(
-        problem,
-        (
-            pa.ArrowInvalid,
-            pa.ArrowNotImplementedError,
-            pa.ArrowTypeError,
-            pa.ArrowKeyError,
-            pa.ArrowIndexError,
-            pa.ArrowSerializationError,
-        ),
-    )
 
 
 def check_pages(location: Location, path: str) -> None:

@@ -20,25 +20,19 @@ closed leaves its segments as they were.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import os
 import re
-import shutil
 import socket
-import tempfile
 import threading
 import time
 import uuid
 import warnings
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from taurl.core.hashing import canonical_json
 from taurl.record.location import Location, resolve
@@ -52,12 +46,11 @@ from taurl.record.schema import (
     TEMP_PREFIX,
     rows_to_table,
 )
+from taurl.record.segments import run_ids_metadata, write_segment
 
 DEFAULT_COMMIT_WINDOW = 1.0  # seconds an episode may wait for its batch: bigger batches, fewer files
 DEFAULT_BATCH_ROWS = 1000  # episodes that make a batch without waiting out the window
 MERGE_AT = 4  # a group-commit writer that wrote this many segments merges them when it closes
-REPLACES_KEY = "taurl.replaces"  # footer key of a merged segment: the names of the segments it replaces
-RUN_IDS_KEY = "taurl.run_ids"  # footer key: the run ids a segment holds (JSON list)
 STALE_TEMP_SECONDS = 3600.0  # a temp file of another host is taken as abandoned after this long
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 NOT_IN_FILE_NAMES = re.compile(r"[^A-Za-z0-9._-]")
@@ -81,62 +74,6 @@ def check_run_id(run_id: str) -> str:
             "starting with a letter or digit"
         )
     return run_id
-
-
-def run_ids_metadata(run_ids: Iterable[str | None]) -> dict[str, str]:
-    """The footer entry naming the runs a segment holds."""
-    return {RUN_IDS_KEY: json.dumps(sorted({r for r in run_ids if isinstance(r, str)}))}
-
-
-@contextlib.contextmanager
-def segment_file(location: Location, name: str, durable: bool = False) -> Iterator[BinaryIO]:
-    """A new segment's file to write into: it becomes visible as ``name`` whole when the block ends, or
-    not at all when the block raises (no temporary file stays behind). Locally a temporary file renamed
-    into place (``durable``: fsynced with its directory); on an object store, spooled to a local
-    temporary file and uploaded as one object."""
-    final = location.path(name)
-    if not location.is_local:
-        with tempfile.TemporaryFile() as spool:
-            yield spool
-            spool.seek(0)
-            with location.fs.open_output_stream(final) as stream:  # one object, visible when closed
-                shutil.copyfileobj(spool, stream, 1 << 20)
-        return
-    Path(location.root).mkdir(parents=True, exist_ok=True)
-    temp = location.path(f"{TEMP_PREFIX}{name}")
-    try:
-        with open(temp, "wb") as handle:
-            yield handle
-            if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(temp, final)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    if durable:
-        directory = os.open(location.root, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-
-
-def write_segment(
-    location: Location, name: str, table: pa.Table, metadata: dict[str, str] | None = None, durable: bool = False
-) -> str:
-    """Write one immutable segment so that it becomes visible whole, or not at all.
-
-    The rename makes it survive the writer's death; ``durable`` also fsyncs the file and its
-    directory so it survives the machine's (about 10 ms per segment on this disk). A failed write
-    leaves no temporary file behind."""
-    if metadata:
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
-    with segment_file(location, name, durable) as handle:
-        handle.write(buffer.getbuffer())
-    return location.path(name)
 
 
 def remove_abandoned_temp_files(location: Location) -> list[str]:

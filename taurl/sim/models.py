@@ -18,7 +18,7 @@ from typing import Any
 
 from taurl.core.types import STOP_TOKEN
 from taurl.sim.keywords import assertion_holds
-from taurl.sim.tau2_judge import tau2_verdicts
+from taurl.sim.tau2_assertions import tau2_verdicts
 
 Request = dict[str, Any]
 Message = dict[str, Any]
@@ -495,7 +495,7 @@ def _attribution(text: str) -> str:
 
 
 def sim_judge(request: Request) -> Reply:
-    """Assertion verdicts (``<assertions>``, or τ²-bench's own prompt: :mod:`taurl.sim.tau2_judge`) or a
+    """Assertion verdicts (``<assertions>``, or τ²-bench's own prompt: :mod:`taurl.sim.tau2_assertions`) or a
     failure attribution (``<rubric>faults</rubric>``)."""
     text = "\n".join(text_of(m) for m in _messages(request) if m.get("role") == "user")
     if (tau2 := tau2_verdicts(text)) is not None:

@@ -1,7 +1,7 @@
 """The training loop of ``taurl train --backend tinker``: group-relative RL through the Tinker API.
 
 Each step takes B tasks (:func:`~taurl.tinker.batches.step_tasks`) and plays G episodes of each through
-taurl's own rollout (:func:`taurl.rollout.run_episodes`): the policy is a :class:`TinkerPolicy` sampling
+taurl's own rollout (:func:`taurl.episodes.rollout.run_episodes`): the policy is a :class:`TinkerPolicy` sampling
 from the step's sampler, the user any configured simulator (through the response cache), the reward
 taurl's. Every trajectory is recorded as an episode of the run, with its step, group, sampler version,
 token ids, which of them the agent sampled and their log-probabilities, and the advantage it got
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from taurl.config import RunConfig, build_user
+from taurl.episodes.config import RunConfig, build_user
 from taurl.core.hashing import canonical_json
 from taurl.core.messages import Message
 from taurl.core.reward import passed
@@ -39,8 +39,8 @@ from taurl.record.lock import RecordingLock
 from taurl.record.schema import episode_row
 from taurl.record.store import RecordingStore
 from taurl.record.writer import RecordingWriter
-from taurl.rollout import EpisodeSpec, RolloutConfig, RunControl, pass_hat_k, run_episodes
-from taurl.runner import RunExistsError, recorded_attempts
+from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, RunControl, pass_hat_k, run_episodes
+from taurl.episodes.runner import RunExistsError, recorded_attempts
 from taurl.tinker.advantages import Estimator, group_advantages
 from taurl.tinker.batches import sample_seed, step_tasks
 from taurl.tinker.policy import AGENT_NAME, ChatFormat, TinkerPolicy, TokenTrajectory, trajectory_mismatch

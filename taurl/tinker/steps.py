@@ -18,8 +18,9 @@ import pyarrow as pa
 
 from taurl.record.location import Location
 from taurl.record.schema import SCHEMA_VERSION, TRAIN_PHASES, TRAIN_STEP_PREFIX, TRAIN_STEP_SCHEMA
+from taurl.record.segments import write_segment
 from taurl.record.store import RecordingStore
-from taurl.record.writer import RecordingWriteError, write_segment
+from taurl.record.writer import RecordingWriteError
 from taurl.tinker.advantages import Summary
 
 

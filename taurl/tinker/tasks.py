@@ -13,7 +13,7 @@ from typing import Any
 from taurl.core.messages import Message
 from taurl.core.types import RewardBasis, Task
 from taurl.domains import DataError
-from taurl.task_selection import select_tasks
+from taurl.episodes.selection import select_tasks
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def trivial_tasks(
 ) -> list[tuple[TrainingTask, tuple[str, ...]]]:
     """The tasks whose reward a do-nothing, refuse or transfer-at-once policy already earns in full, with
     which of those earn it: RL on them teaches doing nothing (the reward audit's verdict, offline)."""
-    from taurl.audit import trivial_passes
+    from taurl.checks.audit import trivial_passes
 
     verdicts = trivial_passes([t.task for t in tasks], data_dirs, basis)
     return [(t, passes) for t, passes in zip(tasks, verdicts, strict=True) if passes]

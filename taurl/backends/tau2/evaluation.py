@@ -7,7 +7,7 @@ without evaluation criteria; else the product of the checks in the task's ``rewa
 - ENV_ASSERTION: every env assertion holds on the final environment;
 - ACTION: every gold action matches some tool call of the episode (τ²'s ``compare_args`` rule);
 - COMMUNICATE: every communicate-info string is in some assistant text (lower-cased, commas removed);
-- NL_ASSERTION: needs a judge model. taurl's judge component (taurl.core.judge) is the hook: pass
+- NL_ASSERTION: needs a judge model. taurl's judge component (taurl.core.reward_judge) is the hook: pass
   its verdict as ``judged``; without one a task whose basis has NL_ASSERTION is refused. τ²'s packaged
   bases never include it.
 
@@ -32,7 +32,7 @@ from typing import Any
 from taurl.backends import TAU2_PREFIX
 from taurl.backends.tau2 import package
 from taurl.backends.tau2.state import Tau2Source, Tau2State, start_state, tau2_task
-from taurl.core.judge import AssertionJudge, transcript_text
+from taurl.core.reward_judge import AssertionJudge, transcript_text
 from taurl.core.reward import output_found
 from taurl.core.types import Action, JudgeResult, RecordDiff, RewardBreakdown, Task, TerminatedBy
 
@@ -264,7 +264,7 @@ def with_nl_basis(task: Task) -> Task:
 
 
 def gold_transcript(task: Task, state: Tau2State, reply: str) -> str:
-    """The gold episode as taurl's judge reads it (:func:`taurl.core.judge.transcript_text`): the agent's
+    """The gold episode as taurl's judge reads it (:func:`taurl.core.reward_judge.transcript_text`): the agent's
     tool calls with their results, then its reply. The gold trajectory has no customer turns."""
     history = len(state.calls) - len(tau2_task(task).evaluation_criteria.actions or ())
     turns = [

@@ -34,7 +34,7 @@ from taurl.backends.tau2.history import user_history
 from taurl.backends.tau2.state import Tau2State, ToolCallRecord, tau2_task
 from taurl.core.domain import UserSimulator
 from taurl.core.hashing import canonical_json
-from taurl.core.judge import ChatModel
+from taurl.core.reward_judge import ChatModel
 from taurl.core.types import STOP_TOKEN, Action, ModelCall, Step, Task
 from taurl.llm.client import ModelCallError
 

@@ -8,12 +8,8 @@ reference tables, outside the state and its hash.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from taurl.domains.airline.tools import TOOLS
 from taurl.domains.base import Domain
-
-_HERE = Path(__file__).parent
 
 TAU_BENCH_TOOLS = (
     "book_reservation",
@@ -33,13 +29,11 @@ TAU_BENCH_TOOLS = (
 )
 SEED_EXTRA_TOOLS = ("check_flight_status", "get_aircraft_info", "get_airport_info", "lookup_passenger", "upgrade_seat")
 
-DOMAIN = Domain(
-    name="airline",
-    tools=TOOLS,
-    policy=(_HERE / "policy.md").read_text(encoding="utf-8"),
-    tables={"flights": "flights.json", "reservations": "reservations.json", "users": "users.json"},
-    package_dir=_HERE,
-    reference_files={"airports": "airports.json", "aircraft": "aircraft.json", "fleet": "fleet.json"},
+DOMAIN = Domain.builtin(
+    __file__,
+    TOOLS,
+    tables=("flights", "reservations", "users"),
+    references=("airports", "aircraft", "fleet"),
     tool_sets={
         "default": TAU_BENCH_TOOLS,
         "extended": TAU_BENCH_TOOLS + SEED_EXTRA_TOOLS,

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from taurl.domains.base import Domain
 from taurl.domains.doordash.tools import TOOLS
 
-_HERE = Path(__file__).parent
-
-DOMAIN = Domain(
-    name="doordash",
-    tools=TOOLS,
-    policy=(_HERE / "policy.md").read_text(encoding="utf-8"),
-    tables={"orders": "orders.json", "restaurants": "restaurants.json", "users": "users.json"},
-    package_dir=_HERE,
+DOMAIN = Domain.builtin(
+    __file__,
+    TOOLS,
+    tables=("orders", "restaurants", "users"),
     id_fields={"orders": "id", "restaurants": "id", "users": "id"},
     # the seed system's own 14 tools (its tasks see exactly these)
     tool_sets={

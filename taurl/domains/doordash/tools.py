@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from taurl.core.db import Database, Record
-from taurl.core.tools import Refusal, ToolRegistry, require_record
+from taurl.core.tools import Refusal, ToolRegistry
 from taurl.domains import common
 
 TOOLS = ToolRegistry("doordash")
@@ -47,16 +47,9 @@ RefundReason = Literal["missing item", "wrong item", "damaged or spilled"]
 # --- lookups ---------------------------------------------------------------------------------
 
 
-def _user(db: Database, user_id: str) -> Record:
-    return require_record(db, "users", user_id, "user")
-
-
-def _restaurant(db: Database, restaurant_id: str) -> Record:
-    return require_record(db, "restaurants", restaurant_id, "restaurant")
-
-
-def _order(db: Database, order_id: str) -> Record:
-    return require_record(db, "orders", order_id, "order")
+_user = common.record_lookup("users", "user")
+_restaurant = common.record_lookup("restaurants", "restaurant")
+_order = common.record_lookup("orders", "order")
 
 
 def _order_owner(db: Database, order: Record) -> Record:
@@ -360,12 +353,6 @@ def _order_lines(restaurant: Record, items: list[dict]) -> list[dict]:
     return lines
 
 
-def _next_order_id(db: Database) -> str:
-    """'O' and the number after the highest numbered order id, four digits at least (O0001, O0002, ...)."""
-    numbers = [int(key[1:]) for key in db["orders"] if re.fullmatch(r"O\d+", key)]
-    return f"O{max(numbers, default=0) + 1:04d}"
-
-
 @TOOLS.write
 def create_order(
     db: Database,
@@ -406,10 +393,7 @@ def create_order(
 
     delivery_fee = 0.0 if user["membership"]["type"] == FREE_DELIVERY_MEMBERSHIP else restaurant["delivery_fee"]
     tax = round(subtotal * TAX_RATE, 2)
-    order_id = _next_order_id(db)
-    order = {
-        "id": order_id,
-        "order_id": order_id,
+    fields = {
         "user_id": user_id,
         "restaurant_id": restaurant_id,
         "restaurant_name": restaurant["name"],
@@ -428,7 +412,8 @@ def create_order(
         "driver_id": None,
         "rating": None,
     }
-    db["orders"].insert(order_id, order)
+    order = common.insert_numbered(db, "orders", "O", "order_id", fields)
+    order_id = order["id"]
     customer = db["users"].edit(user_id)
     customer["order_history"].append(order_id)
     if customer.get("cart", {}).get("restaurant_id") == restaurant_id:

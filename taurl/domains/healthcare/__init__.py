@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from taurl.domains.base import Domain
 from taurl.domains.healthcare.tools import SEED_TOOLS, TOOLS
 
-_HERE = Path(__file__).parent
-
-DOMAIN = Domain(
-    name="healthcare",
-    tools=TOOLS,
-    policy=(_HERE / "policy.md").read_text(encoding="utf-8"),
-    tables={"patients": "patients.json", "doctors": "doctors.json", "appointments": "appointments.json"},
-    package_dir=_HERE,
+DOMAIN = Domain.builtin(
+    __file__,
+    TOOLS,
+    tables=("patients", "doctors", "appointments"),
     id_fields={"patients": "patient_id", "doctors": "doctor_id", "appointments": "appointment_id"},
     tool_sets={"seed": SEED_TOOLS},
     rules_enforced={

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from taurl.core.db import Database, Record
-from taurl.core.tools import Refusal, ToolRegistry, require_record
+from taurl.core.tools import Refusal, ToolRegistry
 from taurl.domains import common
 
 TOOLS = ToolRegistry("healthcare")
@@ -45,16 +45,9 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 # --- lookups ---------------------------------------------------------------------------------
 
 
-def _patient(db: Database, patient_id: str) -> Record:
-    return require_record(db, "patients", patient_id, "patient")
-
-
-def _doctor(db: Database, doctor_id: str) -> Record:
-    return require_record(db, "doctors", doctor_id, "doctor")
-
-
-def _appointment(db: Database, appointment_id: str) -> Record:
-    return require_record(db, "appointments", appointment_id, "appointment")
+_patient = common.record_lookup("patients", "patient")
+_doctor = common.record_lookup("doctors", "doctor")
+_appointment = common.record_lookup("appointments", "appointment")
 
 
 def _appointments(db: Database, where: Callable[[Record], bool]) -> Iterator[Record]:
@@ -191,11 +184,6 @@ def _visit_reason(reason: str) -> str:
     return canonical
 
 
-def _next_appointment_id(db: Database) -> str:
-    numbers = [int(m.group(1)) for key in db["appointments"] if (m := re.fullmatch(r"A(\d+)", key))]
-    return f"A{max(numbers, default=0) + 1:04d}"
-
-
 # --- tools (the seed's first, in its order, then the service tools) --------------------------
 
 
@@ -223,10 +211,7 @@ def book_appointment(db: Database, patient_id: str, doctor_id: str, date: str, t
     _require_may_see(db, patient, doctor)
     if len(_upcoming(db, patient_id)) >= MAX_UPCOMING:
         raise Refusal(f"patient {patient_id} already has {MAX_UPCOMING} upcoming appointments")
-    appointment_id = _next_appointment_id(db)
-    appointment = {
-        "id": appointment_id,
-        "appointment_id": appointment_id,
+    fields = {
         "patient_id": patient_id,
         "doctor_id": doctor_id,
         "appointment_type": VISIT_REASONS[canonical],
@@ -241,8 +226,8 @@ def book_appointment(db: Database, patient_id: str, doctor_id: str, date: str, t
         "diagnosis": "",
         "treatment_plan": "",
     }
-    db["appointments"].insert(appointment_id, appointment)
-    db["patients"].edit(patient_id).setdefault("appointment_history", []).append(appointment_id)
+    appointment = common.insert_numbered(db, "appointments", "A", "appointment_id", fields)
+    db["patients"].edit(patient_id).setdefault("appointment_history", []).append(appointment["id"])
     return json.dumps(appointment)
 
 

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from taurl.domains.base import Domain
 from taurl.domains.retail.tools import TOOLS
 
-_HERE = Path(__file__).parent
-
-DOMAIN = Domain(
-    name="retail",
-    tools=TOOLS,
-    policy=(_HERE / "policy.md").read_text(encoding="utf-8"),
-    tables={"orders": "orders.json", "products": "products.json", "users": "users.json"},
-    package_dir=_HERE,
+DOMAIN = Domain.builtin(
+    __file__,
+    TOOLS,
+    tables=("orders", "products", "users"),
     # the seed system (CTU) offers exactly τ-bench's sixteen tools, which are all of ours
     tool_sets={"seed": tuple(TOOLS.names)},
     rules_enforced={

@@ -85,6 +85,28 @@ def _require_gift_card_covers(method: Record, amount: Any, refusal: str) -> None
         raise Refusal(refusal)
 
 
+def _priced_swap(
+    db: Database,
+    order: Record,
+    item_ids: list[str],
+    new_item_ids: list[str],
+    payment_method_id: str,
+    shortfall: str,
+    rounded: bool = False,
+) -> tuple[Any, Record]:
+    """The checks of swapping items of ``order`` (an exchange or a modification), in τ-bench's order:
+    the items are in the order, the new ones available variants, the payment method the owner's and,
+    when a gift card, enough to pay the difference (``shortfall`` finishes the refusal). Returns the
+    price difference (rounded to cents for an exchange, as τ-bench does) and the method (read-only)."""
+    _require_items_in_order(order, item_ids, lambda item_id: f"{item_id} not found")
+    difference = _swap_price_difference(db, order, item_ids, new_item_ids)
+    if rounded:
+        difference = round(difference, 2)
+    method = _payment_method(db, order, payment_method_id)
+    _require_gift_card_covers(method, difference, f"insufficient gift card balance {shortfall}")
+    return difference, method
+
+
 def _address(address1: str, address2: str, city: str, state: str, country: str, zip: str) -> dict[str, str]:
     """An address record, keys in the order τ-bench writes them (it shows in the returned JSON)."""
     return {"address1": address1, "address2": address2, "city": city, "state": state, "country": country, "zip": zip}
@@ -143,10 +165,9 @@ def exchange_delivered_order_items(
             e.g. 'gift_card_0000000' or 'credit_card_0000000' (see the user's or the order's details).
     """
     order = _order_in_status(db, order_id, "delivered", "non-delivered order cannot be exchanged")
-    _require_items_in_order(order, item_ids, lambda item_id: f"{item_id} not found")
-    difference = round(_swap_price_difference(db, order, item_ids, new_item_ids), 2)
-    method = _payment_method(db, order, payment_method_id)
-    _require_gift_card_covers(method, difference, "insufficient gift card balance to pay for the price difference")
+    difference, _ = _priced_swap(
+        db, order, item_ids, new_item_ids, payment_method_id, "to pay for the price difference", rounded=True
+    )
     order = db["orders"].edit(order_id)
     order["status"] = "exchange requested"
     order["exchange_items"] = sorted(item_ids)
@@ -286,10 +307,7 @@ def modify_pending_order_items(
             e.g. 'gift_card_0000000' or 'credit_card_0000000' (see the user's or the order's details).
     """
     order = _order_in_status(db, order_id, "pending", "non-pending order cannot be modified")
-    _require_items_in_order(order, item_ids, lambda item_id: f"{item_id} not found")
-    difference = _swap_price_difference(db, order, item_ids, new_item_ids)
-    method = _payment_method(db, order, payment_method_id)
-    _require_gift_card_covers(method, difference, "insufficient gift card balance to pay for the new item")
+    difference, method = _priced_swap(db, order, item_ids, new_item_ids, payment_method_id, "to pay for the new item")
 
     order = db["orders"].edit(order_id)
     order["payment_history"].append(

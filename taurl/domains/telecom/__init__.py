@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from taurl.domains.base import DataError, Domain, json_kind, records_by_id
 from taurl.domains.telecom.tools import SEED_TOOLS, TOOLS
-
-_HERE = Path(__file__).parent
 
 
 def _devices_by_id(data: Any) -> dict[str, Any]:
@@ -22,18 +19,10 @@ def _devices_by_id(data: Any) -> dict[str, Any]:
     raise DataError(f"expected an object of devices by id, or a list of them, got {json_kind(data)}")
 
 
-DOMAIN = Domain(
-    name="telecom",
-    tools=TOOLS,
-    policy=(_HERE / "policy.md").read_text(encoding="utf-8"),
-    tables={
-        "customers": "customers.json",
-        "lines": "lines.json",
-        "plans": "plans.json",
-        "bills": "bills.json",
-        "devices": "devices.json",
-    },
-    package_dir=_HERE,
+DOMAIN = Domain.builtin(
+    __file__,
+    TOOLS,
+    tables=("customers", "lines", "plans", "bills", "devices"),
     id_fields={"customers": "customer_id", "lines": "line_id", "plans": "plan_id", "bills": "bill_id"},
     tool_sets={"seed": SEED_TOOLS},
     readers={"devices": _devices_by_id},

@@ -36,12 +36,8 @@ UNLIMITED_DATA_GB = 999.0
 # --- lookups ---------------------------------------------------------------------------------
 
 
-def _customer(db: Database, customer_id: str) -> Record:
-    return require_record(db, "customers", customer_id, "customer")
-
-
-def _line(db: Database, line_id: str) -> Record:
-    return require_record(db, "lines", line_id, "line")
+_customer = common.record_lookup("customers", "customer")
+_line = common.record_lookup("lines", "line")
 
 
 def _lines_of(db: Database, customer_id: str) -> list[Record]:

@@ -21,7 +21,7 @@ from rich.text import Text
 from taurl.core.reward import passed
 from taurl.record import codec
 from taurl.record.store import QueryLimits, RecordingStore
-from taurl.terminal import printable
+from taurl.review.terminal import printable
 
 MIN_PREFIX = 6
 SYSTEM_LINES = 4

@@ -574,7 +574,7 @@ def builtin_baseline(domain: str) -> Path | None:
     """The baseline a built-in domain ships (``taurl/domains/<name>/audit_baseline.json``), if it has one."""
     if domain not in DOMAIN_NAMES:
         return None
-    path = Path(__file__).parent / "domains" / domain / BASELINE_FILE
+    path = Path(__file__).parents[1] / "domains" / domain / BASELINE_FILE
     return path if path.is_file() else None
 
 

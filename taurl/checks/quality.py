@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taurl.agent.silent import SilentAgent
-from taurl.audit import TRIVIAL_POLICIES, TRIVIAL_REASON, trivial_passes
+from taurl.checks.audit import TRIVIAL_POLICIES, TRIVIAL_REASON, trivial_passes
 from taurl.core.db import Database
 from taurl.core.reward import InvalidTaskError, RewardConfig, passed
 from taurl.core.tools import ToolRegistry
 from taurl.core.types import Action, RewardBasis, Task, ToolKind
 from taurl.domains import DataError
 from taurl.registry import get_domain, known_domain
-from taurl.rollout import EpisodeSpec, RolloutConfig, run_episode
+from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.users.scripted import ScriptedUser
 
 BASES = (RewardBasis.DB_OUTPUTS, RewardBasis.ACTIONS, RewardBasis.DB_OUTPUTS_ACTIONS, RewardBasis.AUTO)
@@ -245,7 +245,7 @@ def leave_out_trivial(
     train: Sequence[Task], validation: Sequence[Task], data_dirs: Mapping[str, Any], keep: bool, report: dict[str, Any]
 ) -> tuple[list[Task], list[Task]]:
     """The reward audit's verdict applied to a converted task set: train tasks whose reward a trivial
-    policy already earns (:func:`taurl.audit.trivial_passes`) are left out of training unless ``keep``
+    policy already earns (:func:`taurl.checks.audit.trivial_passes`) are left out of training unless ``keep``
     (RL on them teaches doing nothing); validation keeps its own, since evaluation measures the whole
     set. Returns (train tasks kept, train tasks left out) and adds the counts per domain, and why, to
     ``report`` (each domain's and the total's ``trivial``, and the top-level ``trivial``)."""

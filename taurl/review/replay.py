@@ -27,8 +27,8 @@ from typing import Any
 import pyarrow as pa
 
 from taurl.agent.replay import RecordingExhaustedError, ReplayAgent
-from taurl.config import RunConfig, build_user
-from taurl.core import judge
+from taurl.episodes.config import RunConfig, build_user
+from taurl.core import reward_judge
 from taurl.core.messages import Message
 from taurl.core.reward import InvalidTaskError, RewardConfig
 from taurl.core.types import EpisodeResult, Step, Task, TerminatedBy
@@ -38,7 +38,7 @@ from taurl.llm.client import ModelCallError
 from taurl.record import codec
 from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
-from taurl.rollout import Episode, EpisodeSpec, RolloutConfig, run_episode
+from taurl.episodes.rollout import Episode, EpisodeSpec, RolloutConfig, run_episode
 
 IMPORTED_PREFIX = "imported:"
 
@@ -314,7 +314,7 @@ def aborted(steps: list[Step], agent: ReplayAgent, exc: BaseException) -> list[D
             break
     last = agent.index - 1  # the agent's last turn, as a step of the trace
     turn = turns[last] if 0 <= last < len(turns) else last
-    if isinstance(exc, ReplayMissError) and exc.namespace == judge.NAMESPACE:
+    if isinstance(exc, ReplayMissError) and exc.namespace == reward_judge.NAMESPACE:
         found.append(Divergence("reward: judge", None, "a recorded judge verdict", str(exc)))
     elif isinstance(exc, ReplayMissError):
         found.append(Divergence("user message", turn, "a recorded simulated-user reply", str(exc)))

@@ -21,7 +21,7 @@ def training_steps(store: RecordingStore) -> list[dict]:
 
 
 def step_chart(run: str, colour: str, steps: list[dict]) -> str:
-    from taurl.report import _figure, integer_ticks, png
+    from taurl.review.report import _figure, integer_ticks, png
 
     figure = _figure(5.6, 2.8)
     ax = figure.add_subplot()
@@ -45,7 +45,7 @@ def step_chart(run: str, colour: str, steps: list[dict]) -> str:
 
 def training_section(store: RecordingStore, colours: dict[str, str]) -> str:
     """The section's HTML, or "" when no recording holds a training run."""
-    from taurl.report import cell, esc, fmt_count, fmt_rate, fmt_reward, metric, section, table
+    from taurl.review.report import cell, esc, fmt_count, fmt_rate, fmt_reward, metric, section, table
 
     steps = training_steps(store)
     if not steps:

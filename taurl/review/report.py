@@ -1,10 +1,10 @@
 """A self-contained HTML report over one or more recordings.
 
 Every number comes from SQL over the recording views (:class:`RecordingStore.query`); Python only
-formats it, and pass^k goes through :func:`taurl.rollout.pass_hat_k`. Charts are PNGs drawn with
+formats it, and pass^k goes through :func:`taurl.episodes.rollout.pass_hat_k`. Charts are PNGs drawn with
 matplotlib's Agg canvas and embedded as data URIs, so the page is one file that opens anywhere.
-Intervals are seeded bootstraps over tasks (:mod:`taurl.report_stats`); the episode table and
-transcripts are rendered in the page from embedded JSON (:mod:`taurl.report_explorer`).
+Intervals are seeded bootstraps over tasks (:mod:`taurl.review.report_stats`); the episode table and
+transcripts are rendered in the page from embedded JSON (:mod:`taurl.review.report_explorer`).
 A number a test may check carries ``data-metric``, ``data-run`` (and ``data-domain`` where it is per
 domain) and shows its value as the element's text.
 """
@@ -24,12 +24,12 @@ from taurl.paths import writable_file, write_atomically
 from taurl.record import codec
 from taurl.record.predicates import finished_sql, passed_sql, unfinished_sql
 from taurl.record.store import QueryLimits, RecordingStore
-from taurl.report_explorer import CSS as EXPLORER_CSS
-from taurl.report_explorer import explorer
-from taurl.report_stats import Interval, mean_reward_interval, paired, pass_hat_interval
-from taurl.report_training import training_section
-from taurl.rollout import pass_hat_k
-from taurl.show import call_text
+from taurl.review.report_explorer import CSS as EXPLORER_CSS
+from taurl.review.report_explorer import explorer
+from taurl.review.report_stats import Interval, mean_reward_interval, paired, pass_hat_interval
+from taurl.review.report_training import training_section
+from taurl.episodes.rollout import pass_hat_k
+from taurl.review.show import call_text
 
 INSTALL_HINT = "pip install 'taurl[report]'"
 TOP_ACTIONS = 10
@@ -949,7 +949,7 @@ def source_commit() -> str | None:
     """The git commit of taurl's source tree, when it is a checkout (else None: an installed wheel)."""
     import subprocess
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     if not (root / ".git").exists():
         return None
     try:

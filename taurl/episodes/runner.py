@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from taurl.config import RunConfig, build_agent, build_user
+from taurl.episodes.config import RunConfig, build_agent, build_user
 from taurl.core.types import EpisodeResult, TerminatedBy
 from taurl.domains import DataError
 from taurl.llm.client import BudgetExceededError
@@ -32,8 +32,8 @@ from taurl.record.predicates import finished_sql
 from taurl.record.schema import episode_row
 from taurl.record.store import RecordingStore
 from taurl.record.writer import DEFAULT_COMMIT_WINDOW, RecordingWriteError, RecordingWriter
-from taurl.rollout import EpisodeSpec, RolloutConfig, RunControl, run_episodes
-from taurl.task_selection import select_tasks
+from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, RunControl, run_episodes
+from taurl.episodes.selection import select_tasks
 
 __all__ = [
     "RecordingWriteError",

@@ -15,7 +15,7 @@ from typing import Any
 from taurl.record import codec
 from taurl.record.predicates import passed_js, unfinished_js
 from taurl.record.store import RecordingStore
-from taurl.show import ABSENT, call_text, field_diff
+from taurl.review.show import ABSENT, call_text, field_diff
 
 OBSERVATION_CHARS = 2000
 COLUMNS = [

@@ -1,0 +1,1 @@
+"""Checking rewards and data: the reward audit, task-set quality, `domains validate`, the pytest plugin."""

@@ -1,0 +1,1 @@
+"""Reading recordings back: replay, rescoring, failure attribution, `show`, exports and the report."""
