@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from taurl.episodes.config import Endpoint, RunConfig, redact_url
 from taurl.domains import DataError
+from taurl.episodes.config import Endpoint, RunConfig, redact_url
+from taurl.episodes.runner import execute
 from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
 from taurl.review.replay import Replayer
-from taurl.episodes.runner import execute
 from taurl.sim.server import SimServer
 from tests.conftest import REPO
 

@@ -279,10 +279,10 @@ def test_a_rerun_without_resume_is_refused_and_two_resumes_cannot_overlap(sim, t
 
 def write_segments(rec: Path, count: int) -> None:
     from taurl.agent.oracle import OracleAgent
+    from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.record.schema import episode_row
     from taurl.record.writer import RecordingWriter
     from taurl.registry import get_domain
-    from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.users.scripted import ScriptedUser
 
     tasks = get_domain("retail").tasks("train")
@@ -469,9 +469,9 @@ def test_a_writer_forked_while_its_lock_is_held_works_in_the_child(tmp_path):
 
 def write_segments_with(writer, count: int) -> None:
     from taurl.agent.oracle import OracleAgent
+    from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.record.schema import episode_row
     from taurl.registry import get_domain
-    from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.users.scripted import ScriptedUser
 
     for task in get_domain("retail").tasks("train")[:count]:

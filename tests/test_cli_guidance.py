@@ -17,11 +17,11 @@ import openai
 import pytest
 
 from taurl.episodes.config import Endpoint, RunConfig
+from taurl.episodes.runner import execute
 from taurl.llm.cache import CacheMode
 from taurl.llm.client import RetryPolicy
 from taurl.llm.preflight import PreflightError, preflight
 from taurl.record.store import RecordingStore
-from taurl.episodes.runner import execute
 from taurl.sim.server import SimServer
 
 TAURL = [sys.executable, "-m", "taurl.cli"]

@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 
 from taurl.agent.oracle import OracleAgent
 from taurl.cli import app
+from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.record.schema import episode_row
 from taurl.record.writer import RecordingWriter
 from taurl.registry import get_domain
-from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.users.scripted import ScriptedUser
 
 TYPE_TAG = re.compile(r"<(str|int|float|bool|path|list\[|[a-z]+ range)")

@@ -16,9 +16,9 @@ pytestmark = pytest.mark.slow
 
 def _episode_rows(task_slice, trial_base, run_id):
     from taurl.agent.oracle import OracleAgent
+    from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.record.schema import episode_row
     from taurl.registry import get_domain
-    from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.users.scripted import ScriptedUser
 
     tasks = get_domain("retail").tasks("train")[task_slice]

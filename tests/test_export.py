@@ -9,12 +9,12 @@ import sys
 import pytest
 
 from taurl.agent.oracle import OracleAgent
-from taurl.review.export import ExportError, tau_bench_results
+from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.record.schema import episode_row
 from taurl.record.store import RecordingStore
 from taurl.record.writer import RecordingWriter
 from taurl.registry import get_domain
-from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
+from taurl.review.export import ExportError, tau_bench_results
 from taurl.users.scripted import ScriptedUser
 from tests.conftest import REPO, TAUBENCH, require
 

@@ -9,16 +9,16 @@ import pytest
 from typer.testing import CliRunner
 
 from taurl.cli import app
-from taurl.episodes.config import Endpoint, RunConfig
 from taurl.core import reward_judge as core_judge
 from taurl.core.reward_judge import parse_verdicts
 from taurl.core.types import RewardBasis, Task
-from taurl.review.attribution import attribution_summary
+from taurl.episodes.config import Endpoint, RunConfig
+from taurl.episodes.runner import execute
 from taurl.llm.ledger import ledger_for
 from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
+from taurl.review.attribution import attribution_summary
 from taurl.review.replay import Replayer
-from taurl.episodes.runner import execute
 from taurl.sim.server import SimServer
 from tests.test_live_path import block_network
 

@@ -5,12 +5,12 @@ import socket
 import pytest
 
 from taurl.episodes.config import Endpoint, RunConfig
+from taurl.episodes.rollout import RunControl
+from taurl.episodes.runner import execute
 from taurl.llm.cache import CacheMode, ReplayMissError
 from taurl.llm.client import ChatClient, RetryPolicy
 from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
-from taurl.episodes.rollout import RunControl
-from taurl.episodes.runner import execute
 from taurl.sim.server import SimServer
 
 SENTINEL = "sk-SENTINEL-4f9c2e-never-on-disk"

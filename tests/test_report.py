@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from taurl.episodes.config import Endpoint, RunConfig
+from taurl.episodes.runner import execute
 from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
-from taurl.episodes.runner import execute
 from taurl.sim.server import SimServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -363,9 +363,9 @@ def test_paired_comparison_equals_per_task_deltas_from_sql(recording, report):
 def oracle_recording(path: Path, runs: dict[str, tuple[str, list[int]]]) -> Path:
     """Oracle episodes written directly: run id -> (domain, indices of the domain's test tasks)."""
     from taurl.agent.oracle import OracleAgent
+    from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.record.schema import episode_row
     from taurl.record.writer import RecordingWriter
-    from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.users.scripted import ScriptedUser
 
     with RecordingWriter(path) as writer:
@@ -496,10 +496,10 @@ def test_errored_episodes_count_as_failures_unless_excluded(tmp_path):
     """An errored episode scores 0 and is its own failure cause; --exclude-errors leaves it out."""
     from taurl.agent.oracle import OracleAgent
     from taurl.core.types import EpisodeResult, TerminatedBy
+    from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.record.schema import episode_row
     from taurl.record.writer import RecordingWriter
     from taurl.review.report import build_report
-    from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.users.scripted import ScriptedUser
 
     tasks = get_domain("retail").tasks("test")[:3]

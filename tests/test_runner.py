@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from taurl.episodes.config import RunConfig
+from taurl.episodes.runner import execute
 from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
-from taurl.episodes.runner import execute
 from tests.conftest import REPO, TAUBENCH, require
 
 TAURL = [sys.executable, "-m", "taurl.cli"]
@@ -77,10 +77,10 @@ def test_sigkill_mid_run_then_resume_records_each_episode_exactly_once(tmp_path)
 
 def _write_from_threads(rec: str, process_index: int, threads: int, per_thread: int) -> None:
     from taurl.agent.oracle import OracleAgent
+    from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.record.schema import episode_row
     from taurl.record.writer import RecordingWriter
     from taurl.registry import get_domain
-    from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.users.scripted import ScriptedUser
 
     tasks = get_domain("retail").tasks("train")

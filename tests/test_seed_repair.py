@@ -12,10 +12,10 @@ from taurl.agent.oracle import OracleAgent
 from taurl.agent.silent import SilentAgent
 from taurl.core.env import DomainEnv
 from taurl.core.types import Action, Task
+from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.importers.repair import render_persona, repair_task
 from taurl.importers.seed_funnel import hazards
 from taurl.registry import get_domain
-from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.skyrl.dataset import task_row
 from taurl.skyrl.env import task_from_extras
 from taurl.users.scripted import ScriptedUser

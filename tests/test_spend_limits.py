@@ -190,8 +190,8 @@ def test_a_timed_out_call_is_charged_its_reservation(sim):
 def test_a_run_stops_at_its_budget_across_agent_and_user(sim, tmp_path):
     """The issue's case end to end: ``taurl run --max-tokens-budget`` through the runner, agent and user."""
     from taurl.episodes.config import Endpoint, RunConfig
-    from taurl.registry import get_domain
     from taurl.episodes.runner import execute
+    from taurl.registry import get_domain
 
     budget = 20000
     config = RunConfig(

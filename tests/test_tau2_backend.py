@@ -124,9 +124,9 @@ def test_an_env_assertion_about_a_missing_record_is_not_met_instead_of_raising()
 
 def test_a_run_with_a_judge_model_records_its_verdict_on_the_tasks_nl_assertions(tmp_path, monkeypatch):
     from taurl.episodes.config import Endpoint, RunConfig
+    from taurl.episodes.runner import execute
     from taurl.record.store import RecordingStore
     from taurl.review.replay import Replayer
-    from taurl.episodes.runner import execute
     from taurl.sim.server import SimServer
     from tests.test_live_path import block_network
 

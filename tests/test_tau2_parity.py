@@ -23,9 +23,9 @@ from taurl.backends.tau2.evaluation import (  # noqa: E402
     with_nl_basis,
 )
 from taurl.core.reward_judge import AssertionJudge  # noqa: E402
-from taurl.review.attribution import judge_client  # noqa: E402
 from taurl.llm.cache import CacheMode  # noqa: E402
 from taurl.registry import get_domain  # noqa: E402
+from taurl.review.attribution import judge_client  # noqa: E402
 from taurl.sim.models import MODELS  # noqa: E402
 from taurl.sim.server import SimServer  # noqa: E402
 from taurl.sim.tau2_assertions import tau2_assertions  # noqa: E402

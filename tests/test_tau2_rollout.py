@@ -25,13 +25,13 @@ from taurl.backends.tau2.evaluation import gold_parity  # noqa: E402
 from taurl.backends.tau2.user import Tau2ScriptedUser, Tau2User  # noqa: E402
 from taurl.cli import app  # noqa: E402
 from taurl.core.types import Action, ModelCall, Step  # noqa: E402
+from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode  # noqa: E402
 from taurl.llm.client import Completion  # noqa: E402
 from taurl.record import codec  # noqa: E402
 from taurl.record.schema import EPISODE_SCHEMA, STEP  # noqa: E402
 from taurl.record.store import RecordingStore  # noqa: E402
 from taurl.registry import get_domain  # noqa: E402
 from taurl.review.replay import Replayer, compare_steps  # noqa: E402
-from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode  # noqa: E402
 
 TELECOM_TASKS = 4  # the first telecom tasks whose gold has both the agent's and the user's tool calls
 

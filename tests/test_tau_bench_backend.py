@@ -18,16 +18,16 @@ from taurl.agent.parser import format_tool_call
 from taurl.backends.tau_bench import PackageUser, UserSimulatorError, forget_package, package_reward
 from taurl.cli import app
 from taurl.cli.common import parse_data_dirs
-from taurl.episodes.config import Endpoint, RunConfig
 from taurl.core.env import DomainEnv
 from taurl.core.types import Action, ModelCall, Task, ToolKind
 from taurl.domains import DataError
+from taurl.episodes.config import Endpoint, RunConfig
+from taurl.episodes.runner import execute
 from taurl.llm.cache import CacheMode
 from taurl.llm.client import Completion, RetryPolicy
 from taurl.record.store import RecordingStore
 from taurl.registry import get_domain, is_backend, known_domain
 from taurl.review.replay import Replayer
-from taurl.episodes.runner import execute
 from taurl.sim.server import SimServer
 from taurl.skyrl import ENV_ID, register
 from taurl.skyrl.dataset import task_row

@@ -8,8 +8,8 @@ from taurl.core.domain import UserSimulator
 from taurl.core.env import DomainEnv
 from taurl.core.reward import RewardConfig
 from taurl.core.types import RewardBasis, TerminatedBy
-from taurl.registry import get_domain
 from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
+from taurl.registry import get_domain
 from taurl.users.scripted import ScriptedUser
 from tests.conftest import TAUBENCH, require
 

@@ -9,9 +9,9 @@ import pytest
 from rich.console import Console
 
 from taurl.episodes.config import RunConfig
+from taurl.episodes.runner import execute
 from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
-from taurl.episodes.runner import execute
 from taurl.review.show import load, render
 from taurl.review.terminal import printable
 

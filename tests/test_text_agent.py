@@ -9,12 +9,12 @@ import pytest
 
 from taurl.agent.prompts import TURN_RULES, system_prompt
 from taurl.agent.text import TextAgent
-from taurl.episodes.config import Endpoint, RunConfig
 from taurl.core.types import Action, ModelCall
+from taurl.episodes.config import Endpoint, RunConfig
+from taurl.episodes.runner import execute
 from taurl.llm.cache import CacheMode
 from taurl.llm.client import Completion, RetryPolicy
 from taurl.registry import get_domain
-from taurl.episodes.runner import execute
 from taurl.sim import models as sim_models
 from taurl.sim.server import SimServer
 from taurl.skyrl.tokenizer import CHAT_TEMPLATE

@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from taurl.checks.audit import TRANSFER_SUMMARY, TRIVIAL_POLICIES, RewardAuditor, trivial_passes
+from taurl.checks.quality import assess
 from taurl.cli import app
 from taurl.core.types import Action, RewardBasis, Task
 from taurl.domains import DataError
-from taurl.checks.quality import assess
 from taurl.registry import get_domain
 from taurl.skyrl.env import task_from_extras
 from tests.counter_domain import make_domain

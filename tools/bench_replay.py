@@ -17,11 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from taurl.episodes.config import RunConfig
 from taurl.domains import DOMAIN_NAMES
+from taurl.episodes.config import RunConfig
+from taurl.episodes.runner import execute
 from taurl.record.store import RecordingStore
 from taurl.review.replay import Replayer
-from taurl.episodes.runner import execute
 
 
 def main() -> int:

@@ -16,12 +16,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from taurl.episodes.config import Endpoint, RunConfig
 from taurl.domains import DOMAIN_NAMES
+from taurl.episodes.config import Endpoint, RunConfig
+from taurl.episodes.runner import execute
 from taurl.llm.cache import CacheMode
 from taurl.record.compact import compact
 from taurl.registry import get_domain
-from taurl.episodes.runner import execute
 from taurl.sim.server import SimServer
 
 

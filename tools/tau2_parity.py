@@ -33,8 +33,8 @@ from taurl.backends.tau2.evaluation import (  # noqa: E402
     package_evaluation,
     package_failed_checks,
 )
-from taurl.episodes.config import DEFAULT_CACHE_DIR  # noqa: E402
 from taurl.core.types import TerminatedBy  # noqa: E402
+from taurl.episodes.config import DEFAULT_CACHE_DIR  # noqa: E402
 from taurl.registry import get_domain  # noqa: E402
 
 DOMAINS = ("airline", "retail", "telecom", "mock")
@@ -78,8 +78,8 @@ def gold_table(names: list[str], limit: int | None) -> bool:
 
 def nl_table(names: list[str], limit: int | None, cache_dir: Path) -> bool:
     from taurl.core.reward_judge import AssertionJudge
-    from taurl.review.attribution import judge_client
     from taurl.llm.cache import CacheMode
+    from taurl.review.attribution import judge_client
     from taurl.sim.server import SimServer
 
     print("\nNL assertions on the gold trajectories, judged by sim-judge (taurl's judge vs tau2's); 'quoting':")

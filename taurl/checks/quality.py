@@ -23,8 +23,8 @@ from taurl.core.reward import InvalidTaskError, RewardConfig, passed
 from taurl.core.tools import ToolRegistry
 from taurl.core.types import Action, RewardBasis, Task, ToolKind
 from taurl.domains import DataError
-from taurl.registry import get_domain, known_domain
 from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
+from taurl.registry import get_domain, known_domain
 from taurl.users.scripted import ScriptedUser
 
 BASES = (RewardBasis.DB_OUTPUTS, RewardBasis.ACTIONS, RewardBasis.DB_OUTPUTS_ACTIONS, RewardBasis.AUTO)

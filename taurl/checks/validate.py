@@ -14,8 +14,8 @@ from taurl.agent.oracle import OracleAgent
 from taurl.agent.silent import SilentAgent
 from taurl.core.reward import InvalidTaskError, passed
 from taurl.core.types import ToolKind
-from taurl.registry import get_domain
 from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
+from taurl.registry import get_domain
 from taurl.users.scripted import ScriptedUser
 
 MAX_DO_NOTHING_PASS_RATE = 0.05

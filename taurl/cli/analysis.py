@@ -141,12 +141,12 @@ def rescore_command(
 ) -> None:
     """Recompute rewards under another basis or reward config, without running any model; the new
     scores are stored beside the old ones (view `rescores`) with the config that produced them."""
-    from taurl.core.reward_judge import JudgeMissingError
     from taurl.core.reward import RewardConfig
-    from taurl.review.attribution import judge_client
+    from taurl.core.reward_judge import JudgeMissingError
     from taurl.llm.client import ModelCallError
     from taurl.record.store import RecordingStore
     from taurl.record.writer import RecordingWriteError, RecordingWriter
+    from taurl.review.attribution import judge_client
     from taurl.review.rescore import rescore, rescore_id
 
     recording = single_recording(recording_arg, recording_option, ": rescore writes into it")

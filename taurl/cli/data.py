@@ -22,9 +22,9 @@ from taurl.cli.common import (
     writing_into,
 )
 from taurl.cli.tables import Col, print_table
-from taurl.episodes.config import DEFAULT_CACHE_DIR, Endpoint, RunConfig
 from taurl.core.types import RewardBasis
 from taurl.domains import DOMAIN_NAMES, DataError
+from taurl.episodes.config import DEFAULT_CACHE_DIR, Endpoint, RunConfig
 from taurl.llm.cache import CacheMode
 from taurl.registry import get_domain
 
@@ -79,8 +79,8 @@ def data_convert(
     verdict, see `taurl audit rewards`); validation keeps them."""
     import dataclasses
 
-    from taurl.core.reward import InvalidTaskError
     from taurl.checks.quality import assess, leave_out_trivial
+    from taurl.core.reward import InvalidTaskError
     from taurl.skyrl.dataset import Conversion, split_tasks, write_conversion
 
     dirs = {k: str(v) for k, v in parse_data_dirs(data_dir).items()}

@@ -39,8 +39,8 @@ def export_tau_bench(
     `taurl import tau-bench` reads it back with the same rewards (given the run's data directory, which
     this prints). Episodes whose reward the format cannot carry (unfinished, judged, past τ-bench's
     30 steps) are refused, with the --where that leaves them out."""
-    from taurl.review.export import ExportError, write_tau_bench
     from taurl.record.store import RecordingStore
+    from taurl.review.export import ExportError, write_tau_bench
 
     limits = query_limits(timeout, memory)
     try:

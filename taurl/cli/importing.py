@@ -11,8 +11,8 @@ from rich.table import Table
 
 from taurl.cli.common import console, fail, writable_recording
 from taurl.cli.data import import_app
-from taurl.episodes.config import DEFAULT_CACHE_DIR, Endpoint, RunConfig
 from taurl.domains import DataError
+from taurl.episodes.config import DEFAULT_CACHE_DIR, Endpoint, RunConfig
 from taurl.llm.cache import CacheMode
 
 

@@ -62,6 +62,9 @@ def judge_command(
 ) -> None:
     """Attribute each failed episode to its cause with a judge model; the verdicts and the judge's calls are
     stored in the recording (view `rescores`, rescore_id `faults-...`). Episodes already judged are skipped."""
+    from taurl.llm.client import ClientLimits, ModelCallError
+    from taurl.record.store import RecordingStore
+    from taurl.record.writer import RecordingWriteError, RecordingWriter
     from taurl.review.attribution import (
         RUBRICS,
         attribute_failures,
@@ -72,9 +75,6 @@ def judge_command(
         replay_attributions,
         stored_attributions,
     )
-    from taurl.llm.client import ClientLimits, ModelCallError
-    from taurl.record.store import RecordingStore
-    from taurl.record.writer import RecordingWriteError, RecordingWriter
 
     if rubric not in RUBRICS:
         raise fail(f"unknown --rubric {rubric!r}; known: {', '.join(RUBRICS)}")

@@ -18,10 +18,12 @@ from rich.table import Table
 
 from taurl.cli.common import DataDirOption, console, err, fail, parse_data_dirs
 from taurl.cli.progress import RunProgress
-from taurl.episodes.config import DEFAULT_CACHE_DIR, ConfigError, Endpoint, RunConfig
 from taurl.core.reward import passed
 from taurl.core.types import EpisodeResult, RewardBasis, TerminatedBy
 from taurl.domains import DOMAIN_NAMES, DataError
+from taurl.episodes.config import DEFAULT_CACHE_DIR, ConfigError, Endpoint, RunConfig
+from taurl.episodes.rollout import pass_hat_k
+from taurl.episodes.selection import select_tasks
 from taurl.llm.cache import CacheMode
 from taurl.llm.client import DEFAULT_CALL_TIMEOUT, ClientLimits, RetryPolicy
 from taurl.llm.preflight import PreflightError, preflight
@@ -29,8 +31,6 @@ from taurl.record.schema import episode_id
 from taurl.record.store import RecordingError
 from taurl.record.writer import DEFAULT_COMMIT_WINDOW, check_run_id
 from taurl.registry import get_domain
-from taurl.episodes.rollout import pass_hat_k
-from taurl.episodes.selection import select_tasks
 from taurl.review.terminal import printable
 
 if TYPE_CHECKING:
@@ -284,9 +284,9 @@ def run_command(
 
     Ctrl-C once: no new episode starts, running ones finish and are recorded, exit 130.
     Twice, or SIGTERM: running episodes end at once, recorded as interrupted with what they did so far."""
-    from taurl.record.lock import RecordingLockedError
     from taurl.episodes.rollout import RunControl
     from taurl.episodes.runner import RecordingWriteError, execute, interruptible
+    from taurl.record.lock import RecordingLockedError
 
     if output_format not in ("table", "json", "jsonl"):
         raise fail(f"unknown --format {output_format!r}: use table, json or jsonl")

@@ -11,9 +11,9 @@ from rich.markup import escape
 
 from taurl.cli.common import DataDirOption, console, fail, parse_data_dirs
 from taurl.cli.tables import Col, print_table
-from taurl.episodes.config import DEFAULT_CACHE_DIR
 from taurl.core.types import RewardBasis
 from taurl.domains import DataError
+from taurl.episodes.config import DEFAULT_CACHE_DIR
 from taurl.llm.client import ClientLimits
 
 app = typer.Typer()

@@ -12,10 +12,10 @@ from typing import Any
 from rich.markup import escape
 
 from taurl.cli.common import console, err, fail
-from taurl.episodes.config import ConfigError, Endpoint, RunConfig
 from taurl.core.hashing import canonical_json, sha256_hex
 from taurl.core.types import RewardBasis
 from taurl.domains import DataError
+from taurl.episodes.config import ConfigError, Endpoint, RunConfig
 from taurl.llm.cache import CacheMode
 from taurl.llm.client import ClientLimits
 from taurl.tinker.loop import TrainSettings
@@ -59,11 +59,11 @@ class TinkerOptions:
 
 def train_tinker(settings: TrainSettings, options: TinkerOptions) -> None:
     """Train, printing a line per step; every failure a one-line error."""
+    from taurl.episodes.rollout import RunControl
+    from taurl.episodes.runner import RecordingWriteError, RunExistsError, interruptible
     from taurl.llm.preflight import PreflightError, preflight
     from taurl.record.lock import RecordingLockedError
     from taurl.record.store import RecordingError
-    from taurl.episodes.rollout import RunControl
-    from taurl.episodes.runner import RecordingWriteError, RunExistsError, interruptible
     from taurl.tinker.batches import step_tasks
     from taurl.tinker.loop import Trainer, TrainingStopped, TrainSetup
 

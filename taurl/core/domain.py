@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from taurl.core.reward_judge import ChatModel, JudgeMissingError
 from taurl.core.messages import Message
 from taurl.core.reward import GoldCache, GoldState, RewardConfig, compute_reward, task_start
+from taurl.core.reward_judge import ChatModel, JudgeMissingError
 from taurl.core.tools import ToolRegistry
 from taurl.core.types import Action, JudgeResult, ModelCall, RewardBreakdown, Step, Task, TerminatedBy, ToolKind
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from taurl.core.domain import Domain, UserSimulator
-from taurl.core.reward_judge import AssertionJudge, transcript_text
 from taurl.core.reward import RewardConfig
+from taurl.core.reward_judge import AssertionJudge, transcript_text
 from taurl.core.tools import ToolRegistry
 from taurl.core.types import (
     STOP_TOKEN,

@@ -22,9 +22,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from taurl.episodes.config import RunConfig, build_agent, build_user
 from taurl.core.types import EpisodeResult, TerminatedBy
 from taurl.domains import DataError
+from taurl.episodes.config import RunConfig, build_agent, build_user
+from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, RunControl, run_episodes
+from taurl.episodes.selection import select_tasks
 from taurl.llm.client import BudgetExceededError
 from taurl.record.location import resolve
 from taurl.record.lock import RecordingLock
@@ -32,8 +34,6 @@ from taurl.record.predicates import finished_sql
 from taurl.record.schema import episode_row
 from taurl.record.store import RecordingStore
 from taurl.record.writer import DEFAULT_COMMIT_WINDOW, RecordingWriteError, RecordingWriter
-from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, RunControl, run_episodes
-from taurl.episodes.selection import select_tasks
 
 __all__ = [
     "RecordingWriteError",

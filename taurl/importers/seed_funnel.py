@@ -23,9 +23,9 @@ from taurl.core.db import Database
 from taurl.core.reward import RewardConfig, passed
 from taurl.core.tools import ToolRegistry
 from taurl.core.types import Task, ToolKind
+from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.importers.repair import SCHEMA_CLASSES, Outcome, is_identifier, repair_task, replay_gold
 from taurl.registry import get_domain, known_domain
-from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.users.scripted import ScriptedUser
 
 STAGES = ("raw", *SCHEMA_CLASSES)

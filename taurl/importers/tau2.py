@@ -170,11 +170,11 @@ def import_simulations(results: Tau2Results, config: Any) -> list[ImportedSimula
     """Play each simulation through taurl and score it with taurl's τ² evaluation (see the module)."""
     from taurl.agent.replay import RecordingExhaustedError, ReplayAgent
     from taurl.backends.tau2.user import Tau2User
-    from taurl.episodes.config import chat_client
     from taurl.core.reward import RewardConfig
+    from taurl.episodes.config import chat_client
+    from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.llm.client import ModelCallError
     from taurl.registry import get_domain
-    from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
 
     domain = get_domain(config.domain)
     system = agent_system_message(domain)

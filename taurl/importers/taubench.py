@@ -90,9 +90,9 @@ def import_runs(
     keep τ-bench's own tool outputs, and score the final state. Returns the episodes and the user
     requests as cache entries."""
     from taurl.agent.replay import RecordingExhaustedError, ReplayAgent
-    from taurl.episodes.config import chat_client
     from taurl.core.reward import InvalidTaskError, RewardConfig
     from taurl.domains import DataError
+    from taurl.episodes.config import chat_client
     from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
     from taurl.users.llm import LLMUser
 

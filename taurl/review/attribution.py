@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from taurl.episodes.config import DEFAULT_CACHE_DIR, Endpoint, RunConfig, chat_client
 from taurl.core.hashing import canonical_json, sha256_hex
 from taurl.core.reward_judge import json_payload, transcript_text
 from taurl.core.types import ModelCall
+from taurl.episodes.config import DEFAULT_CACHE_DIR, Endpoint, RunConfig, chat_client
 from taurl.llm.cache import CacheMode, ReplayMissError, ResponseCache
 from taurl.llm.client import ChatClient, ClientLimits
 from taurl.record import codec

@@ -27,18 +27,18 @@ from typing import Any
 import pyarrow as pa
 
 from taurl.agent.replay import RecordingExhaustedError, ReplayAgent
-from taurl.episodes.config import RunConfig, build_user
 from taurl.core import reward_judge
 from taurl.core.messages import Message
 from taurl.core.reward import InvalidTaskError, RewardConfig
 from taurl.core.types import EpisodeResult, Step, Task, TerminatedBy
 from taurl.domains import DataError
+from taurl.episodes.config import RunConfig, build_user
+from taurl.episodes.rollout import Episode, EpisodeSpec, RolloutConfig, run_episode
 from taurl.llm.cache import CacheMode, ReplayMissError, ResponseCache
 from taurl.llm.client import ModelCallError
 from taurl.record import codec
 from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
-from taurl.episodes.rollout import Episode, EpisodeSpec, RolloutConfig, run_episode
 
 IMPORTED_PREFIX = "imported:"
 

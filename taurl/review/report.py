@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from taurl import __version__
+from taurl.episodes.rollout import pass_hat_k
 from taurl.paths import writable_file, write_atomically
 from taurl.record import codec
 from taurl.record.predicates import finished_sql, passed_sql, unfinished_sql
@@ -28,7 +29,6 @@ from taurl.review.report_explorer import CSS as EXPLORER_CSS
 from taurl.review.report_explorer import explorer
 from taurl.review.report_stats import Interval, mean_reward_interval, paired, pass_hat_interval
 from taurl.review.report_training import training_section
-from taurl.episodes.rollout import pass_hat_k
 from taurl.review.show import call_text
 
 INSTALL_HINT = "pip install 'taurl[report]'"

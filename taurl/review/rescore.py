@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from taurl.core.hashing import canonical_json, sha256_hex
-from taurl.core.reward_judge import PROMPT_VERSION, AssertionJudge
 from taurl.core.reward import RewardConfig
+from taurl.core.reward_judge import PROMPT_VERSION, AssertionJudge
 from taurl.core.types import RewardBreakdown, TerminatedBy
-from taurl.review.attribution import episode_transcript
 from taurl.record import codec
 from taurl.record.schema import model_call_rows
 from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
+from taurl.review.attribution import episode_transcript
 
 
 @dataclass(frozen=True)

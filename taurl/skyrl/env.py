@@ -39,18 +39,18 @@ from typing import Any
 from skyrl_gym.envs.base_text_env import BaseTextEnv, BaseTextEnvStepOutput
 
 from taurl.agent.parser import parse
-from taurl.episodes.config import DEFAULT_CACHE_DIR, Endpoint, RunConfig, build_user
 from taurl.core import messages as msg
 from taurl.core.env import DEFAULT_MAX_STEPS, DomainEnv
 from taurl.core.reward import RewardConfig
 from taurl.core.types import EpisodeResult, RewardBasis, RewardBreakdown, Step, TerminatedBy
+from taurl.episodes.config import DEFAULT_CACHE_DIR, Endpoint, RunConfig, build_user
+from taurl.episodes.rollout import describe_error
 from taurl.llm.cache import CacheMode
 from taurl.llm.client import BudgetExceededError, ClientLimits, ModelCallError, RetryPolicy
 from taurl.llm.url import redact_url
 from taurl.record.schema import episode_row
 from taurl.record.writer import RecordingCallbackError, RecordingWriteError, RecordingWriter
 from taurl.registry import get_domain
-from taurl.episodes.rollout import describe_error
 from taurl.skyrl.rows import plain as _plain
 from taurl.skyrl.rows import task_from_extras
 

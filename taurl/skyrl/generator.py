@@ -18,8 +18,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from taurl.episodes.config import build_user
 from taurl.core.types import Task
+from taurl.episodes.config import build_user
 from taurl.skyrl.env import max_turns, run_config, settings, task_from_extras
 from taurl.skyrl.policies import Policy
 

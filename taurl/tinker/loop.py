@@ -28,19 +28,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from taurl.episodes.config import RunConfig, build_user
 from taurl.core.hashing import canonical_json
 from taurl.core.messages import Message
 from taurl.core.reward import passed
 from taurl.core.types import EpisodeResult, Task, TerminatedBy
+from taurl.episodes.config import RunConfig, build_user
+from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, RunControl, pass_hat_k, run_episodes
+from taurl.episodes.runner import RunExistsError, recorded_attempts
 from taurl.llm.client import BudgetExceededError
 from taurl.record.location import resolve
 from taurl.record.lock import RecordingLock
 from taurl.record.schema import episode_row
 from taurl.record.store import RecordingStore
 from taurl.record.writer import RecordingWriter
-from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, RunControl, pass_hat_k, run_episodes
-from taurl.episodes.runner import RunExistsError, recorded_attempts
 from taurl.tinker.advantages import Estimator, group_advantages
 from taurl.tinker.batches import sample_seed, step_tasks
 from taurl.tinker.policy import AGENT_NAME, ChatFormat, TinkerPolicy, TokenTrajectory, trajectory_mismatch

@@ -17,11 +17,11 @@ import sys
 from taurl.core.domain import UserSimulator
 from taurl.core.messages import Message
 from taurl.core.types import Action
+from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
+from taurl.episodes.selection import select_tasks
 from taurl.record import codec
 from taurl.record.store import RecordingStore
-from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.skyrl.tokenizer import qwen25_tokenizer
-from taurl.episodes.selection import select_tasks
 from taurl.tinker.policy import ChatFormat, Sample, TinkerPolicy, TokenTrajectory, trajectory_mismatch
 
 LOGPROB = -0.25

@@ -32,9 +32,9 @@ from taurl.backends.tau2.history import agent_history
 from taurl.backends.tau2.state import Tau2State, start_state
 from taurl.backends.tau2.user import Tau2ScriptedUser, Tau2User, user_gold
 from taurl.core.domain import UserSimulator
-from taurl.core.reward_judge import ChatModel
 from taurl.core.messages import Message
 from taurl.core.reward import GoldState, RewardConfig
+from taurl.core.reward_judge import ChatModel
 from taurl.core.tools import Tool, ToolRegistry
 from taurl.core.types import Action, JudgeResult, RewardBasis, RewardBreakdown, Task, TerminatedBy, ToolKind
 from taurl.domains.base import DataError, Domain

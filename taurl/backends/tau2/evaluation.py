@@ -32,8 +32,8 @@ from typing import Any
 from taurl.backends import TAU2_PREFIX
 from taurl.backends.tau2 import package
 from taurl.backends.tau2.state import Tau2Source, Tau2State, start_state, tau2_task
-from taurl.core.reward_judge import AssertionJudge, transcript_text
 from taurl.core.reward import output_found
+from taurl.core.reward_judge import AssertionJudge, transcript_text
 from taurl.core.types import Action, JudgeResult, RecordDiff, RewardBreakdown, Task, TerminatedBy
 
 ENDED_BY_A_PARTY = frozenset({TerminatedBy.USER_STOP, TerminatedBy.TRANSFER})
