@@ -8,6 +8,7 @@ generated file, which ``tools/generate_data.py --check`` compares with the commi
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from collections.abc import Callable, Iterable, Sequence
@@ -155,6 +156,23 @@ def pick_drafts(
     return drafts
 
 
+def draft_tasks(
+    writer: Any,
+    templates: Iterable[tuple[Callable[..., Draft | None], Sequence[str], int]],
+    rng: random.Random,
+    form: TaskFormat,
+    replay: GoldReplay,
+    rounds: int = 1,
+) -> dict[str, list[Task]]:
+    """The tasks of a domain's templates, each ``template(writer, candidate)`` picked ``count`` times
+    from its candidates (:func:`pick_drafts`), then split and numbered (:func:`write_tasks`)."""
+    per_template = (
+        pick_drafts(functools.partial(template, writer), candidates, count, rng, rounds)
+        for template, candidates, count in templates
+    )
+    return write_tasks(per_template, rng, form, replay)
+
+
 @dataclass(frozen=True)
 class TaskFormat:
     """How a domain splits, numbers and labels its tasks. The domains differ in small ways that are
@@ -223,6 +241,7 @@ __all__ = [
     "GoldCallError",
     "GoldReplay",
     "TaskFormat",
+    "draft_tasks",
     "money_text",
     "pick_drafts",
     "sample_names",

@@ -24,11 +24,10 @@ from taurl.domains.generation import (
     FreshValues,
     GoldReplay,
     TaskFormat,
+    draft_tasks,
     money_text,
-    pick_drafts,
     sample_names,
     two_decimal_amount,
-    write_tasks,
 )
 
 # --- places, people and food -----------------------------------------------------------------
@@ -1183,11 +1182,7 @@ def generate_tasks(db: dict[str, dict], seed: int = 0) -> dict[str, list[Task]]:
     """
     rng = random.Random(seed)
     writer = _Writer(db, rng)
-    per_template = (
-        pick_drafts(functools.partial(template, writer), candidates, count, rng)
-        for template, candidates, count in _templates(writer)
-    )
-    return write_tasks(per_template, rng, TASK_FORMAT, writer.replay)
+    return draft_tasks(writer, _templates(writer), rng, TASK_FORMAT, writer.replay)
 
 
 __all__ = ["generate_database", "generate_tasks"]

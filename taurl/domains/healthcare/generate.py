@@ -17,7 +17,7 @@ from typing import Any
 
 from taurl.core.db import Database
 from taurl.core.types import Action, Task
-from taurl.domains.generation import Draft, FreshValues, GoldReplay, TaskFormat, pick_drafts, sample_names, write_tasks
+from taurl.domains.generation import Draft, FreshValues, GoldReplay, TaskFormat, draft_tasks, sample_names
 from taurl.domains.healthcare.tools import (
     LATE_NOTICE,
     NOW,
@@ -798,12 +798,8 @@ def generate_tasks(db: dict[str, dict], seed: int = 0) -> dict[str, list[Task]]:
     """
     rng = random.Random(seed)
     writer = _Writer(db, rng)
-    patients = list(writer.patients)
-    per_template = (
-        pick_drafts(functools.partial(template, writer), patients, count, rng, rounds=3)
-        for template, count in _templates()
-    )
-    return write_tasks(per_template, rng, TaskFormat("healthcare", PERSONAS), writer.replay)
+    templates = ((template, list(writer.patients), count) for template, count in _templates())
+    return draft_tasks(writer, templates, rng, TaskFormat("healthcare", PERSONAS), writer.replay, rounds=3)
 
 
 __all__ = ["generate_database", "generate_tasks"]

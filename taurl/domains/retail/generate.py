@@ -10,7 +10,6 @@ store and the same tasks.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import random
 from collections.abc import Callable, Iterator
 
@@ -21,12 +20,11 @@ from taurl.domains.generation import (
     FreshValues,
     GoldReplay,
     TaskFormat,
+    draft_tasks,
     money_text,
-    pick_drafts,
     sample_names,
     street_address,
     two_decimal_amount,
-    write_tasks,
 )
 from taurl.domains.retail.tools import TOOLS
 
@@ -925,14 +923,20 @@ def generate_tasks(db: dict[str, dict], seed: int = 0) -> dict[str, list[Task]]:
     """
     rng = random.Random(seed)
     writer = _Writer(db, rng)
-    per_template = (
-        [
-            dataclasses.replace(draft, rules=rules)
-            for draft in pick_drafts(functools.partial(template, writer), candidates, count, rng)
-        ]
-        for template, candidates, count, rules in _templates(writer)
+    templates = (
+        (_testing(template, rules), candidates, count) for template, candidates, count, rules in _templates(writer)
     )
-    return write_tasks(per_template, rng, TASK_FORMAT, GoldReplay(TOOLS, Database(db)))
+    return draft_tasks(writer, templates, rng, TASK_FORMAT, GoldReplay(TOOLS, Database(db)))
+
+
+def _testing(template: Template, rules: list[str]) -> Template:
+    """``template``, its drafts testing ``rules``."""
+
+    def make(w: _Writer, candidate: str) -> Draft | None:
+        draft = template(w, candidate)
+        return None if draft is None else dataclasses.replace(draft, rules=rules)
+
+    return make
 
 
 __all__ = ["generate_database", "generate_tasks"]

@@ -22,12 +22,11 @@ from taurl.domains.generation import (
     FreshValues,
     GoldReplay,
     TaskFormat,
+    draft_tasks,
     money_text,
-    pick_drafts,
     sample_names,
     shift_day,
     two_decimal_amount,
-    write_tasks,
 )
 from taurl.domains.telecom.tools import ROAMING_FEATURE, TODAY, TOOLS, UNLIMITED_DATA_GB
 
@@ -853,11 +852,7 @@ def generate_tasks(db: dict[str, dict], seed: int = 0) -> dict[str, list[Task]]:
     """
     rng = random.Random(seed)
     writer = _Writer(db, rng)
-    per_template = (
-        pick_drafts(functools.partial(template, writer), candidates, count, rng, rounds=3)
-        for template, candidates, count in _templates(writer)
-    )
-    return write_tasks(per_template, rng, TASK_FORMAT, writer.replay)
+    return draft_tasks(writer, _templates(writer), rng, TASK_FORMAT, writer.replay, rounds=3)
 
 
 __all__ = ["generate_database", "generate_tasks"]
