@@ -938,15 +938,12 @@ class _TaskWriter:
             passengers = [dict(p) for p in r["passengers"][:index]] + [dict(newcomer)]
             you = leaving == self.name(r["user_id"])
             ref, lookups = self.refer(r)
-            change = Action(
-                "update_reservation_passengers", {"reservation_id": r["reservation_id"], "passengers": passengers}
-            )
             request = (
                 f"On {ref}, {'you' if you else leaving} can no longer travel; you want "
                 f"{_full_name(newcomer)} (born {newcomer['dob']}) to take {'your' if you else 'that'} place. "
                 "Everything else stays the same."
             )
-            yield self.draft("swap_passenger", "write", r, request, [*lookups, change], ["R1", "R2", "R10"])
+            yield self.passengers_draft("swap_passenger", r, request, lookups, passengers)
 
     def fix_birth_date(self) -> Iterator[Draft]:
         for r in self.reservations:
@@ -959,14 +956,20 @@ class _TaskWriter:
             passengers = [dict(p) for p in r["passengers"]]
             passengers[index]["dob"] = corrected.date().isoformat()
             ref, lookups = self.refer(r)
-            change = Action(
-                "update_reservation_passengers", {"reservation_id": r["reservation_id"], "passengers": passengers}
-            )
             request = (
                 f"The date of birth of {_full_name(person)} on {ref} is wrong: it should be "
                 f"{passengers[index]['dob']}. Nothing else about the reservation should change."
             )
-            yield self.draft("fix_birth_date", "write", r, request, [*lookups, change], ["R1", "R2", "R10"])
+            yield self.passengers_draft("fix_birth_date", r, request, lookups, passengers)
+
+    def passengers_draft(
+        self, template: str, r: Record, request: str, lookups: list[Action], passengers: list[dict]
+    ) -> Draft:
+        """A task that looks the reservation up and gives it ``passengers`` (policy: R1, R2, R10)."""
+        change = Action(
+            "update_reservation_passengers", {"reservation_id": r["reservation_id"], "passengers": passengers}
+        )
+        return self.draft(template, "write", r, request, [*lookups, change], ["R1", "R2", "R10"])
 
     # -- cabins and flights
 

@@ -980,7 +980,12 @@ def _best_rated(w: _Writer, user_id: str) -> Draft | None:
 # refusals: the gold holds only the lookups an agent needs before it refuses
 
 
-def _refusal(w: _Writer, order_id: str, template: str, goal: str, rules: list[str]) -> Draft:
+def _refusal(
+    w: _Writer, order_id: str, template: str, goal: str, rules: list[str], refused: Action | None = None
+) -> Draft | None:
+    """A task the agent must refuse; None when ``refused``, the request as a call, is one the tools allow."""
+    if refused is not None and not w.replay.refused(refused):
+        return None
     order = w.orders[order_id]
     actions = [w.auth(order["user_id"]), Action("get_order_status", {"order_id": order_id})]
     return w.draft(template, order["user_id"], goal, actions, rules, refusal=True)
@@ -1020,15 +1025,12 @@ def _refuse_refund_old(w: _Writer, order_id: str) -> Draft | None:
     if w.recent(order_id):
         return None
     line = w.rng.choice(order["items"])
-    if not w.replay.refused(
-        Action("request_refund", {"order_id": order_id, "item_ids": [line["item_id"]], "reason": "missing item"})
-    ):
-        return None
     goal = (
         f"Looking back at your order {order_id} from {order['restaurant_name']}, you realise the {line['name']} "
         "never arrived, and you want a refund for it. If the agent says it is too late, you accept that."
     )
-    return _refusal(w, order_id, "refuse_refund_expired", goal, ["R1", "R11"])
+    refund = Action("request_refund", {"order_id": order_id, "item_ids": [line["item_id"]], "reason": "missing item"})
+    return _refusal(w, order_id, "refuse_refund_expired", goal, ["R1", "R11"], refused=refund)
 
 
 def _refuse_refund_taste(w: _Writer, order_id: str) -> Draft | None:
@@ -1065,13 +1067,12 @@ def _refuse_rate_twice(w: _Writer, order_id: str) -> Draft | None:
     if order["rating"] is None:
         return None
     rating = w.rng.choice([r for r in range(1, 6) if r != order["rating"]])
-    if not w.replay.refused(Action("rate_order", {"order_id": order_id, "rating": rating})):
-        return None
     goal = (
         f"You want to rate your order {order_id} from {order['restaurant_name']} {rating} out of 5. If the agent "
         "says it cannot be rated again, you accept that."
     )
-    return _refusal(w, order_id, "refuse_rate_twice", goal, ["R1", "R13"])
+    rate = Action("rate_order", {"order_id": order_id, "rating": rating})
+    return _refusal(w, order_id, "refuse_rate_twice", goal, ["R1", "R13"], refused=rate)
 
 
 def _refuse_other_user(w: _Writer, order_id: str) -> Draft | None:
