@@ -24,13 +24,14 @@ import inspect
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from taurl.backends import TAU_BENCH_PREFIX
+from taurl.backends.routing import UserRoute, UserSimulatorError, route_calls
 from taurl.core.db import PlainDatabase, clone
 from taurl.core.domain import UserSimulator
 from taurl.core.hashing import canonical_json
@@ -63,18 +64,7 @@ _DOMAINS: dict[str, PackageDomain] = {}
 _TASKS: dict[tuple[str, str], tuple[Task, ...]] = {}
 
 
-class _Route(threading.local):
-    """The user answering the package's model calls on this thread (None: not a taurl episode)."""
-
-    user: PackageUser | None = None
-
-
-_ROUTE = _Route()
-
-
-class UserSimulatorError(ModelCallError):
-    """The package's user simulator failed on what its model said (e.g. a reply it cannot parse):
-    the episode fails, not the run."""
+_ROUTE = UserRoute()
 
 
 def _import(module_name: str) -> ModuleType:
@@ -258,25 +248,10 @@ class _Response:
         self._hidden_params = {"response_cost": cost_usd}
 
 
-def _dispatcher(original: Callable[..., Any]) -> Callable[..., Any]:
-    """The package's ``completion``, answered by the PackageUser running on this thread (if any)."""
-
-    def completion(*args: Any, **kwargs: Any) -> Any:
-        user = _ROUTE.user
-        if user is None:  # not a taurl episode: the package behaves as it always does
-            return original(*args, **kwargs)
-        return user._answer(kwargs["messages"])
-
-    completion.taurl_original = original  # type: ignore[attr-defined]
-    return completion
-
-
 def _user_module() -> ModuleType:
-    """``tau_bench.envs.user`` with its ``completion`` routed (patched once, for every thread)."""
+    """``tau_bench.envs.user`` with its ``completion`` routed to the PackageUser on the calling thread."""
     module = _import("tau_bench.envs.user")
-    with _LOCK:
-        if not hasattr(module.completion, "taurl_original"):
-            module.completion = _dispatcher(module.completion)
+    route_calls(module, "completion", _ROUTE, lambda user, args, kwargs: user._answer(kwargs["messages"]))
     return module
 
 
@@ -325,7 +300,7 @@ class PackageUser(UserSimulator):
 
     def _routed(self, run: Callable[[], Any]) -> Any:
         """Run package code with its ``completion`` calls on this thread answered by this user."""
-        with self._routing():
+        with _ROUTE.to(self):
             try:
                 return run()
             except (ModelCallError, ReplayMissError):
@@ -334,15 +309,6 @@ class PackageUser(UserSimulator):
                 raise UserSimulatorError(
                     f"τ-bench's {self.strategy!r} user simulator failed: {type(exc).__name__}: {exc}"
                 ) from exc
-
-    @contextlib.contextmanager
-    def _routing(self) -> Iterator[None]:
-        previous = _ROUTE.user
-        _ROUTE.user = self
-        try:
-            yield
-        finally:
-            _ROUTE.user = previous
 
     def _answer(self, messages: list[Any]) -> _Response:
         if self._warming_up:

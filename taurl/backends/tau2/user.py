@@ -22,13 +22,11 @@ history and answers the history's last agent message (or that history's last use
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
 from typing import Any
 
+from taurl.backends.routing import UserRoute, UserSimulatorError, route_calls
 from taurl.backends.tau2 import package
 from taurl.backends.tau2.history import user_history
 from taurl.backends.tau2.state import Tau2State, ToolCallRecord, tau2_task
@@ -42,38 +40,20 @@ NAMESPACE = "user"
 FIRST_AGENT_MESSAGE = "Hi! How can I help you today?"  # τ²'s orchestrator opens every conversation so
 MAX_TOOL_ROUNDS = 10  # the user's tool calls in a row before its turn fails
 
-_LOCK = threading.Lock()
+_ROUTE = UserRoute()
 
 
-class _Route(threading.local):
-    """The user answering the package's model calls on this thread (None: not a taurl episode)."""
-
-    user: Tau2User | None = None
-
-
-_ROUTE = _Route()
-
-
-class UserSimulatorError(ModelCallError):
-    """τ²'s user simulator failed on what its model said: the episode fails, not the run."""
-
-
-def _dispatcher(original: Callable[..., Any]) -> Callable[..., Any]:
-    def generate(model: str, messages: list[Any], tools: Any = None, **kwargs: Any) -> Any:
-        user = _ROUTE.user
-        if user is None:  # not a taurl episode: the package behaves as it always does
-            return original(model, messages, tools=tools, **kwargs)
-        return user._answer(messages, tools)
-
-    generate.taurl_original = original  # type: ignore[attr-defined]
-    return generate
+def _generate_arguments(model: str, messages: list[Any], tools: Any = None, **kwargs: Any) -> tuple[list[Any], Any]:
+    """The messages and tools of a call to τ²'s ``generate``, however they were passed."""
+    return messages, tools
 
 
 def _simulator_module() -> Any:
+    """``tau2.user.user_simulator`` with its ``generate`` routed to the Tau2User on the calling thread."""
     module = package("tau2.user.user_simulator")
-    with _LOCK:
-        if not hasattr(module.generate, "taurl_original"):
-            module.generate = _dispatcher(module.generate)
+    route_calls(
+        module, "generate", _ROUTE, lambda user, args, kwargs: user._answer(*_generate_arguments(*args, **kwargs))
+    )
     return module
 
 
@@ -125,7 +105,7 @@ class Tau2User(UserSimulator):
         return sum(c.cost_usd for c in self.calls)
 
     def _generate(self, incoming: Any) -> Any:
-        with self._routing():
+        with _ROUTE.to(self):
             try:
                 reply, self._user_state = self._simulator.generate_next_message(incoming, self._user_state)
             except ModelCallError:
@@ -143,15 +123,6 @@ class Tau2User(UserSimulator):
         return package("tau2.data_model.message").ToolMessage(
             id=call.id, role="tool", content=record.content, requestor="user", error=record.error
         )
-
-    @contextlib.contextmanager
-    def _routing(self) -> Iterator[None]:
-        previous = _ROUTE.user
-        _ROUTE.user = self
-        try:
-            yield
-        finally:
-            _ROUTE.user = previous
 
     def _answer(self, messages: list[Any], tools: Any) -> Any:
         """The package's ``generate`` for this user: τ²'s messages in, τ²'s AssistantMessage out."""
