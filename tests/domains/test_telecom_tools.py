@@ -15,10 +15,9 @@ import pytest
 import taurl.domains.telecom as mod
 from taurl.core.db import Database
 from taurl.core.types import Action, ToolKind
-from taurl.domains.telecom.generate import generate_database
 from taurl.domains.telecom.tools import RECONNECTION_FEE, ROAMING_FEATURE, SEED_TOOLS, TODAY
 from tests.conftest import CTU, require
-from tests.tool_calls import ToolCalls
+from tests.domains.conftest import ToolCalls
 
 DOMAIN = mod.DOMAIN
 TOOLS = DOMAIN.tools
@@ -37,16 +36,6 @@ KINDS = {
         "refuel_data",
     },
 }
-
-
-@pytest.fixture(scope="module")
-def data() -> dict[str, dict]:
-    return generate_database(0)
-
-
-@pytest.fixture
-def db(data: dict[str, dict]) -> Database:
-    return Database(data)
 
 
 _calls = ToolCalls(TOOLS)
@@ -196,11 +185,11 @@ def test_bill_details(db: Database) -> None:
     unchanged(db, "get_bill_details", "no bills found for customer TC999", customer_id="TC999")
 
 
-def test_plans_and_balance(db: Database, data: dict[str, dict]) -> None:
-    assert ok(db, "list_plans") == list(data["plans"].values())
+def test_plans_and_balance(db: Database, base: dict[str, dict]) -> None:
+    assert ok(db, "list_plans") == list(base["plans"].values())
     customer_id = with_overdue(db)["customer_id"]
     found = balance(db, customer_id)
-    open_bills = [b for b in data["bills"].values() if b["customer_id"] == customer_id and b["status"] != "paid"]
+    open_bills = [b for b in base["bills"].values() if b["customer_id"] == customer_id and b["status"] != "paid"]
     assert found["outstanding_balance"] == round(sum(b["charges"]["total"] for b in open_bills), 2)
     assert found["overdue_balance"] == round(
         sum(b["charges"]["total"] for b in open_bills if b["status"] == "overdue"), 2
@@ -336,12 +325,12 @@ def test_reactivation_refusals(db: Database) -> None:
 # --- plan changes ----------------------------------------------------------------------------
 
 
-def test_change_plan_moves_the_charge_by_the_price_difference(db: Database, data: dict[str, dict]) -> None:
+def test_change_plan_moves_the_charge_by_the_price_difference(db: Database, base: dict[str, dict]) -> None:
     line = active_in_good_standing(
         db, lambda ln: db["customers"][ln["customer_id"]]["phone"] == ln["phone_number"] and ln["plan_id"] != "P1003"
     )
     used = line["usage_current_month"]["data_used_gb"]
-    plan = data["plans"]["P1003"]
+    plan = base["plans"]["P1003"]
     result = ok(db, "change_plan", line_id=line["line_id"], new_plan_id="P1003")
     difference = plan["price_per_month"] - line["billing_info"]["monthly_charge"]
     assert result["plan_id"] == "P1003" and result["billing_info"]["monthly_charge"] == plan["price_per_month"]
@@ -413,9 +402,9 @@ def test_roaming_refusals(db: Database) -> None:
 # --- data refills ----------------------------------------------------------------------------
 
 
-def test_refuel_data(db: Database, data: dict[str, dict]) -> None:
-    line = active_in_good_standing(db, lambda ln: data["plans"][ln["plan_id"]]["data_limit_gb"] < 999)
-    price = data["plans"][line["plan_id"]]["data_refueling_price_per_gb"]
+def test_refuel_data(db: Database, base: dict[str, dict]) -> None:
+    line = active_in_good_standing(db, lambda ln: base["plans"][ln["plan_id"]]["data_limit_gb"] < 999)
+    price = base["plans"][line["plan_id"]]["data_refueling_price_per_gb"]
     result = ok(db, "refuel_data", line_id=line["line_id"], gb_amount=3)
     assert result["charge"] == round(3 * price, 2)
     after = db["lines"][line["line_id"]]
@@ -426,16 +415,16 @@ def test_refuel_data(db: Database, data: dict[str, dict]) -> None:
     assert after["billing_info"]["total_monthly"] == round(line["billing_info"]["total_monthly"] + result["charge"], 2)
 
 
-def test_refuel_refusals(db: Database, data: dict[str, dict]) -> None:
-    line_id = active_in_good_standing(db, lambda ln: data["plans"][ln["plan_id"]]["data_limit_gb"] < 999)["line_id"]
+def test_refuel_refusals(db: Database, base: dict[str, dict]) -> None:
+    line_id = active_in_good_standing(db, lambda ln: base["plans"][ln["plan_id"]]["data_limit_gb"] < 999)["line_id"]
     for gb in (0, 11):
         unchanged(db, "refuel_data", f"a refill is 1 to 10 GB, got {gb}", line_id=line_id, gb_amount=gb)
-    unlimited = active_in_good_standing(db, lambda ln: data["plans"][ln["plan_id"]]["data_limit_gb"] >= 999)
+    unlimited = active_in_good_standing(db, lambda ln: base["plans"][ln["plan_id"]]["data_limit_gb"] >= 999)
     unchanged(
         db, "refuel_data", f"plan {unlimited['plan_id']} has unlimited data", line_id=unlimited["line_id"], gb_amount=2
     )
     owing = with_overdue(
-        db, lambda ln: ln["status"] == "active" and data["plans"][ln["plan_id"]]["data_limit_gb"] < 999
+        db, lambda ln: ln["status"] == "active" and base["plans"][ln["plan_id"]]["data_limit_gb"] < 999
     )
     unchanged(db, "refuel_data", "account", line_id=owing["line_id"], gb_amount=2)
     suspended = find_line(db, lambda ln: ln["status"] == "suspended")["line_id"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,9 +13,9 @@ import pytest
 import taurl.domains.doordash as mod
 from taurl.core.db import Database
 from taurl.core.types import Action
+from tests.conftest import CTU
 
 DOMAIN = mod.DOMAIN
-CTU = Path(__file__).resolve().parents[1].parent / "shared" / "ctu"
 SEED_DATA = CTU / "doordash"
 
 SEED_TOOLS = DOMAIN.tool_sets["seed"]  # checked against tool_schemas.json below
@@ -25,11 +24,6 @@ pytestmark = [
     pytest.mark.shared_data,
     pytest.mark.skipif(not SEED_DATA.exists(), reason=f"seed data not available: {SEED_DATA}"),
 ]
-
-
-@pytest.fixture(scope="module")
-def seed() -> Database:
-    return DOMAIN.database(SEED_DATA)
 
 
 def _first(db: Database, table: str, **wanted: Any) -> dict:
@@ -41,10 +35,10 @@ def test_seed_tools_listed() -> None:
     assert set(SEED_TOOLS) == set(json.loads((CTU / "tool_schemas.json").read_text())["doordash"])
 
 
-def test_seed_database_loads(seed: Database) -> None:
-    sizes = {table: len(seed[table]) for table in seed.table_names}
+def test_seed_database_loads(seed_db: Database) -> None:
+    sizes = {table: len(seed_db[table]) for table in seed_db.table_names}
     assert sizes == {"orders": 499, "restaurants": 97, "users": 65}
-    assert seed["orders"]["O0001"]["order_id"] == "O0001"
+    assert seed_db["orders"]["O0001"]["order_id"] == "O0001"
 
 
 def _seed_calls(db: Database) -> dict[str, dict[str, Any]]:
@@ -77,14 +71,14 @@ def _seed_calls(db: Database) -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.parametrize("name", SEED_TOOLS)
-def test_seed_tool_runs(seed: Database, name: str) -> None:
-    db = seed.fork()
+def test_seed_tool_runs(seed_db: Database, name: str) -> None:
+    db = seed_db.fork()
     result = DOMAIN.tools.invoke(db, Action(name, _seed_calls(db)[name]))
     assert result.ok, result.observation
 
 
-def test_seed_orders_of_unknown_customers_are_clean_errors(seed: Database) -> None:
-    db = seed.fork()
+def test_seed_orders_of_unknown_customers_are_clean_errors(seed_db: Database) -> None:
+    db = seed_db.fork()
     stranger = next(o for o in db["orders"].values() if o["user_id"] not in db["users"] and o["status"] == "placed")
     user = _first(db, "users")
     observation = DOMAIN.tools.invoke(
@@ -97,7 +91,7 @@ def test_seed_orders_of_unknown_customers_are_clean_errors(seed: Database) -> No
     assert db.touched() == set()
 
 
-def test_sft_gold_calls_give_results_or_clean_errors(seed: Database) -> None:
+def test_sft_gold_calls_give_results_or_clean_errors(seed_db: Database) -> None:
     dataset = CTU / "novel_sft_dataset.json"
     if not dataset.exists():
         pytest.skip(f"seed dataset not available: {dataset}")
@@ -105,7 +99,7 @@ def test_sft_gold_calls_give_results_or_clean_errors(seed: Database) -> None:
     outcomes: Counter[str] = Counter()
     per_tool: dict[str, Counter[str]] = {}
     for task in tasks:
-        db = seed.fork()  # each task's calls run in order on their own copy, as in an episode
+        db = seed_db.fork()  # each task's calls run in order on their own copy, as in an episode
         for raw in task["actions"]:
             result = DOMAIN.tools.invoke(db, Action.from_dict(raw))
             outcome = result.error or "ok"

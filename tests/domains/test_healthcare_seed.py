@@ -37,11 +37,6 @@ SEED_CALLS = {
 }
 
 
-@pytest.fixture(scope="module")
-def seed_db() -> Database:
-    return DOMAIN.database(require(SEED_DATA))
-
-
 def test_seed_database_loads_every_record(seed_db: Database) -> None:
     for table, file_name in DOMAIN.tables.items():
         assert len(seed_db[table]) == len(json.loads((SEED_DATA / file_name).read_text())), table

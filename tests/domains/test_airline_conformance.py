@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +15,8 @@ from taurl.core.hashing import canonical_hash
 from taurl.core.types import Action
 from taurl.domains.airline import DOMAIN
 from taurl.domains.airline.generate import generate_database
+from tests.conftest import TAUBENCH
 
-TAUBENCH = Path(__file__).resolve().parents[1].parent / "shared" / "taubench"
 SHARED = TAUBENCH / "airline"
 N_TASKS = 50
 
@@ -25,11 +24,6 @@ pytestmark = [
     pytest.mark.shared_data,
     pytest.mark.skipif(not (SHARED / "tasks_test.json").exists(), reason=f"τ-bench data not at {SHARED}"),
 ]
-
-
-@pytest.fixture(scope="module")
-def base() -> dict[str, dict]:
-    return {table: json.loads((SHARED / file_name).read_text()) for table, file_name in DOMAIN.tables.items()}
 
 
 @pytest.fixture(scope="module")
@@ -44,24 +38,24 @@ def _replay(root: Database, task: dict) -> Database:
     return episode
 
 
-def test_initial_hash_is_reproduced(base: dict[str, dict], task_file: dict) -> None:
-    assert Database(base).state_hash() == task_file["initial_data_hash"]
+def test_initial_hash_is_reproduced(taubench_base: dict[str, dict], task_file: dict) -> None:
+    assert Database(taubench_base).state_hash() == task_file["initial_data_hash"]
 
 
-def test_gold_actions_reach_gold_hash(base: dict[str, dict], task_file: dict) -> None:
+def test_gold_actions_reach_gold_hash(taubench_base: dict[str, dict], task_file: dict) -> None:
     tasks = task_file["tasks"]
     assert len(tasks) == N_TASKS
-    root = Database(base)
+    root = Database(taubench_base)
     mismatches = [task["index"] for task in tasks if _replay(root, task).state_hash() != task["gold_data_hash"]]
     assert not mismatches, f"{len(mismatches)}/{len(tasks)} airline tasks miss their gold hash: {mismatches}"
 
 
-def test_replays_leave_the_base_untouched(base: dict[str, dict], task_file: dict) -> None:
-    before = canonical_hash(base)
-    root = Database(base)
+def test_replays_leave_the_base_untouched(taubench_base: dict[str, dict], task_file: dict) -> None:
+    before = canonical_hash(taubench_base)
+    root = Database(taubench_base)
     for task in task_file["tasks"]:
         _replay(root, task)
-    assert canonical_hash(base) == before == task_file["initial_data_hash"]
+    assert canonical_hash(taubench_base) == before == task_file["initial_data_hash"]
     assert root.state_hash() == before
 
 
@@ -96,8 +90,8 @@ def _shapes(tables: dict[str, dict]) -> Iterator[tuple[str, tuple[str, ...]]]:
             yield "payment_history", fields(payment)
 
 
-def test_generated_records_have_tau_bench_shapes(base: dict[str, dict]) -> None:
-    reference = set(_shapes(base))
+def test_generated_records_have_tau_bench_shapes(taubench_base: dict[str, dict]) -> None:
+    reference = set(_shapes(taubench_base))
     generated = set(_shapes(generate_database(0)))
     assert generated <= reference, sorted(generated - reference)
     assert {kind for kind, _ in generated} == {kind for kind, _ in reference}

@@ -16,10 +16,9 @@ import pytest
 import taurl.domains.healthcare as mod
 from taurl.core.db import Database
 from taurl.core.types import Action, ToolKind
-from taurl.domains.healthcare.generate import generate_database
 from taurl.domains.healthcare.tools import LATE_CANCELLATION_FEE, NOW, SEED_TOOLS, free_slots, start_of, working_hours
 from tests.conftest import CTU, require
-from tests.tool_calls import ToolCalls
+from tests.domains.conftest import ToolCalls
 
 DOMAIN = mod.DOMAIN
 TOOLS = DOMAIN.tools
@@ -36,16 +35,6 @@ KINDS = {
         "request_prescription_refill",
     },
 }
-
-
-@pytest.fixture(scope="module")
-def data() -> dict[str, dict]:
-    return generate_database(0)
-
-
-@pytest.fixture
-def db(data: dict[str, dict]) -> Database:
-    return Database(data)
 
 
 _calls = ToolCalls(TOOLS)

@@ -20,11 +20,6 @@ DOMAIN = mod.DOMAIN
 SEED_DATA = CTU / "telecom"
 
 
-@pytest.fixture(scope="module")
-def seed_db() -> Database:
-    return DOMAIN.database(require(SEED_DATA))
-
-
 def test_seed_database_loads_every_record(seed_db: Database) -> None:
     for table, file_name in DOMAIN.tables.items():
         raw = json.loads((SEED_DATA / file_name).read_text())

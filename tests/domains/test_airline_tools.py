@@ -14,10 +14,11 @@ import pytest
 
 from taurl.core.db import Database, clone
 from taurl.core.hashing import canonical_hash
-from taurl.core.types import Action, RewardBasis, ToolKind, ToolResult
+from taurl.core.types import Action, RewardBasis, ToolKind
 from taurl.domains.airline import DOMAIN
 from taurl.domains.airline.generate import FREE_BAGS, generate_database, generate_reference, generate_tasks
 from taurl.domains.airline.tools import AIRPORTS, TOOLS
+from tests.domains.conftest import ToolCalls
 
 CABINS = ["basic_economy", "economy", "business"]
 SEGMENT = {"flight_number": "string", "date": "string"}
@@ -75,22 +76,8 @@ WRITES = {
 }
 
 
-@pytest.fixture(scope="module")
-def base() -> dict[str, dict]:
-    return generate_database(0)
-
-
-@pytest.fixture
-def db(base: dict[str, dict]) -> Database:
-    return Database(base)
-
-
-def call(db: Database, name: str, **kwargs: Any) -> ToolResult:
-    return TOOLS.invoke(db, Action(name, kwargs))
-
-
-def run(db: Database, name: str, **kwargs: Any) -> str:
-    return call(db, name, **kwargs).observation
+_calls = ToolCalls(TOOLS)
+call, run = _calls.result, _calls.call
 
 
 def unchanged(db: Database, observation: str, expected: str) -> None:

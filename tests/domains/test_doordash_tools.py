@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,24 +12,13 @@ import pytest
 import taurl.domains.doordash as mod
 from taurl.core.db import Database
 from taurl.core.types import Action, ToolKind
-from taurl.domains.doordash.generate import generate_database
 from taurl.domains.doordash.tools import NOW
-from tests.tool_calls import ToolCalls
+from tests.conftest import CTU
+from tests.domains.conftest import ToolCalls
 
 DOMAIN = mod.DOMAIN
 TOOLS = DOMAIN.tools
-CTU = Path(__file__).resolve().parents[1].parent / "shared" / "ctu"
 Record = dict[str, Any]
-
-
-@pytest.fixture(scope="module")
-def data() -> dict[str, dict]:
-    return generate_database(0)
-
-
-@pytest.fixture
-def db(data: dict[str, dict]) -> Database:
-    return Database(data)
 
 
 _calls = ToolCalls(TOOLS)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,18 +14,14 @@ import taurl.domains.airline as mod
 from taurl.core.db import Database
 from taurl.core.hashing import canonical_hash
 from taurl.core.types import Action, ToolKind
-from taurl.domains.airline.generate import generate_database, generate_reference
+from taurl.domains.airline.generate import generate_reference
+from tests.conftest import CTU, TAUBENCH
+from tests.domains.conftest import ToolCalls
 
 DOMAIN = mod.DOMAIN
 TOOLS = DOMAIN.tools
 TODAY = "2024-05-15"
-CTU = Path(__file__).resolve().parents[1].parent / "shared" / "ctu"
-TAUBENCH = CTU.parent / "taubench" / "airline"
-
-
-@pytest.fixture(scope="module")
-def base() -> dict[str, dict]:
-    return generate_database(0)
+TAUBENCH_AIRLINE = TAUBENCH / "airline"
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +34,7 @@ def db(base: dict[str, dict], reference: dict[str, dict]) -> Database:
     return Database(base, reference)
 
 
-def run(db: Database, name: str, **kwargs: Any) -> str:
-    return TOOLS.invoke(db, Action(name, kwargs)).observation
+run = ToolCalls(TOOLS).call
 
 
 def refused(db: Database, expected: str, name: str, **kwargs: Any) -> None:
@@ -151,11 +145,11 @@ def test_packaged_reference_tables_are_loaded_beside_the_database(reference: dic
 
 @pytest.mark.shared_data
 def test_tau_bench_data_uses_the_packaged_reference_and_keeps_its_hash(reference: dict) -> None:
-    if not (TAUBENCH / "tasks_test.json").exists():
-        pytest.skip(f"τ-bench data not at {TAUBENCH}")
-    db = DOMAIN.database(TAUBENCH)
+    if not (TAUBENCH_AIRLINE / "tasks_test.json").exists():
+        pytest.skip(f"τ-bench data not at {TAUBENCH_AIRLINE}")
+    db = DOMAIN.database(TAUBENCH_AIRLINE)
     assert dict(db.reference) == reference
-    assert db.state_hash() == json.loads((TAUBENCH / "tasks_test.json").read_text())["initial_data_hash"]
+    assert db.state_hash() == json.loads((TAUBENCH_AIRLINE / "tasks_test.json").read_text())["initial_data_hash"]
     assert set(db["flights"]) <= set(reference["fleet"])  # every τ-bench flight has an aircraft
     status = json.loads(run(db, "check_flight_status", flight_number="HAT001", date="2024-05-16"))
     assert status["aircraft_code"] == reference["fleet"]["HAT001"]

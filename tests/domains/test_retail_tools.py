@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,22 +15,13 @@ from taurl.core.types import Action, RewardBasis, ToolKind
 from taurl.domains.retail import DOMAIN, TOOLS
 from taurl.domains.retail.generate import generate_database, generate_tasks
 from taurl.domains.retail.tools import cancel_pending_order
+from tests.conftest import CTU
+from tests.domains.conftest import ToolCalls
 
 Order = dict[str, Any]
 
 
-@pytest.fixture(scope="module")
-def data() -> dict[str, dict]:
-    return generate_database(0)
-
-
-@pytest.fixture
-def db(data: dict[str, dict]) -> Database:
-    return Database(data)
-
-
-def call(db: Database, name: str, **kwargs: Any) -> str:
-    return TOOLS.invoke(db, Action(name, kwargs)).observation
+call = ToolCalls(TOOLS).call
 
 
 def find_order(db: Database, status: str, where: Callable[[Order], bool] = lambda order: True) -> Order:
@@ -167,7 +157,7 @@ def test_schema_matches_tau_bench(name: str) -> None:
 @pytest.mark.shared_data
 def test_seed_tool_set_matches_the_seed_systems_schemas() -> None:
     """The seed system (CTU) offers τ-bench's sixteen retail tools; its calls must fit ours unchanged."""
-    path = Path(__file__).resolve().parents[1].parent / "shared" / "ctu" / "tool_schemas.json"
+    path = CTU / "tool_schemas.json"
     if not path.exists():
         pytest.skip(f"seed system's schemas not available: {path}")
     seed = json.loads(path.read_text())["retail"]
@@ -619,8 +609,8 @@ def test_exchange_refusals(db: Database) -> None:
 # --- generated database and tasks ------------------------------------------------------------
 
 
-def test_generated_database_is_consistent(data: dict[str, dict]) -> None:
-    orders, products, users = data["orders"], data["products"], data["users"]
+def test_generated_database_is_consistent(base: dict[str, dict]) -> None:
+    orders, products, users = base["orders"], base["products"], base["users"]
     assert {o["status"] for o in orders.values()} == {"pending", "processed", "delivered", "cancelled"}
     for user_id, user in users.items():
         assert set(user["orders"]) == {o for o, order in orders.items() if order["user_id"] == user_id}
@@ -629,7 +619,7 @@ def test_generated_database_is_consistent(data: dict[str, dict]) -> None:
         assert order["payment_history"][0]["amount"] == round(sum(i["price"] for i in order["items"]), 2)
         for item in order["items"]:
             assert products[item["product_id"]]["variants"][item["item_id"]]["options"] == item["options"]
-    assert generate_database(0) == data and generate_database(1) != data
+    assert generate_database(0) == base and generate_database(1) != base
 
 
 @pytest.mark.parametrize("seed", [0, 1, 7])
