@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,25 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 TAUBENCH = SHARED / "taubench"
 CTU = SHARED / "ctu"
+TAURL = [sys.executable, "-m", "taurl.cli"]  # the real command, in this interpreter
+
+
+def taurl(
+    *args: str | Path, cwd: Path = REPO, env: dict[str, str] | None = None, timeout: float = 300, check: bool = False
+) -> subprocess.CompletedProcess:
+    """The real ``taurl`` command in its own process, its output captured whole (200 columns: rich wraps
+    text at the terminal's width); ``env`` adds to this process's environment; ``check``: it must exit 0."""
+    done = subprocess.run(
+        [*TAURL, *map(str, args)],
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check:
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return done
 
 
 def require(path: Path) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,9 +16,8 @@ from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
 from taurl.review.replay import Replayer
 from taurl.sim.server import SimServer
-from tests.conftest import REPO
+from tests.conftest import REPO, TAURL
 
-TAURL = [sys.executable, "-m", "taurl.cli"]
 BUILTIN = REPO / "taurl" / "domains"
 
 

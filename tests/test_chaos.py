@@ -19,11 +19,10 @@ import pytest
 
 from taurl.record.store import RecordingStore
 from taurl.sim.server import SimServer
-from tests.conftest import REPO
+from tests.conftest import REPO, TAURL
 
 pytestmark = pytest.mark.slow
 
-TAURL = [sys.executable, "-m", "taurl.cli"]
 CONCURRENCY = 4
 
 

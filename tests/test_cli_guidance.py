@@ -23,8 +23,7 @@ from taurl.llm.client import RetryPolicy
 from taurl.llm.preflight import PreflightError, preflight
 from taurl.record.store import RecordingStore
 from taurl.sim.server import SimServer
-
-TAURL = [sys.executable, "-m", "taurl.cli"]
+from tests.conftest import TAURL
 
 
 def taurl(*args: str):

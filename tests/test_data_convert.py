@@ -2,7 +2,6 @@
 
 import json
 import subprocess
-import sys
 
 import pyarrow.parquet as pq
 import pytest
@@ -11,9 +10,7 @@ from taurl.domains import DOMAIN_NAMES
 from taurl.registry import get_domain
 from taurl.sim.server import SimServer
 from taurl.skyrl.dry_run import dry_run, load_config
-from tests.conftest import CTU, REPO, TAUBENCH, require
-
-TAURL = [sys.executable, "-m", "taurl.cli"]
+from tests.conftest import CTU, REPO, TAUBENCH, TAURL, require
 
 
 def convert(*args):

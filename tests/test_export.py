@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -16,18 +14,19 @@ from taurl.record.writer import RecordingWriter
 from taurl.registry import get_domain
 from taurl.review.export import ExportError, tau_bench_results
 from taurl.users.scripted import ScriptedUser
-from tests.conftest import REPO, TAUBENCH, require
+from tests.conftest import TAUBENCH, require, taurl
 
 
-def taurl(*args: str) -> str:
-    out = subprocess.run([sys.executable, "-m", "taurl.cli", *args], cwd=REPO, capture_output=True, text=True)
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    return " ".join(out.stdout.split())
+def printed(*args: str) -> str:
+    """What the real ``taurl`` printed, once it exited 0, on one line."""
+    return " ".join(taurl(*args, check=True).stdout.split())
 
 
 def import_results(results, rec) -> str:
     data = TAUBENCH / "airline"
-    return taurl("import", "tau-bench", str(results), "--domain", "airline", "--data-dir", str(data), "--out", str(rec))
+    return printed(
+        "import", "tau-bench", str(results), "--domain", "airline", "--data-dir", str(data), "--out", str(rec)
+    )
 
 
 def rewards(rec) -> dict[tuple[str, int], float]:
@@ -41,7 +40,7 @@ def test_the_40_tau_bench_runs_round_trip_through_export_and_import(tmp_path):
     original = require(TAUBENCH / "airline" / "historical_gpt-4o_sample.json")
     assert "40/40 rewards agree" in import_results(original, tmp_path / "first")
     exported = tmp_path / "results.json"
-    assert "wrote 40 episode(s)" in taurl("export", "tau-bench", str(tmp_path / "first"), "--out", str(exported))
+    assert "wrote 40 episode(s)" in printed("export", "tau-bench", str(tmp_path / "first"), "--out", str(exported))
     assert "40/40 rewards agree" in import_results(exported, tmp_path / "second")
     assert rewards(tmp_path / "second") == rewards(tmp_path / "first")
 
@@ -98,12 +97,12 @@ def test_a_built_in_run_of_every_domain_reads_back_with_the_same_rewards(tmp_pat
             rec, results = tmp_path / f"rec{index}", tmp_path / f"results{index}.json"
             endpoints = ["--agent-base-url", sim.base_url] if "sim-agent" in args else []
             user = ["--user", "llm", "--user-model", "sim-user", "--user-base-url", sim.base_url]
-            taurl("run", *args, *endpoints, *user, "--cache-mode", "off", "--recording", str(rec), "--run-id", "sim")
-            printed = taurl("export", "tau-bench", str(rec), "--out", str(results))
-            read_back = shlex.split(printed.split("read it back with: ", 1)[1].removesuffix(" --out RECORDING"))
+            printed("run", *args, *endpoints, *user, "--cache-mode", "off", "--recording", str(rec), "--run-id", "sim")
+            said = printed("export", "tau-bench", str(rec), "--out", str(results))
+            read_back = shlex.split(said.split("read it back with: ", 1)[1].removesuffix(" --out RECORDING"))
             assert read_back[:3] == ["taurl", "import", "tau-bench"]
             count = len(json.loads(results.read_text()))
-            imported = taurl(*read_back[1:], "--out", str(tmp_path / f"back{index}"), "--user-model", "sim-user")
+            imported = printed(*read_back[1:], "--out", str(tmp_path / f"back{index}"), "--user-model", "sim-user")
             assert f"{count}/{count} rewards agree" in imported, args
             assert rewards(tmp_path / f"back{index}") == rewards(rec), args
 

@@ -12,21 +12,19 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from taurl.registry import get_domain
 from tests.conftest import REPO
+from tests.conftest import taurl as run_taurl
 
-TAURL = [sys.executable, "-m", "taurl.cli"]
 RETAIL_DATA = str(get_domain("retail").builtin_data_dir)
 
 
 def taurl(*args: str | Path, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OPENAI_API_KEY": "not-used"}
-    return subprocess.run([*TAURL, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=300, env=env)
+    return run_taurl(*args, cwd=cwd, env={"OPENAI_API_KEY": "not-used"})
 
 
 def mount_tmpfs(where: Path, size: str) -> str | None:

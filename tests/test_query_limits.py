@@ -7,7 +7,6 @@ from __future__ import annotations
 import errno
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,17 +20,12 @@ from taurl.record.store import QueryLimitError, RecordingStore
 from taurl.record.writer import RecordingWriter
 from taurl.registry import get_domain
 from taurl.users.scripted import ScriptedUser
-from tests.conftest import REPO
+from tests.conftest import REPO, TAURL, taurl
 from tests.test_chaos import corrupt_pages
 
-TAURL = [sys.executable, "-m", "taurl.cli"]
 # a list aggregate cannot spill to disk: 26 messages x 300,000 strings need far more than 50MB
 HEAVY = "SELECT sum(len(s)) AS n FROM (SELECT list(m.content || r.range) AS s FROM messages m, range(300000) r)"
 ENDLESS = "SELECT count(*) AS n FROM range(10000000000000)"
-
-
-def taurl(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*TAURL, *args], cwd=REPO, capture_output=True, text=True, timeout=120)
 
 
 def one_line(done: subprocess.CompletedProcess) -> str:

@@ -9,7 +9,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -18,9 +17,8 @@ import pytest
 from taurl.record.store import RecordingStore
 from taurl.record.writer import RecordingCallbackError, RecordingWriteError, RecordingWriter
 from taurl.sim.server import SimServer
-from tests.conftest import REPO, sim_run
+from tests.conftest import REPO, TAURL, sim_run
 
-TAURL = [sys.executable, "-m", "taurl.cli"]
 KEY = "sk-planted-3b1f9e0c7d2a"
 
 

@@ -5,7 +5,6 @@ import multiprocessing
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,9 +15,7 @@ from taurl.episodes.config import RunConfig
 from taurl.episodes.runner import execute
 from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
-from tests.conftest import REPO, TAUBENCH, require
-
-TAURL = [sys.executable, "-m", "taurl.cli"]
+from tests.conftest import REPO, TAUBENCH, TAURL, require
 
 
 def test_run_records_every_episode_and_resume_skips_them(tmp_path):

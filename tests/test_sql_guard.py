@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from taurl.cli import app
 from taurl.record.segments import SkippedSegmentWarning
-
-TAURL = [sys.executable, "-m", "taurl.cli"]
+from tests.conftest import TAURL
 
 
 def invoke(*args: str):
