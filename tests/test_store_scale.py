@@ -18,7 +18,7 @@ from taurl.record.merge import merge_segments
 from taurl.record.schema import EPISODE_SCHEMA, episode_row, rows_to_table
 from taurl.record.segments import REPLACES_KEY, RUN_IDS_KEY, write_segment
 from taurl.record.store import RecordingStore
-from taurl.record.writer import RecordingWriter
+from taurl.record.writer import MERGE_FAN_IN, RecordingWriter
 from tests.test_record_store import episodes
 
 
@@ -74,6 +74,23 @@ def test_a_closing_writer_merges_its_segments_into_one_that_names_them(tmp_path,
     assert json.loads(footer[REPLACES_KEY.encode()]) == written
     assert json.loads(footer[RUN_IDS_KEY.encode()]) == ["r"]
     assert count(rec, "SELECT count(*), count(DISTINCT episode_id) FROM attempts") == [(5, 5)]
+
+
+def test_a_long_lived_writer_merges_by_tiers_while_it_runs(tmp_path, counter_domain):
+    """A SkyRL process records for days: its segments stay few before it ever closes."""
+    rec = tmp_path / "rec"
+    writer = RecordingWriter(rec, group_commit=True, commit_window=0)
+    written = rows(counter_domain, n=70)
+    for index, row in enumerate(written, 1):
+        writer.add(row)
+        writer.flush()  # a segment each, then the merges it completes
+        assert len(segments(rec)) <= (MERGE_FAN_IN - 1) * 3, index
+    # 70 = 1 * 8**2 + 6: one segment of the second tier and six written since
+    assert len(segments(rec)) == 7
+    assert count(rec, "SELECT count(*), count(DISTINCT episode_id) FROM episodes") == [(70, 70)]
+    assert count(rec, "SELECT count(*) FROM attempts") == [(70,)]  # each episode once, not once a tier
+    writer.close()
+    assert len(segments(rec)) == 1 and count(rec) == [(70,)]
 
 
 def test_a_writer_leaves_its_segments_alone_while_a_compaction_runs(tmp_path, counter_domain):

@@ -15,7 +15,9 @@ A rename survives the process's death; ``durable=True`` (``--durable``) also fsy
 its directory, so it survives the machine's. When it closes, a group-commit writer that wrote several
 segments merges them into one (:mod:`taurl.record.merge`): the merged segment names the ones it
 replaces, so a reader counts each episode once whenever it looks, and a writer killed instead of
-closed leaves its segments as they were.
+closed leaves its segments as they were. While it runs, it merges its newest segments by tiers
+(:data:`MERGE_FAN_IN` of one tier make one of the next), so a process that records for days keeps a
+few dozen segments, not one per commit window.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from taurl.record.segments import run_ids_metadata, write_segment
 DEFAULT_COMMIT_WINDOW = 1.0  # seconds an episode may wait for its batch: bigger batches, fewer files
 DEFAULT_BATCH_ROWS = 1000  # episodes that make a batch without waiting out the window
 MERGE_AT = 4  # a group-commit writer that wrote this many segments merges them when it closes
+MERGE_FAN_IN = 8  # while it runs, a group-commit writer merges its newest 8 segments of one tier into one
 STALE_TEMP_SECONDS = 3600.0  # a temp file of another host is taken as abandoned after this long
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 NOT_IN_FILE_NAMES = re.compile(r"[^A-Za-z0-9._-]")
@@ -181,7 +184,7 @@ class RecordingWriter:
         self._buffer: list[dict[str, Any]] = []
         self._oldest = 0.0  # time.monotonic() when the oldest buffered row was added
         self._seq = 0
-        self._segments: list[str] = []  # names of the episode segments this writer wrote
+        self._segments: list[tuple[str, int]] = []  # the episode segments this writer wrote, with their tiers
         self._writing = False
         self._closed = False
         self._urgent = False  # a flush is waiting: write without waiting out the commit window
@@ -279,7 +282,7 @@ class RecordingWriter:
         except Exception as exc:
             self._error = self._failed(exc)
             raise self._error from exc
-        self._segments.append(name)
+        self._segments.append((name, 0))
         self.episodes_written += len(rows)
         if self.on_durable is not None:
             try:
@@ -290,6 +293,36 @@ class RecordingWriter:
                         f"the recorder's on_durable callback failed: {type(exc).__name__}: {exc}"
                     )
                     self._callback_error.__cause__ = exc
+
+    def _merge_tiers(self) -> None:
+        """Keep a long-lived writer's segments few (a SkyRL process records for days): whenever its newest
+        :data:`MERGE_FAN_IN` segments are of one tier, they become one segment of the next tier. A writer
+        that wrote N segments holds at most about ``(MERGE_FAN_IN - 1) * log(N, MERGE_FAN_IN)`` of them,
+        and each episode is rewritten about ``log(N, MERGE_FAN_IN)`` times. Runs on the commit thread,
+        between batches; a merge that cannot be done now (a compaction holds them) is left for later."""
+        from taurl.record.merge import merge_own_segments
+
+        while len(self._segments) >= MERGE_FAN_IN:
+            newest = self._segments[-MERGE_FAN_IN:]
+            tier = newest[0][1]
+            if any(t != tier for _, t in newest):
+                return
+            with self._lock:
+                merged = self._next_name()
+            names = [name for name, _ in newest]
+            try:
+                kept = merge_own_segments(self.location, names, merged, durable=self.durable)
+            except Exception as exc:
+                warnings.warn(
+                    f"could not merge {len(names)} of this writer's segments in {self.location.display} ({exc}): "
+                    "they stay as they are, and `taurl compact` merges them",
+                    stacklevel=2,
+                )
+                self.merge_at = None  # stop trying: the close will not merge either
+                return
+            if not kept or kept[0] != merged:
+                return  # not merged now (a compaction has them): tried again after a later batch
+            self._segments[-MERGE_FAN_IN:] = [(merged, tier + 1)] + [(name, tier) for name in kept[1:]]
 
     def _batch_ready(self) -> bool:
         return (
@@ -313,6 +346,8 @@ class RecordingWriter:
                 self._writing = True
             try:
                 self._write(batch)
+                if self.merge_at is not None and self._pid == os.getpid():
+                    self._merge_tiers()
             except RecordingWriteError:
                 pass  # kept in self._error, raised to the caller on its next add/flush/close
             except BaseException as exc:  # a row that cannot become a segment: the thread must not die silently
@@ -365,7 +400,7 @@ class RecordingWriter:
         with self._lock:
             if self.merge_at is None or len(self._segments) < max(2, self.merge_at) or self._pid != os.getpid():
                 return
-            names, self._segments = self._segments, []
+            names, self._segments = [name for name, _ in self._segments], []
             merged = self._next_name()
         from taurl.record.merge import merge_own_segments
 
@@ -378,7 +413,7 @@ class RecordingWriter:
                 stacklevel=2,
             )
             kept = names
-        self._segments = kept
+        self._segments = [(name, 0) for name in kept]
 
     def __enter__(self) -> RecordingWriter:
         return self
