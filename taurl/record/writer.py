@@ -300,8 +300,6 @@ class RecordingWriter:
         that wrote N segments holds at most about ``(MERGE_FAN_IN - 1) * log(N, MERGE_FAN_IN)`` of them,
         and each episode is rewritten about ``log(N, MERGE_FAN_IN)`` times. Runs on the commit thread,
         between batches; a merge that cannot be done now (a compaction holds them) is left for later."""
-        from taurl.record.merge import merge_own_segments
-
         while len(self._segments) >= MERGE_FAN_IN:
             newest = self._segments[-MERGE_FAN_IN:]
             tier = newest[0][1]
@@ -309,15 +307,8 @@ class RecordingWriter:
                 return
             with self._lock:
                 merged = self._next_name()
-            names = [name for name, _ in newest]
-            try:
-                kept = merge_own_segments(self.location, names, merged, durable=self.durable)
-            except Exception as exc:
-                warnings.warn(
-                    f"could not merge {len(names)} of this writer's segments in {self.location.display} ({exc}): "
-                    "they stay as they are, and `taurl compact` merges them",
-                    stacklevel=2,
-                )
+            kept = self._merge([name for name, _ in newest], merged)
+            if kept is None:
                 self.merge_at = None  # stop trying: the close will not merge either
                 return
             if not kept or kept[0] != merged:
@@ -402,18 +393,23 @@ class RecordingWriter:
                 return
             names, self._segments = [name for name, _ in self._segments], []
             merged = self._next_name()
+        kept = self._merge(names, merged)
+        self._segments = [(name, 0) for name in (names if kept is None else kept)]
+
+    def _merge(self, names: list[str], merged: str) -> list[str] | None:
+        """``names`` merged into ``merged``: the writer's segments that stand for them after it, or None
+        (with a warning) when the merge failed and they stay as they are."""
         from taurl.record.merge import merge_own_segments
 
         try:
-            kept = merge_own_segments(self.location, names, merged, durable=self.durable)
+            return merge_own_segments(self.location, names, merged, durable=self.durable)
         except Exception as exc:
             warnings.warn(
-                f"could not merge this writer's {len(names)} segments in {self.location.display} ({exc}): "
+                f"could not merge {len(names)} of this writer's segments in {self.location.display} ({exc}): "
                 "they stay as they are, and `taurl compact` merges them",
-                stacklevel=2,
+                stacklevel=3,
             )
-            kept = names
-        self._segments = [(name, 0) for name in kept]
+            return None
 
     def __enter__(self) -> RecordingWriter:
         return self
