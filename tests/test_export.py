@@ -25,7 +25,7 @@ def printed(*args: str) -> str:
 def import_results(results, rec) -> str:
     data = TAUBENCH / "airline"
     return printed(
-        "import", "tau-bench", str(results), "--domain", "airline", "--data-dir", str(data), "--out", str(rec)
+        "import", "tau-bench", str(results), "--domain", "airline", "--data-dir", str(data), "--recording", str(rec)
     )
 
 
@@ -99,12 +99,28 @@ def test_a_built_in_run_of_every_domain_reads_back_with_the_same_rewards(tmp_pat
             user = ["--user", "llm", "--user-model", "sim-user", "--user-base-url", sim.base_url]
             printed("run", *args, *endpoints, *user, "--cache-mode", "off", "--recording", str(rec), "--run-id", "sim")
             said = printed("export", "tau-bench", str(rec), "--out", str(results))
-            read_back = shlex.split(said.split("read it back with: ", 1)[1].removesuffix(" --out RECORDING"))
+            read_back = shlex.split(said.split("read it back with: ", 1)[1].removesuffix(" --recording RECORDING"))
             assert read_back[:3] == ["taurl", "import", "tau-bench"]
             count = len(json.loads(results.read_text()))
-            imported = printed(*read_back[1:], "--out", str(tmp_path / f"back{index}"), "--user-model", "sim-user")
+            imported = printed(
+                *read_back[1:], "--recording", str(tmp_path / f"back{index}"), "--user-model", "sim-user"
+            )
             assert f"{count}/{count} rewards agree" in imported, args
             assert rewards(tmp_path / f"back{index}") == rewards(rec), args
+
+
+def test_import_still_takes_out_for_recording_and_says_it_is_deprecated(tmp_path):
+    rec, results, data = tmp_path / "rec", tmp_path / "results.json", str(get_domain("retail").builtin_data_dir)
+    printed("run", "--domain", "retail", "--end-index", "2", "--recording", str(rec), "--run-id", "oracle")
+    printed("export", "tau-bench", str(rec), "--out", str(results))
+    importing = ["import", "tau-bench", str(results), "--domain", "retail", "--data-dir", data]
+    done = taurl(*importing, "--out", str(tmp_path / "back"), check=True)
+    assert "--out is deprecated: use --recording" in done.stderr
+    assert rewards(tmp_path / "back") == rewards(rec)
+    both = taurl(*importing, "--out", str(tmp_path / "x"), "--recording", str(tmp_path / "y"))
+    assert both.returncode == 2 and "give --recording alone" in both.stderr
+    neither = taurl(*importing)
+    assert neither.returncode == 2 and "--recording" in neither.stderr
 
 
 def test_an_export_refuses_what_tau_bench_results_cannot_carry(tmp_path):

@@ -138,7 +138,7 @@ def writers(world: World, out: Path) -> dict[str, list[str | Path]]:
             "retail",
             "--data-dir",
             RETAIL_DATA,
-            "--out",
+            "--recording",
             out / "rec",
         ],  # fmt: skip
         "import tau2": ["import", "tau2", world.results, "--recording", out / "rec"],

@@ -173,7 +173,7 @@ def test_a_data_directory_replaces_the_packages_data(shop, tmp_path):
     users = json.loads((data / "users.json").read_text())
     users["alan_turing_1912"]["balance"] = 10  # too little for two kettles
     (data / "users.json").write_text(json.dumps(users))
-    assert parse_data_dirs([f"{SHOP}={data}"]) == {SHOP: data}
+    assert parse_data_dirs([f"{SHOP}={data}"]) == {SHOP: str(data)}
     with pytest.raises(typer.BadParameter):
         parse_data_dirs([f"nowhere={data}"])
     task = shop.tasks()[1]

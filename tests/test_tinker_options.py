@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from taurl.cli.common import JudgeModel, ModelCalls
 from taurl.cli.train_tinker import TinkerOptions, run_config
 from taurl.episodes.config import chat_client
 from taurl.llm.client import ClientLimits
 
 
-def options(limits: ClientLimits, cache: Path) -> TinkerOptions:
+def options(calls: ModelCalls) -> TinkerOptions:
     return TinkerOptions(
         "airline", "train", None, [], None, [], None, False, None, "runs/x", None, False, False, False, False,
-        "llm", "sim-user", "http://127.0.0.1:9/v1", None, None, None, 0.0, 4, 0, cache, {}, limits,
+        "llm", "sim-user", "http://127.0.0.1:9/v1", None, JudgeModel(), 0.0, 4, 0, {}, calls,
     )  # fmt: skip
 
 
 def test_spend_limits_reach_the_user_models_client(tmp_path):
     limits = ClientLimits(None, None, 20_000, 0.5)
-    config = run_config(options(limits, tmp_path / "cache"))
+    config = run_config(options(ModelCalls(cache_dir=tmp_path / "cache", max_cost_usd=0.5, max_tokens_budget=20_000)))
     assert config.limits == limits
     assert chat_client(config.user_endpoint, config).limits == limits
 

@@ -32,7 +32,7 @@ TOP_LEVEL = {
 GROUPS = {
     "domains": ("domains", "app"),
     "data": ("data", "data_app"),
-    "import": ("importing", "import_app"),  # data's import_app, with `taurl import tau2` added
+    "import": ("importing", "import_app"),
     "export": ("export", "app"),
     "audit": ("audit", "app"),
 }

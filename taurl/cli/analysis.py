@@ -13,17 +13,13 @@ from rich.table import Table
 
 from taurl.cli.common import (
     DataDirOption,
-    QueryMemoryOption,
-    QueryTimeoutOption,
-    RecordingArgument,
-    RecordingOption,
+    JudgeModel,
+    ReadRecordings,
     console,
     fail,
+    option_bundles,
     parse_data_dirs,
     progress_bar,
-    query_limits,
-    recordings,
-    single_recording,
     writable_recording,
 )
 from taurl.cli.tables import Col, print_table
@@ -31,15 +27,15 @@ from taurl.core.types import RewardBasis
 from taurl.domains import DataError
 from taurl.paths import OutputPathError
 from taurl.record.location import RecordingLocationError
-from taurl.record.store import DEFAULT_QUERY_MEMORY, DEFAULT_QUERY_TIMEOUT, RecordingError
+from taurl.record.store import RecordingError
 
 app = typer.Typer()
 
 
 @app.command("replay")
+@option_bundles
 def replay_command(
-    recording: RecordingArgument = None,
-    recording_option: RecordingOption = None,
+    read: ReadRecordings = ReadRecordings(),
     data_dir: DataDirOption = None,
     cache_dir: Annotated[
         Path | None, typer.Option(help="Also serve model calls from this cache (the recording's own calls always are).")
@@ -50,14 +46,11 @@ def replay_command(
     jobs: Annotated[
         int | None, typer.Option(min=1, help="Replay in this many processes (default: the core count); same results.")
     ] = None,
-    timeout: QueryTimeoutOption = DEFAULT_QUERY_TIMEOUT,
-    memory: QueryMemoryOption = DEFAULT_QUERY_MEMORY,
 ) -> None:
     """Re-run recorded episodes offline (no network, no key) and report the first divergence of each."""
     import os
     import time
 
-    from taurl.record.store import RecordingStore
     from taurl.review.replay import Replayer
 
     jobs = jobs or os.cpu_count() or 1
@@ -66,11 +59,7 @@ def replay_command(
     diverged = []
     as_json = output_format == "json"
     try:
-        replayer = Replayer(
-            RecordingStore(recordings(recording, recording_option), query_limits(timeout, memory)),
-            {k: str(v) for k, v in parse_data_dirs(data_dir).items()},
-            cache_dir,
-        )
+        replayer = Replayer(read.store(), parse_data_dirs(data_dir), cache_dir)
         with progress_bar(as_json) as progress:
             bar = progress.add_task("replay", total=None)
             for r in replayer.replay_all(where, jobs):
@@ -89,7 +78,7 @@ def replay_command(
     if not results:  # an empty (or emptied) recording must never pass as "identical"
         raise fail(
             f"nothing to replay: no recorded episode{'' if where == 'TRUE' else f' matches --where {where!r}'} in "
-            f"{', '.join(str(r) for r in recordings(recording, recording_option))}",
+            f"{', '.join(read.names)}",
             1,
         )
     elapsed = time.perf_counter() - start
@@ -121,42 +110,36 @@ def replay_command(
 
 
 @app.command("rescore")
+@option_bundles
 def rescore_command(
-    recording_arg: RecordingArgument = None,
-    recording_option: RecordingOption = None,
+    read: ReadRecordings = ReadRecordings(),
     basis: Annotated[
         RewardBasis | None, typer.Option(help="Reward basis to score under (default: each task's own).")
     ] = None,
     zero_on_max_steps: Annotated[bool, typer.Option(help="Score episodes cut off at the step limit 0.")] = False,
     match_think_tools: Annotated[bool, typer.Option(help="Count think/calculate calls in action matching.")] = False,
-    judge_model: Annotated[
-        str | None,
-        typer.Option(help="Judge tasks' assertions again with this model (its calls stored with the new scores)."),
-    ] = None,
-    judge_base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint of the judge model.")] = None,
+    judge: JudgeModel = JudgeModel(),
     data_dir: DataDirOption = None,
     where: Annotated[str, typer.Option(help="SQL filter on the episodes view.")] = "TRUE",
-    timeout: QueryTimeoutOption = DEFAULT_QUERY_TIMEOUT,
-    memory: QueryMemoryOption = DEFAULT_QUERY_MEMORY,
 ) -> None:
-    """Recompute rewards under another basis or reward config, without running any model; the new
-    scores are stored beside the old ones (view `rescores`) with the config that produced them."""
+    """Recompute rewards under another basis or reward config, without running the agent or the user; the new
+    scores are stored beside the old ones (view `rescores`) with the config that produced them.
+
+    With --judge-model the tasks' assertions are judged again, the judge's calls stored with the new scores."""
     from taurl.core.reward import RewardConfig
     from taurl.core.reward_judge import JudgeMissingError
     from taurl.llm.client import ModelCallError
-    from taurl.record.store import RecordingStore
     from taurl.record.writer import RecordingWriteError, RecordingWriter
     from taurl.review.attribution import judge_client
     from taurl.review.rescore import rescore, rescore_id
 
-    recording = single_recording(recording_arg, recording_option, ": rescore writes into it")
-    limits = query_limits(timeout, memory)
-    judge = judge_client(judge_model, judge_base_url) if judge_model else None
-    config = RewardConfig(basis, zero_on_max_steps, match_think_tools, judge=judge)
+    recording = read.single(": rescore writes into it")
+    client = judge_client(judge.judge_model, judge.judge_base_url) if judge.judge_model else None
+    config = RewardConfig(basis, zero_on_max_steps, match_think_tools, judge=client)
     try:
-        store = RecordingStore(recording, limits)
+        store = read.store(recording)
         writable_recording(recording)  # before the work, not after it
-        results = rescore(store, config, {k: str(v) for k, v in parse_data_dirs(data_dir).items()}, where)
+        results = rescore(store, config, parse_data_dirs(data_dir), where)
         identity = rescore_id(config)
         RecordingWriter(recording).write_rescores([r.row for r in results], identity)
     except (
@@ -181,9 +164,9 @@ def rescore_command(
 
 
 @app.command("report")
+@option_bundles
 def report_command(
-    recording: RecordingArgument = None,
-    recording_option: RecordingOption = None,
+    read: ReadRecordings = ReadRecordings(),
     out: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("report.html"),
     compare: Annotated[
         tuple[str, str] | None,
@@ -198,38 +181,34 @@ def report_command(
             "convention); by default they count as failures (τ-bench's)."
         ),
     ] = False,
-    timeout: QueryTimeoutOption = DEFAULT_QUERY_TIMEOUT,
-    memory: QueryMemoryOption = DEFAULT_QUERY_MEMORY,
 ) -> None:
     """A self-contained HTML report that opens offline: outcomes with confidence intervals, every episode in
     a table that opens its transcript, tool errors, failure causes, cost, rescores, two runs compared."""
 
     from taurl.review.report import ReportError, write_report
 
-    limits = query_limits(timeout, memory)
+    limits = read.limits
     try:
-        write_report(recordings(recording, recording_option), out, compare, exclude_errors, limits)
+        write_report(read.names, out, compare, exclude_errors, limits)
     except (RecordingError, ReportError, OutputPathError) as exc:
         raise fail(str(exc)) from exc
     console.print(f"wrote {out}", markup=False)
 
 
 @app.command("show")
+@option_bundles
 def show_command(
     episode_id: Annotated[
         str, typer.Argument(help="Episode id, a unique prefix of at least 6 characters, or RUN/TASK/TRIAL.")
     ],
-    recording: RecordingArgument = None,
-    recording_option: RecordingOption = None,
+    read: ReadRecordings = ReadRecordings(),
     full: Annotated[bool, typer.Option(help="Print system prompts and tool observations whole.")] = False,
-    timeout: QueryTimeoutOption = DEFAULT_QUERY_TIMEOUT,
-    memory: QueryMemoryOption = DEFAULT_QUERY_MEMORY,
 ) -> None:
     """One episode as a readable transcript: reward breakdown, task, gold actions, every message."""
 
     from taurl.review.show import EpisodeNotFoundError, show
 
     try:
-        show(recordings(recording, recording_option), episode_id, console, full, query_limits(timeout, memory))
+        show(read.names, episode_id, console, full, read.limits)
     except (RecordingError, EpisodeNotFoundError) as exc:
         raise fail(str(exc)) from exc

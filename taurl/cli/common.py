@@ -1,13 +1,18 @@
-"""What the command groups share: the consoles, errors, the progress bar, --data-dir, rows as table/json/csv."""
+"""What the command groups share: the consoles, errors, the progress bar, the option bundles (--data-dir,
+the recordings read, the judge model, the model calls' key, cache and spend limits), rows as table/json/csv."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
+import inspect
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from copy import copy
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, get_args, get_type_hints
 
 import click
 import typer
@@ -18,6 +23,9 @@ from taurl.review.terminal import printable
 
 if TYPE_CHECKING:
     from rich.progress import Progress
+
+    from taurl.llm.client import ClientLimits, Endpoint
+    from taurl.record.store import QueryLimits, RecordingStore
 
 console = Console()
 err = Console(stderr=True)
@@ -77,6 +85,143 @@ def query_limits(timeout: float, memory: str):
         return QueryLimits(timeout or None, memory)
     except RecordingError as exc:
         raise fail(str(exc)) from exc
+
+
+def option_bundles(command: Callable[..., Any] | None = None, *, panel: str | None = None) -> Any:
+    """Lets a command take option bundles: each parameter annotated with a bundle (a dataclass whose fields are
+    typer options) stands for the bundle's options, in its place in the help (under ``panel`` if given, else
+    each option's own), and the command is called with the bundle built from them. The parameter's default,
+    a bundle, holds the command's defaults (none: the bundle's own)."""
+    if command is None:
+        return functools.partial(option_bundles, panel=panel)
+    parameters, bundles = [], {}
+    for parameter in inspect.signature(command, eval_str=True).parameters.values():
+        kind = parameter.annotation
+        if not (isinstance(kind, type) and dataclasses.is_dataclass(kind)):
+            parameters.append(parameter)
+            continue
+        default = kind() if parameter.default is inspect.Parameter.empty else parameter.default
+        bundles[parameter.name] = default
+        hints = get_type_hints(kind, include_extras=True)
+        for field in dataclasses.fields(default):
+            base, option = get_args(hints[field.name])  # Annotated[type, typer.Option(...)]
+            if panel is not None:
+                option = copy(option)
+                option.rich_help_panel = panel
+            value = getattr(default, field.name)
+            parameters.append(parameter.replace(name=field.name, annotation=Annotated[base, option], default=value))
+
+    @functools.wraps(command)
+    def with_bundles(**values: Any) -> Any:
+        for name, default in bundles.items():
+            fields = {field.name: values.pop(field.name) for field in dataclasses.fields(default)}
+            values[name] = dataclasses.replace(default, **fields)
+        return command(**values)
+
+    with_bundles.__signature__ = inspect.Signature(parameters, __validate_parameters__=False)  # type: ignore[attr-defined]
+    return with_bundles
+
+
+def _default_query_timeout() -> float:
+    from taurl.record.store import DEFAULT_QUERY_TIMEOUT  # only where a command reads recordings
+
+    return DEFAULT_QUERY_TIMEOUT
+
+
+def _default_query_memory() -> str:
+    from taurl.record.store import DEFAULT_QUERY_MEMORY
+
+    return DEFAULT_QUERY_MEMORY
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadRecordings:
+    """The recordings a command reads (positionally, with --recording, or both) and the limits of a read."""
+
+    recording: RecordingArgument = None
+    recording_option: RecordingOption = None
+    timeout: QueryTimeoutOption = dataclasses.field(default_factory=_default_query_timeout)
+    memory: QueryMemoryOption = dataclasses.field(default_factory=_default_query_memory)
+
+    @property
+    def names(self) -> list[str]:
+        return recordings(self.recording, self.recording_option)
+
+    def single(self, why: str = "") -> str:
+        """The one recording a command writes to or maintains."""
+        return single_recording(self.recording, self.recording_option, why)
+
+    @property
+    def limits(self) -> QueryLimits:
+        return query_limits(self.timeout, self.memory)
+
+    def store(self, recording: str | None = None) -> RecordingStore:
+        """The store over the recordings (or ``recording`` alone)."""
+        from taurl.record.store import RecordingStore
+
+        return RecordingStore(recording or self.names, self.limits)
+
+
+MODEL_CALLS = "Model calls"  # the help panel of the options on how models are called
+
+
+@dataclasses.dataclass(frozen=True)
+class JudgeModel:
+    """The model that judges, and where it is served."""
+
+    judge_model: Annotated[
+        str | None,
+        typer.Option(rich_help_panel="Judge model", help="The judge model (any OpenAI-compatible chat model)."),
+    ] = None
+    judge_base_url: Annotated[
+        str | None,
+        typer.Option(
+            rich_help_panel="Judge model", help="OpenAI-compatible endpoint of the judge model (default: OpenAI)."
+        ),
+    ] = None
+
+    def endpoint(self, api_key_env: str | None = None) -> Endpoint | None:
+        """The judge at temperature 0, None without --judge-model."""
+        from taurl.llm.client import Endpoint
+
+        if self.judge_model is None:
+            return None
+        return Endpoint(self.judge_model, self.judge_base_url, api_key_env or Endpoint.api_key_env, 0.0)
+
+
+def _default_cache_dir() -> Path:
+    from taurl.episodes.config import DEFAULT_CACHE_DIR  # the run settings: only where a command calls models
+
+    return DEFAULT_CACHE_DIR
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelCalls:
+    """How a command's model calls are made and bounded: the key's variable, the response cache, spend limits."""
+
+    api_key_env: Annotated[
+        str,
+        typer.Option(
+            rich_help_panel=MODEL_CALLS, help="Environment variable holding the API key (never written anywhere)."
+        ),
+    ] = "OPENAI_API_KEY"
+    cache_dir: Annotated[Path, typer.Option(rich_help_panel=MODEL_CALLS, help="Response cache directory.")] = (
+        dataclasses.field(default_factory=_default_cache_dir)
+    )
+    max_cost_usd: Annotated[
+        float | None,
+        typer.Option(rich_help_panel=MODEL_CALLS, help="Stop calling models once they have cost this many dollars."),
+    ] = None
+    max_tokens_budget: Annotated[
+        int | None,
+        typer.Option(rich_help_panel=MODEL_CALLS, help="Stop calling models once they have spent this many tokens."),
+    ] = None
+
+    def limits(self, **rates: Any) -> ClientLimits:
+        """The spend limits (and ``rates``: ClientLimits' max_concurrency, calls_per_minute)."""
+        from taurl.llm.client import ClientLimits
+
+        return ClientLimits(max_total_tokens=self.max_tokens_budget, max_cost_usd=self.max_cost_usd, **rates)
 
 
 def output_directory(out: Path) -> Path:
@@ -182,11 +327,12 @@ def _untype_tree(command: click.Command, ctx: click.Context) -> None:
         _untype_tree(sub, ctx)
 
 
-def parse_data_dirs(values: list[str] | None) -> dict[str, Path]:
+def parse_data_dirs(values: list[str] | None) -> dict[str, str]:
+    """--data-dir's DOMAIN=DIR values as {domain: directory} (a bad one: a usage error naming it)."""
     from taurl.domains import DOMAIN_NAMES  # the domains load only for commands that take --data-dir
     from taurl.registry import known_domain
 
-    dirs: dict[str, Path] = {}
+    dirs: dict[str, str] = {}
     for value in values or []:
         domain, sep, directory = value.partition("=")
         if not sep or not directory:
@@ -196,7 +342,7 @@ def parse_data_dirs(values: list[str] | None) -> dict[str, Path]:
                 f"unknown domain {domain!r} (known: {', '.join(DOMAIN_NAMES)}, or tau_bench:<env>)",
                 param_hint="--data-dir",
             )
-        dirs[domain] = Path(directory)
+        dirs[domain] = directory
     return dirs
 
 
@@ -213,6 +359,16 @@ def progress_bar(quiet: bool = False) -> Progress:
         transient=True,
         disable=quiet,
     )
+
+
+def on_interrupt(first: str, again: str) -> Callable[[int], None]:
+    """What a long command says on stderr at each Ctrl-C (``interruptible``'s callback): ``first`` at the
+    first, ``again`` at the next."""
+
+    def say(count: int) -> None:
+        err.print(f"[yellow]stopping:[/] {first}" if count == 1 else f"[yellow]stopping now:[/] {again}")
+
+    return say
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:

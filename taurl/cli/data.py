@@ -1,10 +1,10 @@
-"""taurl data convert and taurl import: task sets in, other systems' runs in."""
+"""taurl data convert and taurl data repair: task sets to SkyRL parquet, with their quality."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -18,25 +18,34 @@ from taurl.cli.common import (
     fail,
     output_directory,
     parse_data_dirs,
-    writable_recording,
     writing_into,
 )
 from taurl.cli.tables import Col, print_table
 from taurl.core.types import RewardBasis
 from taurl.domains import DOMAIN_NAMES, DataError
-from taurl.episodes.config import DEFAULT_CACHE_DIR, Endpoint, RunConfig
-from taurl.llm.cache import CacheMode
 from taurl.registry import get_domain
 
 if TYPE_CHECKING:
     from taurl.core.types import Task
     from taurl.skyrl.budget import PromptLengths
+    from taurl.skyrl.dataset import Conversion
 
 data_app = typer.Typer(
     help="Convert task sets to SkyRL's parquet format and measure their quality.", no_args_is_help=True
 )
 
-import_app = typer.Typer(help="Bring other systems' runs into a taurl recording.", no_args_is_help=True)
+CONVERTED = ("train.parquet", "validation.parquet", "trivial.parquet", "rejects.jsonl", "quality.json")
+REPAIRED = ("train.parquet", "validation.parquet", "rejects.jsonl", "repairs.jsonl", "quality.json")
+
+
+def out_option(files: tuple[str, ...]) -> Any:
+    """--out: the directory a command writes ``files`` into."""
+    return Annotated[Path, typer.Option(help=f"Output directory: {', '.join(files)}.")]
+
+
+ConvertOutOption = out_option(CONVERTED)
+RepairOutOption = out_option(REPAIRED)
+SplitSeedOption = Annotated[int, typer.Option(help="Seed of the deterministic train/validation split.")]
 
 
 @data_app.command("convert")
@@ -45,12 +54,7 @@ def data_convert(
         Path | None,
         typer.Argument(help="The seed system's novel_sft_dataset.json (omit to convert taurl's own task sets)."),
     ] = None,
-    out: Annotated[
-        Path,
-        typer.Option(
-            help="Output directory: train.parquet, validation.parquet, trivial.parquet, rejects.jsonl, quality.json."
-        ),
-    ] = Path("data/tau_bench"),
+    out: ConvertOutOption = Path("data/tau_bench"),
     domain: Annotated[
         list[str] | None, typer.Option(help="taurl task sets: domains to convert (repeatable; default all).")
     ] = None,
@@ -61,7 +65,7 @@ def data_convert(
     validation_fraction: Annotated[
         float, typer.Option(help="Share of a single-split input held out for validation.")
     ] = 0.1,
-    seed: Annotated[int, typer.Option(help="Seed of the deterministic train/validation split.")] = 0,
+    seed: SplitSeedOption = 0,
     normalize: Annotated[
         bool, typer.Option(help="Apply the evidence-based alias table for invented argument names.")
     ] = True,
@@ -83,7 +87,7 @@ def data_convert(
     from taurl.core.reward import InvalidTaskError
     from taurl.skyrl.dataset import Conversion, split_tasks, write_conversion
 
-    dirs = {k: str(v) for k, v in parse_data_dirs(data_dir).items()}
+    dirs = parse_data_dirs(data_dir)
     output_directory(out)
     try:
         if source is not None:
@@ -116,14 +120,7 @@ def data_convert(
         write_conversion(conversion, staging)
     print_quality(assessment.report)
     print_prompt_lengths(lengths)
-    console.print(
-        f"{len(tasks)} task(s): {len(train)} train, {len(validation)} validation, {len(trivial)} trivial, "
-        f"{len(assessment.rejects)} rejected "
-        f"-> {out}/ (train.parquet, validation.parquet, trivial.parquet, rejects.jsonl, quality.json)",
-        markup=False,
-    )
-    if conversion.total != len(tasks):
-        raise fail(f"internal error: {len(tasks)} tasks in, {conversion.total} accounted for")
+    print_written(len(tasks), conversion, out, CONVERTED)
 
 
 def measure_prompts(parts: dict[str, list[Task]], report: dict) -> dict[str, PromptLengths | None]:
@@ -216,28 +213,21 @@ def print_quality(report: dict) -> None:
 @data_app.command("repair")
 def data_repair(
     source: Annotated[Path, typer.Argument(help="The seed system's novel_sft_dataset.json.")],
-    out: Annotated[
-        Path,
-        typer.Option(
-            help="Output directory: train.parquet, validation.parquet, rejects.jsonl, repairs.jsonl, quality.json."
-        ),
-    ] = Path("data/seed"),
+    out: RepairOutOption = Path("data/seed"),
     accept_hazards: Annotated[
         bool, typer.Option(help="Keep tasks with hazards (gold errors, unknowable ids, silent passes), flagged.")
     ] = False,
     validation_fraction: Annotated[float, typer.Option(help="Share of the tasks held out for validation.")] = 0.1,
-    seed: Annotated[int, typer.Option(help="Seed of the deterministic train/validation split.")] = 0,
+    seed: SplitSeedOption = 0,
     data_dir: DataDirOption = None,
 ) -> None:
     """Repair the seed system's tasks with evidence (each repair recorded per task and action), reject
     the hazardous ones, and write SkyRL parquet with the funnel of what survived each step."""
-    import json
-
     from taurl.importers.ctu import load_seed_tasks
     from taurl.importers.seed_funnel import repair_seed
     from taurl.skyrl.dataset import Conversion, split_tasks, write_conversion
 
-    dirs = {k: str(v) for k, v in parse_data_dirs(data_dir).items()}
+    dirs = parse_data_dirs(data_dir)
     output_directory(out)
     try:
         tasks = load_seed_tasks(source)
@@ -247,19 +237,24 @@ def data_repair(
     train, validation = split_tasks(result.accepted, validation_fraction, seed)
     lengths = measure_prompts({"train": train, "validation": validation}, result.report)
     conversion = Conversion(train, validation, result.rejects, result.report)
-    with writing_into(out) as staging, open(staging / "repairs.jsonl", "w") as handle:
+    with writing_into(out) as staging:
         write_conversion(conversion, staging)
-        for row in result.provenance:
-            handle.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+        result.write_provenance(staging / "repairs.jsonl")
     print_funnel(result.report)
     print_prompt_lengths(lengths)
+    print_written(len(tasks), conversion, out, REPAIRED)
+
+
+def print_written(tasks: int, conversion: Conversion, out: Path, files: tuple[str, ...]) -> None:
+    """How many tasks each parquet file (train, validation, trivial) holds; every task in must be accounted for."""
+    splits = [Path(name).stem for name in files if name.endswith(".parquet")]
+    counts = [f"{len(getattr(conversion, split))} {split}" for split in splits]
     console.print(
-        f"{len(tasks)} task(s): {len(train)} train, {len(validation)} validation, {len(result.rejects)} rejected "
-        f"-> {out}/ (train.parquet, validation.parquet, rejects.jsonl, repairs.jsonl, quality.json)",
+        f"{tasks} task(s): {', '.join(counts)}, {len(conversion.rejects)} rejected -> {out}/ ({', '.join(files)})",
         markup=False,
     )
-    if conversion.total != len(tasks):
-        raise fail(f"internal error: {len(tasks)} tasks in, {conversion.total} accounted for")
+    if conversion.total != tasks:
+        raise fail(f"internal error: {tasks} tasks in, {conversion.total} accounted for")
 
 
 def print_funnel(report: dict) -> None:
@@ -288,85 +283,3 @@ def print_funnel(report: dict) -> None:
             alias["evidence"][0],
         )
     console.print(aliases)
-
-
-@import_app.command("tau-bench")
-def import_tau_bench(
-    results: Annotated[
-        Path, typer.Argument(help="A τ-bench results file: a list of {task_id, trial, reward, info, traj}.")
-    ],
-    domain: Annotated[str, typer.Option(help="The τ-bench environment the runs used (airline or retail).")],
-    out: Annotated[str, typer.Option(help="Recording directory (or object-store URI) to write.")],
-    data_dir: Annotated[
-        list[str] | None,
-        typer.Option("--data-dir", help="τ-bench's data directory for the domain (DIR or DOMAIN=DIR)."),
-    ] = None,
-    split: Annotated[str, typer.Option(help="The task split the runs used.")] = "test",
-    cache_dir: Annotated[
-        Path | None, typer.Option(help="Also write the simulated-user requests into this response cache.")
-    ] = None,
-    user_model: Annotated[
-        str, typer.Option(help="The user model the runs used (part of the user requests' keys).")
-    ] = "gpt-4o",
-) -> None:
-    """Import τ-bench runs: episodes scored by taurl (db+outputs) beside τ-bench's own reward, and the
-    simulated-user requests as cache entries so the conversations replay through taurl's llm user."""
-    from taurl.importers.taubench import IMPORT_AGENT, TAU_BENCH_MAX_STEPS, import_runs, load_results
-    from taurl.llm.cache import ResponseCache
-    from taurl.record.schema import episode_row
-    from taurl.record.writer import RecordingWriter
-
-    dirs = parse_data_dirs([v if "=" in v else f"{domain}={v}" for v in data_dir or []])
-    if domain not in dirs:
-        raise fail(f"give τ-bench's {domain} data directory with --data-dir (the runs' tools are re-executed on it)")
-    writable_recording(out)  # before the runs are played again, not after
-    try:
-        runs = load_results(results, domain, split)
-    except (OSError, ValueError, KeyError) as exc:
-        raise fail(f"cannot read {results}: {exc}") from exc
-    config = RunConfig(
-        domain=domain,
-        split=split,
-        agent=IMPORT_AGENT,
-        user="llm",
-        user_endpoint=Endpoint(user_model),
-        independent_user_samples=True,  # τ-bench trials are independent user samples
-        cache_mode=CacheMode.REPLAY,
-        cache_dir=cache_dir or DEFAULT_CACHE_DIR,
-        seed=None,
-        basis=RewardBasis.DB_OUTPUTS,
-        zero_on_max_steps=True,
-        max_steps=TAU_BENCH_MAX_STEPS,
-        data_dirs={domain: str(dirs[domain])},
-    )
-    episodes, entries = import_runs(runs, dirs[domain], config)
-    run_id = f"tau-bench-{domain}-{Path(results).stem}"
-    with RecordingWriter(out, flush_every=len(episodes) or 1) as writer:
-        writer.write_run(run_id, {**config.to_record(), "imported_from": str(results)})
-        for episode in episodes:
-            if episode.result is not None:
-                writer.add(episode_row(episode.result, run_id, IMPORT_AGENT, "llm", source_reward=episode.run.reward))
-    if cache_dir is not None:
-        cache = ResponseCache(cache_dir)
-        for key, entry in entries.items():
-            cache.set(key, entry)
-    table = Table(
-        "task", "trial", "τ-bench reward", "taurl reward", "agree", title=f"imported {len(episodes)} τ-bench run(s)"
-    )
-    for episode in episodes:
-        taurl_reward = "-" if episode.result is None else f"{episode.result.reward:.1f}"
-        table.add_row(
-            episode.run.task.id,
-            str(episode.run.trial),
-            f"{episode.run.reward:.1f}",
-            taurl_reward,
-            "[green]yes[/]" if episode.agrees else f"[red]no[/] {episode.error or ''}",
-        )
-    console.print(table)
-    agreeing = sum(e.agrees for e in episodes)
-    console.print(
-        f"{agreeing}/{len(episodes)} rewards agree with τ-bench's; {len(entries)} user request(s) recorded; run {run_id} in {out}",
-        markup=False,
-    )
-    if agreeing != len(episodes):
-        raise typer.Exit(1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 
 from rich.console import Console, RenderableType
@@ -31,15 +32,15 @@ from taurl.core.types import EpisodeResult
 PLAIN_INTERVAL = 10.0
 
 
+@dataclass
 class RunStats:
     """Running totals over the episodes recorded so far."""
 
-    def __init__(self) -> None:
-        self.done = 0
-        self.reward = 0.0
-        self.passed = 0
-        self.spent = 0.0
-        self.model_calls = 0
+    done: int = 0
+    reward: float = 0.0
+    passed: int = 0
+    spent: float = 0.0
+    model_calls: int = 0
 
     def add(self, result: EpisodeResult) -> None:
         self.done += 1

@@ -16,12 +16,22 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from taurl.cli.common import DataDirOption, console, err, fail, parse_data_dirs
+from taurl.cli.common import (
+    DataDirOption,
+    JudgeModel,
+    ModelCalls,
+    console,
+    err,
+    fail,
+    on_interrupt,
+    option_bundles,
+    parse_data_dirs,
+)
 from taurl.cli.progress import RunProgress
 from taurl.core.reward import passed
 from taurl.core.types import EpisodeResult, RewardBasis, TerminatedBy
 from taurl.domains import DOMAIN_NAMES, DataError
-from taurl.episodes.config import DEFAULT_CACHE_DIR, ConfigError, Endpoint, RunConfig
+from taurl.episodes.config import ConfigError, Endpoint, RunConfig
 from taurl.episodes.rollout import pass_hat_k
 from taurl.episodes.selection import select_tasks
 from taurl.llm.cache import CacheMode
@@ -56,6 +66,7 @@ def hash_command(
 
 
 @app.command("run")
+@option_bundles
 def run_command(
     domain: Annotated[
         str, typer.Option(rich_help_panel="Tasks", help=f"One of: {', '.join(DOMAIN_NAMES)}.")
@@ -128,12 +139,7 @@ def run_command(
             help="Draw the user's replies independently per trial instead of one cached reply per conversation prefix.",
         ),
     ] = False,
-    api_key_env: Annotated[
-        str,
-        typer.Option(
-            rich_help_panel="Model calls", help="Environment variable holding the API key (never written anywhere)."
-        ),
-    ] = "OPENAI_API_KEY",
+    calls: ModelCalls = ModelCalls(),
     cache_mode: Annotated[
         CacheMode,
         typer.Option(
@@ -141,9 +147,6 @@ def run_command(
             help="live: always call; record: serve hits, call misses; replay: never touch the network; off: no cache.",
         ),
     ] = CacheMode.RECORD,
-    cache_dir: Annotated[
-        Path, typer.Option(rich_help_panel="Model calls", help="Response cache directory.")
-    ] = DEFAULT_CACHE_DIR,
     recording: Annotated[
         str | None,
         typer.Option(
@@ -200,24 +203,15 @@ def run_command(
         RewardBasis | None,
         typer.Option(rich_help_panel="Reward", help="Reward basis for every task (default: each task's own)."),
     ] = None,
-    judge_model: Annotated[
-        str | None,
-        typer.Option(
-            rich_help_panel="Reward",
-            help="Model that judges tasks' natural-language assertions (basis db+outputs+judge, --judge-weight).",
-        ),
-    ] = None,
-    judge_base_url: Annotated[
-        str | None,
-        typer.Option(rich_help_panel="Reward", help="OpenAI-compatible endpoint of the judge model (default: OpenAI)."),
-    ] = None,
+    judge: JudgeModel = JudgeModel(),
     judge_weight: Annotated[
         float,
         typer.Option(
             rich_help_panel="Reward",
             min=0.0,
             max=1.0,
-            help="The judge as a shaping term: (1 - w) * reward + w * assertions met.",
+            help="The judge model's share of the reward: (1 - w) * reward + w * the share of the task's "
+            "natural-language assertions it finds met (basis db+outputs+judge instead needs every one met).",
         ),
     ] = 0.0,
     max_steps: Annotated[
@@ -238,14 +232,6 @@ def run_command(
     ] = None,
     calls_per_minute: Annotated[
         int | None, typer.Option(rich_help_panel="Model calls", help="Limit on model calls per minute per endpoint.")
-    ] = None,
-    max_cost_usd: Annotated[
-        float | None,
-        typer.Option(rich_help_panel="Model calls", help="Stop calling a model once this many dollars are spent."),
-    ] = None,
-    max_tokens_budget: Annotated[
-        int | None,
-        typer.Option(rich_help_panel="Model calls", help="Stop calling a model once this many tokens are spent."),
     ] = None,
     call_timeout: Annotated[
         float,
@@ -291,38 +277,34 @@ def run_command(
     if output_format not in ("table", "json", "jsonl"):
         raise fail(f"unknown --format {output_format!r}: use table, json or jsonl")
 
+    key = calls.api_key_env
     config = RunConfig(
         domain=domain,
         split=split,
         task_ids=[t.strip() for t in task_ids.split(",") if t.strip()] if task_ids else None,
+        data_dirs=parse_data_dirs(data_dir),
         trials=trials,
-        agent=agent,
-        agent_endpoint=Endpoint(agent_model, agent_base_url, api_key_env, agent_temperature) if agent_model else None,
-        user=user,
-        user_endpoint=Endpoint(user_model, user_base_url, api_key_env, user_temperature),
-        independent_user_samples=independent_user_samples,
-        cache_mode=cache_mode,
-        cache_dir=cache_dir,
         seed=seed,
-        basis=basis,
-        zero_on_max_steps=zero_on_max_steps,
-        judge_endpoint=Endpoint(judge_model, judge_base_url, api_key_env, 0.0) if judge_model else None,
+        agent=agent,
+        agent_endpoint=Endpoint(agent_model, agent_base_url, key, agent_temperature) if agent_model else None,
+        user=user,
+        user_endpoint=Endpoint(user_model, user_base_url, key, user_temperature),
+        independent_user_samples=independent_user_samples,
+        judge_endpoint=judge.endpoint(key),
         judge_weight=judge_weight,
+        basis=basis,
         max_steps=max_steps,
-        data_dirs={k: str(v) for k, v in parse_data_dirs(data_dir).items()},
-        limits=ClientLimits(max_concurrent_calls, calls_per_minute, max_tokens_budget, max_cost_usd),
+        zero_on_max_steps=zero_on_max_steps,
+        cache_dir=calls.cache_dir,
+        cache_mode=cache_mode,
+        limits=calls.limits(max_concurrency=max_concurrent_calls, calls_per_minute=calls_per_minute),
         retry=RetryPolicy(call_timeout=call_timeout),
     )
     control = RunControl()
-
-    def on_signal(count: int) -> None:
-        if count == 1:
-            err.print(
-                "[yellow]stopping:[/] no new episode starts; running ones finish and are recorded. "
-                "Ctrl-C again to end them now."
-            )
-        else:
-            err.print("[yellow]stopping now:[/] running episodes are recorded as interrupted.")
+    on_signal = on_interrupt(
+        "no new episode starts; running ones finish and are recorded. Ctrl-C again to end them now.",
+        "running episodes are recorded as interrupted.",
+    )
 
     def on_episode(result: EpisodeResult) -> None:
         progress.episode(result)

@@ -9,12 +9,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from taurl.cli.common import DataDirOption, console, fail, parse_data_dirs
+from taurl.cli.common import DataDirOption, JudgeModel, ModelCalls, console, fail, option_bundles, parse_data_dirs
 from taurl.cli.tables import Col, print_table
 from taurl.core.types import RewardBasis
 from taurl.domains import DataError
-from taurl.episodes.config import DEFAULT_CACHE_DIR
-from taurl.llm.client import ClientLimits
 
 app = typer.Typer()
 TINKER = "Tinker backend (--backend tinker)"
@@ -59,6 +57,7 @@ def skyrl_entrypoint(choice: str = "auto") -> tuple[str, str]:
 
 
 @app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@option_bundles(panel=TINKER)
 def train_command(
     ctx: typer.Context,
     dry_run: Annotated[
@@ -227,32 +226,11 @@ def train_command(
     basis: Annotated[
         RewardBasis | None, typer.Option(rich_help_panel=TINKER, help="Reward basis (default: each task's own).")
     ] = None,
-    judge_model: Annotated[
-        str | None, typer.Option(rich_help_panel=TINKER, help="Judge model (basis db+outputs+judge, --judge-weight).")
-    ] = None,
-    judge_base_url: Annotated[
-        str | None, typer.Option(rich_help_panel=TINKER, help="The judge's OpenAI-compatible endpoint.")
-    ] = None,
+    judge: JudgeModel = JudgeModel(),
     judge_weight: Annotated[
         float, typer.Option(rich_help_panel=TINKER, min=0.0, max=1.0, help="The judge as a shaping term.")
     ] = 0.0,
-    cache_dir: Annotated[
-        Path, typer.Option(rich_help_panel=TINKER, help="The user's and judge's response cache.")
-    ] = DEFAULT_CACHE_DIR,
-    max_cost_usd: Annotated[
-        float | None,
-        typer.Option(
-            rich_help_panel=TINKER,
-            help="Stop once the user and judge models have cost this many dollars (no new episode starts; "
-            "--resume continues, with a new limit if given).",
-        ),
-    ] = None,
-    max_tokens_budget: Annotated[
-        int | None,
-        typer.Option(
-            rich_help_panel=TINKER, help="Stop once the user and judge models have spent this many tokens (likewise)."
-        ),
-    ] = None,
+    calls: ModelCalls = ModelCalls(),
     data_dir: DataDirOption = None,
 ) -> None:
     """PPO on SkyRL, or (--backend tinker) RL through the Tinker API. SkyRL: extra KEY=VALUE arguments are config
@@ -280,8 +258,8 @@ def train_command(
         options = TinkerOptions(
             domain, split, task_ids, list(data or []), eval_split, list(eval_data or []), base_url, serve_local,
             workdir, recording, run_id, resume, durable, unlocked, keep_trivial,
-            "scripted" if user == "auto" else user, user_model, user_base_url, basis, judge_model, judge_base_url, judge_weight, max_turns, seed, cache_dir,
-            {k: str(v) for k, v in parse_data_dirs(data_dir).items()}, ClientLimits(None, None, max_tokens_budget, max_cost_usd),
+            "scripted" if user == "auto" else user, user_model, user_base_url, basis, judge, judge_weight, max_turns, seed,
+            parse_data_dirs(data_dir), calls,
         )  # fmt: skip
         train_tinker(settings, options)
         return

@@ -11,13 +11,12 @@ from typing import Any
 
 from rich.markup import escape
 
-from taurl.cli.common import console, err, fail
+from taurl.cli.common import JudgeModel, ModelCalls, console, err, fail, on_interrupt
 from taurl.core.hashing import canonical_json, sha256_hex
 from taurl.core.types import RewardBasis
 from taurl.domains import DataError
 from taurl.episodes.config import ConfigError, Endpoint, RunConfig
 from taurl.llm.cache import CacheMode
-from taurl.llm.client import ClientLimits
 from taurl.tinker.loop import TrainSettings
 
 TINKER_KEY_ENV = "TINKER_API_KEY"
@@ -47,14 +46,12 @@ class TinkerOptions:
     user_model: str
     user_base_url: str | None
     basis: RewardBasis | None
-    judge_model: str | None
-    judge_base_url: str | None
+    judge: JudgeModel
     judge_weight: float
     max_turns: int
     seed: int
-    cache_dir: Path
     data_dirs: dict[str, str]
-    limits: ClientLimits = field(default_factory=ClientLimits)  # the user's and judge's spend limits
+    calls: ModelCalls = field(default_factory=ModelCalls)  # the user's and judge's key, cache and spend limits
 
 
 def train_tinker(settings: TrainSettings, options: TinkerOptions) -> None:
@@ -102,15 +99,11 @@ def train_tinker(settings: TrainSettings, options: TinkerOptions) -> None:
         f"advantages, lr {settings.learning_rate:g}"
     )
     control = RunControl()
-
-    def on_signal(count: int) -> None:
-        if count == 1:
-            err.print(
-                "[yellow]stopping:[/] the step in progress finishes, then the run stops (--resume continues it). "
-                "Ctrl-C again to stop now: the step in progress is then done again on --resume."
-            )
-        else:
-            err.print("[yellow]stopping now:[/] the step in progress is left undone; --resume does it again.")
+    on_signal = on_interrupt(
+        "the step in progress finishes, then the run stops (--resume continues it). Ctrl-C again to stop now: the "
+        "step in progress is then done again on --resume.",
+        "the step in progress is left undone; --resume does it again.",
+    )
 
     try:
         with ExitStack() as stack:
@@ -179,18 +172,16 @@ def run_config(options: TinkerOptions) -> RunConfig:
         split=options.split,
         agent=AGENT_NAME,
         user=options.user,
-        user_endpoint=Endpoint(options.user_model, options.user_base_url),
+        user_endpoint=Endpoint(options.user_model, options.user_base_url, options.calls.api_key_env),
         cache_mode=CacheMode.RECORD,
-        cache_dir=options.cache_dir,
+        cache_dir=options.calls.cache_dir,
         seed=options.seed,
         basis=options.basis,
-        judge_endpoint=Endpoint(options.judge_model, options.judge_base_url, temperature=0.0)
-        if options.judge_model
-        else None,
+        judge_endpoint=options.judge.endpoint(options.calls.api_key_env),
         judge_weight=options.judge_weight,
         max_steps=options.max_turns,
         data_dirs=options.data_dirs,
-        limits=options.limits,
+        limits=options.calls.limits(),
     )
 
 

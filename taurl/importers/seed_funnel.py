@@ -12,9 +12,11 @@ keeps them, flagged in ``metadata["hazards"]``.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from taurl.agent.oracle import OracleAgent
@@ -37,6 +39,12 @@ class SeedResult:
     rejects: list[dict[str, Any]] = field(default_factory=list)
     provenance: list[dict[str, Any]] = field(default_factory=list)  # one row per task: repairs, hazards, outcome
     report: dict[str, Any] = field(default_factory=dict)
+
+    def write_provenance(self, path: Path) -> None:
+        """repairs.jsonl: a line per task, with its repairs, hazards and outcome."""
+        with open(path, "w", encoding="utf-8") as handle:
+            for row in self.provenance:
+                handle.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
 
 
 def hazards(task: Task, tools: ToolRegistry, base: Database, data_dirs: Mapping[str, Any]) -> list[str]:

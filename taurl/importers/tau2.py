@@ -146,6 +146,26 @@ def load_results(path: Path | str) -> Tau2Results:
     return Tau2Results(domain, str(user_info.get("llm") or ""), str(agent_info.get("llm") or ""), simulations, info)
 
 
+def import_config(results: Tau2Results) -> Any:
+    """The settings τ²'s simulations are played again with (a RunConfig), as the recording keeps them: the
+    trials independent user samples, the user's replies only from the simulations."""
+    from taurl.backends import TAU2_PREFIX
+    from taurl.episodes.config import DEFAULT_CACHE_DIR, Endpoint, RunConfig
+    from taurl.llm.cache import CacheMode
+
+    return RunConfig(
+        domain=f"{TAU2_PREFIX}{results.domain}",
+        split="base",
+        agent=IMPORT_AGENT,
+        user="llm",
+        user_endpoint=Endpoint(results.user_model or "tau2-user"),
+        independent_user_samples=True,
+        cache_mode=CacheMode.REPLAY,
+        cache_dir=DEFAULT_CACHE_DIR,
+        seed=None,
+    )
+
+
 def agent_system_message(domain: Any) -> dict[str, Any]:
     """The system prompt τ²'s ``llm_agent`` gives its model (τ²'s results do not keep it)."""
     from taurl.backends.tau2 import package

@@ -60,6 +60,38 @@ IMPORT_AGENT = "imported:tau-bench"
 TAU_BENCH_MAX_STEPS = 30  # τ-bench's runner default
 
 
+def import_config(domain: str, split: str, data_dir: str, user_model: str, cache_dir: Path | None = None) -> Any:
+    """The settings τ-bench's runs are played again with (a RunConfig), as the recording keeps them: τ-bench's
+    step limit and reward, its trials independent user samples, the user's replies only from the runs."""
+    from taurl.episodes.config import DEFAULT_CACHE_DIR, Endpoint, RunConfig
+    from taurl.llm.cache import CacheMode
+
+    return RunConfig(
+        domain=domain,
+        split=split,
+        agent=IMPORT_AGENT,
+        user="llm",
+        user_endpoint=Endpoint(user_model),
+        independent_user_samples=True,
+        cache_mode=CacheMode.REPLAY,
+        cache_dir=cache_dir or DEFAULT_CACHE_DIR,
+        seed=None,
+        basis=RewardBasis.DB_OUTPUTS,
+        zero_on_max_steps=True,
+        max_steps=TAU_BENCH_MAX_STEPS,
+        data_dirs={domain: data_dir},
+    )
+
+
+def cache_user_requests(entries: dict[str, dict[str, Any]], cache_dir: Path) -> None:
+    """The runs' simulated-user requests as response cache entries, so a live run with the same user replays them."""
+    from taurl.llm.cache import ResponseCache
+
+    cache = ResponseCache(cache_dir)
+    for key, entry in entries.items():
+        cache.set(key, entry)
+
+
 def _normalized(message: dict[str, Any]) -> dict[str, Any]:
     """A τ-bench trajectory message in taurl's message schema (only the executed first tool call kept)."""
     out: dict[str, Any] = {"role": message["role"], "content": message.get("content")}
