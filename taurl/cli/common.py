@@ -96,13 +96,13 @@ def option_bundles(command: Callable[..., Any] | None = None, *, panel: str | No
         return functools.partial(option_bundles, panel=panel)
     parameters, bundles = [], {}
     for parameter in inspect.signature(command, eval_str=True).parameters.values():
-        kind = parameter.annotation
-        if not (isinstance(kind, type) and dataclasses.is_dataclass(kind)):
+        bundle = parameter.annotation
+        if not (isinstance(bundle, type) and dataclasses.is_dataclass(bundle)):
             parameters.append(parameter)
             continue
-        default = kind() if parameter.default is inspect.Parameter.empty else parameter.default
+        default = bundle() if parameter.default is inspect.Parameter.empty else parameter.default
         bundles[parameter.name] = default
-        hints = get_type_hints(kind, include_extras=True)
+        hints = get_type_hints(bundle, include_extras=True)
         for field in dataclasses.fields(default):
             base, option = get_args(hints[field.name])  # Annotated[type, typer.Option(...)]
             if panel is not None:
