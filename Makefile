@@ -122,7 +122,7 @@ $(SKYRL04_STAMP): $(TRAIN_REPORT)
 	  $(call LEND_TORCH,$(SKYRL04_VENV)) && \
 	  $(SKYRL04_VENV)/bin/pip install --quiet --no-deps $(SKYRL04_LIGHT) && touch $@; fi
 
-# 3. The generator test's env (tests/test_skyrl04_generator.py): skyrl 0.4.0 without its dependencies, plus
+# 3. The generator test's env (tests/test_skyrl_generator.py on 0.4.0): skyrl 0.4.0 without its dependencies, plus
 #    what SkyRLGymGenerator, PromptDataset and the Qwen tokenizer import, at the versions of the skyrl04 extra's
 #    resolution (tools/skyrl04_gen_*.txt; tensordict left out: it needs torch >= 2.11 and the generator does not
 #    import it). Its own venv: its numpy, multidict and packaging differ from the config env's. pip sees the lent

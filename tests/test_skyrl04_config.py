@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from taurl.skyrl.env import DEFAULTS, settings
+from taurl.skyrl.env_config import DEFAULTS, settings
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.skyrl
@@ -106,11 +106,11 @@ def test_every_yaml_setting_lands_on_a_skyrl_0_4_field_with_its_value(built):
 
 def test_the_env_config_is_a_dataclass_with_exactly_the_env_keys_and_the_env_reads_it(built):
     assert built["env_config_type"] == "taurl.skyrl.config04.TauBenchEnvConfig"
-    assert built["registered"] == "taurl.skyrl.env:TauBenchEnv"
+    assert built["registered"] == "taurl.skyrl.env:ToolUseEnv"
     env_config = built["env_config"]
     assert set(env_config) == set(DEFAULTS)
     assert env_config["user_strategy"] == "llm" and env_config["cache_dir"].endswith("/taurl/cache")
-    # what TauBenchEnv does with the dataclass 0.4.0's generator hands it
+    # what the env (ToolUseEnv) does with the dataclass 0.4.0's generator hands it
     cls = dataclasses.make_dataclass("TauBenchEnvConfig", [(k, object) for k in env_config])
     assert settings(cls(**env_config)) == {**DEFAULTS, **env_config}
 

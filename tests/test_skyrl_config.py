@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from taurl.skyrl.env import DEFAULTS
+from taurl.skyrl.env_config import DEFAULTS
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.skyrl

@@ -1,15 +1,19 @@
-"""tau_bench through skyrl-train 0.3.1's real generator: Hydra config + validate_cfg, PromptDataset,
-SkyRLGymGenerator and InferenceEngineClient, with only the vLLM engine replaced by a scripted policy
-(tests/harness/skyrl_generator_run.py, in .venv-train). Checks what a GPU run depends on: rewards, endings,
-token ids equal to Qwen2.5's template over the recorded conversation, loss masks, per-token rewards,
-every trajectory recorded once, and a clean replay of the recording. With τ² in .venv-train
-(`make train-tau2-env`), the same on a few τ² telecom rows (dual control: the user's device calls).
-skyrl-train's own evaluation pass (``RayPPOTrainer.eval``) over an eval parquet: its metrics per data
-source against the recording's pass rates."""
+"""tau_bench through SkyRL's real generator, one test body for both versions: skyrl-train 0.3.1 (in .venv-train:
+Hydra config + validate_cfg, PromptDataset, SkyRLGymGenerator and InferenceEngineClient) and SkyRL 0.4.0 (in
+.venv-skyrl04-gen, the unified ``skyrl`` package: taurl's typed config, its PromptDataset and SkyRLGymGenerator),
+each through its adapter (taurl.skyrl.skyrl031, skyrl040) with only the vLLM engine replaced by a scripted
+policy (tests/harness/skyrl_generator_run.py). Checks what a GPU run depends on: rewards, endings, token ids
+equal to Qwen2.5's template over the recorded conversation, loss masks, per-token rewards, every trajectory
+recorded once, and a clean replay of the recording. Where τ² is in the version's venv (`make train-tau2-env`
+adds it to .venv-train), the same on a few τ² telecom rows (dual control: the user's device calls). SkyRL's
+own evaluation pass (``RayPPOTrainer.eval``) over an eval parquet: its metrics per data source against the
+recording's pass rates."""
 
 import json
 import os
 import subprocess
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -17,20 +21,53 @@ from tests.conftest import REPO
 
 pytestmark = pytest.mark.skyrl
 
-TRAIN_VENV = REPO / ".venv-train"
-STAMP = TRAIN_VENV / ".installed"
 NEWLINE = 198  # the "\n" Qwen2.5's template puts after each <|im_end|>
 EOS = 151645
 DOMAINS = {"airline", "retail", "telecom", "healthcare", "doordash"}
 TAU2_SCENARIOS = ("tau2_oracle", "tau2_do_nothing")
 
 
-def run_generator(tmp_path_factory, venv, *args):
-    """tests/harness/skyrl_generator_run.py in ``venv`` (with ``args``): its work dir and result.json."""
+@dataclass(frozen=True)
+class Version:
+    name: str  # the distribution and version result.json reports
+    venv: Path
+    args: tuple[str, ...]  # the harness's
+    missing: str  # why the test skips when the venv is not built
+
+    @property
+    def stamp(self) -> Path:
+        return self.venv / ".installed"
+
+
+VERSIONS = {
+    "skyrl-train-0.3.1": Version(
+        "0.3.1",
+        REPO / ".venv-train",
+        (),
+        "`make train-env` builds it: Python 3.12, torch 2.8.0 and skyrl-train 0.3.1's CPU-side dependencies; "
+        "`make test` does this first",
+    ),
+    "skyrl-0.4.0": Version(
+        "0.4.0",
+        REPO / ".venv-skyrl04-gen",
+        ("--skyrl04",),
+        "`make skyrl04-gen-env` builds it: Python 3.12, skyrl 0.4.0 and its generator's CPU-side dependencies, "
+        "torch 2.8.0 lent by .venv-train; `make test` does this first, and a failed install skips this test",
+    ),
+}
+
+
+def run_generator(tmp_path_factory, version):
+    """tests/harness/skyrl_generator_run.py in the version's venv: its work dir and result.json."""
     work = tmp_path_factory.mktemp("skyrl-generator")
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
     out = subprocess.run(
-        [str(venv / "bin" / "python"), str(REPO / "tests" / "harness" / "skyrl_generator_run.py"), str(work), *args],
+        [
+            str(version.venv / "bin" / "python"),
+            str(REPO / "tests" / "harness" / "skyrl_generator_run.py"),
+            str(work),
+            *version.args,
+        ],
         capture_output=True,
         text=True,
         env={**env, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
@@ -41,14 +78,15 @@ def run_generator(tmp_path_factory, venv, *args):
     return work, json.loads((work / "result.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    if not STAMP.exists():
-        pytest.skip(
-            f"no skyrl-train generator environment at {TRAIN_VENV} (`make train-env` builds it: Python 3.12, "
-            "torch 2.8.0 and skyrl-train 0.3.1's CPU-side dependencies; `make test` does this first)"
-        )
-    return run_generator(tmp_path_factory, TRAIN_VENV)
+@pytest.fixture(scope="module", params=list(VERSIONS), ids=list(VERSIONS))
+def run(request, tmp_path_factory):
+    """(version, work dir, result.json) of one harness run per SkyRL version."""
+    version = VERSIONS[request.param]
+    if not version.stamp.exists():
+        pytest.skip(f"no SkyRL {version.name} generator environment at {version.venv} ({version.missing})")
+    work, result = run_generator(tmp_path_factory, version)
+    assert result["skyrl"] == version.name
+    return version, work, result
 
 
 def trajectories(scenario):
@@ -111,18 +149,19 @@ def final_rewards(scenario):
     return [t["rewards"][-1] for t in trajectories(scenario)]
 
 
-def needs_tau2(result):
+def needs_tau2(version, result):
     if "skipped" in result["tau2"]:
-        pytest.skip(f"no τ² in {TRAIN_VENV} (`make train-tau2-env` adds it): {result['tau2']['skipped']}")
+        how = " (`make train-tau2-env` adds it)" if version.venv.name == ".venv-train" else ""
+        pytest.skip(f"no τ² in {version.venv}{how}: {result['tau2']['skipped']}")
 
 
 def test_the_tokenizer_is_qwen25s(run):
-    _, result = run
+    _, _, result = run
     assert result["known"] == {"vocab_size": 151665, "im_start_system": [151644, 8948, 198], "eos": EOS, "pad": 151643}
 
 
 def test_the_oracle_scores_1_on_all_five_domains_and_doing_nothing_0(run):
-    _, result = run
+    _, _, result = run
     oracle = result["scenarios"]["oracle"]
     assert oracle["rows"] == 10 and len(oracle["response_ids"]) == 20  # 2 tasks a domain, 2 samples each
     assert final_rewards(oracle) == [1.0] * 20
@@ -133,8 +172,8 @@ def test_the_oracle_scores_1_on_all_five_domains_and_doing_nothing_0(run):
 
 
 def test_tau2_telecom_rows_the_oracle_scores_1_and_doing_nothing_0(run):
-    _, result = run
-    needs_tau2(result)
+    version, _, result = run
+    needs_tau2(version, result)
     tasks = result["tau2"]["tasks"]
     oracle = result["scenarios"]["tau2_oracle"]
     assert oracle["rows"] == len(tasks) == 3 and len(oracle["response_ids"]) == 6  # 2 samples each
@@ -149,13 +188,13 @@ def test_tau2_telecom_rows_the_oracle_scores_1_and_doing_nothing_0(run):
 
 
 def test_an_llm_user_through_serve_sim(run):
-    _, result = run
+    _, _, result = run
     assert final_rewards(result["scenarios"]["llm_user"]) == [1.0] * 20
     assert all(e["call_models"] == ["sim-user"] for e in episodes(result, "llm_user"))  # recorded user calls
 
 
 def test_a_tool_loop_ends_at_max_turns(run):
-    _, result = run
+    _, _, result = run
     assert result["scenarios"]["tool_loop"]["max_turns"] == 4
     for _, episode in paired(result, "tool_loop"):
         assert episode["terminated_by"] == "max_steps" and len(episode["assistant"]) == 4
@@ -163,14 +202,14 @@ def test_a_tool_loop_ends_at_max_turns(run):
 
 
 def test_a_malformed_call_gets_a_parse_error_observation(run):
-    _, result = run
+    _, _, result = run
     for _, episode in paired(result, "malformed"):
         assert episode["n_parse_errors"] == 1 and episode["terminated_by"] == "user_stop"
         assert episode["observations"][0].startswith("Error: could not read your tool call")
 
 
 def test_a_trajectory_cut_at_max_input_length_is_recorded_as_truncated(run):
-    _, result = run
+    _, _, result = run
     cut = result["scenarios"]["cut"]
     assert set(cut["stop_reasons"]) == {"length"}
     for t, episode in paired(result, "cut"):
@@ -181,9 +220,9 @@ def test_a_trajectory_cut_at_max_input_length_is_recorded_as_truncated(run):
 
 @pytest.mark.parametrize("name", ["oracle", "do_nothing", "tool_loop", "malformed", "cut", "llm_user", *TAU2_SCENARIOS])
 def test_token_ids_masks_and_rewards_match_the_recorded_conversation(run, name):
-    _, result = run
+    version, _, result = run
     if name in TAU2_SCENARIOS:
-        needs_tau2(result)
+        needs_tau2(version, result)
     assert_matches_the_recording(result, name)
 
 
@@ -208,10 +247,9 @@ def sql(work, query):
 
 
 def test_every_trajectory_is_recorded_once(run):
-    work, result = run
+    _, work, result = run
     generated = {name: len(s["response_ids"]) for name, s in result["scenarios"].items()}
-    if "eval" in result:  # skyrl-train 0.3.1's evaluation pass (not run under SkyRL 0.4.0)
-        generated["eval"] = result["eval"]["rows"] * result["eval"]["samples"]
+    generated["eval"] = result["eval"]["rows"] * result["eval"]["samples"]
     counted = sql(
         work,
         "SELECT split_part(run_id, '-', 1) AS scenario, count(*) AS n, count(DISTINCT episode_id) AS distinct_n "
@@ -226,7 +264,7 @@ def test_skyrl_evaluate_reports_per_data_source_the_pass_rates_the_recording_giv
     """The trainer's eval pass (oracle on some tasks of each domain, doing nothing on the others, 2
     samples each): its metrics per data source are the recording's mean reward and pass rate per domain,
     its pass_at_2 the share of tasks with a passing episode, its dump the recorded rewards."""
-    work, result = run
+    _, work, result = run
     evaluation = result["eval"]
     metrics, n = evaluation["metrics"], evaluation["samples"]
     where = "WHERE run_id LIKE 'eval-%'"
@@ -242,7 +280,7 @@ def test_skyrl_evaluate_reports_per_data_source_the_pass_rates_the_recording_giv
     )
     by_domain = {r["domain"]: r for r in recorded}
     share = {r["domain"]: r["share"] for r in tasks_passed}
-    sources = {key.split("/")[1] for key in metrics} - {"all"}
+    sources = {key.split("/")[1] for key in metrics if key.startswith("eval/")} - {"all"}  # 0.4.0 adds timing/
     assert sources == set(by_domain) == DOMAINS | ({"tau2:telecom"} if "tasks" in result["tau2"] else set())
     for domain, row in by_domain.items():
         assert row["episodes"] % n == 0 and row["mean_reward"] == row["pass_rate"]  # rewards are 0 or 1 here
@@ -259,8 +297,8 @@ def test_skyrl_evaluate_reports_per_data_source_the_pass_rates_the_recording_giv
 
 @pytest.mark.parametrize("tau2", [False, True], ids=["builtin", "tau2"])
 def test_the_recording_replays_clean(run, tau2):
-    work, result = run
+    version, work, result = run
     if tau2:
-        needs_tau2(result)  # τ²'s episodes replay where τ² is installed
-    venv, where = (TRAIN_VENV, "domain LIKE 'tau2:%'") if tau2 else (REPO / ".venv", "domain NOT LIKE 'tau2:%'")
+        needs_tau2(version, result)  # τ²'s episodes replay where τ² is installed
+    venv, where = (version.venv, "domain LIKE 'tau2:%'") if tau2 else (REPO / ".venv", "domain NOT LIKE 'tau2:%'")
     assert_replays_clean(work, result, venv, where, tau2)

@@ -22,11 +22,11 @@ TURN_RULES = (
     "result comes back to you before you continue."
 )
 
-_TOOLS_HEADER = (
+TOOLS_HEADER = (
     "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
     "You are provided with function signatures within <tools></tools> XML tags:\n<tools>"
 )
-_TOOLS_FOOTER = (
+TOOLS_FOOTER = (
     "\n</tools>\n\nFor each function call, return a json object with function name and arguments within "
     '<tool_call></tool_call> XML tags:\n<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n'
     "</tool_call>"
@@ -39,4 +39,4 @@ def system_prompt(policy: str, tools: ToolRegistry) -> str:
     lines = "".join(
         "\n" + json.dumps(schema, ensure_ascii=False, separators=(", ", ": ")) for schema in tools.openai_schemas()
     )
-    return f"{policy.strip()}\n\n{TURN_RULES}\n\n{_TOOLS_HEADER}{lines}{_TOOLS_FOOTER}"
+    return f"{policy.strip()}\n\n{TURN_RULES}\n\n{TOOLS_HEADER}{lines}{TOOLS_FOOTER}"

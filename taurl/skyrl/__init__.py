@@ -1,14 +1,16 @@
-"""SkyRL integration: the ``tau_bench`` text environment, dataset conversion and training entrypoint.
+"""SkyRL integration: the ``tau_bench`` text environment (:class:`taurl.skyrl.env.ToolUseEnv`), dataset
+conversion and the training entrypoint, for skyrl-train 0.3.1 and SkyRL 0.4.0.
 
-Only ``train.py`` imports the GPU stack (skyrl-train's trainer, vLLM); ``generator.py`` and
-``stub_engine.py`` import skyrl-train's CPU side (the ``train`` extra, Python 3.12) and only when
-used; everything else runs anywhere.
+What differs between the two versions is in their adapters, ``skyrl031.py`` and ``skyrl040.py`` (with
+``config04.py``, 0.4.0's typed config); ``generator.py`` (the generator harness) and ``train.py`` (the
+entrypoint) take either. Only the adapters import SkyRL's CPU side (Python 3.12), and only the entrypoint
+reaches its GPU stack (trainer, vLLM); everything else runs anywhere.
 """
 
 from __future__ import annotations
 
 ENV_ID = "tau_bench"
-ENTRY_POINT = "taurl.skyrl.env:TauBenchEnv"
+ENTRY_POINT = "taurl.skyrl.env:ToolUseEnv"
 
 
 def register() -> None:

@@ -26,8 +26,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from taurl.llm.cache import CacheMode
 from taurl.llm.client import ChatClient
-from taurl.skyrl.env import flush_recordings, task_from_extras
-from taurl.skyrl.policies import DONE_REPLY, Message, gold_texts, turn
+from taurl.skyrl.env import flush_recordings
+from taurl.skyrl.policies import Message, task_oracle
+from taurl.skyrl.rows import task_from_extras
 
 CONFIG_FILE = Path(__file__).parent / "config" / "tau_bench.yaml"
 # the key paths of skyrl-train 0.3.1's base config, which taurl's YAML composes over (tools/skyrl_config_keys.py)
@@ -133,17 +134,6 @@ class Trajectory:
     response_tokens: int | None = None
 
 
-class OraclePolicy:
-    """Writes the row's gold actions as Qwen tool-call text, then the expected outputs as a reply."""
-
-    def __init__(self, extras: dict[str, Any]):
-        self.texts = gold_texts(task_from_extras(extras))
-
-    def __call__(self, conversation: Sequence[Message]) -> str:
-        n = turn(conversation)
-        return self.texts[n] if n < len(self.texts) else DONE_REPLY
-
-
 class EndpointPolicy:
     """An OpenAI-compatible chat model (e.g. serve-sim's sim-agent-text, or a vLLM server)."""
 
@@ -216,7 +206,7 @@ def dry_run(
     env_config = config.environment.skyrl_gym.tau_bench
     max_turns = int(config.generator.max_turns)
     if policy == "oracle":
-        factory = OraclePolicy
+        factory = lambda extras: task_oracle(task_from_extras(extras))  # noqa: E731
     else:
         endpoint = endpoint_policy(policy_model, policy_base_url)
         factory = lambda extras: endpoint  # noqa: E731
@@ -242,19 +232,20 @@ def generator_dry_run(
 
     from loguru import logger
 
+    from taurl.skyrl import skyrl031
     from taurl.skyrl.generator import batch_rows, compose, generate, prompt_dataset, task_openings
     from taurl.skyrl.policies import Oracle
     from taurl.skyrl.tokenizer import qwen25_tokenizer
 
     logger.remove()  # skyrl-train logs every engine request at DEBUG: warnings only here
     logger.add(sys.stderr, level="WARNING")
-    cfg = compose(overrides, config_file)
+    cfg = compose(skyrl031, overrides, config_file)
     tokenizer = qwen25_tokenizer()
-    batch = batch_rows(prompt_dataset(cfg, tokenizer), prompts)
+    batch = batch_rows(prompt_dataset(skyrl031, cfg, tokenizer), prompts)
     if not batch:
         raise ValueError(f"no prompt of {list(cfg.data.train_data)} fits trainer.max_prompt_length")
     chosen = Oracle(task_openings(batch, cfg)) if policy == "oracle" else endpoint_policy(policy_model, policy_base_url)
-    output = generate(cfg, tokenizer, chosen, batch)
+    output = generate(skyrl031, cfg, tokenizer, chosen, batch)
     flush_recordings()
     samples = cfg.generator.n_samples_per_prompt
     trajectories = []

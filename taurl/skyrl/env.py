@@ -1,10 +1,14 @@
-"""``TauBenchEnv``: taurl's environment as a SkyRL text environment (one instance per trajectory).
+"""``ToolUseEnv``: taurl's environment as a SkyRL text environment (one instance per trajectory).
 
-A thin adapter: the dataset row (``extras``) names the task; ``init`` starts the user simulator and
-returns the opening conversation; ``step(text)`` parses the policy's text, runs it through
-:class:`~taurl.core.env.DomainEnv` and returns the tool result (``role: tool``) or the simulated
+One env for every task taurl runs: its own domains', installed τ-bench's and τ²'s (``tau2:<domain>``), each a
+tool-use conversation between the policy, the domain's tools and a simulated user. It is registered with
+skyrl-gym as ``tau_bench`` (the id taurl's datasets and configs name; ``TauBenchEnv`` is its former name).
+
+A thin adapter: the dataset row (``extras``, decoded by :mod:`taurl.skyrl.rows`) names the task; ``init``
+starts the user simulator and returns the opening conversation; ``step(text)`` parses the policy's text, runs
+it through :class:`~taurl.core.env.DomainEnv` and returns the tool result (``role: tool``) or the simulated
 user's reply (``role: user``); the reward and its breakdown come once, at the end. User-simulator
-calls go through taurl's ChatClient cache.
+calls go through taurl's ChatClient cache. Its settings (env_config) are :mod:`taurl.skyrl.env_config`'s.
 
 Every trajectory is recorded once, however it ended: finished; ``truncated`` when SkyRL closes it
 without ``done`` (its length cut); ``error`` with reward 0 when the user simulator failed for good
@@ -14,14 +18,6 @@ Trajectories go through one writer per process, which batches them as ``taurl ru
 recording within the commit window of its end (``close`` does not wait for it), and the writers close
 (writing what they hold, merging their segments) when the process exits, or at
 :func:`close_recording_writers`.
-
-env_config keys: ``user_strategy``, ``user_model``, ``user_base_url``, ``cache_mode``, ``cache_dir``,
-``recording_dir``, ``reward_basis``, ``max_turns`` (caps the generator's ``max_turns``: the smaller
-wins), ``data_dirs`` (domain -> directory), plus ``run_id``, ``independent_user_samples``, ``pick``,
-``user_max_cost_usd``, ``spend_ledger`` (``"ray"`` makes that budget one for the whole Ray run instead
-of one per worker process) and ``user_retry`` (``attempts``, ``initial_delay``, ``max_delay``,
-``timeout`` of the user's model calls). With none given it runs offline: scripted user, built-in
-databases, no recording.
 """
 
 from __future__ import annotations
@@ -33,45 +29,24 @@ import socket
 import sys
 import threading
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from skyrl_gym.envs.base_text_env import BaseTextEnv, BaseTextEnvStepOutput
 
 from taurl.agent.parser import parse
 from taurl.core import messages as msg
-from taurl.core.env import DEFAULT_MAX_STEPS, DomainEnv
+from taurl.core.env import DomainEnv
 from taurl.core.reward import RewardConfig
-from taurl.core.types import EpisodeResult, RewardBasis, RewardBreakdown, Step, TerminatedBy
-from taurl.episodes.config import DEFAULT_CACHE_DIR, Endpoint, RunConfig, build_user
+from taurl.core.types import EpisodeResult, RewardBreakdown, Step, TerminatedBy
+from taurl.episodes.config import build_user
 from taurl.episodes.rollout import describe_error
-from taurl.llm.cache import CacheMode
-from taurl.llm.client import BudgetExceededError, ClientLimits, ModelCallError, RetryPolicy
+from taurl.llm.client import BudgetExceededError, ModelCallError
 from taurl.llm.url import redact_url
 from taurl.record.schema import episode_row
 from taurl.record.writer import RecordingCallbackError, RecordingWriteError, RecordingWriter
 from taurl.registry import get_domain
-from taurl.skyrl.rows import plain as _plain
-from taurl.skyrl.rows import task_from_extras
-
-POLICY_AGENT = "skyrl-policy"  # the recorded agent: replay re-parses its text
-DEFAULTS: dict[str, Any] = {
-    "user_strategy": "scripted",
-    "user_model": "gpt-4o",
-    "user_base_url": None,
-    "cache_mode": "record",
-    "cache_dir": str(DEFAULT_CACHE_DIR),
-    "recording_dir": None,
-    "reward_basis": None,
-    "max_turns": None,  # None: the generator's max_turns alone
-    "data_dirs": {},
-    "run_id": "skyrl",
-    "independent_user_samples": False,
-    "pick": "first",
-    "user_max_cost_usd": None,
-    "spend_ledger": None,  # "ray": the user budget is shared by every Ray worker of the run
-    "user_retry": None,  # None: taurl's default retry policy
-}
+from taurl.skyrl.env_config import POLICY_AGENT, max_turns, run_config, settings
+from taurl.skyrl.rows import plain, task_from_extras
 
 _WRITERS: dict[str, RecordingWriter] = {}
 _RUNS_RECORDED: set[tuple[str, str]] = set()  # (recording, run id): this process wrote its run record
@@ -123,46 +98,10 @@ def record_run(location: str, run_id: str, record: dict[str, Any]) -> None:
             _RUNS_RECORDED.add((location, run_id))
 
 
-def settings(env_config: Mapping[str, Any] | None) -> dict[str, Any]:
-    """env_config (a DictConfig or dict) over the defaults; unknown keys are an error, not ignored."""
-    given = dict(_plain(env_config or {}))
-    unknown = sorted(set(given) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"unknown tau_bench env_config key(s) {unknown}; known: {', '.join(DEFAULTS)}")
-    return {**DEFAULTS, **given}
-
-
-def max_turns(generator: Any, env: Any) -> int:
-    """SkyRL's generator passes its ``max_turns`` in the extras; env_config's caps it (the smaller wins)."""
-    given = [int(v) for v in (generator, env) if v]
-    return min(given) if given else DEFAULT_MAX_STEPS
-
-
-def run_config(options: Mapping[str, Any], domain: str, max_steps: int) -> RunConfig:
-    """The env's settings as taurl's run config: the same factories build its user as ``taurl run``'s."""
-    return RunConfig(
-        domain=domain,
-        agent=POLICY_AGENT,
-        user=options["user_strategy"],
-        user_endpoint=Endpoint(options["user_model"], options["user_base_url"]),
-        independent_user_samples=bool(options["independent_user_samples"]),
-        cache_mode=CacheMode(options["cache_mode"]),
-        cache_dir=Path(options["cache_dir"]),
-        basis=RewardBasis(options["reward_basis"]) if options["reward_basis"] else None,
-        max_steps=max_steps,
-        data_dirs=dict(options["data_dirs"] or {}),
-        limits=ClientLimits(
-            max_cost_usd=options["user_max_cost_usd"],
-            ledger=f"ray:taurl-spend-{options['run_id']}" if options["spend_ledger"] == "ray" else None,
-        ),
-        retry=RetryPolicy(**options["user_retry"]) if options["user_retry"] else RetryPolicy(),
-    )
-
-
-class TauBenchEnv(BaseTextEnv):
+class ToolUseEnv(BaseTextEnv):
     def __init__(self, env_config: Mapping[str, Any] | None = None, extras: Mapping[str, Any] | None = None):
         super().__init__()
-        extras = dict(_plain(extras or {}))
+        extras = dict(plain(extras or {}))
         self.settings = settings(env_config)
         self.task = task_from_extras(extras)
         self.max_turns = max_turns(extras.get("max_turns"), self.settings["max_turns"])
@@ -184,7 +123,7 @@ class TauBenchEnv(BaseTextEnv):
         self.error: str | None = None
 
     def init(self, prompt: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        conversation = [dict(m) for m in _plain(prompt)]
+        conversation = [dict(m) for m in plain(prompt)]
         self.messages = list(conversation)
         try:
             opening = self.env.reset(self.task)
@@ -301,3 +240,6 @@ class TauBenchEnv(BaseTextEnv):
         own, no wait): it is in the recording within the commit window."""
         if self.terminated_by is None and self.messages:
             self._end(None, TerminatedBy.TRUNCATED)
+
+
+TauBenchEnv = ToolUseEnv  # its former name

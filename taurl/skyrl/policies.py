@@ -1,9 +1,10 @@
 """Scripted policies for driving SkyRL's generator on a CPU: each answers a conversation with text.
 
 A policy sees what a model sees (the conversation so far) and returns the assistant's next message.
-The oracle knows the gold: it recognises its task by the simulated user's opening message (the
-env's own user, asked once beforehand) and writes the gold calls as Qwen2.5 ``<tool_call>`` text,
-then the expected outputs as its reply. The others exercise the endings SkyRL must handle.
+The oracle is taurl's one oracle (:func:`taurl.agent.oracle.gold_plan`, what ``OracleAgent`` plays) written
+as Qwen2.5 ``<tool_call>`` text: :func:`task_oracle` for a task known beforehand, :class:`Oracle` for a batch,
+each task recognised by the simulated user's opening message (the env's own user, asked once beforehand).
+The others exercise the endings SkyRL must handle.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from taurl.agent.oracle import ANYTHING_ELSE, gold_plan
 from taurl.agent.parser import format_tool_call
 from taurl.core.types import Action, Task
+from taurl.registry import get_domain
 
 Message = dict[str, str]
 Policy = Callable[[Sequence[Message]], str]
@@ -22,9 +25,10 @@ REFUSAL = "I'm sorry, I can't help with that."
 
 
 def gold_texts(task: Task) -> list[str]:
-    """The task's gold calls as Qwen2.5 writes them, then its expected outputs as the closing reply."""
-    calls = [format_tool_call(a) for a in task.actions if not a.is_respond]
-    return calls + ["; ".join(task.outputs) or DONE_REPLY]
+    """The oracle's plan for ``task``, each message as a text-only policy writes it: calls as Qwen2.5
+    ``<tool_call>`` text, replies as themselves."""
+    tools = get_domain(task.domain).tools_for(task.tool_set)
+    return [a.kwargs["content"] if a.is_respond else format_tool_call(a) for a in gold_plan(task, tools)]
 
 
 def opening(conversation: Sequence[Message]) -> str:
@@ -35,8 +39,20 @@ def turn(conversation: Sequence[Message]) -> int:
     return sum(1 for m in conversation if m["role"] == "assistant")
 
 
+def play(texts: Sequence[str], conversation: Sequence[Message]) -> str:
+    """The next of ``texts``, one per assistant turn, then what the oracle says once its plan is played."""
+    n = turn(conversation)
+    return texts[n] if n < len(texts) else ANYTHING_ELSE
+
+
+def task_oracle(task: Task) -> Policy:
+    """The oracle of one task (a policy per trajectory, as the dry run's env path makes them)."""
+    texts = gold_texts(task)
+    return lambda conversation: play(texts, conversation)
+
+
 class Oracle:
-    """The gold, task by task; ``tasks`` maps each task's opening user message to the task. A task it
+    """The oracle over a batch; ``tasks`` maps each task's opening user message to the task. A task it
     does not know is an error, or left to ``otherwise`` (a mix of the oracle and another policy)."""
 
     def __init__(self, tasks: Mapping[str, Task], otherwise: Policy | None = None):
@@ -49,8 +65,7 @@ class Oracle:
             if self.otherwise is not None:
                 return self.otherwise(conversation)
             raise KeyError(f"the oracle knows no task that opens with {said[:80]!r}")
-        texts, n = self.texts[said], turn(conversation)
-        return texts[n] if n < len(texts) else DONE_REPLY
+        return play(self.texts[said], conversation)
 
 
 def do_nothing(conversation: Sequence[Message]) -> str:
@@ -100,7 +115,7 @@ def engine_reply(
 ) -> tuple[str, list[int], str]:
     """What a token-in-token-out engine returns for one prompt: the policy's next message as text and as
     token ids ended by eos, and the stop reason (``length`` when over ``max_tokens``, cut there, as vLLM
-    does). Shared by the stub engines of skyrl-train 0.3.1 and SkyRL 0.4.0."""
+    does). What :class:`taurl.skyrl.stub_engine.PolicyEngine` answers, under either SkyRL version."""
     conversation = conversation_from_chatml(tokenizer.decode(list(prompt_ids), skip_special_tokens=False))
     ids = tokenizer.encode(policy(conversation), add_special_tokens=False)
     ids.append(tokenizer.eos_token_id)

@@ -1,5 +1,6 @@
 """Reading a SkyRL dataset row (see :mod:`taurl.skyrl.dataset`) back into taurl's task: what the
-``tau_bench`` env, the dry run, the reward audit and the Tinker trainer share. Imports no SkyRL package."""
+``tau_bench`` env, the dry run, the reward audit and the Tinker trainer share. The row's fields map onto
+:meth:`Task.from_dict`'s (the task's own serialised form). Imports no SkyRL package."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from taurl.core.types import Action, RewardBasis, Task
+from taurl.core.types import Task
 
 
 def plain(value: Any) -> Any:
@@ -37,16 +38,18 @@ def task_from_extras(extras: Mapping[str, Any]) -> Task:
         )
     truth = spec["ground_truth"]
     truth = json.loads(truth) if isinstance(truth, str) else truth
-    return Task(
-        id=str(info.get("task_id")),
-        domain=info["domain"],
-        split=info.get("split", "train"),
-        user_id=info.get("user_id"),
-        instruction=info["instruction"],
-        actions=tuple(Action.from_dict(a) for a in truth.get("actions", [])),
-        outputs=tuple(truth.get("outputs", [])),
-        reward_basis=RewardBasis(info.get("basis") or "auto"),
-        tool_set=info.get("tool_set") or "default",
-        initial_state=truth.get("initial_state") or {},
-        metadata={"tau2_task": truth["tau2_task"]} if "tau2_task" in truth else {},
+    return Task.from_dict(
+        {
+            "id": info.get("task_id"),
+            "domain": info["domain"],
+            "split": info.get("split", "train"),
+            "user_id": info.get("user_id"),
+            "instruction": info["instruction"],
+            "actions": truth.get("actions", []),
+            "outputs": truth.get("outputs", []),
+            "reward_basis": info.get("basis") or "auto",
+            "tool_set": info.get("tool_set") or "default",
+            "initial_state": truth.get("initial_state"),
+            "metadata": {"tau2_task": truth["tau2_task"]} if "tau2_task" in truth else {},
+        }
     )

@@ -16,11 +16,15 @@ and the training budget check count exactly what the fast tokenizer's ``apply_ch
 from __future__ import annotations
 
 import base64
+import json
 import unicodedata
 from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib.resources import files
+from string import Template
 from typing import Any
+
+from taurl.agent.prompts import TOOLS_FOOTER, TOOLS_HEADER
 
 # Qwen2's pre-tokenizer split (single digits, unlike tiktoken's cl100k)
 PATTERN = (
@@ -55,19 +59,25 @@ PLAIN_ADDED_TOKENS = (  # added, but not special: decoding keeps them
 FIRST_ADDED_ID = 151643
 QWEN25_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 
-CHAT_TEMPLATE = """{%- if tools %}
+# The tools section both chat templates put in the system turn when given tools (Qwen2.5 after its system text
+# and a blank line, Qwen3 likewise): one JSON line per tool between the header and footer taurl's text prompts
+# carry too (taurl.agent.prompts), then the end of the system turn.
+TOOLS_SECTION = Template("""{{- $header }}
+    {%- for tool in tools %}
+        {{- '\\n' }}
+        {{- tool | tojson }}
+    {%- endfor %}
+    {{- $footer }}""").substitute(header=json.dumps(TOOLS_HEADER), footer=json.dumps(TOOLS_FOOTER + "<|im_end|>\n"))
+
+CHAT_TEMPLATE = Template("""{%- if tools %}
     {{- '<|im_start|>system\\n' }}
     {%- if messages[0]['role'] == 'system' %}
         {{- messages[0]['content'] }}
     {%- else %}
         {{- 'You are Qwen, created by Alibaba Cloud. You are a helpful assistant.' }}
     {%- endif %}
-    {{- "\\n\\n# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\nYou are provided with function signatures within <tools></tools> XML tags:\\n<tools>" }}
-    {%- for tool in tools %}
-        {{- "\\n" }}
-        {{- tool | tojson }}
-    {%- endfor %}
-    {{- "\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\\"name\\": <function-name>, \\"arguments\\": <args-json-object>}\\n</tool_call><|im_end|>\\n" }}
+    {{- '\\n\\n' }}
+    $tools
 {%- else %}
     {%- if messages[0]['role'] == 'system' %}
         {{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}
@@ -109,7 +119,7 @@ CHAT_TEMPLATE = """{%- if tools %}
 {%- if add_generation_prompt %}
     {{- '<|im_start|>assistant\\n' }}
 {%- endif %}
-"""
+""").substitute(tools=TOOLS_SECTION)
 
 
 QWEN3_PLAIN_ADDED_TOKENS = ("<tool_response>", "</tool_response>", "<think>", "</think>")
@@ -117,18 +127,13 @@ QWEN3_PLAIN_ADDED_TOKENS = ("<tool_response>", "</tool_response>", "<think>", "<
 # Qwen3's chat format: a system turn only when given (with tools, the tool list follows the system text);
 # an assistant turn after the last real user query shows its reasoning in a <think> block (the final turn
 # always does, empty if it has none), earlier ones drop it; consecutive tool results share one user turn.
-QWEN3_CHAT_TEMPLATE = """{%- set has_system = messages and messages[0].role == 'system' %}
+QWEN3_CHAT_TEMPLATE = Template("""{%- set has_system = messages and messages[0].role == 'system' %}
 {%- if tools %}
     {{- '<|im_start|>system\\n' }}
     {%- if has_system %}
         {{- messages[0].content + '\\n\\n' }}
     {%- endif %}
-    {{- "# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\nYou are provided with function signatures within <tools></tools> XML tags:\\n<tools>" }}
-    {%- for tool in tools %}
-        {{- '\\n' }}
-        {{- tool | tojson }}
-    {%- endfor %}
-    {{- "\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\\"name\\": <function-name>, \\"arguments\\": <args-json-object>}\\n</tool_call><|im_end|>\\n" }}
+    $tools
 {%- elif has_system %}
     {{- '<|im_start|>system\\n' + messages[0].content + '<|im_end|>\\n' }}
 {%- endif %}
@@ -184,7 +189,7 @@ QWEN3_CHAT_TEMPLATE = """{%- set has_system = messages and messages[0].role == '
         {{- '<think>\\n\\n</think>\\n\\n' }}
     {%- endif %}
 {%- endif %}
-"""
+""").substitute(tools=TOOLS_SECTION)
 
 
 @cache

@@ -1,21 +1,24 @@
-"""Training entrypoint (GPU machine, Python 3.12, ``pip install 'taurl[train]'``).
+"""Training entrypoint, one for both SkyRL versions (GPU machine, Python 3.12):
 
-    python -m taurl.skyrl.train [hydra overrides...]
+    python -m taurl.skyrl.train [hydra overrides...]           # skyrl-train 0.3.1: pip install 'taurl[train]'
+    python -m taurl.skyrl.train04 [key=value overrides...]     # SkyRL 0.4.0: pip install 'taurl[skyrl04]'
 
-skyrl-train's pattern: a Ray remote function registers the ``tau_bench`` environment in the worker
-and runs ``BasePPOExp``. This is the only module that imports the GPU stack.
+Each version reads its command line its own way: 0.3.1's Hydra composes tau_bench.yaml over its
+``ppo_base_config``; 0.4.0 builds its typed config (:func:`taurl.skyrl.config04.build`: tau_bench.yaml's values,
+then the overrides, by 0.4.0's key names or 0.3.1's). Then the same steps (:func:`launch`) through the version's
+adapter: ``validate_cfg``, the prompt budget check, Ray started, and a Ray remote function that registers the
+``tau_bench`` environment in the worker and runs ``BasePPOExp``. This is the only module that reaches the GPU stack.
 """
 
 from __future__ import annotations
 
+import importlib
+import sys
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
-import hydra
 import ray
-from omegaconf import DictConfig
-from skyrl_train.entrypoints.main_base import BasePPOExp
-from skyrl_train.utils import validate_cfg
-from skyrl_train.utils.utils import initialize_ray
 
 from taurl.skyrl.budget import refuse_without_room
 
@@ -23,19 +26,39 @@ CONFIG_DIR = str(Path(__file__).parent / "config")
 
 
 @ray.remote(num_cpus=1)
-def skyrl_entrypoint(cfg: DictConfig) -> None:
+def skyrl_entrypoint(cfg: Any, adapter: str) -> None:
     from taurl.skyrl import register
 
     register()  # the env registry is per process: register where the generator runs
-    BasePPOExp(cfg).run()
+    importlib.import_module(adapter).experiment_class()(cfg).run()
 
 
-@hydra.main(config_path=CONFIG_DIR, config_name="tau_bench", version_base=None)
-def main(cfg: DictConfig) -> None:
-    validate_cfg(cfg)
+def launch(cfg: Any, skyrl: ModuleType) -> None:
+    """Train with ``cfg`` on the SkyRL of the adapter ``skyrl`` (taurl.skyrl.skyrl031 or skyrl040)."""
+    skyrl.validate_cfg(cfg)
     refuse_without_room(cfg)
-    initialize_ray(cfg)
-    ray.get(skyrl_entrypoint.remote(cfg))
+    skyrl.initialize_ray(cfg)
+    ray.get(skyrl_entrypoint.remote(cfg, skyrl.__name__))
+
+
+def main() -> None:
+    """skyrl-train 0.3.1: Hydra reads the command line (its overrides' syntax, ``--help``, ``--cfg job``)."""
+    import hydra
+
+    from taurl.skyrl import skyrl031
+
+    @hydra.main(config_path=CONFIG_DIR, config_name="tau_bench", version_base=None)
+    def run(cfg: Any) -> None:
+        launch(cfg, skyrl031)
+
+    run()
+
+
+def main04(argv: list[str] | None = None) -> None:
+    """SkyRL 0.4.0: ``key=value`` overrides over tau_bench.yaml."""
+    from taurl.skyrl import config04, skyrl040
+
+    launch(config04.build(sys.argv[1:] if argv is None else argv), skyrl040)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,17 @@
-"""Run by tests/test_skyrl_generator.py in .venv-train (Python 3.12, skyrl-train 0.3.1, torch; no vLLM),
-and with ``--skyrl04`` by tests/test_skyrl04_generator.py in .venv-skyrl04-gen (SkyRL 0.4.0, lent torch).
+"""Run by tests/test_skyrl_generator.py: in .venv-train (Python 3.12, skyrl-train 0.3.1, torch; no vLLM), and
+with ``--skyrl04`` in .venv-skyrl04-gen (SkyRL 0.4.0, lent torch).
 
     python tests/harness/skyrl_generator_run.py WORK_DIR [--skyrl04]
 
-Drives ``tau_bench`` through skyrl-train's real generator (taurl.skyrl.generator) once per scenario,
-every trajectory recorded to WORK_DIR/recording (run id = scenario), and writes WORK_DIR/result.json:
-the tokenizer's known ids, each scenario's GeneratorOutput, and for every recorded episode the
-Qwen2.5 template applied to its recorded conversation (up to its last assistant message) and the
-assistant messages, so the test can compare them with the generator's token ids and loss masks.
+Drives ``tau_bench`` through SkyRL's real generator (taurl.skyrl.generator, with the version's adapter:
+taurl.skyrl.skyrl031 or skyrl040) once per scenario, every trajectory recorded to WORK_DIR/recording (run id =
+scenario), and writes WORK_DIR/result.json: the tokenizer's known ids, each scenario's GeneratorOutput, and for
+every recorded episode the Qwen2.5 template applied to its recorded conversation (up to its last assistant
+message) and the assistant messages, so the test can compare them with the generator's token ids and loss masks.
 When τ² imports (`make train-tau2-env`), telecom rows go through the same generator too (oracle and
-do-nothing; result.json's ``tau2`` says why not otherwise). skyrl-train's own evaluation pass
-(``RayPPOTrainer.eval``, not with ``--skyrl04``) runs over an eval parquet of the same tasks, the oracle
-on some of each domain's and doing nothing on the rest (run id ``eval``): result.json's ``eval`` holds
-its metrics.
+do-nothing; result.json's ``tau2`` says why not otherwise). SkyRL's own evaluation pass (``RayPPOTrainer.eval``)
+runs over an eval parquet of the same tasks, the oracle on some of each domain's and doing nothing on the rest
+(run id ``eval``): result.json's ``eval`` holds its metrics.
 """
 
 import json
@@ -31,7 +30,7 @@ from taurl.sim.server import SimServer
 from taurl.skyrl import policies
 from taurl.skyrl.dataset import Conversion, write_conversion
 from taurl.skyrl.env import recording_writer
-from taurl.skyrl.generator import batch_rows, task_openings
+from taurl.skyrl.generator import batch_rows, compose, evaluate, generate, prompt_dataset, task_openings
 from taurl.skyrl.tokenizer import qwen25_tokenizer
 
 DOMAINS = ("airline", "retail", "telecom", "healthcare", "doordash")
@@ -80,11 +79,11 @@ def oracle_known(tasks):
     return known
 
 
-def run_evaluation(work: Path, config, tokenizer, tau2_chosen):
-    """skyrl-train's evaluation pass over an eval parquet of a few tasks per domain: the oracle on
-    :func:`oracle_known`'s, doing nothing on the others."""
-    from taurl.skyrl.generator import evaluate, prompt_dataset
-
+def run_evaluation(skyrl, work: Path, config, tokenizer, tau2_chosen):
+    """SkyRL's evaluation pass over an eval parquet of a few tasks per domain: the oracle on
+    :func:`oracle_known`'s, doing nothing on the others. (SkyRL 0.4.0's trainer scrapes vLLM's metrics
+    through Ray unless told not to: neither runs here.)"""
+    no_scraper = ["generator.inference_engine.enable_ray_prometheus_stats=false"] if skyrl.NAME == "skyrl 0.4.0" else []
     tasks = [*tasks_with_distinct_openings(), *tau2_chosen]
     rows = work / "data-eval"
     write_conversion(Conversion(validation=tasks), rows)
@@ -94,13 +93,14 @@ def run_evaluation(work: Path, config, tokenizer, tau2_chosen):
         f"generator.eval_n_samples_per_prompt={EVAL_SAMPLES}",
         f"trainer.eval_batch_size={EVAL_BATCH}",
         f"trainer.export_path={work / 'export'}",
+        *no_scraper,
     )
     known = {(t.domain, t.id) for t in oracle_known(tasks)}
-    openings = task_openings(batch_rows(prompt_dataset(cfg, tokenizer, cfg.data.val_data), len(tasks)), cfg)
+    openings = task_openings(batch_rows(prompt_dataset(skyrl, cfg, tokenizer, cfg.data.val_data), len(tasks)), cfg)
     oracle = policies.Oracle(
         {said: t for said, t in openings.items() if (t.domain, t.id) in known}, otherwise=policies.do_nothing
     )
-    metrics = evaluate(cfg, tokenizer, oracle)
+    metrics = evaluate(skyrl, cfg, tokenizer, oracle)
     dumped = {  # the trainer's per-data-source dump: each sample's reward (on its last token)
         path.stem: [json.loads(line)["score"][-1] for line in path.read_text().splitlines()]
         for path in sorted((work / "export" / "dumped_evals").glob("*/*.jsonl"))
@@ -110,10 +110,10 @@ def run_evaluation(work: Path, config, tokenizer, tau2_chosen):
 
 
 def main(work: Path, skyrl04: bool = False) -> None:
-    if skyrl04:  # the same scenarios through SkyRL 0.4.0's generator (taurl.skyrl.generator04)
-        from taurl.skyrl.generator04 import compose, generate, prompt_dataset
+    if skyrl04:
+        from taurl.skyrl import skyrl040 as skyrl
     else:
-        from taurl.skyrl.generator import compose, generate, prompt_dataset
+        from taurl.skyrl import skyrl031 as skyrl
     logger.remove()  # skyrl-train logs every engine request at DEBUG
     os.environ["LOG_LEVEL"] = "WARNING"  # the level skyrl-train's trainer resets its logging to
     logger.add(sys.stderr, level="WARNING")
@@ -130,6 +130,7 @@ def main(work: Path, skyrl04: bool = False) -> None:
     def config(run_id, *overrides, user="scripted", rows=data):
         env = "environment.skyrl_gym.tau_bench"
         return compose(
+            skyrl,
             [
                 f"data.train_data=['{rows / 'train.parquet'}']",
                 f"data.val_data=['{rows / 'train.parquet'}']",
@@ -139,15 +140,15 @@ def main(work: Path, skyrl04: bool = False) -> None:
                 f"{env}.run_id={run_id}",
                 "generator.n_samples_per_prompt=2",
                 *overrides,
-            ]
+            ],
         )
 
     scenarios = {}
 
     def run(name, cfg, policy_for):
-        dataset = prompt_dataset(cfg, tokenizer)
+        dataset = prompt_dataset(skyrl, cfg, tokenizer)
         batch = batch_rows(dataset, len(dataset))
-        output = generate(cfg, tokenizer, policy_for(cfg, batch), batch)
+        output = generate(skyrl, cfg, tokenizer, policy_for(cfg, batch), batch)
         scenarios[name] = {
             "rows": len(dataset),
             "samples": cfg.generator.n_samples_per_prompt,
@@ -187,8 +188,7 @@ def main(work: Path, skyrl04: bool = False) -> None:
         write_conversion(Conversion(train=chosen), rows)
         run("tau2_oracle", config("tau2_oracle", rows=rows), oracle)
         run("tau2_do_nothing", config("tau2_do_nothing", rows=rows), lambda cfg, batch: policies.do_nothing)
-    if not skyrl04:
-        evaluation = run_evaluation(work, config, tokenizer, chosen)
+    evaluation = run_evaluation(skyrl, work, config, tokenizer, chosen)
     recording_writer(str(recording)).flush()
 
     episodes = []
@@ -208,8 +208,7 @@ def main(work: Path, skyrl04: bool = False) -> None:
         )
     package = "skyrl" if skyrl04 else "skyrl-train"
     result = {"known": known, "scenarios": scenarios, "episodes": episodes, "tau2": tau2, "skyrl": version(package)}
-    if not skyrl04:
-        result["eval"] = evaluation
+    result["eval"] = evaluation
     (work / "result.json").write_text(json.dumps(result))
 
 
