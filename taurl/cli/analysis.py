@@ -15,6 +15,7 @@ from taurl.cli.common import (
     DataDirOption,
     JudgeModel,
     ReadRecordings,
+    WhereOption,
     console,
     fail,
     option_bundles,
@@ -40,7 +41,7 @@ def replay_command(
     cache_dir: Annotated[
         Path | None, typer.Option(help="Also serve model calls from this cache (the recording's own calls always are).")
     ] = None,
-    where: Annotated[str, typer.Option(help="SQL filter on the episodes view, e.g. \"domain = 'retail'\".")] = "TRUE",
+    where: WhereOption = "TRUE",
     output_format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     show_all: Annotated[bool, typer.Option("--all", help="List identical episodes too.")] = False,
     jobs: Annotated[
@@ -120,7 +121,7 @@ def rescore_command(
     match_think_tools: Annotated[bool, typer.Option(help="Count think/calculate calls in action matching.")] = False,
     judge: JudgeModel = JudgeModel(),
     data_dir: DataDirOption = None,
-    where: Annotated[str, typer.Option(help="SQL filter on the episodes view.")] = "TRUE",
+    where: WhereOption = "TRUE",
 ) -> None:
     """Recompute rewards under another basis or reward config, without running the agent or the user; the new
     scores are stored beside the old ones (view `rescores`) with the config that produced them.

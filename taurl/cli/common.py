@@ -55,6 +55,8 @@ RecordingOption = Annotated[
     ),
 ]
 
+WhereOption = Annotated[str, typer.Option(help="SQL filter on the episodes view, e.g. \"domain = 'retail'\".")]
+
 
 QueryTimeoutOption = Annotated[
     float,

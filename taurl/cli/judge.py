@@ -11,6 +11,7 @@ from taurl.cli.common import (
     JudgeModel,
     ModelCalls,
     ReadRecordings,
+    WhereOption,
     console,
     fail,
     option_bundles,
@@ -36,7 +37,7 @@ def judge_command(
     ] = "faults",
     judge: JudgeModel = JudgeModel("gpt-4o"),
     calls: ModelCalls = ModelCalls(),
-    where: Annotated[str, typer.Option(help="SQL filter on the episodes view.")] = "TRUE",
+    where: WhereOption = "TRUE",
     replay: Annotated[
         bool,
         typer.Option(
