@@ -114,9 +114,10 @@ def test_import_still_takes_out_for_recording_and_says_it_is_deprecated(tmp_path
     printed("run", "--domain", "retail", "--end-index", "2", "--recording", str(rec), "--run-id", "oracle")
     printed("export", "tau-bench", str(rec), "--out", str(results))
     importing = ["import", "tau-bench", str(results), "--domain", "retail", "--data-dir", data]
-    done = taurl(*importing, "--out", str(tmp_path / "back"), check=True)
+    done = taurl(*importing, "--out", str(tmp_path / "back"), "--run-id", "tb-back", check=True)
     assert "--out is deprecated: use --recording" in done.stderr
     assert rewards(tmp_path / "back") == rewards(rec)
+    assert RecordingStore(tmp_path / "back").query("SELECT DISTINCT run_id FROM episodes")[1] == [("tb-back",)]
     both = taurl(*importing, "--out", str(tmp_path / "x"), "--recording", str(tmp_path / "y"))
     assert both.returncode == 2 and "give --recording alone" in both.stderr
     neither = taurl(*importing)
