@@ -5,8 +5,13 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from taurl.episodes.config import RunConfig
 from taurl.episodes.runner import execute
+from taurl.record.store import RecordingStore
+from taurl.review import replay as replay_module
+from taurl.review.replay import Replayer
 from tests.conftest import REPO
 
 
@@ -15,11 +20,16 @@ def replay(recording, jobs: int, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run([*command, "--jobs", str(jobs), *extra], capture_output=True, text=True, cwd=REPO)
 
 
-def test_two_processes_replay_exactly_what_one_does(tmp_path):
+def recorded(tmp_path):
     recording = tmp_path / "recording"  # the golden segment and a segment per recorded run: several to stream
     shutil.copytree(REPO / "recordings", recording)
     for domain in ("retail", "healthcare"):
         execute(RunConfig(domain=domain, split="test", trials=2), recording)
+    return recording
+
+
+def test_two_processes_replay_exactly_what_one_does(tmp_path):
+    recording = recorded(tmp_path)
     data = tmp_path / "retail"
     shutil.copytree(REPO / "taurl" / "domains" / "retail" / "data", data)
     orders = json.loads((data / "orders.json").read_text())
@@ -36,3 +46,22 @@ def test_two_processes_replay_exactly_what_one_does(tmp_path):
     diverged = {r["domain"] for r in results if r["status"] == "diverged"}
     assert diverged == {"retail"}
     assert sum(r["status"] == "identical" for r in results) > len(results) // 2
+
+
+def test_workers_started_apart_from_the_reading_process_replay_what_it_would(tmp_path, monkeypatch):
+    recording = recorded(tmp_path)
+    alone = [r.to_dict() for r in Replayer(RecordingStore(recording)).replay_all(jobs=1)]
+    monkeypatch.setattr(replay_module, "BATCH_ROWS", 16)  # many batches
+    start_pool = replay_module._start_pool
+
+    def started(jobs, settings):  # the workers are up before the first batch: every batch goes to them
+        pool = start_pool(jobs, settings)
+        pool.result()
+        return pool
+
+    monkeypatch.setattr(replay_module, "_start_pool", started)
+    # workers forked from this process would inherit this patch; started apart, they run the module as imported
+    monkeypatch.setattr(Replayer, "replay_batch", lambda self, batch: pytest.fail("replayed by the reading process"))
+    spread = [r.to_dict() for r in Replayer(RecordingStore(recording)).replay_all(jobs=2)]
+    assert spread == alone
+    assert len(alone) > 16 * 4

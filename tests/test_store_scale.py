@@ -190,6 +190,8 @@ def test_the_nested_views_show_the_latest_attempt_of_each_episode_once(tmp_path,
     assert counted == [(sum(len(row["messages"]) for row in latest),)]
     assert store.query("SELECT count(*) FROM attempts")[1] == [(5,)]
     assert [row["attempt"] for row in store.episode_rows()] == [2, 1]
+    streamed = [row for batch in store.episode_batches(rows=1) for row in batch.to_pylist()]  # superseded left out
+    assert sorted(streamed, key=lambda row: row["task_id"]) == store.episode_rows()
     store.close()
 
 

@@ -68,6 +68,19 @@ KINDS = {
     "train_steps": (TRAIN_STEP_PREFIX, TRAIN_STEP_SCHEMA),
 }
 ID_COLUMNS = "episode_id, run_id, domain, task_id, trial"
+# an attempt's rank among those of its episode: 1 for the latest
+ATTEMPT_RANK = (
+    "row_number() OVER (PARTITION BY run_id, domain, task_id, trial ORDER BY attempt DESC, breakdown_json, "
+    "episode_id, _segment, _row)"
+)
+# the places of the attempts a later one (or an identical copy) supersedes: ranked only among the episodes
+# recorded more than once, so that finding these few holds little more than one key per episode
+SUPERSEDED_ATTEMPTS = (
+    "SELECT _segment, _row FROM attempts_raw a SEMI JOIN (SELECT run_id, domain, task_id, trial FROM attempts_raw "
+    "GROUP BY ALL HAVING count(*) > 1) d ON a.run_id IS NOT DISTINCT FROM d.run_id AND a.domain IS NOT DISTINCT "
+    "FROM d.domain AND a.task_id IS NOT DISTINCT FROM d.task_id AND a.trial IS NOT DISTINCT FROM d.trial "
+    f"QUALIFY {ATTEMPT_RANK} > 1"
+)
 T = TypeVar("T")
 # errors in what a query says, not in what it reads: reading every segment again would not help
 QUERY_MISTAKES = (
@@ -232,6 +245,7 @@ class RecordingStore:
         self._spill: str | None = None
         self._unreadable: dict[str, str] = {}  # path -> reason, found while querying
         self._warned: set[str] = set()
+        self._one_thread = False  # DuckDB reads on one thread (not one per core) once the store streams
         self._scan()
 
     def _scan(self) -> None:
@@ -262,6 +276,8 @@ class RecordingStore:
         """The store's read-only connection (made once)."""
         if self._con is None:
             con = self.views_connection()
+            if self._one_thread:
+                con.execute("SET threads = 1")
             self._lock_down(con)
             self._con = con
         return self._con
@@ -279,9 +295,7 @@ class RecordingStore:
         # the latest attempt of each episode, picked on scalar columns alone and named by where its row is;
         # ties (copies of one attempt) broken by content, then by place, deterministically
         con.execute(
-            "CREATE VIEW latest_attempts AS SELECT _segment, _row FROM attempts_raw QUALIFY row_number() OVER "
-            "(PARTITION BY run_id, domain, task_id, trial ORDER BY attempt DESC, breakdown_json, episode_id, "
-            "_segment, _row) = 1"
+            f"CREATE VIEW latest_attempts AS SELECT _segment, _row FROM attempts_raw QUALIFY {ATTEMPT_RANK} = 1"
         )
         # their whole rows, by a semi join on that place: no nested column is ever sorted or partitioned
         con.execute(
@@ -463,22 +477,29 @@ class RecordingStore:
     def episode_batches(self, where: str = "TRUE", rows: int = 256) -> Iterator[pa.Table]:
         """:meth:`episode_rows` streamed, as tables of exactly ``rows`` rows (the last one fewer), so a reader
         holds a batch rather than the recording. They come in the recording's order (segment by segment, as
-        written), the same every time: a plain scan of the attempts, each kept when it is the latest, by its
-        place; neither a sort nor a join, which would hold every row or reorder them. The time limit applies
-        to the query until its first batch, then to each batch read."""
+        written), the same every time: a plain scan of the attempts, leaving out by its place each one a later
+        attempt supersedes; neither a sort nor a join, which would hold every row or reorder them. The time
+        limit applies to the query until its first batch, then to each batch read."""
         _episodes_query(where)  # checked as episode_rows checks it; the scan below runs the same condition
+        if not self._one_thread:
+            # streamed on one DuckDB thread: each further thread would read ahead a chunk of its own (2,048
+            # episodes, tens of MB decoded) that the ordered stream buffers, more the longer the recording
+            self.close()
+            self._one_thread = True
         sql, what = f"SELECT * FROM attempts_raw WHERE ({where}\n)", f"reading episodes ({where})"
 
         def start(con: duckdb.DuckDBPyConnection) -> tuple[set, pa.RecordBatchReader, pa.RecordBatch | None]:
-            latest = set(con.sql("SELECT _segment, _row FROM latest_attempts").fetchall())
+            superseded = set(con.sql(SUPERSEDED_ATTEMPTS).fetchall())
             reader = con.sql(sql).to_arrow_reader(rows)
-            return latest, reader, next(reader, None)
+            return superseded, reader, next(reader, None)
 
-        latest, reader, batch = self._reading(start, what)
+        superseded, reader, batch = self._reading(start, what)
         pending: list[pa.RecordBatch] = []
         while batch is not None:
-            places = zip(batch.column("_segment").to_pylist(), batch.column("_row").to_pylist(), strict=True)
-            pending.append(batch.filter(pa.array([p in latest for p in places])).drop_columns(["_segment", "_row"]))
+            if superseded:
+                places = zip(batch.column("_segment").to_pylist(), batch.column("_row").to_pylist(), strict=True)
+                batch = batch.filter(pa.array([p not in superseded for p in places]))
+            pending.append(batch.drop_columns(["_segment", "_row"]))
             while sum(b.num_rows for b in pending) >= rows:
                 table = pa.Table.from_batches(pending)
                 yield table.slice(0, rows).combine_chunks()

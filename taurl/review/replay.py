@@ -17,10 +17,12 @@ from __future__ import annotations
 import itertools
 import json
 import multiprocessing
+import threading
 from collections import deque
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from multiprocessing.pool import AsyncResult
+from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +122,7 @@ class Replayer:
         """``use_recorded_calls`` serves model calls from the recording itself; without it only
         ``cache_dir`` answers (which proves a cache alone replays the conversations)."""
         self.store = store
-        _, runs = store.query("SELECT run_id, config_json FROM runs")
+        _, runs = store.query("SELECT run_id, config_json FROM run_configs")
         self._setup(
             ReplaySettings(
                 {run_id: codec.run_config(c) for run_id, c in runs},
@@ -169,26 +171,30 @@ class Replayer:
         """Every selected episode in order, streamed a batch at a time; with ``jobs`` > 1 the batches are
         replayed by that many processes, with the same results in the same order as one."""
         batches = iter(self.store.episode_batches(where, BATCH_ROWS))
-        first = next(batches, None)  # a refused or failing query raises here, before any worker exists
-        if first is None:
-            return
-        batches = itertools.chain([first], batches)
-        if jobs <= 1:
+        ahead = list(itertools.islice(batches, 2))  # a refused or failing query raises here, before any worker exists
+        batches = itertools.chain(ahead, batches)
+        if jobs <= 1 or len(ahead) < 2:  # one process asked for, or one batch: no worker is worth starting
             for batch in batches:
                 yield from self.replay_batch(batch)
             return
-        # forked: workers start warm (domains loaded, gold states cached) and run only Python, never
-        # DuckDB (whose threads a fork does not copy); batches go to them as Arrow tables
-        context = multiprocessing.get_context("fork")
-        with context.Pool(jobs, _start_worker, (self.settings,)) as pool:
-            pending: deque[AsyncResult] = deque()
+        starting = _start_pool(jobs, self.settings)
+        pending: deque[AsyncResult] = deque()
+        try:
             for batch in batches:
-                pending.append(pool.apply_async(_replay_batch, (batch,)))
+                if not pending and not starting.done():  # the workers are still starting: replayed here meanwhile
+                    yield from self.replay_batch(batch)
+                    continue
+                pending.append(starting.result().apply_async(_replay_batch, (batch,)))
                 if len(pending) > 2 * jobs:  # a bounded read-ahead: memory holds a few batches, not the recording
                     yield from pending.popleft().get()
             while pending:
                 yield from pending.popleft().get()
-            pool.close()  # every batch is done: let the workers end on their own, nothing left to terminate
+        finally:
+            pool = starting.result()
+            if pending:  # stopped early: the batches still out are not wanted
+                pool.terminate()
+            else:  # every batch is done: the workers end on their own, nothing left to terminate
+                pool.close()
             pool.join()
 
     def _run_config(self, run_id: str, domain: str, user_strategy: str) -> RunConfig:
@@ -282,6 +288,26 @@ _worker: Replayer | None = None  # a replay process's own replayer
 def _start_worker(settings: ReplaySettings) -> None:
     global _worker
     _worker = Replayer.worker(settings)
+
+
+def _start_pool(jobs: int, settings: ReplaySettings) -> Future[Pool]:
+    """``jobs`` replay processes, started on a thread of their own (it takes a while: the caller replays
+    meanwhile). They are forked from a server process that imported this module and did nothing else, never
+    from this one, whose DuckDB threads (the store's reads) may hold locks that a fork would leave held for
+    ever in the copy. A program that replays with jobs must guard its main module (``if __name__ ==
+    "__main__"``), as any that starts processes this way. The batches go to them as Arrow tables."""
+    started: Future[Pool] = Future()
+
+    def start() -> None:
+        try:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload([__name__])  # not __main__: the command that runs the replay
+            started.set_result(context.Pool(jobs, _start_worker, (settings,)))
+        except BaseException as exc:  # the caller gets it where it waits for the pool
+            started.set_exception(exc)
+
+    threading.Thread(target=start, name="replay-workers", daemon=True).start()
+    return started
 
 
 def _replay_batch(batch: pa.Table) -> list[EpisodeReplay]:

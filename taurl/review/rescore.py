@@ -52,7 +52,7 @@ def _config_record(config: RewardConfig) -> dict[str, Any]:
 def rescore(
     store: RecordingStore, config: RewardConfig, data_dirs: Mapping[str, str] | None = None, where: str = "TRUE"
 ) -> list[Rescore]:
-    _, runs = store.query("SELECT run_id, config_json FROM runs")
+    _, runs = store.query("SELECT run_id, config_json FROM run_configs")
     run_dirs = {run_id: codec.run_config(c).get("data_dirs", {}) for run_id, c in runs}
     identity, record = rescore_id(config), canonical_json(_config_record(config))
     results = []
