@@ -9,7 +9,7 @@ looks at records either of them touched.
 from __future__ import annotations
 
 import marshal
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, KeysView, Mapping
 from typing import Any
 
 from taurl.core.hashing import canonical_equal, canonical_hash, sha256_hex, to_hashable
@@ -54,6 +54,17 @@ class Table(Mapping[str, Record]):
 
     def __len__(self) -> int:
         return len(self._base) + sum(1 for key in self._overlay if key not in self._base)
+
+    @property
+    def base(self) -> Mapping[str, Record]:
+        """The shared base records, read-only (never mutate them): the same object for every episode on the
+        base, so what is derived from them (an index) can be built once per process."""
+        return self._base
+
+    @property
+    def changed(self) -> KeysView[str]:
+        """Keys of the records this episode changed or added, in the order it first touched them."""
+        return self._overlay.keys()
 
     def edit(self, key: str) -> Record:
         """The record, made private to this episode so it may be changed in place."""

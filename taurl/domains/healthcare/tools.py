@@ -20,6 +20,7 @@ from functools import lru_cache
 from taurl.core.db import Database, Record
 from taurl.core.tools import Refusal, ToolRegistry
 from taurl.domains import common
+from taurl.domains.healthcare import appointments
 
 TOOLS = ToolRegistry("healthcare")
 
@@ -50,11 +51,9 @@ _doctor = common.record_lookup("doctors", "doctor")
 _appointment = common.record_lookup("appointments", "appointment")
 
 
-def _appointments(db: Database, where: Callable[[Record], bool]) -> Iterator[Record]:
-    appointments = db["appointments"]
-    for key in appointments:
-        if where(appointments[key]):
-            yield appointments[key]
+def _appointments(db: Database, field: str, value: object, where: Callable[[Record], bool]) -> Iterator[Record]:
+    """The appointments whose ``field`` (doctor_id or patient_id) is ``value`` that ``where`` accepts, in table order."""
+    return (a for a in appointments.matching(db, field, value) if where(a))
 
 
 @lru_cache(maxsize=8192)
@@ -89,7 +88,7 @@ def _upcoming(db: Database, patient_id: str) -> list[Record]:
     """The patient's scheduled appointments that have not started yet."""
     return [
         a
-        for a in _appointments(db, lambda a: a.get("patient_id") == patient_id and a.get("status") == "scheduled")
+        for a in _appointments(db, "patient_id", patient_id, lambda a: a.get("status") == "scheduled")
         if (start_of(a) or NOW) > NOW
     ]
 
@@ -111,7 +110,7 @@ def free_slots(db: Database, doctor_id: str, day: date, ignore: str | None = Non
     hours = working_hours(db["doctors"][doctor_id], day)
     if hours is None:
         return []
-    taken = _appointments(db, lambda a: a.get("doctor_id") == doctor_id and a.get("appointment_id") != ignore)
+    taken = _appointments(db, "doctor_id", doctor_id, lambda a: a.get("appointment_id") != ignore)
     spans = [span for a in taken if (span := _span(a)) is not None]  # parsed once, not once per slot
     slots, start = [], hours[0]
     while start + SLOT <= hours[1]:
@@ -155,9 +154,9 @@ def _check_slot(
     def clash(a: Record) -> bool:
         return a.get("appointment_id") != ignore and _overlaps(a, start, end)
 
-    if any(_appointments(db, lambda a: a.get("doctor_id") == doctor.get("doctor_id") and clash(a))):
+    if any(_appointments(db, "doctor_id", doctor.get("doctor_id"), clash)):
         raise Refusal(f"{name} is already booked at {day} {time_text}")
-    if any(_appointments(db, lambda a: a.get("patient_id") == patient_id and clash(a))):
+    if any(_appointments(db, "patient_id", patient_id, clash)):
         raise Refusal(f"patient {patient_id} already has an appointment at {day} {time_text}")
 
 
@@ -167,11 +166,9 @@ def _require_may_see(db: Database, patient: Record, doctor: Record) -> None:
         return
     seen = _appointments(
         db,
-        lambda a: (
-            a.get("patient_id") == patient.get("patient_id")
-            and a.get("doctor_id") == doctor.get("doctor_id")
-            and a.get("status") == "completed"
-        ),
+        "patient_id",
+        patient.get("patient_id"),
+        lambda a: a.get("doctor_id") == doctor.get("doctor_id") and a.get("status") == "completed",
     )
     if not any(seen):
         raise Refusal(f"{doctor.get('name')} is not accepting new patients")
@@ -290,8 +287,7 @@ def get_doctor_availability(db: Database, doctor_id: str, date: str | None = Non
     doctor = _doctor(db, doctor_id)
     if date is None:
         upcoming = _appointments(
-            db,
-            lambda a: a.get("doctor_id") == doctor_id and a.get("status") == "scheduled" and (start_of(a) or NOW) > NOW,
+            db, "doctor_id", doctor_id, lambda a: a.get("status") == "scheduled" and (start_of(a) or NOW) > NOW
         )
         result = {
             "doctor_id": doctor_id,
@@ -304,7 +300,7 @@ def get_doctor_availability(db: Database, doctor_id: str, date: str | None = Non
         return json.dumps(result)
     day = _parse_day(date, "date")
     hours = working_hours(doctor, day)
-    booked = _appointments(db, lambda a: a.get("doctor_id") == doctor_id and a.get("date") == date)
+    booked = _appointments(db, "doctor_id", doctor_id, lambda a: a.get("date") == date)
     result = {
         "doctor_id": doctor_id,
         "doctor_name": doctor.get("name"),
@@ -406,9 +402,7 @@ def get_patient_appointments(db: Database, patient_id: str, status: str | None =
     """
     _patient(db, patient_id)
     doctors = db["doctors"]
-    mine = _appointments(
-        db, lambda a: a.get("patient_id") == patient_id and (status is None or a.get("status") == status)
-    )
+    mine = _appointments(db, "patient_id", patient_id, lambda a: status is None or a.get("status") == status)
     listed = [
         {**a, "doctor_name": doctors.get(a.get("doctor_id", ""), {}).get("name", "Unknown")}
         for a in sorted(mine, key=lambda a: (str(a.get("date")), str(a.get("time"))))
@@ -507,11 +501,9 @@ def request_prescription_refill(db: Database, patient_id: str, medication: str, 
     entry = _medication(patient, medication, dosage)
     recent = _appointments(
         db,
-        lambda a: (
-            a.get("patient_id") == patient_id
-            and a.get("status") == "completed"
-            and NOW - REFILL_VISIT_WINDOW <= (start_of(a) or datetime.min) <= NOW
-        ),
+        "patient_id",
+        patient_id,
+        lambda a: a.get("status") == "completed" and NOW - REFILL_VISIT_WINDOW <= (start_of(a) or datetime.min) <= NOW,
     )
     if not any(recent):
         raise Refusal(f"patient {patient_id} has had no completed visit in the last 365 days: a visit is needed first")
