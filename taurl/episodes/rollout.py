@@ -25,7 +25,9 @@ _POLICIES: weakref.WeakKeyDictionary[Domain, dict[str, str]] = weakref.WeakKeyDi
 def policy(domain: Domain, tool_set: str) -> str:
     """The policy an agent offered ``tool_set`` is given: the same for every episode of a domain, so worked
     out once per domain and tool set (it costs as much as the tools of a short episode)."""
-    policies = _POLICIES.setdefault(domain, {})
+    policies = _POLICIES.get(domain)
+    if policies is None:
+        policies = _POLICIES.setdefault(domain, {})
     if tool_set not in policies:
         policies[tool_set] = domain.policy_for(tool_set)
     return policies[tool_set]
