@@ -29,7 +29,7 @@ from taurl.record.segments import REPLACES_KEY, SkippedSegmentWarning, is_damage
 
 COMPACTED = "compacted-"  # in a compaction's merged segment's name, after its kind's prefix
 ROW_GROUP_ROWS = 4096
-ROW_GROUP_BYTES = 64 << 20  # in Arrow memory
+ROW_GROUP_BYTES = 16 << 20  # in Arrow memory (about 1,300 oracle episodes): a merge's peak is a few groups, decoded
 READ_BATCH_ROWS = 1024
 
 
