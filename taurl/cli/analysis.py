@@ -130,9 +130,9 @@ def rescore_command(
     from taurl.core.reward import RewardConfig
     from taurl.core.reward_judge import JudgeMissingError
     from taurl.llm.client import ModelCallError
-    from taurl.record.writer import RecordingWriteError, RecordingWriter
+    from taurl.record.writer import RecordingWriteError
     from taurl.review.attribution import judge_client
-    from taurl.review.rescore import rescore, rescore_id
+    from taurl.review.rescore import rescore, rescore_id, store_rescores
 
     recording = read.single(": rescore writes into it")
     client = judge_client(judge.judge_model, judge.judge_base_url) if judge.judge_model else None
@@ -142,7 +142,7 @@ def rescore_command(
         writable_recording(recording)  # before the work, not after it
         results = rescore(store, config, parse_data_dirs(data_dir), where)
         identity = rescore_id(config)
-        RecordingWriter(recording).write_rescores([r.row for r in results], identity)
+        store_rescores(recording, results, config)
     except (
         RecordingError,
         RecordingWriteError,

@@ -50,15 +50,15 @@ def judge_command(
     """Attribute each failed episode to its cause with a judge model; the verdicts and the judge's calls are
     stored in the recording (view `rescores`, rescore_id `faults-...`). Episodes already judged are skipped."""
     from taurl.llm.client import ModelCallError
-    from taurl.record.writer import RecordingWriteError, RecordingWriter
+    from taurl.record.writer import RecordingWriteError
     from taurl.review.attribution import (
         RUBRICS,
         attribute_failures,
-        attribution_row,
         category_counts,
         faults_id,
         judge_client,
         replay_attributions,
+        store_attributions,
         stored_attributions,
     )
 
@@ -86,7 +86,7 @@ def judge_command(
         identity = faults_id(client)
         found = attribute_failures(store, client, where, skip=stored_attributions(store, identity))
         if found:
-            RecordingWriter(recording).write_rescores([attribution_row(a, client) for a in found], identity)
+            store_attributions(recording, found, client)
     except (
         RecordingError,
         RecordingWriteError,

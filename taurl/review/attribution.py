@@ -29,6 +29,7 @@ from taurl.record import codec
 from taurl.record.predicates import failed_sql
 from taurl.record.schema import model_call_rows
 from taurl.record.store import RecordingStore
+from taurl.record.writer import RecordingWriter
 
 RUBRICS = ("faults",)
 FAULTS_PROMPT_VERSION = "faults-v1"
@@ -160,6 +161,12 @@ def attribution_row(attribution: Attribution, client: ChatClient) -> dict[str, A
         "reward_basis": "faults",
         "breakdown_json": json.dumps(breakdown, ensure_ascii=False, sort_keys=True),
     }
+
+
+def store_attributions(recording: str, attributions: Iterable[Attribution], client: ChatClient) -> None:
+    """Store ``attributions`` in ``recording`` (view ``rescores``) under the judge's faults id."""
+    rows = [attribution_row(a, client) for a in attributions]
+    RecordingWriter(recording).write_rescores(rows, faults_id(client))
 
 
 def stored_attributions(store: RecordingStore, rescore_id: str) -> dict[str, dict[str, Any]]:

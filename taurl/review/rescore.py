@@ -9,7 +9,7 @@ transcript: the new verdicts and the judge's calls are stored in the row's ``bre
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ from taurl.core.types import RewardBreakdown, TerminatedBy
 from taurl.record import codec
 from taurl.record.schema import model_call_rows
 from taurl.record.store import RecordingStore
+from taurl.record.writer import RecordingWriter
 from taurl.registry import get_domain
 from taurl.review.attribution import episode_transcript
 
@@ -47,6 +48,11 @@ def _config_record(config: RewardConfig) -> dict[str, Any]:
         record["judge_weight"] = config.judge_weight
         record["judge"] = None if config.judge is None else {"model": config.judge.model, "prompt": PROMPT_VERSION}
     return record
+
+
+def store_rescores(recording: str, results: Sequence[Rescore], config: RewardConfig) -> None:
+    """Store ``results`` in ``recording`` (view ``rescores``) under ``config``'s rescore id."""
+    RecordingWriter(recording).write_rescores([r.row for r in results], rescore_id(config))
 
 
 def rescore(
