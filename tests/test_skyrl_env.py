@@ -209,3 +209,19 @@ def test_dataset_rows_keep_ground_truth_as_a_json_string():
     assert [a["name"] for a in truth["actions"]] == [a.name for a in task.actions]
     assert row["env_class"] == "tau_bench" and row["extra_info"]["task_id"] == task.id
     assert row["data_source"] == "retail"  # SkyRL's eval metrics per data source: eval/retail/...
+
+
+def test_a_row_keeps_what_its_domain_carries_in_metadata_and_older_rows_still_decode():
+    from taurl.skyrl.rows import task_from_extras
+
+    def row(truth):
+        info = {"domain": "tau2:telecom", "task_id": "t", "instruction": "hi"}
+        return {
+            "extra_info": info,
+            "reward_spec": {"ground_truth": json.dumps({"actions": [], "outputs": [], **truth})},
+        }
+
+    form = {"id": "t", "evaluation_criteria": {"actions": []}}
+    assert task_from_extras(row({"metadata": {"tau2_task": form}})).metadata == {"tau2_task": form}
+    assert task_from_extras(row({"tau2_task": form})).metadata == {"tau2_task": form}  # converted before `metadata`
+    assert task_from_extras(row({})).metadata == {}

@@ -100,6 +100,11 @@ class Domain:
         mid-conversation; a built-in task never does)."""
         return []
 
+    def carried_metadata(self, task: Task) -> dict[str, Any]:
+        """What of ``task.metadata`` a training row must carry for the task to be rebuilt from the row and
+        scored (τ²'s own task form); a built-in task is rebuilt from the row's other fields."""
+        return {}
+
     def user_gold(self, task: Task) -> tuple[Action, ...]:
         """The task's gold tool calls the user makes itself (τ²'s device actions; none here)."""
         return ()

@@ -4,8 +4,9 @@ Rows: ``prompt`` (the system prompt: the policy for the task's tool set + those 
 format), ``env_class="tau_bench"``,
 ``reward_spec = {"method": "taurl", "ground_truth": <JSON string of {"actions", "outputs"}>}`` (a
 string: Arrow would merge every row's kwargs into one struct, and the seed data's conflicting
-argument types make that fail; a ``tau2:<domain>`` task's also holds ``tau2_task``, its τ² form, from
-which the env rebuilds its initial state, message history, user-side actions and evaluation), ``extra_info`` (domain, task id, split, instruction, basis, ...) and
+argument types make that fail; it also holds ``metadata``, what of the task's metadata its domain needs
+to rebuild it: a ``tau2:<domain>`` task's τ² form, from which the env rebuilds its initial state, message
+history, user-side actions and evaluation), ``extra_info`` (domain, task id, split, instruction, basis, ...) and
 ``data_source`` (the domain: SkyRL reports eval metrics per data source, ``eval/<domain>/...``).
 Nothing is dropped silently: every input task lands in train, validation, ``trivial.parquet`` (train tasks
 whose reward a trivial policy already earns, left out of training; same rows, for evaluation) or
@@ -52,8 +53,9 @@ def task_row(task: Task) -> dict[str, Any]:
     truth = {"actions": [a.to_dict() for a in task.actions], "outputs": list(task.outputs)}
     if task.initial_state:  # records the task adds to (or patches in) its initial database
         truth["initial_state"] = task.initial_state
-    if "tau2_task" in task.metadata:  # a τ² task: its own form (initial state, history, criteria, user side)
-        truth["tau2_task"] = task.metadata["tau2_task"]
+    carried = domain.carried_metadata(task)  # a τ² task's own form (initial state, history, criteria, user side)
+    if carried:
+        truth["metadata"] = carried
     return {
         "prompt": [
             {

@@ -50,6 +50,7 @@ def task_from_extras(extras: Mapping[str, Any]) -> Task:
             "reward_basis": info.get("basis") or "auto",
             "tool_set": info.get("tool_set") or "default",
             "initial_state": truth.get("initial_state"),
-            "metadata": {"tau2_task": truth["tau2_task"]} if "tau2_task" in truth else {},
+            # rows converted before ``metadata`` was carried kept a τ² task's form at the top level
+            "metadata": truth.get("metadata") or ({"tau2_task": truth["tau2_task"]} if "tau2_task" in truth else {}),
         }
     )

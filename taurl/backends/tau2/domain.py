@@ -140,6 +140,10 @@ class Tau2Domain(Domain):
         """The state an episode of ``task`` starts from: a fresh environment in the task's τ² initial state."""
         return start_state(self, task)
 
+    def carried_metadata(self, task: Task) -> dict[str, Any]:
+        """τ²'s task form: the env rebuilds the initial state, history, user side and criteria from it."""
+        return {"tau2_task": task.metadata["tau2_task"]}
+
     def history(self, task: Task) -> list[Message]:
         """The task's message history as the agent sees it, before the opening (see :mod:`.history`)."""
         return agent_history(task)
