@@ -1,11 +1,10 @@
 """`taurl replay --jobs N` spreads the batches over N processes and says exactly what one process says."""
 
+import dataclasses
 import json
 import shutil
 import subprocess
 import sys
-
-import pytest
 
 from taurl.episodes.config import RunConfig
 from taurl.episodes.runner import execute
@@ -54,14 +53,16 @@ def test_workers_started_apart_from_the_reading_process_replay_what_it_would(tmp
     monkeypatch.setattr(replay_module, "BATCH_ROWS", 16)  # many batches
     start_pool = replay_module._start_pool
 
-    def started(jobs, settings):  # the workers are up before the first batch: every batch goes to them
+    def started(jobs, settings):  # the worker is up before the first batch: it gets batches from the start
         pool = start_pool(jobs, settings)
         pool.result()
         return pool
 
     monkeypatch.setattr(replay_module, "_start_pool", started)
-    # workers forked from this process would inherit this patch; started apart, they run the module as imported
-    monkeypatch.setattr(Replayer, "replay_batch", lambda self, batch: pytest.fail("replayed by the reading process"))
+    replay = Replayer.replay
+    # what this process replays is marked; a worker forked from it would inherit the mark, one started apart does not
+    monkeypatch.setattr(Replayer, "replay", lambda self, row: dataclasses.replace(replay(self, row), run_id="here"))
     spread = [r.to_dict() for r in Replayer(RecordingStore(recording)).replay_all(jobs=2)]
-    assert spread == alone
+    assert [{**r, "run_id": a["run_id"]} for r, a in zip(spread, alone, strict=True)] == alone
+    assert any(r["run_id"] != "here" for r in spread)  # the worker's, at least the first batch
     assert len(alone) > 16 * 4

@@ -169,7 +169,8 @@ class Replayer:
 
     def replay_all(self, where: str = "TRUE", jobs: int = 1) -> Iterator[EpisodeReplay]:
         """Every selected episode in order, streamed a batch at a time; with ``jobs`` > 1 the batches are
-        replayed by that many processes, with the same results in the same order as one."""
+        replayed by that many processes (this one and ``jobs`` - 1 workers), with the same results in the
+        same order as one."""
         batches = iter(self.store.episode_batches(where, BATCH_ROWS))
         ahead = list(itertools.islice(batches, 2))  # a refused or failing query raises here, before any worker exists
         batches = itertools.chain(ahead, batches)
@@ -177,21 +178,25 @@ class Replayer:
             for batch in batches:
                 yield from self.replay_batch(batch)
             return
-        starting = _start_pool(jobs, self.settings)
-        pending: deque[AsyncResult] = deque()
+        starting = _start_pool(jobs - 1, self.settings)
+        pending: deque[AsyncResult | list[EpisodeReplay]] = deque()  # each batch's results, in order
         try:
             for batch in batches:
-                if not pending and not starting.done():  # the workers are still starting: replayed here meanwhile
-                    yield from self.replay_batch(batch)
-                    continue
-                pending.append(starting.result().apply_async(_replay_batch, (batch,)))
-                if len(pending) > 2 * jobs:  # a bounded read-ahead: memory holds a few batches, not the recording
-                    yield from pending.popleft().get()
+                # the workers get a batch while they hold fewer than two each (none before they are up): they
+                # never wait for one; this process replays the others, between reading them
+                held = sum(1 for p in pending if isinstance(p, AsyncResult) and not p.ready())
+                if starting.done() and held < 2 * (jobs - 1):
+                    pending.append(starting.result().apply_async(_replay_batch, (batch,)))
+                else:
+                    pending.append(self.replay_batch(batch))
+                # a bounded read-ahead: memory holds a few batches, not the recording
+                while pending and (len(pending) > 4 * jobs or _done(pending[0])):
+                    yield from _results(pending.popleft())
             while pending:
-                yield from pending.popleft().get()
+                yield from _results(pending.popleft())
         finally:
             pool = starting.result()
-            if pending:  # stopped early: the batches still out are not wanted
+            if any(isinstance(p, AsyncResult) for p in pending):  # stopped early: what is still out is not wanted
                 pool.terminate()
             else:  # every batch is done: the workers end on their own, nothing left to terminate
                 pool.close()
@@ -308,6 +313,14 @@ def _start_pool(jobs: int, settings: ReplaySettings) -> Future[Pool]:
 
     threading.Thread(target=start, name="replay-workers", daemon=True).start()
     return started
+
+
+def _done(batch: AsyncResult | list[EpisodeReplay]) -> bool:
+    return not isinstance(batch, AsyncResult) or batch.ready()
+
+
+def _results(batch: AsyncResult | list[EpisodeReplay]) -> list[EpisodeReplay]:
+    return batch.get() if isinstance(batch, AsyncResult) else batch
 
 
 def _replay_batch(batch: pa.Table) -> list[EpisodeReplay]:
