@@ -20,7 +20,7 @@ from functools import lru_cache
 from taurl.core.db import Database, Record
 from taurl.core.tools import Refusal, ToolRegistry
 from taurl.domains import common
-from taurl.domains.healthcare import appointments
+from taurl.domains.healthcare.appointments import matching
 
 TOOLS = ToolRegistry("healthcare")
 
@@ -53,7 +53,7 @@ _appointment = common.record_lookup("appointments", "appointment")
 
 def _appointments(db: Database, field: str, value: object, where: Callable[[Record], bool]) -> Iterator[Record]:
     """The appointments whose ``field`` (doctor_id or patient_id) is ``value`` that ``where`` accepts, in table order."""
-    return (a for a in appointments.matching(db, field, value) if where(a))
+    return (a for a in matching(db, field, value) if where(a))
 
 
 @lru_cache(maxsize=8192)
