@@ -15,7 +15,7 @@ import importlib
 
 from taurl.backends import TAU2_PREFIX, TAU_BENCH_PREFIX
 from taurl.domains import DOMAIN_NAMES, DataError
-from taurl.domains.base import Domain
+from taurl.domains.base import BaseDomain
 
 
 def is_backend(name: str) -> bool:
@@ -28,7 +28,7 @@ def known_domain(name: str) -> bool:
     return name in DOMAIN_NAMES or is_backend(name)
 
 
-def get_domain(name: str) -> Domain:
+def get_domain(name: str) -> BaseDomain:
     """The domain ``name`` stands for; DataError when there is none (or its package cannot be had)."""
     if name.startswith(TAU2_PREFIX) and is_backend(name):
         from taurl.backends.tau2.domain import tau2_domain

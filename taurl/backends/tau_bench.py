@@ -38,7 +38,7 @@ from taurl.core.hashing import canonical_json
 from taurl.core.reward_judge import ChatModel
 from taurl.core.tools import Tool, ToolRegistry
 from taurl.core.types import Action, ModelCall, RewardBasis, Task, ToolKind
-from taurl.domains.base import SPLITS, DataError, Domain, _load_base, _resolve
+from taurl.domains.base import SPLITS, BaseDomain, DataError, _load_base, _resolve
 from taurl.llm.cache import ReplayMissError
 from taurl.llm.client import ModelCallError
 
@@ -169,13 +169,13 @@ def _task(index: int, package_task: Any, domain: str, split: str) -> Task:
 
 
 @dataclass(frozen=True, eq=False)
-class PackageDomain(Domain):
+class PackageDomain(BaseDomain):
     """A τ-bench environment as a taurl domain. ``package_data`` is the package's data, loaded once."""
 
     env_name: str = ""
     package_data: dict[str, Any] = field(default_factory=dict)
 
-    def database(self, data_dir: Path | str | None = None) -> PlainDatabase:  # type: ignore[override]
+    def database(self, data_dir: Path | str | None = None) -> PlainDatabase:
         """The package's data, or the same tables (``<table>.json``) read from ``data_dir``."""
         if data_dir is None:
             return PlainDatabase(self.package_data)

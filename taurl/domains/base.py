@@ -31,8 +31,12 @@ class DataError(ValueError):
 
 
 @dataclass(frozen=True, eq=False)
-class Domain(contract.Domain):
-    """``tables`` maps each state table to its file name; ``id_fields`` keys list-shaped files;
+class BaseDomain(contract.Domain):
+    """What every domain taurl names shares: its tools, its policy, its task files. What an episode's state
+    is, :meth:`database`, is each kind's own: :class:`Domain` (the built-in domains, a copy-on-write
+    :class:`~taurl.core.db.Database`) or a backend's.
+
+    ``tables`` maps each state table to its file name; ``id_fields`` keys list-shaped files;
     ``reference_files`` are static tables outside the state (and its hash);
     ``tool_sets`` name the tools a task may see (``default`` is every tool unless given);
     ``readers`` turn an unusual file shape into ``{record id: record}`` for one table."""
@@ -47,28 +51,6 @@ class Domain(contract.Domain):
     tool_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     readers: Mapping[str, Callable[[Any], dict[str, Any]]] = field(default_factory=dict)
     rules_enforced: Mapping[str, str] = field(default_factory=dict)  # policy rule id -> tool(s) enforcing it
-
-    @classmethod
-    def builtin(
-        cls,
-        package_file: str,
-        tools: ToolRegistry,
-        tables: tuple[str, ...],
-        references: tuple[str, ...] = (),
-        **more: Any,
-    ) -> Domain:
-        """A built-in domain, from its package's ``__init__.py``: named after the package, its policy the
-        ``policy.md`` beside it, each of its tables and reference tables in ``<name>.json``."""
-        package_dir = Path(package_file).parent
-        return cls(
-            name=package_dir.name,
-            tools=tools,
-            policy=(package_dir / "policy.md").read_text(encoding="utf-8"),
-            tables={name: f"{name}.json" for name in tables},
-            package_dir=package_dir,
-            reference_files={name: f"{name}.json" for name in references},
-            **more,
-        )
 
     def policy_rules(self) -> dict[str, str]:
         """The policy's rules by id: list items that start with ``[R<n>]`` (or another letters+digits id)."""
@@ -126,11 +108,6 @@ class Domain(contract.Domain):
             raise DataError(f"{self.name} has no tool set {tool_set!r}; known: {', '.join(self.tool_sets)}")
         return _offered(self.tools, self.tool_sets[tool_set])
 
-    def database(self, data_dir: Path | str | None = None) -> Database:
-        """A fresh episode database over the (cached) base for ``data_dir``."""
-        base, reference = _load_base(self, _resolve(data_dir) if data_dir else self.builtin_data_dir)
-        return Database(base, reference)
-
     def tasks(self, split: str = "test", data_dir: Path | str | None = None) -> list[Task]:
         """Tasks of ``split``: from ``data_dir`` when given (``tasks_<split>.json``), else built in."""
         if data_dir is None:
@@ -149,6 +126,38 @@ class Domain(contract.Domain):
         if data_dir is None:
             return sorted(p.stem for p in (self.package_dir / "tasks").glob("*.json"))
         return sorted(p.stem.removeprefix("tasks_") for p in _resolve(data_dir).glob("tasks_*.json"))
+
+
+@dataclass(frozen=True, eq=False)
+class Domain(BaseDomain):
+    """A built-in domain: its tables are JSON files, an episode's state a copy-on-write database over them."""
+
+    @classmethod
+    def builtin(
+        cls,
+        package_file: str,
+        tools: ToolRegistry,
+        tables: tuple[str, ...],
+        references: tuple[str, ...] = (),
+        **more: Any,
+    ) -> Domain:
+        """A built-in domain, from its package's ``__init__.py``: named after the package, its policy the
+        ``policy.md`` beside it, each of its tables and reference tables in ``<name>.json``."""
+        package_dir = Path(package_file).parent
+        return cls(
+            name=package_dir.name,
+            tools=tools,
+            policy=(package_dir / "policy.md").read_text(encoding="utf-8"),
+            tables={name: f"{name}.json" for name in tables},
+            package_dir=package_dir,
+            reference_files={name: f"{name}.json" for name in references},
+            **more,
+        )
+
+    def database(self, data_dir: Path | str | None = None) -> Database:
+        """A fresh episode database over the (cached) base for ``data_dir``."""
+        base, reference = _load_base(self, _resolve(data_dir) if data_dir else self.builtin_data_dir)
+        return Database(base, reference)
 
 
 def without_tools(text: str, absent: set[str]) -> str:
@@ -214,7 +223,7 @@ def json_kind(value: Any) -> str:
 
 
 @functools.cache
-def _load_base(domain: Domain, data_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def _load_base(domain: BaseDomain, data_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     def read(directory: Path, file_name: str, table: str) -> Any:
         path = directory / file_name
         if not path.exists():
@@ -237,7 +246,7 @@ def _load_base(domain: Domain, data_dir: Path) -> tuple[dict[str, Any], dict[str
     return tables, reference
 
 
-def _table(domain: Domain, table: str, data: Any) -> dict[str, Any]:
+def _table(domain: BaseDomain, table: str, data: Any) -> dict[str, Any]:
     """``{record id: record}`` from a file's JSON; a wrong shape is refused here rather than failing
     later inside a tool."""
     if table in domain.readers:

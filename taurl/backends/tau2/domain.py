@@ -37,7 +37,7 @@ from taurl.core.reward import GoldState, RewardConfig
 from taurl.core.reward_judge import ChatModel
 from taurl.core.tools import Tool, ToolRegistry
 from taurl.core.types import Action, JudgeResult, RewardBasis, RewardBreakdown, Task, TerminatedBy, ToolKind
-from taurl.domains.base import DataError, Domain
+from taurl.domains.base import BaseDomain, DataError
 
 TERMINATE_TOOLS = ("transfer_to_human_agents",)
 KINDS = {"read": ToolKind.READ, "write": ToolKind.WRITE, "think": ToolKind.THINK, "generic": ToolKind.WRITE}
@@ -114,7 +114,7 @@ def _task(package_task: Any, domain: str, split: str) -> Task:
 
 
 @dataclass(frozen=True, eq=False)
-class Tau2Domain(Domain):
+class Tau2Domain(BaseDomain):
     """A τ² domain. ``base`` holds the package's databases as loaded (never stepped)."""
 
     tau2_name: str = ""
@@ -131,7 +131,7 @@ class Tau2Domain(Domain):
             kwargs["user_db"] = copy_db(self.base.user_tools.db)
         return constructor(**kwargs)
 
-    def database(self, data_dir: Path | str | None = None) -> Tau2State:  # type: ignore[override]
+    def database(self, data_dir: Path | str | None = None) -> Tau2State:
         if data_dir is not None:
             raise DataError(f"{self.name}: τ² domains use the package's own data; --data-dir is not supported")
         return Tau2State(self)
