@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from taurl.episodes.runner import execute
 from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
 from taurl.sim.server import SimServer
+from tests.conftest import taurl
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -36,19 +36,9 @@ RUNS = ("oracle", "sim")
 TRIALS = 2
 
 
-def taurl(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "200"}  # rich wraps at the terminal width: keep lines whole
-    result = subprocess.run(
-        [sys.executable, "-m", "taurl.cli", *args], capture_output=True, text=True, env=env, timeout=120
-    )
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
-
-
 def sql(recording: Path, query: str) -> list[dict]:
     """Rows as `taurl sql --format json` prints them: the reference the report's numbers must equal."""
-    return json.loads(taurl("sql", "--recording", str(recording), "--format", "json", query).stdout)
+    return json.loads(taurl("sql", "--recording", str(recording), "--format", "json", query, check=True).stdout)
 
 
 def lookup(recording: Path, query: str) -> list[dict]:
@@ -89,7 +79,7 @@ def recording(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def report(recording) -> Path:
     out = recording.parent / "report.html"
-    taurl("report", str(recording), "--out", str(out))
+    taurl("report", str(recording), "--out", str(out), check=True)
     return out
 
 
@@ -463,7 +453,7 @@ def sim_episode(recording) -> dict:
 
 def test_show_prints_the_transcript_from_a_unique_prefix(recording, sim_episode):
     episode_id = sim_episode["episode_id"]
-    out = taurl("show", episode_id[:8], "--recording", str(recording)).stdout
+    out = taurl("show", episode_id[:8], "--recording", str(recording), check=True).stdout
     for expected in (episode_id, "retail/" + sim_episode["task_id"], "basis", "db match", "ended by"):
         assert expected in out
     assert re.search(r"run\s+sim\s+\(agent tool-calling, user llm\)", out)
@@ -517,5 +507,5 @@ def test_errored_episodes_count_as_failures_unless_excluded(tmp_path):
     assert (counted["episodes"], counted["failed"], counted["failed_unfinished"]) == ("3", "1", "1")
     excluded = numbers(build_report([tmp_path / "rec"], exclude_errors=True))
     assert (excluded["episodes"], excluded["failed"], excluded["failed_unfinished"]) == ("2", "0", "0")
-    out = taurl("report", str(tmp_path / "rec"), "--out", str(tmp_path / "r.html"), "--exclude-errors")
+    out = taurl("report", str(tmp_path / "rec"), "--out", str(tmp_path / "r.html"), "--exclude-errors", check=True)
     assert "wrote" in out.stdout

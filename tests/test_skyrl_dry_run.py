@@ -13,7 +13,9 @@ pytestmark = pytest.mark.skyrl
 TRAIN_VENV = REPO / ".venv-train"
 
 
-def taurl(venv, *args, home):
+def venv_taurl(venv, *args, home):
+    """The ``taurl`` command another environment installed (SkyRL's), as a user there runs it: at home,
+    offline, with no model key."""
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
     return subprocess.run(
         [str(REPO / venv / "bin" / "taurl"), *args],
@@ -29,7 +31,7 @@ def taurl(venv, *args, home):
 def home(tmp_path_factory):
     """A home where the README's convert line ran (one domain's test split, to keep it short)."""
     home = tmp_path_factory.mktemp("home")
-    out = taurl(
+    out = venv_taurl(
         ".venv", "data", "convert", "--domain", "airline", "--split", "test", "--out", "data/tau_bench", home=home
     )
     assert out.returncode == 0, out.stderr
@@ -37,7 +39,7 @@ def home(tmp_path_factory):
 
 
 def test_without_the_training_stack_it_steps_the_envs_and_says_so(home):
-    out = taurl(
+    out = venv_taurl(
         ".venv", "train", "--dry-run", "--prompts", "2", "data.train_data=[data/tau_bench/train.parquet]", home=home
     )
     assert out.returncode == 0, out.stdout + out.stderr
@@ -47,9 +49,9 @@ def test_without_the_training_stack_it_steps_the_envs_and_says_so(home):
 
 
 def test_a_bad_choice_or_a_missing_dataset_is_one_message(tmp_path):
-    out = taurl(".venv", "train", "--dry-run", "--user", "gpt", home=tmp_path)
+    out = venv_taurl(".venv", "train", "--dry-run", "--user", "gpt", home=tmp_path)
     assert out.returncode != 0 and "--user 'gpt': one of auto, config, scripted, serve-sim" in out.stderr
-    out = taurl(".venv", "train", "--dry-run", home=tmp_path)  # the config's default: ~/data/tau_bench, not made
+    out = venv_taurl(".venv", "train", "--dry-run", home=tmp_path)  # the config's default: ~/data/tau_bench, not made
     assert out.returncode != 0 and "make it with `taurl data convert --out" in out.stderr
     assert "Traceback" not in out.stderr
 
@@ -57,7 +59,7 @@ def test_a_bad_choice_or_a_missing_dataset_is_one_message(tmp_path):
 def test_with_the_training_stack_it_runs_skyrl_trains_generator(home):
     if not (TRAIN_VENV / ".installed").exists():
         pytest.skip(f"no training stack at {TRAIN_VENV} (`make train-env` builds it; `make test` does this first)")
-    out = taurl(
+    out = venv_taurl(
         ".venv-train",
         "train",
         "--dry-run",
@@ -76,7 +78,7 @@ def test_with_the_training_stack_it_runs_skyrl_trains_generator(home):
 
 
 def test_a_misspelled_override_is_refused_naming_the_key_it_resembles(home):
-    out = taurl(
+    out = venv_taurl(
         ".venv",
         "train",
         "--dry-run",
@@ -89,7 +91,7 @@ def test_a_misspelled_override_is_refused_naming_the_key_it_resembles(home):
     assert "did you mean generator.max_turns?" in out.stderr and len(out.stderr.strip().splitlines()) == 1
     # skyrl-train's own keys are known without it installed; + adds a key on purpose
     for override in ("trainer.seed=7", "+generator.my_new_key=1"):
-        out = taurl(
+        out = venv_taurl(
             ".venv",
             "train",
             "--dry-run",
@@ -103,14 +105,14 @@ def test_a_misspelled_override_is_refused_naming_the_key_it_resembles(home):
 
 
 def test_the_dry_run_records_in_the_working_directory_and_says_where(home):
-    out = taurl(
+    out = venv_taurl(
         ".venv", "train", "--dry-run", "--prompts", "2", "data.train_data=[data/tau_bench/train.parquet]", home=home
     )
     assert out.returncode == 0, out.stderr
     assert "recording: runs/train-dry-run (every trajectory" in out.stdout
     assert list((home / "runs" / "train-dry-run").glob("episodes-*.parquet"))
     assert not (home / "taurl" / "recordings").exists()  # the training config's default, under HOME
-    query = taurl(
+    query = venv_taurl(
         ".venv",
         "sql",
         "--recording",
@@ -141,12 +143,12 @@ def test_a_max_input_length_without_room_for_the_longest_prompt_and_a_turn_is_re
         "data.train_data=[data/tau_bench/train.parquet]",
         "data.val_data=[]",
     ]
-    out = taurl(".venv", *args, f"generator.max_input_length={need - 1}", home=home)
+    out = venv_taurl(".venv", *args, f"generator.max_input_length={need - 1}", home=home)
     assert out.returncode == 2 and "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert f"generator.max_input_length={need - 1} leaves no room for the longest prompt" in out.stderr
     assert "crash SkyRL's agent_loop before the first turn (response_end_idx is None)" in out.stderr
     assert f"set it to at least {need}" in out.stderr
-    out = taurl(".venv", *args, f"generator.max_input_length={need}", home=home)
+    out = venv_taurl(".venv", *args, f"generator.max_input_length={need}", home=home)
     assert out.returncode == 0, out.stderr
     assert (
         f"prompt budget: longest prompt {need - 1024} tokens + one turn 1024 <= generator.max_input_length {need}"
@@ -184,7 +186,7 @@ def test_with_the_training_stack_prompt_tokens_equal_its_tokenizer_and_the_key_l
     assert keys.stdout == (REPO / "taurl/skyrl/config/skyrl_train_0.3.1_keys.txt").read_text()
     # the generator path refuses the same budget, before SkyRL's generator starts
     need = longest_prompt(home) + 1024
-    out = taurl(
+    out = venv_taurl(
         ".venv-train",
         "train",
         "--dry-run",
