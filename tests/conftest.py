@@ -84,6 +84,9 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"    needs {line}")
 
 
+SIM_CONCURRENCY = 4  # episodes a sim_run runs at once
+
+
 def sim_run(agent_url: str, user_url: str, rec: Path, cache: Path, run_id: str, *extra: str) -> list[str]:
     """The real ``taurl run`` of serve-sim's tool-calling agent and LLM user on airline, recorded."""
     import sys
@@ -92,6 +95,15 @@ def sim_run(agent_url: str, user_url: str, rec: Path, cache: Path, run_id: str, 
         *(sys.executable, "-m", "taurl.cli", "run", "--domain", "airline"),
         *("--agent", "tool-calling", "--agent-model", "sim-agent", "--agent-base-url", agent_url),
         *("--user", "llm", "--user-model", "sim-user", "--user-base-url", user_url),
-        *("--cache-dir", str(cache), "--recording", str(rec), "--run-id", run_id, "--concurrency", "4"),
+        *(
+            "--cache-dir",
+            str(cache),
+            "--recording",
+            str(rec),
+            "--run-id",
+            run_id,
+            "--concurrency",
+            str(SIM_CONCURRENCY),
+        ),
         *extra,
     ]

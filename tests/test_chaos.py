@@ -19,11 +19,9 @@ import pytest
 
 from taurl.record.store import RecordingStore
 from taurl.sim.server import SimServer
-from tests.conftest import REPO, TAURL
+from tests.conftest import REPO, SIM_CONCURRENCY, TAURL, sim_run
 
 pytestmark = pytest.mark.slow
-
-CONCURRENCY = 4
 
 
 @pytest.fixture
@@ -34,41 +32,8 @@ def sim():
 
 def run_args(sim: SimServer, rec: Path, tmp_path: Path, *extra: str, trials: int = 2, split: str = "test") -> list[str]:
     """A live run: the simulator's tool-calling agent and LLM user over HTTP, recorded as jsonl."""
-    return [
-        *TAURL,
-        "run",
-        "--domain",
-        "airline",
-        "--split",
-        split,
-        "--trials",
-        str(trials),
-        "--agent",
-        "tool-calling",
-        "--agent-model",
-        "sim-agent",
-        "--agent-base-url",
-        sim.base_url,
-        "--user",
-        "llm",
-        "--user-model",
-        "sim-user",
-        "--user-base-url",
-        sim.base_url,
-        "--cache-mode",
-        "off",
-        "--cache-dir",
-        str(tmp_path / "cache"),
-        "--recording",
-        str(rec),
-        "--run-id",
-        "chaos",
-        "--concurrency",
-        str(CONCURRENCY),
-        "--format",
-        "jsonl",
-        *extra,
-    ]
+    options = ("--split", split, "--trials", str(trials), "--cache-mode", "off", "--format", "jsonl", *extra)
+    return sim_run(sim.base_url, sim.base_url, rec, tmp_path / "cache", "chaos", *options)
 
 
 class Run:
@@ -127,7 +92,7 @@ def test_sigint_starts_no_episode_after_the_signal_and_records_every_one_that_ra
     recorded = query(rec, "SELECT count(*), count(DISTINCT (task_id, trial)) FROM episodes")[0]
     assert recorded[0] == recorded[1] == len(run.printed)  # every episode that ended is recorded, once
     # only the episodes running at the signal (and those being written as it arrived) ended after it
-    assert recorded[0] <= before + 2 * CONCURRENCY < 2 * episodes_in_split()
+    assert recorded[0] <= before + 2 * SIM_CONCURRENCY < 2 * episodes_in_split()
     # every request the simulator served belongs to a recorded episode: none was started and lost
     assert query(rec, "SELECT sum(attempts) FROM model_calls") == [(sim.stats()["requests"],)]
     assert query(rec, "SELECT count(*) FROM episodes WHERE terminated_by = 'interrupted'") == [(0,)]
@@ -151,7 +116,7 @@ def test_a_second_sigint_records_the_running_episodes_as_interrupted_with_their_
         "SELECT count(*), max((SELECT count(*) FROM model_calls m WHERE m.episode_id = e.episode_id)), max(reward), "
         "count(error) FROM episodes e WHERE terminated_by = 'interrupted'",
     )[0]
-    assert 1 <= interrupted[0] <= CONCURRENCY and interrupted[2] == 0.0 and interrupted[3] == 0
+    assert 1 <= interrupted[0] <= SIM_CONCURRENCY and interrupted[2] == 0.0 and interrupted[3] == 0
     assert interrupted[1] >= 1  # they keep the calls they had made so far (hanging ones have none to keep)
     total = query(rec, "SELECT count(*), count(DISTINCT (task_id, trial)) FROM episodes")[0]
     assert total[0] == total[1] == len(run.printed)
