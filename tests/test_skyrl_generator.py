@@ -5,7 +5,7 @@ each through its adapter (taurl.skyrl.skyrl031, skyrl040) with only the vLLM eng
 policy (tests/harness/skyrl_generator_run.py). Checks what a GPU run depends on: rewards, endings, token ids
 equal to Qwen2.5's template over the recorded conversation, loss masks, per-token rewards, every trajectory
 recorded once, and a clean replay of the recording. Where τ² is in the version's venv (`make train-tau2-env`
-adds it to .venv-train), the same on a few τ² telecom rows (dual control: the user's device calls). SkyRL's
+and `make skyrl04-gen-tau2-env` add it), the same on a few τ² telecom rows (dual control: the user's device calls). SkyRL's
 own evaluation pass (``RayPPOTrainer.eval``) over an eval parquet: its metrics per data source against the
 recording's pass rates."""
 
@@ -151,7 +151,8 @@ def final_rewards(scenario):
 
 def needs_tau2(version, result):
     if "skipped" in result["tau2"]:
-        how = " (`make train-tau2-env` adds it)" if version.venv.name == ".venv-train" else ""
+        target = {".venv-train": "train-tau2-env", ".venv-skyrl04-gen": "skyrl04-gen-tau2-env"}.get(version.venv.name)
+        how = f" (`make {target}` adds it)" if target else ""
         pytest.skip(f"no τ² in {version.venv}{how}: {result['tau2']['skipped']}")
 
 
