@@ -3,15 +3,17 @@ the fixtures here load that domain's data, and :class:`ToolCalls` calls its tool
 
 from __future__ import annotations
 
+import collections
 import importlib
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
 
 from taurl.core.db import Database
 from taurl.core.tools import ToolRegistry
-from taurl.core.types import Action, ToolResult
+from taurl.core.types import Action, ToolKind, ToolResult
 from tests.conftest import CTU, TAUBENCH, require
 
 
@@ -79,3 +81,43 @@ class ToolCalls:
         observation = self.call(db, name, **kwargs)
         assert observation.startswith("Error: ") and expected in observation, observation
         assert db.state_hash() == before
+
+
+def assert_tools_and_kinds(domain: Any, seed_tools: Sequence[str], kinds: Mapping[ToolKind, Sequence[str]]) -> None:
+    """The seed system's tools come first, as the ``seed`` tool set; every tool has its kind (read unless
+    ``kinds`` says otherwise) and a description of itself and of each argument."""
+    tools = domain.tools
+    assert tools.names[: len(seed_tools)] == list(seed_tools)
+    assert domain.tools_for("seed").names == list(seed_tools)
+    for tool in tools:
+        expected = next((kind for kind, names in kinds.items() if tool.name in names), ToolKind.READ)
+        assert tool.kind == expected, tool.name
+        assert tool.description
+        assert all(schema.get("description") for schema in tool.parameters["properties"].values()), tool.name
+
+
+def assert_seed_schemas_match(domain: Any, seed_tools: Sequence[str]) -> None:
+    """The seed tools' arguments, required ones and types are the seed system's (../shared/ctu)."""
+    schemas = json.loads(require(CTU / "tool_schemas.json").read_text())[domain.name]
+    assert sorted(schemas) == sorted(seed_tools)
+    for name, seed in schemas.items():
+        params = domain.tools[name].parameters
+        assert list(params["properties"]) == list(seed["parameters"]), name
+        assert params["required"] == seed["required"], name
+        for param, schema in seed["parameters"].items():
+            assert params["properties"][param]["type"] == schema["type"], (name, param)
+
+
+def assert_seed_gold_calls_run(domain: Any, seed_db: Database) -> None:
+    """Every gold call of the seed system's tasks of ``domain`` gives a result or a clean ``Error: ...``."""
+    tasks = json.loads(require(CTU / "novel_sft_dataset.json").read_text())["tasks"]
+    outcomes: collections.Counter[str] = collections.Counter()
+    for task in (t for t in tasks if t.get("domain") == domain.name):
+        db = seed_db.fork()
+        for raw in task["actions"]:
+            result = domain.tools.invoke(db, Action.from_dict(raw))
+            outcomes[result.error or "ok"] += 1
+            assert result.error != "tool_exception", (raw, result.observation)
+            assert result.ok or result.observation.startswith("Error: "), (raw, result.observation)
+    print(f"{domain.name} seed gold calls: {dict(outcomes)}")
+    assert sum(outcomes.values()) > 1000 and outcomes["ok"] > 0

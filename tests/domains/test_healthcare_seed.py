@@ -3,7 +3,6 @@ tool runs on it, and every gold call of the seed's training file gets a result o
 
 from __future__ import annotations
 
-import collections
 import json
 
 import pytest
@@ -12,7 +11,8 @@ import taurl.domains.healthcare as mod
 from taurl.core.db import Database
 from taurl.core.types import Action
 from taurl.domains.healthcare.tools import SEED_TOOLS
-from tests.conftest import CTU, require
+from tests.conftest import CTU
+from tests.domains.conftest import assert_seed_gold_calls_run
 
 pytestmark = pytest.mark.shared_data
 
@@ -59,16 +59,4 @@ def test_seed_data_supports_booking_and_refuses_past_cancellations(seed_db: Data
 
 
 def test_every_seed_gold_call_gives_a_result_or_a_clean_error(seed_db: Database) -> None:
-    tasks = json.loads(require(CTU / "novel_sft_dataset.json").read_text())["tasks"]
-    outcomes: collections.Counter[str] = collections.Counter()
-    for task in tasks:
-        if task.get("domain") != "healthcare":
-            continue
-        db = seed_db.fork()
-        for raw in task["actions"]:
-            result = DOMAIN.tools.invoke(db, Action.from_dict(raw))
-            outcomes[result.error or "ok"] += 1
-            assert result.error != "tool_exception", (raw, result.observation)
-            assert result.ok or result.observation.startswith("Error: "), (raw, result.observation)
-    print(f"healthcare seed gold calls: {dict(outcomes)}")
-    assert sum(outcomes.values()) > 1000 and outcomes["ok"] > 0
+    assert_seed_gold_calls_run(DOMAIN, seed_db)

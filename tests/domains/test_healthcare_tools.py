@@ -6,7 +6,6 @@ doctor closed to new patients...), not by id, so the tests follow the generator.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -17,8 +16,7 @@ import taurl.domains.healthcare as mod
 from taurl.core.db import Database
 from taurl.core.types import Action, ToolKind
 from taurl.domains.healthcare.tools import LATE_CANCELLATION_FEE, NOW, SEED_TOOLS, free_slots, start_of, working_hours
-from tests.conftest import CTU, require
-from tests.domains.conftest import ToolCalls
+from tests.domains.conftest import ToolCalls, assert_seed_schemas_match, assert_tools_and_kinds
 
 DOMAIN = mod.DOMAIN
 TOOLS = DOMAIN.tools
@@ -88,25 +86,13 @@ def bookable(db: Database) -> tuple[str, str]:
 
 
 def test_tools_and_kinds() -> None:
-    assert TOOLS.names[: len(SEED_TOOLS)] == list(SEED_TOOLS)
-    assert DOMAIN.name == "healthcare" and DOMAIN.tools_for("seed").names == list(SEED_TOOLS)
-    for tool in TOOLS:
-        expected = next((kind for kind, names in KINDS.items() if tool.name in names), ToolKind.READ)
-        assert tool.kind == expected, tool.name
-        assert tool.description
-        assert all(schema.get("description") for schema in tool.parameters["properties"].values()), tool.name
+    assert DOMAIN.name == "healthcare" and DOMAIN.tools is TOOLS
+    assert_tools_and_kinds(DOMAIN, SEED_TOOLS, KINDS)
 
 
 @pytest.mark.shared_data
 def test_seed_tool_schemas_match_the_seed_system() -> None:
-    schemas = json.loads(require(CTU / "tool_schemas.json").read_text())["healthcare"]
-    assert sorted(schemas) == sorted(SEED_TOOLS)
-    for name, seed in schemas.items():
-        params = TOOLS[name].parameters
-        assert list(params["properties"]) == list(seed["parameters"]), name
-        assert params["required"] == seed["required"], name
-        for param, schema in seed["parameters"].items():
-            assert params["properties"][param]["type"] == schema["type"], (name, param)
+    assert_seed_schemas_match(DOMAIN, SEED_TOOLS)
 
 
 @pytest.mark.parametrize(
