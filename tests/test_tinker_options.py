@@ -29,3 +29,21 @@ def test_train_help_names_the_limits():
 
     done = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
     assert "--max-cost-usd" in done.output and "--max-tokens-budget" in done.output
+
+
+def test_a_local_checkpoint_is_named_whole_for_the_local_server(tmp_path, monkeypatch):
+    """The local server runs inside its work directory: a checkpoint named relative to where the user stands
+    reaches it (and the SDK) as an absolute path."""
+    from typer.testing import CliRunner
+
+    import taurl.cli.train_tinker
+    from taurl.cli import app
+
+    seen = []
+    monkeypatch.setattr(taurl.cli.train_tinker, "train_tinker", lambda settings, options: seen.append(settings))
+    (tmp_path / "runs" / "tiny").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    for serve_local, expected in ((["--serve-local"], str(tmp_path / "runs" / "tiny")), ([], "runs/tiny")):
+        done = CliRunner().invoke(app, ["train", "--backend", "tinker", "--base-model", "runs/tiny", *serve_local])
+        assert done.exit_code == 0, done.output
+        assert seen.pop().base_model == expected

@@ -251,6 +251,8 @@ def train_command(
 
         if base_model is None:
             raise fail("--backend tinker needs --base-model")
+        if serve_local and Path(base_model).is_dir():  # the local server runs in its work directory: name it whole
+            base_model = str(Path(base_model).resolve())
         settings = TrainSettings(
             base_model, steps, tasks_per_step, group_size, learning_rate, lora_rank, loss, ppo_clip, advantage,
             max_tokens, temperature, eval_every, eval_trials, checkpoint_every, measure_update,
