@@ -28,9 +28,13 @@ CONFIG_DIR = str(Path(__file__).parent / "config")
 @ray.remote(num_cpus=1)
 def skyrl_entrypoint(cfg: Any, adapter: str) -> None:
     from taurl.skyrl import register
+    from taurl.skyrl.env import close_recording_writers
 
     register()  # the env registry is per process: register where the generator runs
-    importlib.import_module(adapter).experiment_class()(cfg).run()
+    try:
+        importlib.import_module(adapter).experiment_class()(cfg).run()
+    finally:  # Ray may end this worker without its exit handlers: the last trajectories reach the recording now
+        close_recording_writers()
 
 
 def launch(cfg: Any, skyrl: ModuleType) -> None:
