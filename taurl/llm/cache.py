@@ -72,6 +72,10 @@ class ResponseCache:
         """Serve these entries (e.g. a recording's model calls) without writing them to disk."""
         self._memory.update(entries)
 
+    def replace_preloaded(self, entries: dict[str, dict[str, Any]]) -> None:
+        """Serve these entries instead of every one held in memory before (a streamed replay's next batch)."""
+        self._memory = dict(entries)
+
     def keys(self) -> list[str]:
         stored = set(self._cache.iterkeys()) if self._cache is not None else set()
         return sorted(stored | set(self._memory))

@@ -160,8 +160,7 @@ class Replayer:
         """A batch's rows, served from their own model calls (and the cache directory), not earlier batches'."""
         rows = batch.to_pylist()
         if self.use_recorded_calls:
-            self.cache = ResponseCache(self.settings.cache_dir)
-            self.cache.preload(codec.model_call_entries(rows))
+            self.cache.replace_preloaded(codec.model_call_entries(rows))
         return rows
 
     def replay_batch(self, batch: pa.Table) -> list[EpisodeReplay]:
