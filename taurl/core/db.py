@@ -9,8 +9,8 @@ looks at records either of them touched.
 from __future__ import annotations
 
 import marshal
-from collections.abc import Iterator, KeysView, Mapping
-from typing import Any
+from collections.abc import Callable, Hashable, Iterator, KeysView, Mapping
+from typing import Any, TypeVar
 
 from taurl.core.hashing import canonical_equal, canonical_hash, sha256_hex, to_hashable
 from taurl.core.types import RecordDiff
@@ -155,15 +155,25 @@ def _tuple_text(items: list[str]) -> str:
     return "(" + ", ".join(items) + ")"
 
 
-_BASE_TEXTS: dict[int, tuple[Tables, dict[str, dict[str, str]]]] = {}
+Derived = TypeVar("Derived")
+_DERIVED: dict[tuple[int, Hashable], tuple[object, Any]] = {}  # by the base's id and what was derived
+
+
+def derived_once(base: object, what: Hashable, build: Callable[[], Derived]) -> Derived:
+    """``build()``, worked out once per process for a shared base (or one of its tables, :attr:`Table.base`):
+    a base is loaded once and never written, so what is derived from it (texts, an index) stays true."""
+    cached = _DERIVED.get((id(base), what))
+    if cached is None or cached[0] is not base:
+        cached = _DERIVED[(id(base), what)] = (base, build())
+    return cached[1]
 
 
 def _base_record_texts(base: Tables) -> dict[str, dict[str, str]]:
-    cached = _BASE_TEXTS.get(id(base))
-    if cached is None or cached[0] is not base:
-        texts = {t: {k: repr((k, to_hashable(r))) for k, r in records.items()} for t, records in base.items()}
-        cached = _BASE_TEXTS[id(base)] = (base, texts)
-    return cached[1]
+    return derived_once(
+        base,
+        "record texts",
+        lambda: {t: {k: repr((k, to_hashable(r))) for k, r in records.items()} for t, records in base.items()},
+    )
 
 
 _ABSENT = object()

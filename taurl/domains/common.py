@@ -13,10 +13,10 @@ import ast
 import operator
 import re
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from taurl.core.db import Database
+from taurl.core.db import Database, derived_once
 from taurl.core.tools import require_record
 
 _ARITHMETIC: dict[type, Callable[..., Any]] = {
@@ -127,22 +127,10 @@ def record_lookup(table: str, what: str) -> Callable[[Database, str], Any]:
     return lookup
 
 
-_HIGHEST: dict[tuple[int, str], tuple[Mapping[str, Any], int]] = {}  # by the base table's id and the prefix
-
-
 def _highest(keys: Iterable[str], prefix: str) -> int:
     """The highest number of the ``<prefix><digits>`` keys among ``keys`` (0: none)."""
     pattern = re.compile(rf"{re.escape(prefix)}(\d+)")
     return max((int(found.group(1)) for key in keys if (found := pattern.fullmatch(key))), default=0)
-
-
-def _highest_in_base(base: Mapping[str, Any], prefix: str) -> int:
-    """:func:`_highest` of a shared base table, worked out once per process (a booking reads a few
-    changed keys, not the whole table)."""
-    cached = _HIGHEST.get((id(base), prefix))
-    if cached is None or cached[0] is not base:
-        cached = _HIGHEST[(id(base), prefix)] = (base, _highest(base, prefix))
-    return cached[1]
 
 
 def insert_numbered(db: Database, table: str, prefix: str, id_field: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -150,7 +138,8 @@ def insert_numbered(db: Database, table: str, prefix: str, id_field: str, fields
     digits at least (O0001, O0002, ...). The seed system's records carry their id twice, as ``id`` and
     as ``id_field``, ahead of ``fields``."""
     records = db[table]
-    record_id = f"{prefix}{max(_highest_in_base(records.base, prefix), _highest(records.changed, prefix)) + 1:04d}"
+    in_base = derived_once(records.base, ("highest id", prefix), lambda: _highest(records.base, prefix))
+    record_id = f"{prefix}{max(in_base, _highest(records.changed, prefix)) + 1:04d}"
     record = {"id": record_id, id_field: record_id, **fields}
-    db[table].insert(record_id, record)
+    records.insert(record_id, record)
     return record

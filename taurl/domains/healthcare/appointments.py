@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from taurl.core.db import Database, Record
+from taurl.core.db import Database, Record, derived_once
 
 TABLE = "appointments"
 FIELDS = ("doctor_id", "patient_id")
@@ -24,21 +24,19 @@ class AppointmentIndex:
     by_field: dict[str, dict[str, list[str]]]  # field -> value -> keys of the base records that hold it, in order
 
 
-_INDEXES: dict[int, tuple[Mapping[str, Record], AppointmentIndex]] = {}  # by id of the base table
-
-
 def index(base: Mapping[str, Record]) -> AppointmentIndex:
     """The index of a base table, built the first time it is asked for."""
-    cached = _INDEXES.get(id(base))
-    if cached is None or cached[0] is not base:
-        by_field: dict[str, dict[str, list[str]]] = {field: {} for field in FIELDS}
-        for key, record in base.items():
-            for field, keys in by_field.items():
-                value = record.get(field)
-                if isinstance(value, str):  # a tool asks for a string: nothing else can equal it
-                    keys.setdefault(value, []).append(key)
-        cached = _INDEXES[id(base)] = (base, AppointmentIndex({key: n for n, key in enumerate(base)}, by_field))
-    return cached[1]
+    return derived_once(base, "appointment index", lambda: _build(base))
+
+
+def _build(base: Mapping[str, Record]) -> AppointmentIndex:
+    by_field: dict[str, dict[str, list[str]]] = {field: {} for field in FIELDS}
+    for key, record in base.items():
+        for field, keys in by_field.items():
+            value = record.get(field)
+            if isinstance(value, str):  # a tool asks for a string: nothing else can equal it
+                keys.setdefault(value, []).append(key)
+    return AppointmentIndex({key: n for n, key in enumerate(base)}, by_field)
 
 
 def matching(db: Database, field: str, value: object) -> Iterator[Record]:
