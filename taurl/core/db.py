@@ -160,8 +160,8 @@ _DERIVED: dict[tuple[int, Hashable], tuple[object, Any]] = {}  # by the base's i
 
 
 def derived_once(base: object, what: Hashable, build: Callable[[], Derived]) -> Derived:
-    """``build()``, worked out once per process for a shared base (or one of its tables, :attr:`Table.base`):
-    a base is loaded once and never written, so what is derived from it (texts, an index) stays true."""
+    """``build()``, worked out once per process for a shared object that is never written: a base (or one of
+    its tables, :attr:`Table.base`) or a domain, so what is derived from it (texts, an index, a policy) stays true."""
     cached = _DERIVED.get((id(base), what))
     if cached is None or cached[0] is not base:
         cached = _DERIVED[(id(base), what)] = (base, build())

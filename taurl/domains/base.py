@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from taurl.core import domain as contract
-from taurl.core.db import Database
+from taurl.core.db import Database, derived_once
 from taurl.core.reward_judge import ChatModel
 from taurl.core.tools import Tool, ToolRegistry
 from taurl.core.types import Action, RewardBasis, Task
@@ -62,6 +62,11 @@ class BaseDomain(contract.Domain):
         return rules
 
     def policy_for(self, tool_set: str = "default") -> str:
+        """The policy an agent offered ``tool_set`` is given (see :meth:`_policy_text`), worked out once per
+        domain and tool set: every episode asks for it, and it costs as much as the tools of a short episode."""
+        return derived_once(self, ("policy", tool_set), lambda: self._policy_text(tool_set))
+
+    def _policy_text(self, tool_set: str) -> str:
         """The policy an agent offered ``tool_set`` is given: only what those tools can carry out.
 
         Rules only absent tools enforce (``rules_enforced``) are left out, and so is any mention of an

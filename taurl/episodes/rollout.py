@@ -5,7 +5,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from math import comb
@@ -18,19 +17,6 @@ from taurl.core.env import DEFAULT_MAX_STEPS, DomainEnv
 from taurl.core.reward import RewardConfig
 from taurl.core.types import EpisodeResult, ModelCall, RewardBreakdown, Step, Task, TerminatedBy
 from taurl.registry import get_domain
-
-_POLICIES: weakref.WeakKeyDictionary[Domain, dict[str, str]] = weakref.WeakKeyDictionary()
-
-
-def policy(domain: Domain, tool_set: str) -> str:
-    """The policy an agent offered ``tool_set`` is given: the same for every episode of a domain, so worked
-    out once per domain and tool set (it costs as much as the tools of a short episode)."""
-    policies = _POLICIES.get(domain)
-    if policies is None:
-        policies = _POLICIES.setdefault(domain, {})
-    if tool_set not in policies:
-        policies[tool_set] = domain.policy_for(tool_set)
-    return policies[tool_set]
 
 
 @dataclass(frozen=True)
@@ -75,7 +61,7 @@ class Episode:
         self.started_at, self._start = time.time(), time.perf_counter()
         opening = env.reset(task)
         self.trace.extend(env.opening_steps)
-        system = self.agent.start(task, env.tools, policy(domain, task.tool_set))
+        system = self.agent.start(task, env.tools, domain.policy_for(task.tool_set))
         self.messages.extend([system, *env.history, msg.user(opening)])
         while True:
             self._check(abort)
