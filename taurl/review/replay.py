@@ -220,7 +220,8 @@ class Replayer:
         """The episode's task and its message history, decoded once per distinct task (its trials share them)."""
         key = row.get("task_json")
         if key not in self._tasks:
-            self._tasks[key] = (codec.task(row), history(row))
+            task = codec.task(row)
+            self._tasks[key] = (task, history(task))
         return self._tasks[key]
 
     def agent(self, row: Mapping[str, Any], messages: list[dict[str, Any]]) -> ReplayAgent:
@@ -327,14 +328,14 @@ def _replay_batch(batch: pa.Table) -> list[EpisodeReplay]:
     return _worker.replay_batch(batch)
 
 
-def history(row: Mapping[str, Any]) -> list[Message]:
-    """The conversation the recorded task started from, before the user's opening. A domain that cannot
-    be had (its package is not installed) has none here: the replay fails where it runs the episode."""
+def history(task: Task) -> list[Message]:
+    """The conversation a recorded task started from, before the user's opening. A domain that cannot be had
+    (its package is not installed) has none here: a replay fails where it runs the episode."""
     try:
-        domain = get_domain(row["domain"])
+        domain = get_domain(task.domain)
     except DataError:
         return []
-    return domain.history(codec.task(row))
+    return domain.history(task)
 
 
 def agent_steps(steps: list[Step]) -> int:

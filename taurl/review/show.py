@@ -389,13 +389,9 @@ def user_tool_calls(episode: Episode) -> dict[int, list[dict[str, Any]]]:
     if not any(s["requestor"] == "user" for s in episode.steps):
         return placed
     from taurl.core.types import Task
-    from taurl.domains import DataError
-    from taurl.registry import get_domain
+    from taurl.review.replay import history as task_history
 
-    try:  # the messages the agent saw before the user's opening (τ² tasks may carry a history)
-        history = len(get_domain(episode.task["domain"]).history(Task.from_dict(episode.task)))
-    except DataError:  # the domain's package is not installed here: placed as if there were no history
-        history = 0
+    history = len(task_history(Task.from_dict(episode.task)))  # before the user's opening (τ² tasks may have one)
     # the agent's steps, in order, are its assistant messages after the system prompt and the history
     turns = [i for i, m in enumerate(episode.messages) if m["role"] == "assistant" and i > history]
     agent_steps = -1
