@@ -123,8 +123,6 @@ def _batches(location: Location, path: str, schema: pa.Schema) -> Iterator[pa.Re
             current = segment.schema_arrow.equals(schema, check_metadata=False)
             for batch in segment.iter_batches(batch_size=READ_BATCH_ROWS, use_threads=False):
                 yield batch.replace_schema_metadata(schema.metadata) if current else conform(batch, schema)
-    except DamagedSegment:
-        raise
     except Exception as exc:
         if is_damage(exc):
             raise DamagedSegment(path, exc) from exc

@@ -14,14 +14,14 @@ from taurl.record.store import RecordingStore
 TOP_ACTIONS = 10  # first missed gold actions shown per run
 TOOLS_SHOWN = 40  # tools shown per run
 
-# One temporary view that every query reads: success is τ-bench's (taurl.core.reward.passed: the reward
-# within 1e-6 of 1), and the three reward components are judged from the breakdown whatever the basis. An
+# One temporary view that every query reads: success is the episodes view's passed (taurl.core.reward.passed:
+# the reward within 1e-6 of 1), and the three reward components are judged from the breakdown whatever the basis. An
 # episode that did not finish (errored, interrupted, truncated) scores 0 and counts as failed, as τ-bench
 # counts it, unless the report excludes them (τ²'s "infrastructure errors excluded").
 SCORED_VIEW = f"""
 CREATE OR REPLACE TEMP VIEW scored AS
 SELECT *,
-    {passed_sql()} AS success,
+    passed AS success,
     {unfinished_sql()} AS unfinished,
     coalesce(NOT db_match, false) AS db_failed,
     coalesce(json_array_length(breakdown_json, '$.outputs_missing') > 0, false) AS outputs_failed,
