@@ -35,9 +35,9 @@ class UserRoute(threading.local):
             self.user = previous
 
 
-def route_calls(module: ModuleType, name: str, route: UserRoute, answer: Callable[[Any, tuple, dict], Any]) -> None:
+def route_calls(module: ModuleType, name: str, route: UserRoute, answer: Callable[..., Any]) -> None:
     """Wrap ``module.<name>`` (once) so that a call on a thread where ``route`` names a user returns
-    ``answer(user, args, kwargs)``."""
+    ``answer(user, *args, **kwargs)``: the call's own arguments, after the user."""
     with _LOCK:
         original = getattr(module, name)
         if getattr(original, "taurl_original", None) is not None:
@@ -47,7 +47,7 @@ def route_calls(module: ModuleType, name: str, route: UserRoute, answer: Callabl
             user = route.user
             if user is None:
                 return original(*args, **kwargs)
-            return answer(user, args, kwargs)
+            return answer(user, *args, **kwargs)
 
         routed.taurl_original = original  # type: ignore[attr-defined]
         setattr(module, name, routed)

@@ -251,7 +251,7 @@ class _Response:
 def _user_module() -> ModuleType:
     """``tau_bench.envs.user`` with its ``completion`` routed to the PackageUser on the calling thread."""
     module = _import("tau_bench.envs.user")
-    route_calls(module, "completion", _ROUTE, lambda user, args, kwargs: user._answer(kwargs["messages"]))
+    route_calls(module, "completion", _ROUTE, lambda user, *_, messages, **__: user._answer(messages))
     return module
 
 

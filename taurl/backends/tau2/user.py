@@ -43,16 +43,12 @@ MAX_TOOL_ROUNDS = 10  # the user's tool calls in a row before its turn fails
 _ROUTE = UserRoute()
 
 
-def _generate_arguments(model: str, messages: list[Any], tools: Any = None, **kwargs: Any) -> tuple[list[Any], Any]:
-    """The messages and tools of a call to τ²'s ``generate``, however they were passed."""
-    return messages, tools
-
-
 def _simulator_module() -> Any:
     """``tau2.user.user_simulator`` with its ``generate`` routed to the Tau2User on the calling thread."""
     module = package("tau2.user.user_simulator")
+    # τ²'s generate(model, messages, tools=None, **kwargs)
     route_calls(
-        module, "generate", _ROUTE, lambda user, args, kwargs: user._answer(*_generate_arguments(*args, **kwargs))
+        module, "generate", _ROUTE, lambda user, model, messages, tools=None, **_: user._answer(messages, tools)
     )
     return module
 
