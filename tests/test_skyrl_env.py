@@ -129,11 +129,16 @@ def test_episodes_are_recorded_in_batches_not_a_segment_each(tmp_path):
         play(env, row, gold_texts(task))
         env.close()
     flush_recordings()
-    _, rows = RecordingStore(rec).query("SELECT count(DISTINCT trial), min(reward), any_value(agent) FROM episodes")
-    assert rows == [(5, 1.0, "skyrl-policy")]
+    _, rows = RecordingStore(rec).query(
+        "SELECT count(DISTINCT trial), any_value(task_id), count(DISTINCT task_id), min(reward), any_value(agent) "
+        "FROM episodes"
+    )
+    assert rows == [(5, task.id, 1, 1.0, "skyrl-policy")]
     _, steps = RecordingStore(rec).query("SELECT DISTINCT steps FROM episodes")
     assert steps == [(len(gold_texts(task)),)]
-    _, msgs = RecordingStore(rec).query("SELECT role FROM messages WHERE trial = (SELECT min(trial) FROM episodes)")
+    _, msgs = RecordingStore(rec).query(
+        "SELECT role FROM messages WHERE trial = (SELECT min(trial) FROM episodes) ORDER BY idx"
+    )
     assert [m[0] for m in msgs][:2] == ["system", "user"]
     # closing a trajectory wrote no segment of its own: batched, or merged when the writer closes
     close_recording_writers()
