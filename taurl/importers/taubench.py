@@ -85,9 +85,9 @@ def import_config(domain: str, split: str, data_dir: str, user_model: str, cache
 
 def cache_user_requests(entries: dict[str, dict[str, Any]], cache_dir: Path) -> None:
     """The runs' simulated-user requests as response cache entries, so a live run with the same user replays them."""
-    from taurl.llm.cache import ResponseCache
+    from taurl.llm.cache import response_cache
 
-    cache = ResponseCache(cache_dir)
+    cache = response_cache(cache_dir)  # the process's one cache object for the directory, which the run opened too
     for key, entry in entries.items():
         cache.set(key, entry)
 
