@@ -34,8 +34,14 @@ data_app = typer.Typer(
     help="Convert task sets to SkyRL's parquet format and measure their quality.", no_args_is_help=True
 )
 
-CONVERTED = ("train.parquet", "validation.parquet", "trivial.parquet", "rejects.jsonl", "quality.json")
-REPAIRED = ("train.parquet", "validation.parquet", "rejects.jsonl", "repairs.jsonl", "quality.json")
+CONVERTED = (
+    "train.parquet",
+    "validation.parquet",
+    "trivial.parquet",
+    "rejects.jsonl",
+    "quality.json",
+)  # write_conversion
+REPAIRED = (*CONVERTED, "repairs.jsonl")
 
 
 def out_option(files: tuple[str, ...]) -> Any:
@@ -247,11 +253,11 @@ def data_repair(
 
 def print_written(tasks: int, conversion: Conversion, out: Path, files: tuple[str, ...]) -> None:
     """How many tasks each parquet file (train, validation, trivial) holds; every task in must be accounted for."""
-    splits = [Path(name).stem for name in files if name.endswith(".parquet")]
-    counts = [f"{len(getattr(conversion, split))} {split}" for split in splits]
+    counts = (
+        f"{len(conversion.train)} train, {len(conversion.validation)} validation, {len(conversion.trivial)} trivial"
+    )
     console.print(
-        f"{tasks} task(s): {', '.join(counts)}, {len(conversion.rejects)} rejected -> {out}/ ({', '.join(files)})",
-        markup=False,
+        f"{tasks} task(s): {counts}, {len(conversion.rejects)} rejected -> {out}/ ({', '.join(files)})", markup=False
     )
     if conversion.total != tasks:
         raise fail(f"internal error: {tasks} tasks in, {conversion.total} accounted for")
