@@ -11,6 +11,7 @@ from typing import Any
 from taurl.checks.audit.auditor import DomainAudit, MutantResult
 from taurl.domains import DOMAIN_NAMES
 from taurl.domains.base import DataError, read_json
+from taurl.registry import get_domain
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def builtin_baseline(domain: str) -> Path | None:
     """The baseline a built-in domain ships (``taurl/domains/<name>/audit_baseline.json``), if it has one."""
     if domain not in DOMAIN_NAMES:
         return None
-    path = Path(__file__).parents[2] / "domains" / domain / BASELINE_FILE  # taurl/checks/audit/ -> taurl/
+    path = get_domain(domain).package_dir / BASELINE_FILE
     return path if path.is_file() else None
 
 
