@@ -294,10 +294,6 @@ class PackageUser(UserSimulator):
             raise RuntimeError("call reset(task) before step()")
         return self._routed(lambda: self._simulator.step(agent_message))
 
-    @property
-    def cost_usd(self) -> float:
-        return sum(c.cost_usd for c in self.calls)
-
     def _routed(self, run: Callable[[], Any]) -> Any:
         """Run package code with its ``completion`` calls on this thread answered by this user."""
         with _ROUTE.to(self):

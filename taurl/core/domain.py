@@ -32,6 +32,11 @@ class UserSimulator:
     calls: Sequence[ModelCall] = ()
     tool_steps: Sequence[Step] = ()
 
+    @property
+    def cost_usd(self) -> float:
+        """What this episode's model calls cost."""
+        return sum(c.cost_usd for c in self.calls)
+
     def attach(self, state: Any) -> None:
         """The episode's state, on which this user's own tool calls run (it has none)."""
 

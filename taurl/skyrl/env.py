@@ -224,7 +224,7 @@ class ToolUseEnv(BaseTextEnv):
             ),
             "parse_errors": sum(1 for s in self.trace if s.action.is_parse_error),
             "tool_errors": sum(1 for s in self.trace if s.error and not s.action.is_parse_error and not s.by_user),
-            "user_cost_usd": sum(c.cost_usd for c in self.user.calls),
+            "user_cost_usd": self.user.cost_usd,
             "reward": self.reward,
             "db_match": float(b is not None and b.db_match),
             "outputs_score": b.outputs_score if b is not None else 0.0,

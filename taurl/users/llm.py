@@ -99,10 +99,6 @@ class LLMUser(UserSimulator):
         """What the agent sees of the customer's message."""
         return reply
 
-    @property
-    def cost_usd(self) -> float:
-        return sum(c.cost_usd for c in self.calls)
-
 
 class ReactUser(LLMUser):
     """τ-bench's ``react`` strategy: the customer writes a hidden Thought, then the User Response."""

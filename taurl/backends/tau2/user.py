@@ -96,10 +96,6 @@ class Tau2User(UserSimulator):
             incoming = results[0] if len(results) == 1 else message.MultiToolMessage(role="tool", tool_messages=results)
         raise UserSimulatorError(f"τ²'s user simulator made {MAX_TOOL_ROUNDS} rounds of tool calls without replying")
 
-    @property
-    def cost_usd(self) -> float:
-        return sum(c.cost_usd for c in self.calls)
-
     def _generate(self, incoming: Any) -> Any:
         with _ROUTE.to(self):
             try:
