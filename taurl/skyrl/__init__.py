@@ -9,7 +9,11 @@ reaches its GPU stack (trainer, vLLM); everything else runs anywhere.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 ENV_ID = "tau_bench"
+CONFIG_DIR = Path(__file__).parent / "config"
+CONFIG_FILE = CONFIG_DIR / "tau_bench.yaml"  # the training config both versions start from
 ENTRY_POINT = "taurl.skyrl.env:ToolUseEnv"
 
 

@@ -26,9 +26,8 @@ from omegaconf import OmegaConf
 from skyrl.train.config import EnvironmentConfig, SkyRLGymConfig, SkyRLTrainConfig
 from skyrl.train.config.config import overrides_dict_to_dotlist
 
-from taurl.skyrl import ENV_ID
+from taurl.skyrl import CONFIG_FILE, ENV_ID
 
-CONFIG_FILE = Path(__file__).parent / "config" / "tau_bench.yaml"
 # skyrl-train 0.3.1's key -> SkyRL 0.4.0's (the inference engine settings moved under one dataclass)
 RENAMED = {
     "generator.backend": "generator.inference_engine.backend",

@@ -26,13 +26,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from taurl.llm.cache import CacheMode
 from taurl.llm.client import ChatClient
+from taurl.skyrl import CONFIG_DIR, CONFIG_FILE
 from taurl.skyrl.env import flush_recordings
 from taurl.skyrl.policies import Message, task_oracle
 from taurl.skyrl.rows import task_from_extras
 
-CONFIG_FILE = Path(__file__).parent / "config" / "tau_bench.yaml"
 # the key paths of skyrl-train 0.3.1's base config, which taurl's YAML composes over (tools/skyrl_config_keys.py)
-BASE_KEYS_FILE = Path(__file__).parent / "config" / "skyrl_train_0.3.1_keys.txt"
+BASE_KEYS_FILE = CONFIG_DIR / "skyrl_train_0.3.1_keys.txt"
 ENV_CONFIG = "environment.skyrl_gym.tau_bench"
 USER_CHOICES = ("auto", "config", "scripted", "serve-sim")
 RECORDING_KEY = f"{ENV_CONFIG}.recording_dir"

@@ -19,11 +19,10 @@ from typing import Any
 
 from taurl.core.types import Task
 from taurl.episodes.config import build_user
+from taurl.skyrl import CONFIG_FILE
 from taurl.skyrl.env_config import max_turns, run_config, settings
 from taurl.skyrl.policies import Policy
 from taurl.skyrl.rows import task_from_extras
-
-CONFIG_FILE = Path(__file__).parent / "config" / "tau_bench.yaml"
 
 
 def compose(skyrl: ModuleType, overrides: Sequence[str] = (), config_file: Path = CONFIG_FILE) -> Any:

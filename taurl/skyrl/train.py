@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import importlib
 import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import ray
 
+from taurl.skyrl import CONFIG_DIR
 from taurl.skyrl.budget import refuse_without_room
-
-CONFIG_DIR = str(Path(__file__).parent / "config")
 
 
 @ray.remote(num_cpus=1)
@@ -51,7 +49,7 @@ def main() -> None:
 
     from taurl.skyrl import skyrl031
 
-    @hydra.main(config_path=CONFIG_DIR, config_name="tau_bench", version_base=None)
+    @hydra.main(config_path=str(CONFIG_DIR), config_name="tau_bench", version_base=None)
     def run(cfg: Any) -> None:
         launch(cfg, skyrl031)
 
