@@ -89,10 +89,8 @@ SIM_CONCURRENCY = 4  # episodes a sim_run runs at once
 
 def sim_run(agent_url: str, user_url: str, rec: Path, cache: Path, run_id: str, *extra: str) -> list[str]:
     """The real ``taurl run`` of serve-sim's tool-calling agent and LLM user on airline, recorded."""
-    import sys
-
     return [
-        *(sys.executable, "-m", "taurl.cli", "run", "--domain", "airline"),
+        *(*TAURL, "run", "--domain", "airline"),
         *("--agent", "tool-calling", "--agent-model", "sim-agent", "--agent-base-url", agent_url),
         *("--user", "llm", "--user-model", "sim-user", "--user-base-url", user_url),
         *(

@@ -16,7 +16,7 @@ from taurl.record.store import RecordingStore
 from taurl.registry import get_domain
 from taurl.review.replay import Replayer
 from taurl.sim.server import SimServer
-from tests.conftest import REPO, TAURL
+from tests.conftest import REPO, taurl
 
 BUILTIN = REPO / "taurl" / "domains"
 
@@ -76,10 +76,6 @@ def test_a_recording_holds_no_credential_from_a_base_url_and_still_replays(tmp_p
 # ---------------------------------------------------------------- bad data files
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*TAURL, *args], cwd=REPO, capture_output=True, text=True, timeout=120)
-
-
 def assert_clear_error(result: subprocess.CompletedProcess, file_name: str, expected: str) -> None:
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
@@ -116,7 +112,7 @@ def test_a_bad_tasks_file_is_named_in_the_error(tmp_path, content, expected):
 )
 def test_taurl_run_reports_a_bad_tasks_file_without_a_traceback(tmp_path, content, expected):
     (tmp_path / "tasks_test.json").write_bytes(content)
-    result = run_cli("run", "--domain", "airline", "--data-dir", f"airline={tmp_path}")
+    result = taurl("run", "--domain", "airline", "--data-dir", f"airline={tmp_path}")
     assert_clear_error(result, str(tmp_path / "tasks_test.json"), expected)
 
 
@@ -166,5 +162,5 @@ def test_taurl_run_reports_a_bad_database_file_without_a_traceback(tmp_path):
     data = healthcare_dir(tmp_path)
     (data / "patients.json").write_text("[1, 2]")
     task_id = get_domain("healthcare").tasks("test")[0].id
-    result = run_cli("run", "--domain", "healthcare", "--data-dir", f"healthcare={data}", "--task-ids", task_id)
+    result = taurl("run", "--domain", "healthcare", "--data-dir", f"healthcare={data}", "--task-ids", task_id)
     assert_clear_error(result, str(data / "patients.json"), "record 0 is not an object with a 'patient_id' field")

@@ -5,7 +5,6 @@ with `taurl show` (prefix or RUN/TASK/TRIAL, database diff, unfinished episodes)
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import subprocess
@@ -24,6 +23,7 @@ from taurl.llm.preflight import PreflightError, preflight
 from taurl.record.store import RecordingStore
 from taurl.sim.server import SimServer
 from tests.conftest import TAURL
+from tests.conftest import taurl as run_taurl
 
 
 def taurl(*args: str):
@@ -122,9 +122,7 @@ def test_preflight_passes_for_served_models_and_checks_nothing_in_replay_mode(cl
 def test_progress_goes_to_a_log_as_plain_lines_and_the_table_shows_episode_ids(tmp_path):
     recording = tmp_path / "rec"
     args = ["run", "--domain", "retail", "--start-index", "0", "--end-index", "10", "--recording", str(recording)]
-    result = subprocess.run(
-        [*TAURL, *args], capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"}
-    )
+    result = run_taurl(*args, timeout=120)
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("retail/test: ")]
     assert [line.split()[1] for line in lines] == [f"{n}/10" for n in range(1, 11)]  # each tenth

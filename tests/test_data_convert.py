@@ -1,7 +1,6 @@
 """`taurl data convert` and `taurl train --dry-run`: the dataset SkyRL reads, and the pipeline on a CPU."""
 
 import json
-import subprocess
 
 import pyarrow.parquet as pq
 import pytest
@@ -10,11 +9,11 @@ from taurl.domains import DOMAIN_NAMES
 from taurl.registry import get_domain
 from taurl.sim.server import SimServer
 from taurl.skyrl.dry_run import dry_run, load_config
-from tests.conftest import CTU, REPO, TAUBENCH, TAURL, require
+from tests.conftest import CTU, TAUBENCH, require, taurl
 
 
 def convert(*args):
-    return subprocess.run([*TAURL, "data", "convert", *args], cwd=REPO, capture_output=True, text=True, check=True)
+    return taurl("data", "convert", *args, check=True)
 
 
 @pytest.mark.slow

@@ -20,7 +20,7 @@ from taurl.record.store import QueryLimitError, RecordingStore
 from taurl.record.writer import RecordingWriter
 from taurl.registry import get_domain
 from taurl.users.scripted import ScriptedUser
-from tests.conftest import REPO, TAURL, taurl
+from tests.conftest import taurl
 from tests.test_chaos import corrupt_pages
 
 # a list aggregate cannot spill to disk: 26 messages x 300,000 strings need far more than 50MB
@@ -163,9 +163,6 @@ def test_a_missing_recording_is_named_as_missing(tmp_path):
 
 def test_a_command_leaves_no_spill_directory_behind(recording, tmp_path):
     """The store's private spill directory goes when the process ends, closed or not."""
-    import os
-
-    env = {**os.environ, "TMPDIR": str(tmp_path)}
     for args in (["sql", str(recording), "SELECT 1"], ["sql", str(recording), "--query-timeout", "1", ENDLESS]):
-        subprocess.run([*TAURL, *args], cwd=REPO, capture_output=True, text=True, timeout=120, env=env)
+        taurl(*args, env={"TMPDIR": str(tmp_path)}, timeout=120)
     assert not list(tmp_path.glob("taurl-query-*"))

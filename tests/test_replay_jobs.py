@@ -4,19 +4,17 @@ import dataclasses
 import json
 import shutil
 import subprocess
-import sys
 
 from taurl.episodes.config import RunConfig
 from taurl.episodes.runner import execute
 from taurl.record.store import RecordingStore
 from taurl.review import replay as replay_module
 from taurl.review.replay import Replayer
-from tests.conftest import REPO
+from tests.conftest import REPO, taurl
 
 
 def replay(recording, jobs: int, *extra: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "taurl.cli", "replay", str(recording), "--format", "json"]
-    return subprocess.run([*command, "--jobs", str(jobs), *extra], capture_output=True, text=True, cwd=REPO)
+    return taurl("replay", str(recording), "--format", "json", "--jobs", str(jobs), *extra)
 
 
 def recorded(tmp_path):
