@@ -84,6 +84,27 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"    needs {line}")
 
 
+def wait_for(predicate, timeout: float = 60.0) -> None:
+    """Return once ``predicate()`` holds; fail the test after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def query(rec: Path, sql: str, **store: object) -> list[tuple]:
+    """The rows ``sql`` answers over the recording ``rec`` (``store``: RecordingStore's other arguments)."""
+    from taurl.record.store import RecordingStore
+
+    found = RecordingStore(rec, **store)
+    try:
+        return found.query(sql)[1]
+    finally:
+        found.close()
+
+
 SIM_CONCURRENCY = 4  # episodes a sim_run runs at once
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from taurl.record.store import RecordingStore
 from taurl.sim.server import SimServer
-from tests.conftest import REPO, SIM_CONCURRENCY, TAURL, sim_run
+from tests.conftest import REPO, SIM_CONCURRENCY, TAURL, query, sim_run, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -57,21 +57,6 @@ class Run:
         code = self.process.wait(timeout)
         self._pump.join(10)
         return code, self.log.read_text()
-
-
-def wait_for(predicate, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
-def query(rec: Path, sql: str) -> list[tuple]:
-    store = RecordingStore(rec)
-    try:
-        return store.query(sql)[1]
-    finally:
-        store.close()
 
 
 def episodes_in_split(split: str = "test") -> int:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from taurl.sim.server import SimServer
-from tests.conftest import REPO, TAURL, sim_run
-from tests.test_chaos import Run, query, task_ids, wait_for
+from tests.conftest import REPO, TAURL, query, sim_run, wait_for
+from tests.test_chaos import Run, task_ids
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from taurl.sim.server import SimServer
-from tests.conftest import REPO
-from tests.test_chaos import TAURL, query
+from tests.conftest import REPO, TAURL, query
 
 TASKS = "retail-test-000,retail-test-001"
 

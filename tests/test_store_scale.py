@@ -5,7 +5,6 @@ the nested views take the latest attempts once each, and compaction streams."""
 from __future__ import annotations
 
 import json
-import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -19,6 +18,7 @@ from taurl.record.schema import EPISODE_SCHEMA, episode_row, rows_to_table
 from taurl.record.segments import REPLACES_KEY, RUN_IDS_KEY, write_segment
 from taurl.record.store import RecordingStore
 from taurl.record.writer import MERGE_FAN_IN, RecordingWriter
+from tests.conftest import query, wait_for
 from tests.test_record_store import episodes
 
 
@@ -30,19 +30,8 @@ def segments(rec):
     return sorted(p.name for p in rec.glob("episodes-*.parquet"))
 
 
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
 def count(rec, sql="SELECT count(*) FROM episodes", **store):
-    found = RecordingStore(rec, **store)
-    try:
-        return found.query(sql)[1]
-    finally:
-        found.close()
+    return query(rec, sql, **store)
 
 
 def test_a_batch_is_written_once_it_is_big_enough_or_old_enough(tmp_path, counter_domain):
