@@ -6,6 +6,7 @@ counts, those inside functions too (a lazy import is still a dependency)."""
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,7 +56,9 @@ def imports(name: str, path: Path, known: dict[str, Path]) -> Iterator[str]:
                 yield target
 
 
+@functools.cache
 def graph() -> dict[str, set[str]]:
+    """Every taurl module's imports (parsed once: the tests only read it)."""
     known = modules()
     return {name: set(imports(name, path, known)) for name, path in known.items()}
 

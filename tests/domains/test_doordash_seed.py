@@ -5,7 +5,6 @@ tool runs on it, and every doordash gold call of the seed's SFT dataset gives a 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from typing import Any
 
 import pytest
@@ -14,6 +13,7 @@ import taurl.domains.doordash as mod
 from taurl.core.db import Database
 from taurl.core.types import Action
 from tests.conftest import CTU
+from tests.domains.conftest import assert_seed_gold_calls_run
 
 DOMAIN = mod.DOMAIN
 SEED_DATA = CTU / "doordash"
@@ -92,23 +92,4 @@ def test_seed_orders_of_unknown_customers_are_clean_errors(seed_db: Database) ->
 
 
 def test_sft_gold_calls_give_results_or_clean_errors(seed_db: Database) -> None:
-    dataset = CTU / "novel_sft_dataset.json"
-    if not dataset.exists():
-        pytest.skip(f"seed dataset not available: {dataset}")
-    tasks = [t for t in json.loads(dataset.read_text())["tasks"] if t["domain"] == "doordash"]
-    outcomes: Counter[str] = Counter()
-    per_tool: dict[str, Counter[str]] = {}
-    for task in tasks:
-        db = seed_db.fork()  # each task's calls run in order on their own copy, as in an episode
-        for raw in task["actions"]:
-            result = DOMAIN.tools.invoke(db, Action.from_dict(raw))
-            outcome = result.error or "ok"
-            if outcome != "ok":
-                assert result.observation.startswith("Error: ") and len(result.observation) > len("Error: ")
-            outcomes[outcome] += 1
-            per_tool.setdefault(raw["name"], Counter())[outcome] += 1
-    print(f"doordash SFT gold calls over {len(tasks)} tasks: {dict(outcomes)}")
-    for name, counts in sorted(per_tool.items()):
-        print(f"  {name}: {dict(counts)}")
-    assert outcomes["tool_exception"] == 0
-    assert outcomes["ok"] > 0 and sum(outcomes.values()) > 700
+    assert_seed_gold_calls_run(DOMAIN, seed_db, min_calls=700)
