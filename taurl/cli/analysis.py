@@ -132,7 +132,7 @@ def rescore_command(
     from taurl.llm.client import ModelCallError
     from taurl.record.writer import RecordingWriteError
     from taurl.review.attribution import judge_client
-    from taurl.review.rescore import rescore, rescore_id, store_rescores
+    from taurl.review.rescore import rescore, store_rescores
 
     recording = read.single(": rescore writes into it")
     client = judge_client(judge.judge_model, judge.judge_base_url) if judge.judge_model else None
@@ -141,8 +141,7 @@ def rescore_command(
         store = read.store(recording)
         writable_recording(recording)  # before the work, not after it
         results = rescore(store, config, parse_data_dirs(data_dir), where)
-        identity = rescore_id(config)
-        store_rescores(recording, results, config)
+        identity = store_rescores(recording, results, config)
     except (
         RecordingError,
         RecordingWriteError,

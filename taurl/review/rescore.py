@@ -50,9 +50,11 @@ def _config_record(config: RewardConfig) -> dict[str, Any]:
     return record
 
 
-def store_rescores(recording: str, results: Sequence[Rescore], config: RewardConfig) -> None:
-    """Store ``results`` in ``recording`` (view ``rescores``) under ``config``'s rescore id."""
-    RecordingWriter(recording).write_rescores([r.row for r in results], rescore_id(config))
+def store_rescores(recording: str, results: Sequence[Rescore], config: RewardConfig) -> str:
+    """Store ``results`` in ``recording`` (view ``rescores``); returns the rescore id they are stored under."""
+    identity = rescore_id(config)
+    RecordingWriter(recording).write_rescores([r.row for r in results], identity)
+    return identity
 
 
 def rescore(
