@@ -993,13 +993,12 @@ def _refusal(
 
 def _refuse_cancel(w: _Writer, order_id: str) -> Draft | None:
     order = w.orders[order_id]
-    if not w.replay.refused(Action("cancel_order", {"order_id": order_id})):
-        return None
     goal = (
         f"You want to cancel your order {order_id} from {order['restaurant_name']} because you changed your mind. "
         "If the agent says it cannot be cancelled, you accept that and want nothing else."
     )
-    return _refusal(w, order_id, "refuse_cancel_late", goal, ["R1", "R10"])
+    refused = Action("cancel_order", {"order_id": order_id})
+    return _refusal(w, order_id, "refuse_cancel_late", goal, ["R1", "R10"], refused)
 
 
 def _refuse_address(w: _Writer, order_id: str, same_city: bool) -> Draft | None:
@@ -1008,16 +1007,15 @@ def _refuse_address(w: _Writer, order_id: str, same_city: bool) -> Draft | None:
     address = w.other_address(order, same_city)
     if address is None:
         return None
-    if not w.replay.refused(Action("update_order", {"order_id": order_id, "delivery_address": address["id"]})):
-        return None
     why = "that is no longer possible" if same_city else "the restaurant cannot deliver there"
     goal = (
         f"You want your order {order_id} from {order['restaurant_name']} delivered to {w.address_text(address)} "
         f"instead. If the agent says {why}, you keep the order as it is."
     )
+    refused = Action("update_order", {"order_id": order_id, "delivery_address": address["id"]})
     if same_city:
-        return _refusal(w, order_id, "refuse_address_change_late", goal, ["R1", "R9"])
-    return _refusal(w, order_id, "refuse_address_out_of_zone", goal, ["R1", "R5", "R9"])
+        return _refusal(w, order_id, "refuse_address_change_late", goal, ["R1", "R9"], refused)
+    return _refusal(w, order_id, "refuse_address_out_of_zone", goal, ["R1", "R5", "R9"], refused)
 
 
 def _refuse_refund_old(w: _Writer, order_id: str) -> Draft | None:
