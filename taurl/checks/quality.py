@@ -25,7 +25,6 @@ from taurl.core.types import Action, RewardBasis, Task, ToolKind
 from taurl.domains import DataError
 from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.registry import get_domain, known_domain
-from taurl.users.scripted import ScriptedUser
 
 BASES = (RewardBasis.DB_OUTPUTS, RewardBasis.ACTIONS, RewardBasis.DB_OUTPUTS_ACTIONS, RewardBasis.AUTO)
 
@@ -233,7 +232,8 @@ def _silent_pass(tasks: Sequence[Task], data_dirs: Mapping[str, Any], stats: dic
         config = RolloutConfig(dict(data_dirs), reward=RewardConfig(basis=basis))
         for task in tasks:
             try:
-                result = run_episode(EpisodeSpec(task), SilentAgent(), ScriptedUser(), config)
+                user = get_domain(task.domain).make_user("scripted", None)  # the domain's own (τ²'s plays its side)
+                result = run_episode(EpisodeSpec(task), SilentAgent(), user, config)
             except InvalidTaskError:
                 continue
             stats[task.domain][f"silent_pass:{basis}"] += passed(result.reward)

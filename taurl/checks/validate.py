@@ -16,7 +16,6 @@ from taurl.core.reward import InvalidTaskError, passed
 from taurl.core.types import ToolKind
 from taurl.episodes.rollout import EpisodeSpec, RolloutConfig, run_episode
 from taurl.registry import get_domain
-from taurl.users.scripted import ScriptedUser
 
 MAX_DO_NOTHING_PASS_RATE = 0.05
 MIN_DB_CHANGING_SHARE = 0.5
@@ -54,8 +53,8 @@ def validate_domain(name: str) -> DomainValidation:
     gold_errors, oracle_rewards, silent_passes, changing, problems = 0, [], 0, 0, []
     for task in tasks:
         try:
-            oracle = run_episode(EpisodeSpec(task), OracleAgent(), ScriptedUser(), config, domain)
-            silent = run_episode(EpisodeSpec(task), SilentAgent(), ScriptedUser(), config, domain)
+            oracle = run_episode(EpisodeSpec(task), OracleAgent(), domain.make_user("scripted", None), config, domain)
+            silent = run_episode(EpisodeSpec(task), SilentAgent(), domain.make_user("scripted", None), config, domain)
         except InvalidTaskError as exc:
             gold_errors += 1
             problems.append(str(exc))
